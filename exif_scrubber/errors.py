@@ -1,0 +1,23 @@
+"""Exceptions raised by the scrub engine."""
+
+from __future__ import annotations
+
+
+class ScrubberError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class ExifToolNotFound(ScrubberError):
+    """No ExifTool executable could be located."""
+
+
+class ExifToolVersionError(ScrubberError):
+    """The located ExifTool is older than the minimum this project accepts."""
+
+
+class ExifToolCrashed(ScrubberError):
+    """The ExifTool process died or stopped answering while handling a file."""
+
+
+class ExifToolTimeout(ExifToolCrashed):
+    """ExifTool did not finish a command within the per-file timeout."""

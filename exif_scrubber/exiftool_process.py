@@ -1,0 +1,255 @@
+"""Finding ExifTool and keeping warm ``-stay_open`` processes of it (through PyExifTool).
+
+This module is the only place in the project that starts ExifTool.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import secrets
+import select
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import exiftool  # PyExifTool
+
+from .errors import ExifToolCrashed, ExifToolNotFound, ExifToolTimeout, ExifToolVersionError
+
+MIN_EXIFTOOL_VERSION = (13, 54)
+"""Security fixes up to 13.54; ``ImageDataHash`` needs 12.63+."""
+
+LAYER_EXIFTOOL = Path("/opt/bin/exiftool")
+PROJECT_EXIFTOOL = Path(__file__).resolve().parent.parent / "exiftool_layer" / "build" / "exiftool" / "exiftool"
+DEFAULT_TIMEOUT_S = 60.0
+
+
+def locate_exiftool(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Find ExifTool: ``explicit``, ``$EXIFTOOL_PATH``, the Lambda layer, the project build, ``PATH``."""
+    candidates: list[tuple[str, Path | None]] = [
+        ("argument", Path(explicit) if explicit else None),
+        ("EXIFTOOL_PATH", Path(os.environ["EXIFTOOL_PATH"]) if os.environ.get("EXIFTOOL_PATH") else None),
+        ("Lambda layer", LAYER_EXIFTOOL),
+        ("project build", PROJECT_EXIFTOOL),
+    ]
+    for origin, path in candidates:
+        if path is None:
+            continue
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+        if origin in ("argument", "EXIFTOOL_PATH"):
+            raise ExifToolNotFound(f"ExifTool from {origin} is not an executable file: {path}")
+    on_path = shutil.which("exiftool")
+    if on_path:
+        return Path(on_path)
+    raise ExifToolNotFound(
+        "ExifTool not found: set EXIFTOOL_PATH, attach the Lambda layer (/opt/bin/exiftool) "
+        "or run `make -C exiftool_layer local`"
+    )
+
+
+def parse_version(text: str) -> tuple[int, int]:
+    """``"13.59"`` -> ``(13, 59)``; raises ``ExifToolVersionError`` on anything else."""
+    try:
+        major, minor = text.strip().split(".")[:2]
+        return int(major), int(minor[:2])
+    except ValueError:
+        raise ExifToolVersionError(f"cannot read the ExifTool version from {text.strip()!r}") from None
+
+
+def check_version(text: str, path: Path) -> tuple[int, int]:
+    """Refuse an ExifTool older than :data:`MIN_EXIFTOOL_VERSION` with a clear message."""
+    version = parse_version(text)
+    if version < MIN_EXIFTOOL_VERSION:
+        wanted = ".".join(map(str, MIN_EXIFTOOL_VERSION))
+        raise ExifToolVersionError(
+            f"ExifTool {text.strip()} at {path} is too old: {wanted} or newer is required "
+            "(security fixes); run `make -C exiftool_layer local` or set EXIFTOOL_PATH"
+        )
+    return version
+
+
+@dataclass(frozen=True)
+class ExifToolResult:
+    """Output of one ExifTool command."""
+
+    stdout: str
+    stderr: str
+    status: int
+
+
+class _GuardedExifTool(exiftool.ExifTool):  # type: ignore[misc]
+    """PyExifTool's ``-stay_open`` process with a deadline and crash detection per command.
+
+    PyExifTool's own reader busy-loops forever once ExifTool exits, and reads stdout before
+    stderr (a full stderr pipe would deadlock). This reads both together and gives up on EOF or
+    at the deadline, killing the process so the pool can start a fresh one.
+    """
+
+    _process: subprocess.Popen[bytes] | None
+
+    def execute_guarded(self, params: Sequence[str], timeout_s: float) -> ExifToolResult:
+        process = self._process
+        if not self.running or process is None or process.stdin is None:
+            raise ExifToolCrashed("ExifTool is not running")
+        number = str(secrets.randbelow(900_000) + 100_000)
+        ready = f"{{ready{number}}}".encode()
+        post = f"post{number}".encode()
+        lines = [*params, "-echo4", f"=${{status}}={post.decode()}", f"-execute{number}"]
+        payload = "\n".join(lines).encode("utf-8") + b"\n"
+        try:
+            process.stdin.write(payload)
+            process.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            self._abandon()
+            raise ExifToolCrashed(f"ExifTool exited before the command was sent: {exc}") from exc
+        out, err = self._read_until(process, ready, post, time.monotonic() + timeout_s, timeout_s)
+        stdout = out.decode("utf-8", "replace").strip()[: -len(ready)]
+        stderr_full = err.decode("utf-8", "replace").strip()[: -len(post)]
+        # stderr ends with "=<status>="
+        body, _, status_part = stderr_full[:-1].rpartition("=")
+        try:
+            status = int(status_part)
+        except ValueError:
+            status = -1
+        return ExifToolResult(stdout=stdout.strip(), stderr=body.strip(), status=status)
+
+    def _read_until(
+        self, process: subprocess.Popen[bytes], ready: bytes, post: bytes, deadline: float, timeout_s: float
+    ) -> tuple[bytes, bytes]:
+        assert process.stdout is not None and process.stderr is not None
+        fd_out = process.stdout.fileno()
+        fd_err = process.stderr.fileno()
+        chunks: dict[int, bytearray] = {fd_out: bytearray(), fd_err: bytearray()}
+        ends = {fd_out: ready, fd_err: post}
+        pending = {fd_out, fd_err}
+        while pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._abandon()
+                raise ExifToolTimeout(f"ExifTool did not answer within {timeout_s:g} s")
+            readable, _, _ = select.select(list(pending), [], [], remaining)
+            for fd in readable:
+                block = os.read(fd, 65536)
+                if not block:
+                    self._abandon()
+                    raise ExifToolCrashed("ExifTool exited while processing the file")
+                chunks[fd] += block
+                if bytes(chunks[fd][-(len(ends[fd]) + 8) :]).strip().endswith(ends[fd]):
+                    pending.discard(fd)
+        return bytes(chunks[fd_out]), bytes(chunks[fd_err])
+
+    def _abandon(self) -> None:
+        """Kill a process that died, hung or misbehaved; the pool starts a new one."""
+        process = self._process
+        if process is not None:
+            process.kill()
+            process.wait(timeout=10)
+        self._flag_running_false()
+        self._process = None
+
+
+class ExifToolPool:
+    """A small pool of warm ExifTool processes, safe to share between threads.
+
+    Each command takes one process for its duration. A process that dies or exceeds the
+    per-command timeout is killed and transparently replaced on the next command.
+    """
+
+    def __init__(
+        self,
+        executable: str | os.PathLike[str] | None = None,
+        *,
+        size: int = 1,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        if size < 1:
+            raise ValueError("the ExifTool pool needs at least one process")
+        self.executable = locate_exiftool(executable)
+        self.timeout_s = timeout_s
+        self.size = size
+        self._idle: queue.LifoQueue[_GuardedExifTool] = queue.LifoQueue()
+        self._lock = threading.Lock()
+        self._all: list[_GuardedExifTool] = []
+        self._closed = False
+        self.restarts = 0
+        self.version = self._start_one_and_check()
+
+    def _start_one_and_check(self) -> tuple[int, int]:
+        tool = self._new_tool()
+        tool.run()
+        version = check_version(tool.version, self.executable)
+        self._idle.put(tool)
+        return version
+
+    def _new_tool(self) -> _GuardedExifTool:
+        tool = _GuardedExifTool(executable=str(self.executable), common_args=[])
+        with self._lock:
+            self._all.append(tool)
+        return tool
+
+    @contextmanager
+    def _borrow(self) -> Iterator[_GuardedExifTool]:
+        if self._closed:
+            raise ExifToolCrashed("the ExifTool pool is closed")
+        with self._lock:
+            can_grow = len(self._all) < self.size and self._idle.empty()
+        tool = self._new_tool() if can_grow else self._idle.get()
+        try:
+            if not tool.running:
+                tool.run()
+            yield tool
+        finally:
+            self._idle.put(tool)
+
+    def execute(self, args: Sequence[str], *, timeout_s: float | None = None) -> ExifToolResult:
+        """Run one ExifTool command on a warm process; retried once on a fresh process if it crashed."""
+        limit = self.timeout_s if timeout_s is None else timeout_s
+        for attempt in (1, 2):
+            with self._borrow() as tool:
+                try:
+                    return tool.execute_guarded(args, limit)
+                except ExifToolTimeout:
+                    self.restarts += 1
+                    raise
+                except ExifToolCrashed:
+                    self.restarts += 1
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")
+
+    def warm_up(self) -> None:
+        """Start every process of the pool now (e.g. during a Lambda's init phase)."""
+        tools = []
+        for _ in range(self.size):
+            with self._lock:
+                can_grow = len(self._all) < self.size
+            tools.append(self._new_tool() if can_grow else self._idle.get())
+        for tool in tools:
+            if not tool.running:
+                tool.run()
+            self._idle.put(tool)
+
+    def close(self) -> None:
+        """Stop every ExifTool process."""
+        self._closed = True
+        with self._lock:
+            tools, self._all = self._all, []
+        for tool in tools:
+            if tool.running:
+                try:
+                    tool.terminate(timeout=5)
+                except Exception:
+                    tool._abandon()
+
+    def __enter__(self) -> ExifToolPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

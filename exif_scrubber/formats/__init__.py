@@ -1,0 +1,28 @@
+"""Supported formats, recognised by magic bytes only (never by file name)."""
+
+from __future__ import annotations
+
+from .base import FormatHandler, ScrubContext
+from .gif import GifHandler
+from .heif import AvifHandler, HeicHandler
+from .jpeg import JpegHandler
+from .png import PngHandler
+from .tiff import TiffHandler
+from .webp import WebpHandler
+
+HANDLERS: tuple[type[FormatHandler], ...] = (
+    JpegHandler, PngHandler, WebpHandler, GifHandler, TiffHandler, AvifHandler, HeicHandler,
+)
+HEAD_BYTES = 64
+"""How many leading bytes :func:`sniff` needs."""
+
+
+def sniff(head: bytes) -> FormatHandler | None:
+    """The handler for a file whose first :data:`HEAD_BYTES` bytes are ``head``, or None."""
+    for handler in HANDLERS:
+        if handler.matches(head):
+            return handler()
+    return None
+
+
+__all__ = ["HANDLERS", "HEAD_BYTES", "FormatHandler", "ScrubContext", "sniff"]

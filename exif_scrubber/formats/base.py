@@ -1,0 +1,107 @@
+"""The one interface every supported format implements (one module per format, as in mat2)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from ..leftovers import Tag
+from ..policy import ScrubPolicy
+
+RunExifTool = Callable[[Sequence[str]], str]
+"""Runs one ExifTool command on the engine's warm process and returns its stdout."""
+
+
+@dataclass
+class ScrubContext:
+    """What a format handler may look at while building its ExifTool arguments."""
+
+    policy: ScrubPolicy
+    tags: list[Tag]
+    orientation: int | None
+    """The displayed orientation read with Pillow before the scrub (EXIF or XMP), if any."""
+    work_dir: Path
+    run_exiftool: RunExifTool
+    notes: list[str] = field(default_factory=list)
+
+    def has(self, group: str, name: str | None = None) -> bool:
+        """True when the input has a tag of ``group`` (and ``name``) in its main document."""
+        return any(t.group == group and (name is None or t.name == name) and not t.doc for t in self.tags)
+
+
+class FormatHandler:
+    """How one container format is recognised, scrubbed and checked."""
+
+    name: ClassVar[str]
+    mime_type: ClassVar[str]
+    extension: ClassVar[str]
+    """Extension of the engine's own temp file (ExifTool picks its writer from it)."""
+    mime_types: ClassVar[frozenset[str]]
+    """``File:MIMEType`` values ExifTool may report for this format."""
+    pillow_formats: ClassVar[frozenset[str]]
+    is_tiff: ClassVar[bool] = False
+    compare_frames: ClassVar[bool] = True
+    """Decode and compare every frame of small multi-frame files (beyond ImageDataHash)."""
+    keeps_orientation_in_exif: ClassVar[bool] = True
+
+    @classmethod
+    def matches(cls, head: bytes) -> bool:
+        """True when the first bytes of a file are this format's signature."""
+        raise NotImplementedError
+
+    def refusal(self, head: bytes) -> str | None:
+        """A reason to refuse a variant of the format that cannot be written losslessly."""
+        return None
+
+    def write_args(self, ctx: ScrubContext) -> list[str]:
+        """ExifTool arguments of the main pass (file names are added by the engine)."""
+        args = ["-all="]
+        if not ctx.policy.strip_icc:
+            args.append("--ICC_Profile:all")
+        if ctx.policy.keep_c2pa:
+            args.append("--JUMBF:all")
+        copy = self._copy_back(ctx)
+        if copy:
+            args += ["-tagsFromFile", "@", *copy]
+        if ctx.orientation is not None and self.keeps_orientation_in_exif:
+            args.append(f"-IFD0:Orientation#={ctx.orientation}")
+        return args
+
+    def _copy_back(self, ctx: ScrubContext) -> list[str]:
+        """Tags copied from the original after ``-all=``: colour-space tags and, on request, copyright."""
+        copy = []
+        if ctx.has("ExifIFD", "ColorSpace"):
+            copy += ["-ExifIFD:ColorSpace", "-ExifIFD:Gamma", "-InteropIFD:InteropIndex"]
+        if ctx.policy.keep_copyright:
+            copy += [
+                "-EXIF:Copyright", "-EXIF:Artist", "-IPTC:CopyrightNotice", "-IPTC:By-line",
+                "-IPTC:Credit", "-XMP-dc:Rights", "-XMP-dc:Creator", "-XMP-photoshop:Credit",
+                "-XMP-xmpRights:all",
+            ]
+        return copy
+
+    def targeted_args(self, leftovers: dict[str, list[str]]) -> list[str]:
+        """Arguments of a second pass that deletes named leftovers one by one."""
+        args = []
+        for location, names in leftovers.items():
+            if ":" in location:
+                continue  # inside an embedded document: not addressable by tag name
+            args += [f"-{location}:{name}=" for name in names]
+        return args
+
+    def prepare(self, source: Path, ctx: ScrubContext) -> Path:
+        """Repair-free normalisation of the input before ExifTool writes it; returns the file to use."""
+        return source
+
+    def post_process(self, path: Path, ctx: ScrubContext) -> None:
+        """Format-specific work after ExifTool wrote ``path`` (in place, same length)."""
+
+    def image_data_hash(self, path: Path) -> str | None:
+        """An own hash of the image data, for formats where ExifTool has no ImageDataHash."""
+        return None
+
+    def structure_leftovers(self, path: Path, policy: ScrubPolicy) -> dict[str, list[str]]:
+        """Leftovers found by walking the container directly, as a second opinion to ExifTool."""
+        return {}

@@ -1,0 +1,98 @@
+"""The per-file report the engine returns: what was there, what was removed, what was proven."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    """What happened to one file."""
+
+    CLEANED = "cleaned"
+    """Metadata was removed and the output passed every verification."""
+    ALREADY_CLEAN = "already_clean"
+    """Nothing outside the policy's allowlist was found; the file is left as it is."""
+    UNSUPPORTED = "unsupported"
+    """Not an image format this tool handles (recognised by magic bytes); left untouched."""
+    FAILED = "failed"
+    """Corrupt, truncated, hostile or unwritable input, or a failed verification; no output written."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The evidence collected before an output is accepted."""
+
+    image_hash_before: str | None = None
+    image_hash_after: str | None = None
+    hash_equal: bool = False
+    format_kept: bool = False
+    size_kept: bool = False
+    mode_kept: bool = False
+    frames_kept: bool = False
+    orientation_kept: bool = False
+    frame_pixels_equal: bool | None = None
+    """Per-frame decoded pixels compared (multi-frame files only); None when not applicable."""
+    leftovers: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """True when every check holds and no leftover remains."""
+        return (
+            self.hash_equal
+            and self.format_kept
+            and self.size_kept
+            and self.mode_kept
+            and self.frames_kept
+            and self.orientation_kept
+            and self.frame_pixels_equal is not False
+            and not self.leftovers
+        )
+
+
+@dataclass
+class ScrubReport:
+    """Everything a caller, a log line or an auditor needs to know about one file."""
+
+    source: str
+    outcome: Outcome
+    reason: str | None = None
+    format: str | None = None
+    mime_type: str | None = None
+    bytes_before: int = 0
+    bytes_after: int | None = None
+    removed: dict[str, int] = field(default_factory=dict)
+    """Tag counts removed, per ExifTool family-1 group (e.g. ``{"GPS": 12}``)."""
+    kept: dict[str, int] = field(default_factory=dict)
+    """Tag counts kept on purpose (orientation, colour profile, structure), per group."""
+    leftovers_before: dict[str, list[str]] = field(default_factory=dict)
+    """Privacy-relevant tags found in the input, per group."""
+    orientation: int | None = None
+    dropped_secondary_images: list[str] = field(default_factory=list)
+    """Secondary images (MPF stereo views, gain maps) removed because their metadata cannot be cleaned."""
+    notes: list[str] = field(default_factory=list)
+    verification: Verification | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when the file is clean now (cleaned or already clean)."""
+        return self.outcome in (Outcome.CLEANED, Outcome.ALREADY_CLEAN)
+
+    @property
+    def verified(self) -> bool:
+        """True when an output was produced and proven lossless and clean."""
+        return self.verification is not None and self.verification.passed
+
+    @property
+    def bytes_removed(self) -> int:
+        """Bytes saved by the scrub (0 when nothing was written)."""
+        return 0 if self.bytes_after is None else max(self.bytes_before - self.bytes_after, 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable view of the report."""
+        data = asdict(self)
+        data["outcome"] = self.outcome.value
+        data["verified"] = self.verified
+        return data
