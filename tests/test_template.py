@@ -1,0 +1,467 @@
+"""template.yaml, checked offline: SAM transform + cfn-lint for several deployments, least-privilege IAM,
+no dependency cycle (and proof that a cycle would be caught), wiring, packaging inputs.
+
+`sam validate --lint` (run in tests/test_sam_build.py) lints the SAM template itself and does not see the
+bucket -> function -> role -> bucket cycle; the checks here run on the translated CloudFormation.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import importlib.metadata
+import itertools
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from packaging.requirements import Requirement
+from template_support import (
+    ACCOUNT,
+    CREATED_BUCKET,
+    ROOT,
+    concretize,
+    dependency_cycle,
+    lint_findings,
+    load_template,
+    references,
+    role_statements,
+    translate,
+)
+
+KMS_KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+EXISTING = "holiday-photos"
+
+# Each axis takes each of its values at least once, and each pair of axes meets in several combinations.
+SCENARIOS: dict[str, dict[str, str]] = {
+    "defaults": {},
+    "new-queue-x86-keep-quarantine-kms": {
+        "Trigger": "Queue", "Architecture": "x86_64", "DeleteOriginalVersion": "false",
+        "OnFailure": "quarantine", "KmsKeyArn": KMS_KEY, "WatchPrefix": "uploads/",
+    },
+    "existing-direct-x86-quarantine": {
+        "ExistingBucketName": EXISTING, "Architecture": "x86_64", "OnFailure": "quarantine",
+    },
+    "existing-queue-arm-keep-kms-prefix": {
+        "ExistingBucketName": EXISTING, "Trigger": "Queue", "DeleteOriginalVersion": "false",
+        "KmsKeyArn": KMS_KEY, "WatchPrefix": "users/avatars/",
+    },
+    "new-direct-reserved-alarmtopic-policy": {
+        "ReservedConcurrency": "5", "AlarmTopicArn": f"arn:aws:sns:eu-west-1:{ACCOUNT}:ops",
+        "KeepCopyright": "true", "StripIcc": "true", "KeepC2pa": "true", "LogRetentionDays": "365",
+    },
+    "existing-queue-x86-quarantine-kms": {
+        "ExistingBucketName": EXISTING, "Trigger": "Queue", "Architecture": "x86_64",
+        "OnFailure": "quarantine", "KmsKeyArn": KMS_KEY,
+    },
+}  # fmt: skip
+
+AXES: dict[str, tuple[str, ...]] = {
+    "ExistingBucketName": ("", EXISTING),
+    "Trigger": ("Direct", "Queue"),
+    "Architecture": ("x86_64", "arm64"),
+    "DeleteOriginalVersion": ("true", "false"),
+    "OnFailure": ("tag", "quarantine"),
+    "KmsKeyArn": ("", KMS_KEY),
+    "WatchPrefix": ("", "incoming/"),
+}
+ALL_COMBINATIONS = [dict(zip(AXES, values, strict=True)) for values in itertools.product(*AXES.values())]
+
+ALLOWED_S3_ACTIONS = {
+    "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload",
+    "s3:GetObjectTagging", "s3:GetObjectVersionTagging", "s3:PutObjectTagging", "s3:PutObjectVersionTagging",
+    "s3:ListBucket", "s3:DeleteObjectVersion", "s3:DeleteObject",
+}  # fmt: skip
+S3_WRITE_ACTIONS = {a for a in ALLOWED_S3_ACTIONS if not a.startswith(("s3:Get", "s3:List"))}
+
+
+@functools.cache
+def _sam_template() -> dict[str, Any]:
+    return load_template()
+
+
+@functools.cache
+def _translated(key: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    return translate(_sam_template(), dict(key))
+
+
+def deployed(parameters: Mapping[str, str]) -> dict[str, Any]:
+    """The resources a deploy with these parameter values creates, intrinsics resolved."""
+    key = tuple(sorted(parameters.items()))
+    return concretize(_translated(key), parameters)
+
+
+def bucket_of(parameters: Mapping[str, str]) -> str:
+    return parameters.get("ExistingBucketName") or CREATED_BUCKET
+
+
+def s3_statements(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in statements if any(a.startswith("s3:") for a in s["Action"])]
+
+
+def actions(statements: list[dict[str, Any]]) -> set[str]:
+    return {a for s in statements for a in s["Action"]}
+
+
+def resources_for(statements: list[dict[str, Any]], action: str) -> set[str]:
+    """The resources granted `action`; symbolic ones ({"Fn::GetAtt": ...}) as sorted JSON."""
+    return {_key(r) for s in statements if action in s["Action"] for r in s["Resource"]}
+
+
+def _key(resource: Any) -> str:
+    return resource if isinstance(resource, str) else json.dumps(resource, sort_keys=True)
+
+
+def logical_id(resources: Mapping[str, Any], prefix: str) -> str:
+    """SAM suffixes layer logical IDs with a content hash; find the one that starts with `prefix`."""
+    (name,) = [n for n in resources if re.fullmatch(rf"{prefix}[0-9a-f]{{10}}", n)]
+    return name
+
+
+# ------------------------------------------------------------------------------------ lint and cycles
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_translated_template_is_lint_clean(name: str) -> None:
+    parameters = SCENARIOS[name]
+    translated = _translated(tuple(sorted(parameters.items())))
+    assert lint_findings(translated) == []
+    assert lint_findings(concretize(translated, parameters)) == []
+
+
+@pytest.mark.parametrize("parameters", ALL_COMBINATIONS, ids=lambda p: "-".join(v or "-" for v in p.values()))
+def test_no_dependency_cycle_in_any_combination(parameters: dict[str, str]) -> None:
+    assert dependency_cycle(deployed(parameters)) is None
+
+
+def _cyclic_variant() -> dict[str, Any]:
+    """The classic mistake: the function's policy refers to the created bucket by !GetAtt."""
+    template = copy.deepcopy(_sam_template())
+    policy = template["Resources"]["ScrubberFunction"]["Properties"]["Policies"][0]
+    statement = next(s for s in policy["Statement"] if s.get("Sid") == "ScrubWatchedObjects")
+    statement["Resource"] = {
+        "Fn::If": [
+            "CreateBucket",
+            {"Fn::Sub": "${ScrubBucket.Arn}/${WatchPrefix}*"},
+            {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ExistingBucketName}/${WatchPrefix}*"},
+        ]
+    }
+    return template
+
+
+def test_cycle_check_catches_a_policy_that_refs_the_created_bucket() -> None:
+    translated = translate(_cyclic_variant(), {})
+    findings = lint_findings(translated)
+    assert any(f.startswith("E3004") and "ScrubberFunctionRole" in f for f in findings), findings
+    cycle = dependency_cycle(concretize(translated, {}))
+    assert cycle is not None
+    assert {"ScrubBucket", "ScrubberFunction", "ScrubberFunctionRole"} <= set(cycle)
+
+
+# ------------------------------------------------------------------------------------ least privilege
+
+
+@pytest.mark.parametrize("parameters", ALL_COMBINATIONS, ids=lambda p: "-".join(v or "-" for v in p.values()))
+def test_scrubber_role_is_least_privilege(parameters: dict[str, str]) -> None:
+    template = deployed(parameters)
+    role = template["Resources"]["ScrubberFunctionRole"]["Properties"]
+    assert role["ManagedPolicyArns"] == ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
+    statements = role_statements(template, "ScrubberFunctionRole")
+    assert all(s["Effect"] == "Allow" for s in statements)
+    s3 = s3_statements(statements)
+    _assert_s3_scoped(s3, parameters)
+    _assert_optional_grants(s3, parameters)
+    _assert_kms(statements, parameters)
+    _assert_sqs(statements, parameters)
+
+
+def _assert_s3_scoped(s3: list[dict[str, Any]], parameters: Mapping[str, str]) -> None:
+    bucket, prefix = bucket_of(parameters), parameters.get("WatchPrefix", "")
+    assert actions(s3) <= ALLOWED_S3_ACTIONS
+    for statement in s3:
+        assert all(isinstance(r, str) and r.startswith(f"arn:aws:s3:::{bucket}") for r in statement["Resource"])
+        assert "*" not in statement["Resource"]
+    watched = f"arn:aws:s3:::{bucket}/{prefix}*"
+    for action in ("s3:GetObject", "s3:PutObject", "s3:GetObjectTagging", "s3:PutObjectTagging"):
+        assert resources_for(s3, action) - {_quarantine_arn(parameters)} == {watched}, action
+    (listing,) = [s for s in s3 if "s3:ListBucket" in s["Action"]]
+    assert listing["Action"] == ["s3:ListBucket"]
+    assert listing["Resource"] == [f"arn:aws:s3:::{bucket}"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": f"{prefix}*"}}
+
+
+def _quarantine_arn(parameters: Mapping[str, str]) -> str:
+    return f"arn:aws:s3:::{bucket_of(parameters)}/quarantine/*"
+
+
+def _assert_optional_grants(s3: list[dict[str, Any]], parameters: Mapping[str, str]) -> None:
+    watched = f"arn:aws:s3:::{bucket_of(parameters)}/{parameters.get('WatchPrefix', '')}*"
+    deletes_versions = parameters.get("DeleteOriginalVersion", "true") == "true"
+    quarantine = parameters.get("OnFailure") == "quarantine"
+    assert resources_for(s3, "s3:DeleteObjectVersion") == ({watched} if deletes_versions else set())
+    assert resources_for(s3, "s3:DeleteObject") == ({watched} if quarantine else set())
+    quarantine_grants = [s for s in s3 if _quarantine_arn(parameters) in s["Resource"]]
+    if quarantine:
+        assert [s["Action"] for s in quarantine_grants] == [["s3:PutObject", "s3:PutObjectTagging"]]
+    elif parameters.get("WatchPrefix"):
+        assert quarantine_grants == []
+
+
+def _assert_kms(statements: list[dict[str, Any]], parameters: Mapping[str, str]) -> None:
+    kms = [s for s in statements if any(a.startswith("kms:") for a in s["Action"])]
+    if not parameters.get("KmsKeyArn"):
+        assert kms == []
+        return
+    (grant,) = kms
+    assert grant["Resource"] == [parameters["KmsKeyArn"]]
+    assert set(grant["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    assert grant["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
+
+
+def _assert_sqs(statements: list[dict[str, Any]], parameters: Mapping[str, str]) -> None:
+    sqs = [s for s in statements if any(a.startswith("sqs:") for a in s["Action"])]
+    on_failure = {"Action": ["sqs:SendMessage"], "Effect": "Allow", "Resource": [_arn("DeadLetterQueue")]}
+    consume = [s for s in sqs if s != on_failure]
+    assert on_failure in sqs
+    if parameters.get("Trigger") != "Queue":
+        assert consume == []
+        return
+    (grant,) = consume
+    assert grant["Resource"] == [_arn("UploadQueue")]
+    assert "sqs:SendMessage" not in grant["Action"]
+
+
+def _arn(resource: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [resource, "Arn"]}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_audit_role_can_only_read(name: str) -> None:
+    parameters = SCENARIOS[name]
+    template = deployed(parameters)
+    statements = role_statements(template, "AuditFunctionRole")
+    s3 = s3_statements(statements)
+    assert actions(s3) == {
+        "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging", "s3:ListBucket",
+    }  # fmt: skip
+    assert not actions(statements) & S3_WRITE_ACTIONS
+    assert all(not a.startswith(("sqs:", "lambda:")) for a in actions(statements))
+    kms = actions(statements) & {"kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"}
+    assert kms == ({"kms:Decrypt"} if parameters.get("KmsKeyArn") else set())
+    env = template["Resources"]["AuditFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["REPORT_ONLY"] == "true"
+    assert env["DELETE_ORIGINAL_VERSION"] == "false"
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_batch_operations_role(name: str) -> None:
+    parameters = SCENARIOS[name]
+    template = deployed(parameters)
+    role = template["Resources"]["BatchOperationsRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "batchoperations.s3.amazonaws.com"}
+    statements = role_statements(template, "BatchOperationsRole")
+    invoked = resources_for(statements, "lambda:InvokeFunction")
+    assert invoked == {
+        _key(_arn("ScrubberFunction")),
+        _key(_arn("AuditFunction")),
+        _key({"Fn::Sub": "${ScrubberFunction.Arn}:*"}),
+        _key({"Fn::Sub": "${AuditFunction.Arn}:*"}),
+    }
+    bucket = {"Ref": "ScrubBucket"} if not parameters.get("ExistingBucketName") else parameters["ExistingBucketName"]
+    writes = resources_for(statements, "s3:PutObject")
+    expected = (
+        {_key({"Fn::Sub": ["arn:aws:s3:::${Bucket}/exif-scrubber-batch/*", {"Bucket": bucket}]})}
+        if isinstance(bucket, dict)
+        else {f"arn:aws:s3:::{bucket}/exif-scrubber-batch/*"}
+    )
+    assert writes == expected
+    assert not actions(statements) & {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectTagging"}
+
+
+# ------------------------------------------------------------------------------------ wiring
+
+
+@pytest.mark.parametrize("parameters", ALL_COMBINATIONS, ids=lambda p: "-".join(v or "-" for v in p.values()))
+def test_wiring(parameters: dict[str, str]) -> None:
+    resources = deployed(parameters)["Resources"]
+    queue = parameters["Trigger"] == "Queue"
+    if parameters["ExistingBucketName"]:
+        _assert_eventbridge_wiring(resources, parameters, queue)
+    else:
+        _assert_notification_wiring(resources, parameters, queue)
+    assert ("UploadQueueMapping" in resources) == queue
+    if queue:
+        mapping = resources["UploadQueueMapping"]["Properties"]
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["EventSourceArn"] == _arn("UploadQueue")
+        redrive = resources["UploadQueue"]["Properties"]["RedrivePolicy"]
+        assert redrive["deadLetterTargetArn"] == _arn("DeadLetterQueue")
+        assert resources["UploadQueue"]["Properties"]["VisibilityTimeout"] >= 900
+
+
+def _assert_notification_wiring(resources: Mapping[str, Any], parameters: Mapping[str, str], queue: bool) -> None:
+    bucket = resources["ScrubBucket"]["Properties"]
+    assert bucket["BucketName"] == CREATED_BUCKET
+    notifications = bucket["NotificationConfiguration"]
+    kind, target = ("QueueConfigurations", "Queue") if queue else ("LambdaConfigurations", "Function")
+    (config,) = notifications[kind]
+    assert set(notifications) == {kind}
+    assert config["Event"] == "s3:ObjectCreated:*"
+    assert config[target] == _arn("UploadQueue" if queue else "ScrubberFunction")
+    prefix = parameters["WatchPrefix"]
+    expected_filter = {"S3Key": {"Rules": [{"Name": "prefix", "Value": prefix}]}} if prefix else None
+    assert config.get("Filter") == expected_filter
+    # S3 validates the target when the configuration is written: the bucket waits for the grant.
+    ready = set(references(resources["NotificationTargetsReady"]))
+    assert ready == ({"UploadQueuePolicy"} if queue else {"S3InvokePermission"})
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert resources["ScrubBucket"]["DeletionPolicy"] == "Retain"
+    sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    kms_key = parameters["KmsKeyArn"]
+    assert sse == ({"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key} if kms_key else {"SSEAlgorithm": "AES256"})
+
+
+def _assert_eventbridge_wiring(resources: Mapping[str, Any], parameters: Mapping[str, str], queue: bool) -> None:
+    assert "ScrubBucket" not in resources
+    rule = resources["ObjectCreatedRule"]["Properties"]
+    pattern = rule["EventPattern"]
+    assert pattern["source"] == ["aws.s3"]
+    assert pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["bucket"] == {"name": [parameters["ExistingBucketName"]]}
+    prefix = parameters["WatchPrefix"]
+    assert pattern["detail"].get("object") == ({"key": [{"prefix": prefix}]} if prefix else None)
+    (target,) = rule["Targets"]
+    assert target["Arn"] == _arn("UploadQueue" if queue else "ScrubberFunction")
+    assert target["DeadLetterConfig"] == {"Arn": _arn("DeadLetterQueue")}
+    assert ("EventBridgeInvokePermission" in resources) == (not queue)
+
+
+def test_no_suffix_filters_anywhere() -> None:
+    """S3 key filters are case-sensitive: a '.jpg' suffix would miss '.JPG', '.jpeg' and '.heic'."""
+    text = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    assert not re.search(r"Name:\s*suffix|\bsuffix\s*:", text, re.IGNORECASE)
+
+
+@pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
+def test_function_uses_the_layers_of_its_architecture(architecture: str) -> None:
+    resources = deployed({"Architecture": architecture})["Resources"]
+    suffix = "Arm64" if architecture == "arm64" else "X86"
+    exiftool, deps = logical_id(resources, f"ExifToolLayer{suffix}"), logical_id(resources, f"PythonDepsLayer{suffix}")
+    for function in ("ScrubberFunction", "AuditFunction"):
+        properties = resources[function]["Properties"]
+        assert properties["Architectures"] == [architecture]
+        assert properties["Layers"] == [{"Ref": exiftool}, {"Ref": deps}]
+    for name, body in resources.items():
+        if body["Type"] == "AWS::Lambda::LayerVersion":
+            assert body["Properties"]["CompatibleArchitectures"] == [architecture], name
+    assert len([b for b in resources.values() if b["Type"] == "AWS::Lambda::LayerVersion"]) == 2
+
+
+def test_layers_are_built_per_architecture() -> None:
+    resources = _sam_template()["Resources"]
+    for name, arch in [("ExifToolLayerX86", "x86_64"), ("ExifToolLayerArm64", "arm64"),
+                       ("PythonDepsLayerX86", "x86_64"), ("PythonDepsLayerArm64", "arm64")]:  # fmt: skip
+        layer = resources[name]
+        assert layer["Type"] == "AWS::Serverless::LayerVersion"
+        assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": arch}
+        assert layer["Properties"]["CompatibleArchitectures"] == [arch]
+    assert resources["ExifToolLayerX86"]["Properties"]["ContentUri"] == "exiftool_layer/"
+
+
+def test_environment_follows_the_parameters() -> None:
+    parameters = SCENARIOS["new-direct-reserved-alarmtopic-policy"] | {
+        "DeleteOriginalVersion": "false", "OnFailure": "quarantine", "MaxObjectBytes": "1000", "WatchPrefix": "in/",
+    }  # fmt: skip
+    function = deployed(parameters)["Resources"]["ScrubberFunction"]["Properties"]
+    assert function["Environment"]["Variables"] == {
+        "KEEP_COPYRIGHT": "true", "STRIP_ICC": "true", "KEEP_C2PA": "true",
+        "DELETE_ORIGINAL_VERSION": "false", "ON_FAILURE": "quarantine", "QUARANTINE_PREFIX": "quarantine/",
+        "MAX_OBJECT_BYTES": "1000", "INCLUDE_PREFIXES": "in/",
+        "EXCLUDE_PREFIXES": "quarantine/,exif-scrubber-batch/", "REPORT_ONLY": "false",
+        "EXIFTOOL_PATH": "/opt/bin/exiftool", "POWERTOOLS_SERVICE_NAME": "exif-scrubber",
+        "POWERTOOLS_METRICS_NAMESPACE": "ExifScrubber", "POWERTOOLS_LOG_LEVEL": "INFO",
+    }  # fmt: skip
+    assert function["ReservedConcurrentExecutions"] == "5"
+    assert "ReservedConcurrentExecutions" not in deployed({})["Resources"]["ScrubberFunction"]["Properties"]
+
+
+def test_failures_are_caught_and_alarmed() -> None:
+    resources = deployed({"AlarmTopicArn": f"arn:aws:sns:eu-west-1:{ACCOUNT}:ops"})["Resources"]
+    invoke = resources["ScrubberFunctionEventInvokeConfig"]["Properties"]
+    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == _arn("DeadLetterQueue")
+    dlq_alarm = resources["DeadLetterQueueAlarm"]["Properties"]
+    assert dlq_alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}]
+    errors_alarm = resources["FunctionErrorsAlarm"]["Properties"]
+    assert errors_alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "ScrubberFunction"}}]
+    for alarm in (dlq_alarm, errors_alarm):
+        assert alarm["AlarmActions"] == [f"arn:aws:sns:eu-west-1:{ACCOUNT}:ops"]
+    for group in ("ScrubberLogGroup", "AuditLogGroup"):
+        assert resources[group]["Properties"]["RetentionInDays"] == "30"
+
+
+# ------------------------------------------------------------------------------------ packaging inputs
+
+
+def _lambda_pins() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in (ROOT / "deploy" / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def test_lambda_pins_satisfy_the_runtime_requirements() -> None:
+    """The layer's exact pins must satisfy what pyproject.toml asks for (minus the CLI-only packages)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    required = [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["aws"]]
+    pins = _lambda_pins()
+    cli_only = {"click", "rich"}
+    for requirement in required:
+        name = re.sub(r"[-_.]+", "-", requirement.name).lower()
+        if name in cli_only:
+            continue
+        assert name in pins, f"{requirement.name} missing from deploy/requirements.txt"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (requirement, pins[name])
+        for extra_requirement in _extra_requirements(requirement):
+            extra_name = re.sub(r"[-_.]+", "-", extra_requirement.name).lower()
+            assert extra_name in pins, f"{extra_requirement} ({requirement}) missing from deploy/requirements.txt"
+
+
+def _extra_requirements(requirement: Requirement) -> list[Requirement]:
+    """What `requirement`'s extras pull in, transitively (read from the installed distributions)."""
+    found: list[Requirement] = []
+    for extra in requirement.extras:
+        for text in importlib.metadata.requires(requirement.name) or []:
+            candidate = Requirement(text)
+            if candidate.marker is not None and candidate.marker.evaluate({"extra": extra}):
+                found += [candidate, *_extra_requirements(candidate)]
+    return found
+
+
+def test_function_runtime_matches_the_build() -> None:
+    makefile = (ROOT / "deploy" / "Makefile").read_text(encoding="utf-8")
+    (python,) = re.findall(r"^LAMBDA_PYTHON := (\S+)$", makefile, re.MULTILINE)
+    resources = _sam_template()["Resources"]
+    for function in ("ScrubberFunction", "AuditFunction"):
+        assert resources[function]["Properties"]["Runtime"] == f"python{python}"
+        assert f"build-{function}:" in makefile or f"build-{function} " in makefile
+    for layer in ("PythonDepsLayerX86", "PythonDepsLayerArm64"):
+        assert resources[layer]["Properties"]["CompatibleRuntimes"] == [f"python{python}"]
+        assert f"build-{layer}:" in makefile
+
+
+def test_samconfig_defaults() -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))["default"]
+    assert config["build"]["parameters"]["build_in_source"] is True
+    deploy = config["deploy"]["parameters"]
+    assert set(deploy["capabilities"].split()) == {"CAPABILITY_IAM"}
+    assert deploy["confirm_changeset"] is True
+    declared = set(_sam_template()["Parameters"])
+    overrides = dict(re.findall(r'(\w+)="([^"]*)"', deploy.get("parameter_overrides", "")))
+    assert set(overrides) <= declared
