@@ -15,6 +15,7 @@ from typing import Any
 from .errors import ExifToolCrashed, ExifToolTimeout, ScrubberError
 from .exiftool_process import ExifToolPool
 from .formats import HEAD_BYTES, FormatHandler, ScrubContext, sniff
+from .formats.base import ORIENTATION_GROUPS
 from .formats.gif import GifStructureError
 from .formats.heif_items import HeifStructureError
 from .formats.jpeg import JpegStructureError
@@ -25,11 +26,12 @@ from .policy import ScrubPolicy
 from .report import Outcome, ScrubReport, Verification
 
 READ_ARGS = (
-    "-j", "-G3:1", "-a", "-u", "-ee", "-n",
+    "-j", "-G3:1", "-a", "-ee", "-n",
     "-api", "ImageHashType=SHA256", "-api", "LargeFileSupport=1",
     "-all:all", "--System:all", "-ImageDataHash",
 )
-"""How every file is read: all tags, duplicates and embedded documents, plus the image-data hash."""
+"""How every file is read: all tags, duplicates and embedded documents, plus the image-data hash.
+``-u`` (unknown tags too) is added wherever a verdict depends on the reading."""
 
 _STRUCTURE_ERRORS = (GifStructureError, HeifStructureError, JpegStructureError, PngStructureError, ValueError)
 
@@ -199,7 +201,7 @@ class Scrubber:
         timer = time.perf_counter()
         before_pixels = self._probe(source, handler)
         report.orientation = before_pixels.orientation
-        before = self._read(source, handler)
+        before = self._read(source, handler, unknown=False)  # -u is slow on big MakerNotes
         report.timings_ms["read"] = _ms_since(timer)
         if before.error:
             raise Refused(f"ExifTool cannot read it: {before.error}")
@@ -210,6 +212,12 @@ class Scrubber:
             _merge(leftovers, handler.structure_leftovers(source, self.policy))
         except _STRUCTURE_ERRORS as exc:
             raise Refused(f"malformed {handler.name}: {exc}") from None
+        if not leftovers:  # confirm "nothing to remove" with unknown tags included
+            before = self._read(source, handler)
+            if before.error:
+                raise Refused(f"ExifTool cannot read it: {before.error}")
+            leftovers = find_leftovers(before.tags, self.policy, tiff=handler.is_tiff)
+            _merge(leftovers, handler.structure_leftovers(source, self.policy))
         report.leftovers_before = leftovers
         if not leftovers:
             report.outcome = Outcome.ALREADY_CLEAN
@@ -277,8 +285,8 @@ class Scrubber:
         except ProbeError as exc:
             raise Refused(str(exc)) from None
 
-    def _read(self, path: Path, handler: FormatHandler | None = None) -> Reading:
-        result = self.pool.execute([*READ_ARGS, str(path)])
+    def _read(self, path: Path, handler: FormatHandler | None = None, *, unknown: bool = True) -> Reading:
+        result = self.pool.execute([*READ_ARGS, *(["-u"] if unknown else []), str(path)])
         if not result.stdout:
             return Reading(tags=[], image_hash=None, mime_type=None, error=_first_error(result.stderr))
         documents = parse_exiftool_json(result.stdout)
@@ -351,10 +359,15 @@ def _verify(
         size_kept=before_pixels.size == after_pixels.size,
         mode_kept=before_pixels.mode == after_pixels.mode,
         frames_kept=after_pixels.frames == frames_expected,
-        orientation_kept=(before_pixels.orientation or 1) == (after_pixels.orientation or 1),
+        orientation_kept=(before_pixels.orientation or 1) == (after_pixels.orientation or 1)
+        and _orientation_tags(before.tags) == _orientation_tags(after.tags),
         frame_pixels_equal=frame_pixels_equal,
         leftovers=leftovers,
     )
+
+
+def _orientation_tags(tags: list[Tag]) -> dict[str, object]:
+    return {t.group: t.value for t in tags if t.name == "Orientation" and not t.doc and t.group in ORIENTATION_GROUPS}
 
 
 def _describe_failure(verification: Verification) -> str:

@@ -10,6 +10,9 @@ from typing import ClassVar
 from ..leftovers import Tag
 from ..policy import ScrubPolicy
 
+ORIENTATION_GROUPS = ("IFD0", "XMP-tiff")
+"""Where an Orientation can live; each is kept where it was."""
+
 RunExifTool = Callable[[Sequence[str]], str]
 """Runs one ExifTool command on the engine's warm process and returns its stdout."""
 
@@ -25,6 +28,19 @@ class ScrubContext:
     work_dir: Path
     run_exiftool: RunExifTool
     notes: list[str] = field(default_factory=list)
+
+    def value(self, group: str, name: str) -> object | None:
+        """The value of a tag of the main document, or None."""
+        return next((t.value for t in self.tags if t.group == group and t.name == name and not t.doc), None)
+
+    def orientation_args(self) -> list[str]:
+        """Write the Orientation back exactly where it was (EXIF IFD0 and/or XMP tiff), with its value."""
+        args = []
+        for group in ORIENTATION_GROUPS:
+            value = self.value(group, "Orientation")
+            if isinstance(value, int) and 1 <= value <= 8:
+                args.append(f"-{group}:Orientation#={value}")
+        return args
 
     def has(self, group: str, name: str | None = None) -> bool:
         """True when the input has a tag of ``group`` (and ``name``) in its main document."""
@@ -65,8 +81,8 @@ class FormatHandler:
         copy = self._copy_back(ctx)
         if copy:
             args += ["-tagsFromFile", "@", *copy]
-        if ctx.orientation is not None and self.keeps_orientation_in_exif:
-            args.append(f"-IFD0:Orientation#={ctx.orientation}")
+        if self.keeps_orientation_in_exif:
+            args += ctx.orientation_args()
         return args
 
     def _copy_back(self, ctx: ScrubContext) -> list[str]:

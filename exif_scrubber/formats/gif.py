@@ -98,6 +98,7 @@ class GifHandler(FormatHandler):
     mime_types = frozenset({"image/gif"})
     pillow_formats = frozenset({"GIF"})
     keeps_orientation_in_exif = False
+    compare_frames = False  # the own image-data hash covers every frame
 
     @classmethod
     def matches(cls, head: bytes) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..leftovers import ZERO_DATE
+from ..policy import ScrubPolicy
 from .base import FormatHandler, ScrubContext
 from .heif_items import (
     EMPTY_XMP,
@@ -34,13 +35,9 @@ def _brands(head: bytes) -> set[bytes]:
 class _IsoMediaHandler(FormatHandler):
     """Shared by HEIC and AVIF: ExifTool for the primary item, in-place blanking for the others."""
 
+    compare_frames = False  # ExifTool's ImageDataHash covers every image item and track sample
     def write_args(self, ctx: ScrubContext) -> list[str]:
-        args = [a for a in super().write_args(ctx) if not a.startswith("-IFD0:Orientation")]
-        if ctx.orientation is not None:
-            if ctx.has("IFD0", "Orientation"):
-                args.append(f"-IFD0:Orientation#={ctx.orientation}")
-            elif ctx.has("XMP-tiff", "Orientation"):
-                args.append(f"-XMP-tiff:Orientation#={ctx.orientation}")
+        args = super().write_args(ctx)
         for tag in ctx.tags:
             in_box = tag.group == "QuickTime" or tag.group.startswith("Track")
             if in_box and tag.name in _BOX_DATES and str(tag.value) != ZERO_DATE:
@@ -65,6 +62,11 @@ class _IsoMediaHandler(FormatHandler):
         if blanked:
             path.write_bytes(bytes(data))
             ctx.notes.append(f"blanked metadata of {blanked} secondary/auxiliary item(s) in place")
+
+    def structure_leftovers(self, path: Path, policy: ScrubPolicy) -> dict[str, list[str]]:
+        """Walk the item table: a truncated or inconsistent file raises ``HeifStructureError``."""
+        read_layout(path.read_bytes())
+        return {}
 
     def _replacement(self, item: HeifItem, payload: bytes, ctx: ScrubContext) -> bytes | None:
         if item.is_exif:

@@ -10,6 +10,7 @@ from .base import FormatHandler, ScrubContext
 _KEPT_APP = {
     (0, b"JFIF\0"),
     (1, b"Exif\0"),
+    (1, b"http://ns.adobe.com/xap/1.0/\0"),  # XMP: its tags are checked one by one against the policy
     (2, b"ICC_PROFILE\0"),
     (14, b"Adobe"),
 }
@@ -63,7 +64,7 @@ def walk_segments(data: bytes, junk: list[tuple[int, int]] | None = None) -> tup
         length = int.from_bytes(data[pos + 2 : pos + 4], "big")
         body = data[pos + 4 : pos + 2 + length]
         if 0xE0 <= marker <= 0xEF or marker == 0xFE:
-            segments.append((marker, body[:16]))
+            segments.append((marker, body[:32]))
         pos += 2 + length
         if marker == 0xDA:
             pos = _skip_entropy_data(data, pos)
@@ -97,7 +98,7 @@ class JpegHandler(FormatHandler):
         return head[:3] == b"\xff\xd8\xff"
 
     def write_args(self, ctx: ScrubContext) -> list[str]:
-        args = super().write_args(ctx)
+        args = [*super().write_args(ctx), "--JFIF:all"]  # JFIF density is kept: no metadata, may matter to print
         dropped = secondary_images(ctx)
         if dropped:
             ctx.notes.append(

@@ -11,8 +11,11 @@ from .base import FormatHandler, ScrubContext
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _STRUCTURE_CHUNKS = frozenset(
     {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"pHYs", b"bKGD",
-     b"hIST", b"acTL", b"fcTL", b"fdAT", b"cICP", b"mDCV", b"cLLI", b"eXIf", b"orNT"}
+     b"hIST", b"acTL", b"fcTL", b"fdAT", b"cICP", b"mDCV", b"cLLI", b"eXIf", b"orNT", b"XMP"}
 )
+
+
+_XMP_KEYWORD = b"XML:com.adobe.xmp\0"
 
 
 class PngStructureError(ValueError):
@@ -20,7 +23,11 @@ class PngStructureError(ValueError):
 
 
 def walk_chunks(data: bytes) -> tuple[list[bytes], int]:
-    """Return the chunk types in order and the offset just past IEND."""
+    """Return the chunk types in order and the offset just past IEND.
+
+    The XMP packet (an ``iTXt`` chunk with keyword ``XML:com.adobe.xmp``) is reported as ``XMP``:
+    its tags are checked one by one against the policy.
+    """
     if not data.startswith(SIGNATURE):
         raise PngStructureError("no PNG signature")
     pos = len(SIGNATURE)
@@ -30,7 +37,8 @@ def walk_chunks(data: bytes) -> tuple[list[bytes], int]:
         end = pos + 12 + length
         if end > len(data):
             raise PngStructureError(f"chunk {kind!r} is truncated")
-        kinds.append(kind)
+        is_xmp = kind == b"iTXt" and data[pos + 8 : pos + 8 + len(_XMP_KEYWORD)] == _XMP_KEYWORD
+        kinds.append(b"XMP" if is_xmp else kind)
         pos = end
         if kind == b"IEND":
             return kinds, pos

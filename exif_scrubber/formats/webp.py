@@ -31,6 +31,7 @@ class WebpHandler(FormatHandler):
     extension = "webp"
     mime_types = frozenset({"image/webp"})
     pillow_formats = frozenset({"WEBP"})
+    compare_frames = False  # ExifTool's ImageDataHash covers VP8/VP8L/ALPH/ANIM/ANMF chunks
 
     @classmethod
     def matches(cls, head: bytes) -> bool:
