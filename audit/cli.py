@@ -1,0 +1,196 @@
+"""``exif-audit``: prove that a bucket (or a folder) holds no image metadata, and say what leaks where.
+
+Exit codes: 0 clean, 1 something leaks or cannot be read (or matches ``--fail-on``), 2 errors
+(bad arguments, no access, ExifTool missing).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO, Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from exif_scrubber import Scrubber, ScrubPolicy
+from exif_scrubber.errors import ScrubberError
+
+from .inventory import read_inventory
+from .listing import KeyFilter, ListingError, ObjectRef, count, list_local, list_s3, parse_s3_uri
+from .report import WRITERS, ObjectResult, Summary, fails
+from .scan import Auditor
+
+EXIT_CLEAN, EXIT_LEAKS, EXIT_ERROR = 0, 1, 2
+
+
+class AuditError(click.ClickException):
+    """An error that ends the run with exit code 2 and a one-line message."""
+
+    exit_code = EXIT_ERROR
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.argument("target", required=False)
+@click.option("--inventory", metavar="MANIFEST",
+              help="Read objects from an S3 Inventory manifest.json (s3:// or local) instead of listing.")
+@click.option("--endpoint-url", help="S3-compatible endpoint (MinIO, moto, ...).")
+@click.option("--profile", help="AWS profile to use.")
+@click.option("--region", help="AWS region.")
+@click.option("--all-versions", is_flag=True,
+              help="Also audit noncurrent versions (where un-scrubbed originals hide).")
+@click.option("--include", "include", multiple=True, metavar="GLOB",
+              help="Only keys (or paths relative to the folder) matching GLOB; repeatable.")
+@click.option("--exclude", "exclude", multiple=True, metavar="GLOB", help="Skip keys matching GLOB; repeatable.")
+@click.option("--max-workers", type=click.IntRange(1, 256), default=16, show_default=True,
+              help="Objects read concurrently.")
+@click.option("--format", "fmt", type=click.Choice(sorted(WRITERS)), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write the report here (default: stdout).")
+@click.option("--fail-on", metavar="GROUPS",
+              help="Comma-separated groups that fail the run (e.g. GPS,MakerNotes; also the pseudo-groups "
+              "unreadable, unsupported). Default: any leak or unreadable object.")
+@click.option("--full-read", is_flag=True, help="Read every object whole (no ranged GETs).")
+@click.option("--keep-copyright", is_flag=True,
+              help="Policy: copyright/creator fields are kept (as the Lambda's KEEP_COPYRIGHT).")
+@click.option("--strip-icc", is_flag=True, help="Policy: ICC profiles count as leftovers (as STRIP_ICC).")
+@click.option("--keep-c2pa", is_flag=True, help="Policy: C2PA/JUMBF is kept (as KEEP_C2PA).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def main(
+    target: str | None, inventory: str | None, endpoint_url: str | None, profile: str | None, region: str | None,
+    all_versions: bool, include: tuple[str, ...], exclude: tuple[str, ...], max_workers: int, fmt: str,
+    output: Path | None, fail_on: str | None, full_read: bool, keep_copyright: bool, strip_icc: bool,
+    keep_c2pa: bool, quiet: bool,
+) -> None:
+    """Audit TARGET (s3://bucket[/prefix] or a local folder) for image metadata left behind."""
+    if bool(target) == bool(inventory):
+        raise click.UsageError("give either TARGET (s3://bucket[/prefix] or a folder) or --inventory MANIFEST")
+    keys = KeyFilter(include, exclude)
+    fail_groups = [g.strip() for g in fail_on.split(",") if g.strip()] if fail_on else None
+    if fail_on is not None and not fail_groups:
+        raise click.BadParameter("name at least one group", param_hint="--fail-on")
+    policy = ScrubPolicy(keep_copyright=keep_copyright, strip_icc=strip_icc, keep_c2pa=keep_c2pa)
+    is_s3 = bool(inventory) or bool(target and target.startswith("s3://"))
+    client = _s3_client(endpoint_url, profile, region, max_workers) if is_s3 else None
+    refs, totals = _listing(target, inventory, client, all_versions, keys)
+    err = Console(stderr=True)
+    show_progress = not quiet and err.is_terminal
+
+    started = time.monotonic()
+    summary = Summary()
+    access_errors = 0
+    with ExitStack() as stack:
+        try:
+            scrubber = stack.enter_context(Scrubber(policy, pool_size=min(max_workers, os.cpu_count() or 2)))
+        except ScrubberError as exc:
+            raise AuditError(str(exc)) from None
+        auditor = stack.enter_context(Auditor(scrubber, client=client, ranged=not full_read))
+        out: IO[str] = stack.enter_context(output.open("w", newline="")) if output else sys.stdout
+        writer = WRITERS[fmt](out)
+        bar = _Bar(stack, err, totals) if show_progress else None
+        try:
+            for result in auditor.audit_all(refs, max_workers):
+                access_errors += result.access_error
+                summary.add(result, fails(result, fail_groups))
+                writer.row(result)
+                if bar is not None:
+                    bar.advance(result)
+        except ListingError as exc:
+            raise AuditError(str(exc)) from None
+        except ScrubberError as exc:
+            raise AuditError(f"ExifTool failed: {exc}") from None
+        finally:
+            summary.seconds = time.monotonic() - started
+            writer.close(summary)
+    if access_errors:
+        err.print(f"[red]error:[/red] {access_errors} object(s) could not be read (see the report)", highlight=False)
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_LEAKS if summary.failing else EXIT_CLEAN)
+
+
+def _s3_client(endpoint_url: str | None, profile: str | None, region: str | None, workers: int) -> Any:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region)
+        config = Config(max_pool_connections=workers + 4, retries={"mode": "standard", "max_attempts": 5})
+        return session.client("s3", endpoint_url=endpoint_url, config=config)
+    except BotoCoreError as exc:
+        raise AuditError(str(exc)) from None
+
+
+def _listing(
+    target: str | None, inventory: str | None, client: Any, all_versions: bool, keys: KeyFilter
+) -> tuple[Iterable[ObjectRef], Any]:
+    """The streamed listing, and a callable that counts it again (for the progress bar's totals)."""
+    if inventory:
+        return (read_inventory(inventory, client, all_versions=all_versions, keys=keys),
+                lambda: count(read_inventory(inventory, client, all_versions=all_versions, keys=keys)))
+    assert target is not None
+    if target.startswith("s3://"):
+        try:
+            bucket, prefix = parse_s3_uri(target)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="TARGET") from None
+        return (list_s3(client, bucket, prefix, all_versions=all_versions, keys=keys),
+                lambda: count(list_s3(client, bucket, prefix, all_versions=all_versions, keys=keys)))
+    root = Path(target)
+    if not root.exists():
+        raise click.BadParameter(f"no such file or folder: {target}", param_hint="TARGET")
+    return list_local(root, keys=keys), lambda: count(list_local(root, keys=keys))
+
+
+class _Bar:
+    """A progress bar on the terminal: objects (with ETA once the background count is known), bytes, rate."""
+
+    def __init__(self, stack: ExitStack, console: Console, totals: Any) -> None:
+        self.progress = Progress(
+            TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+        )
+        stack.enter_context(self.progress)
+        self.task = self.progress.add_task("objects", total=None, detail="")
+        self.started = time.monotonic()
+        self.bytes_done = self.bytes_total = 0
+        threading.Thread(target=self._count, args=(totals,), daemon=True, name="exif-audit-count").start()
+
+    def _count(self, totals: Any) -> None:
+        try:
+            objects, size = totals()
+        except Exception:
+            return  # the audit itself reports listing errors
+        self.bytes_total = size
+        self.progress.update(self.task, total=objects)
+
+    def advance(self, result: ObjectResult) -> None:
+        self.bytes_done += result.size
+        rate = self.progress.tasks[0].completed / max(time.monotonic() - self.started, 1e-6)
+        total = f"/{_human(self.bytes_total)}" if self.bytes_total else ""
+        self.progress.update(self.task, advance=1, detail=f"{_human(self.bytes_done)}{total}  {rate:,.1f} obj/s")
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1000
+    return f"{size} B"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

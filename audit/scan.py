@@ -1,0 +1,178 @@
+"""Auditing objects: fetch what is needed, run the engine's leftover scan, bounded concurrency."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from exif_scrubber import Scrubber
+
+from .fetch import FIRST_READ, LocalFile, fetch
+from .listing import ObjectRef, describe_client_error
+from .report import ObjectResult, Status
+
+MARKER_KEY = "exif-stripped"
+"""User metadata the Lambda sets on every object it wrote (``x-amz-meta-exif-stripped``)."""
+
+
+class AccessError(Exception):
+    """S3 refused or failed a read (not a property of the image): the run ends with exit code 2."""
+
+
+class S3Object:
+    """An :class:`~audit.fetch.ObjectSource` over one S3 object version, read with ranged GETs.
+
+    The first GET (a range of the head) learns the size, ETag, version and user metadata; every
+    later GET is conditional on that ETag (``IfMatch``) so all ranges come from the same bytes.
+    """
+
+    def __init__(self, client: Any, ref: ObjectRef, first_bytes: int = FIRST_READ) -> None:
+        self.client, self.ref = client, ref
+        args = self._args()
+        if ref.size > first_bytes:
+            args["Range"] = f"bytes=0-{first_bytes - 1}"
+        response = self._get(args)
+        self.head: bytes = response["Body"].read()
+        self.etag: str = response.get("ETag", "")
+        self.version_id: str | None = response.get("VersionId") or ref.version_id
+        self.metadata: dict[str, str] = response.get("Metadata", {}) or {}
+        content_range = response.get("ContentRange")
+        self.size = int(content_range.rpartition("/")[2]) if content_range else len(self.head)
+
+    def read(self, start: int, end: int) -> bytes:
+        if end <= len(self.head):
+            return self.head[start:end]
+        args = {**self._args(), "Range": f"bytes={start}-{end - 1}"}
+        if self.etag:
+            args["IfMatch"] = self.etag
+        body: bytes = self._get(args)["Body"].read()
+        return body
+
+    def _args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {"Bucket": self.ref.bucket, "Key": self.ref.key}
+        if self.ref.version_id:
+            args["VersionId"] = self.ref.version_id
+        return args
+
+    def _get(self, args: dict[str, Any]) -> Any:
+        try:
+            return self.client.get_object(**args)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "PreconditionFailed":
+                raise ObjectChanged("the object changed while it was being read") from None
+            raise AccessError(f"GET {self.ref.uri}: {describe_client_error(exc)}") from None
+        except BotoCoreError as exc:
+            raise AccessError(f"GET {self.ref.uri}: {exc}") from None
+
+
+class ObjectChanged(Exception):
+    """The object was overwritten between two ranged reads."""
+
+
+class Auditor:
+    """Audits objects with a shared :class:`~exif_scrubber.Scrubber` (warm ExifTool pool)."""
+
+    def __init__(
+        self, scrubber: Scrubber, *, client: Any | None = None, ranged: bool = True, work_dir: Path | None = None
+    ) -> None:
+        self.scrubber, self.client, self.ranged = scrubber, client, ranged
+        self._tmp = tempfile.TemporaryDirectory(prefix="exif-audit-", dir=work_dir)
+        self._counter = 0
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    def __enter__(self) -> Auditor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _temp_path(self) -> Path:
+        with self._lock:
+            self._counter += 1
+            return Path(self._tmp.name) / f"object-{self._counter}.bin"
+
+    def audit(self, ref: ObjectRef) -> ObjectResult:
+        """Audit one object; raises :class:`AccessError` when S3 refuses the read."""
+        if ref.bucket:
+            if self.client is None:
+                raise AccessError("no S3 client")
+            for attempt in (1, 2):
+                try:
+                    return self._audit_s3(ref)
+                except ObjectChanged:
+                    if attempt == 2:
+                        return ObjectResult(ref.key, ref.version_id, ref.size, Status.UNREADABLE,
+                                            is_latest=ref.is_latest, error="the object kept changing while read")
+        try:
+            with LocalFile(Path(ref.key)) as source:
+                return self._scan(ref, source, None, None)
+        except OSError as exc:
+            return ObjectResult(ref.key, None, ref.size, Status.UNREADABLE, error=f"I/O error: {exc.strerror or exc}")
+        raise AssertionError("unreachable")
+
+    def _audit_s3(self, ref: ObjectRef) -> ObjectResult:
+        if ref.size == 0:
+            return ObjectResult(ref.key, ref.version_id, 0, Status.UNSUPPORTED, is_latest=ref.is_latest,
+                                error="empty object")
+        source = S3Object(self.client, ref)
+        return self._scan(ref, source, source.version_id, source.metadata.get(MARKER_KEY))
+
+    def _scan(self, ref: ObjectRef, source: Any, version_id: str | None, marker: str | None) -> ObjectResult:
+        path = self._temp_path()
+        try:
+            fetched = fetch(source, path, ranged=self.ranged)
+            result = ObjectResult(
+                ref.key, version_id, source.size, Status.CLEAN, marker=marker, is_latest=ref.is_latest,
+                bytes_read=fetched.bytes_read, ranged=fetched.ranged,
+            )
+            if fetched.handler is None:
+                result.status = Status.UNSUPPORTED
+                return result
+            scan = self.scrubber.scan(path, complete=True)
+            result.format, result.leftovers, result.error = scan.format, scan.leftovers, scan.error
+            if scan.error:
+                result.status = Status.UNREADABLE
+            elif scan.unsupported:
+                result.status = Status.UNSUPPORTED
+            elif scan.leftovers:
+                result.status = Status.LEAKING
+            return result
+        finally:
+            path.unlink(missing_ok=True)
+
+    def audit_safely(self, ref: ObjectRef) -> ObjectResult:
+        """:meth:`audit`, with a refused read turned into a row of the report."""
+        try:
+            return self.audit(ref)
+        except AccessError as exc:
+            return ObjectResult(ref.key, ref.version_id, ref.size, Status.UNREADABLE, is_latest=ref.is_latest,
+                                error=str(exc), access_error=True)
+
+    def audit_all(self, refs: Iterable[ObjectRef], max_workers: int) -> Iterator[ObjectResult]:
+        """Audit ``refs`` with at most ``max_workers`` reads in flight; results in listing order.
+
+        The listing is consumed only as fast as objects are audited (never held whole in memory).
+        """
+        window: deque[Future[ObjectResult]] = deque()
+        with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="exif-audit") as pool:
+            try:
+                for ref in refs:
+                    window.append(pool.submit(self.audit_safely, ref))
+                    if len(window) >= max_workers * 2:
+                        yield window.popleft().result()
+                while window:
+                    yield window.popleft().result()
+            finally:
+                for future in window:
+                    future.cancel()
