@@ -1,0 +1,110 @@
+"""The Lambda entry point: ``handler.app.lambda_handler``.
+
+Cold start (module import inside Lambda) validates the configuration and starts ExifTool, so both
+stay warm across invocations; outside Lambda the same happens on the first call.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from botocore.config import Config
+
+from exif_scrubber import Scrubber
+
+from .config import HandlerConfig
+from .events import ObjectTask, parse_event
+from .object_result import ObjectResult, Status
+from .processor import ObjectScrubber
+from .results import ItemOutcome, log_result, record_metrics, respond
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+logger = Logger()
+metrics = Metrics()
+
+S3_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60)
+
+
+@dataclass
+class Runtime:
+    """What lives for the life of the execution environment: config, warm engine, S3 client."""
+
+    config: HandlerConfig
+    scrubber: Scrubber
+    processor: ObjectScrubber
+
+    @classmethod
+    def create(cls, config: HandlerConfig | None = None, s3_client: S3Client | None = None) -> Runtime:
+        """Validate the environment (``ConfigError`` names every bad variable) and warm ExifTool up."""
+        config = config or HandlerConfig.from_env()
+        scrubber = Scrubber(config.policy, work_dir=config.work_dir)
+        scrubber.warm_up()
+        client = s3_client or boto3.client("s3", config=S3_CONFIG)
+        return cls(config=config, scrubber=scrubber, processor=ObjectScrubber(client, scrubber, config))
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """The module-wide runtime, created on first use."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime.create()
+        logger.info("scrubber ready", extra={"exiftool": _runtime.scrubber.exiftool_version,
+                                              "marker": _runtime.processor.marker,
+                                              "report_only": _runtime.config.report_only})
+    return _runtime
+
+
+def install_runtime(new: Runtime | None) -> Runtime | None:
+    """Replace the module-wide runtime (tests, embedding); returns the previous one."""
+    global _runtime
+    previous, _runtime = _runtime, new
+    return previous
+
+
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    runtime()  # Lambda init phase: a bad configuration fails the cold start, loudly
+
+
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Scrub every object the event names; answer in the event source's own format."""
+    request_id = getattr(context, "aws_request_id", None)
+    if request_id:
+        logger.append_keys(request_id=request_id)
+    rt = runtime()
+    parsed = parse_event(event)
+    outcomes: list[ItemOutcome] = []
+    for item in parsed.items:
+        if item.error:
+            logger.error("cannot process event item", extra={"item": item.item_id, "reason": item.error})
+            metrics.add_metric(name="Failed", unit="Count", value=1)
+        elif item.ignored and not item.tasks:
+            logger.info("event item ignored", extra={"item": item.item_id, "ignored": list(item.ignored)})
+        results = []
+        for task in item.tasks:
+            result = _process(rt, task)
+            log_result(logger, result)
+            record_metrics(metrics, result)
+            results.append(result)
+        outcomes.append(ItemOutcome(item=item, results=results))
+    return respond(parsed, outcomes)
+
+
+def _process(rt: Runtime, task: ObjectTask) -> ObjectResult:
+    result = rt.processor.process(task.bucket, task.key, etag=task.etag, version_id=task.version_id)
+    if result.status is Status.SKIPPED and (result.reason or "").startswith("gone") and task.raw_key != task.key:
+        # A source that did not URL-encode its key: the literal key exists, the decoded one does not.
+        fallback = rt.processor.process(task.bucket, task.raw_key, etag=task.etag, version_id=task.version_id)
+        if not (fallback.status is Status.SKIPPED and (fallback.reason or "").startswith("gone")):
+            fallback.notes.append(f"key taken literally: {task.raw_key!r} does not exist once URL-decoded")
+            return fallback
+    return result

@@ -1,0 +1,246 @@
+"""The per-object flow: loop guard, conditional read, scrub and verify, conditional write, clean-up.
+
+``ObjectScrubber.process`` is the one path that ever rewrites an object; the Lambda and the audit's
+``--fix`` both go through it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from exif_scrubber import Outcome, Scrubber
+
+from .config import TMP_SPACE_FACTOR, HandlerConfig
+from .object_result import ObjectResult, Status
+from .s3_object import (
+    MARKER_KEY,
+    STATUS_TAG,
+    ObjectChanged,
+    ObjectGone,
+    ObjectTooLarge,
+    S3Objects,
+    Snapshot,
+    error_code,
+    http_status,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+TMP_SPACE_MARGIN = 16 * 1024 * 1024
+_TRANSIENT_CODES = frozenset({
+    "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
+    "InternalError", "ServiceUnavailable", "ConditionalRequestConflict", "OperationAborted",
+    "KMS.ThrottlingException", "KMS.KMSInternalException",
+})
+
+
+class ObjectScrubber:
+    """Scrubs one S3 object in place, or reports on it in REPORT_ONLY mode.
+
+    ``process`` never raises: every outcome, including S3 and engine errors, is an :class:`ObjectResult`.
+    """
+
+    def __init__(self, s3_client: S3Client, scrubber: Scrubber, config: HandlerConfig) -> None:
+        self.s3 = S3Objects(s3_client)
+        self.scrubber = scrubber
+        self.config = config
+        self.marker = config.marker_value(scrubber.exiftool_version)
+
+    def process(self, bucket: str, key: str, etag: str | None = None, version_id: str | None = None) -> ObjectResult:
+        """Process ``s3://bucket/key``, as of the event's ``etag``/``version_id`` when given."""
+        started = time.perf_counter()
+        result = ObjectResult(bucket=bucket, key=key, etag=etag, version_id=version_id)
+        try:
+            self._process(result, etag, version_id)
+        except ClientError as exc:
+            code, status = error_code(exc), http_status(exc)
+            transient = code in _TRANSIENT_CODES or status >= 500 or status in (409, 429)
+            result.status = Status.RETRY if transient else Status.FAILED
+            result.reason = f"S3 {exc.operation_name} failed: {code or status} {_message(exc)}".strip()
+        except (BotoCoreError, OSError) as exc:
+            result.status, result.reason = Status.RETRY, f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # fail closed: one object's surprise must not take the batch down
+            log.exception("unexpected error processing s3://%s/%s", bucket, key)
+            result.status, result.reason = Status.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+        result.ms = round((time.perf_counter() - started) * 1000, 1)
+        return result
+
+    # ------------------------------------------------------------------ steps
+
+    def _process(self, result: ObjectResult, etag: str | None, version_id: str | None) -> None:
+        bucket, key = result.bucket, result.key
+        excluded = self.config.excluded_because(key)
+        if excluded:
+            result.status, result.reason = Status.SKIPPED, excluded
+            return
+        head = self.s3.head(bucket, key)  # 1. loop guard: our own write-back ends here
+        if head is None:
+            result.status, result.reason = Status.SKIPPED, "gone: no such key (deleted since the event)"
+            return
+        result.marker = head.marker
+        if head.marker is not None and not self.config.report_only:
+            result.status, result.reason = Status.SKIPPED, f"already scrubbed ({MARKER_KEY}={head.marker})"
+            result.etag, result.version_id = head.etag, head.version_id
+            return
+        if version_id and head.version_id != version_id:
+            result.status = Status.SKIPPED
+            result.reason = f"stale event: version {version_id} is no longer current ({head.version_id} is)"
+            return
+        if etag and head.etag != etag:
+            result.status = Status.SKIPPED
+            result.reason = (f"stale event: ETag {etag} is no longer current ({head.etag} is); "
+                             "the newer upload has its own event")
+            return
+        current_version = head.version_id if head.version_id != "null" else None
+        result.etag, result.version_id, result.bytes_before = head.etag, version_id or current_version, head.size
+        if head.size > self.config.max_object_bytes:
+            self._fail(result, None, f"too large: {head.size} bytes > MAX_OBJECT_BYTES={self.config.max_object_bytes}",
+                       tag_version=result.version_id)
+            return
+        free = shutil.disk_usage(self.config.work_dir).free
+        needed = head.size * TMP_SPACE_FACTOR + TMP_SPACE_MARGIN
+        if free < needed:
+            result.status = Status.RETRY
+            result.reason = f"not enough space in {self.config.work_dir}: {free} bytes free, {needed} needed"
+            return
+        with tempfile.TemporaryDirectory(prefix="exif-scrub-object-", dir=self.config.work_dir) as tmp:
+            original, clean = Path(tmp) / "original", Path(tmp) / "clean"  # never the key: our own names
+            try:
+                snapshot = self.s3.download(bucket, key, original, etag=head.etag, version_id=result.version_id,
+                                            max_bytes=self.config.max_object_bytes)
+            except ObjectChanged:
+                result.status, result.reason = Status.SKIPPED, "stale event: the object changed before we could read it"
+                return
+            except ObjectGone:
+                result.status, result.reason = Status.SKIPPED, "gone: deleted before we could read it"
+                return
+            except ObjectTooLarge as exc:
+                self._fail(result, None, f"too large: {exc}", tag_version=result.version_id)
+                return
+            result.etag, result.version_id, result.bytes_before = snapshot.etag, snapshot.version_id, snapshot.size
+            if self.config.report_only:
+                self._report(result, original)
+            else:
+                self._scrub(result, snapshot, original, clean)
+
+    def _report(self, result: ObjectResult, original: Path) -> None:
+        scan = self.scrubber.scan(original)
+        result.status, result.format = Status.REPORTED, scan.format
+        if scan.unsupported:
+            result.verdict = "unsupported"
+        elif scan.error:
+            result.verdict, result.reason = "error", scan.error
+        elif scan.leftovers:
+            result.verdict, result.leftovers = "dirty", scan.leftovers
+        else:
+            result.verdict = "clean"
+
+    def _scrub(self, result: ObjectResult, snapshot: Snapshot, original: Path, clean: Path) -> None:
+        report = self.scrubber.scrub_file(original, clean, display_name=result.key)
+        result.format, result.removed = report.format, dict(report.removed)
+        if report.outcome is Outcome.UNSUPPORTED:
+            result.status, result.reason = Status.UNSUPPORTED, report.reason
+            self._tag(result, snapshot.version_id, "unsupported")
+        elif report.outcome is Outcome.ALREADY_CLEAN:
+            result.status, result.reason = Status.ALREADY_CLEAN, "nothing to remove; not rewritten"
+        elif report.outcome is Outcome.CLEANED and report.verified and clean.is_file():
+            self._write(result, snapshot, clean)
+        else:
+            self._fail(result, snapshot, report.reason or "the engine produced no verified output",
+                       tag_version=snapshot.version_id)
+
+    def _write(self, result: ObjectResult, snapshot: Snapshot, clean: Path) -> None:
+        bucket, key = result.bucket, result.key
+        tags = self.s3.tags(bucket, key, snapshot.version_id) if snapshot.tag_count else {}
+        metadata = {**snapshot.attributes.metadata, MARKER_KEY: self.marker}
+        try:
+            written = self.s3.put(bucket, key, clean, attributes=snapshot.attributes, metadata=metadata,
+                                  tags=tags, if_match=snapshot.etag)
+        except ObjectChanged:
+            result.status = Status.CONFLICT
+            result.reason = "a newer upload replaced the object after we read it; kept theirs, discarded ours"
+            return
+        except ObjectGone:
+            result.status = Status.CONFLICT
+            result.reason = "the object was deleted after we read it; not recreated"
+            return
+        except ClientError as exc:
+            if error_code(exc) in _TRANSIENT_CODES or http_status(exc) >= 500 or http_status(exc) in (409, 429):
+                raise
+            self._fail(result, snapshot, f"S3 refused the clean object: {error_code(exc)} {_message(exc)}".strip(),
+                       tag_version=snapshot.version_id)
+            return
+        result.status = Status.SCRUBBED
+        result.new_etag, result.new_version_id = written.etag, written.version_id
+        result.bytes_after = clean.stat().st_size
+        if (self.config.delete_original_version and snapshot.versioned
+                and written.version_id and written.version_id != snapshot.version_id):
+            assert snapshot.version_id is not None
+            try:
+                self.s3.delete_version(bucket, key, snapshot.version_id)
+                result.deleted_version_id = snapshot.version_id
+            except (ClientError, BotoCoreError) as exc:
+                result.problems.append(f"could not delete the original version {snapshot.version_id}: {exc}")
+
+    def _fail(self, result: ObjectResult, snapshot: Snapshot | None, reason: str, *, tag_version: str | None) -> None:
+        """Leave the object untouched and say so: tag it ``exif-scrub=failed`` or quarantine it."""
+        result.status, result.reason = Status.FAILED, reason
+        if self.config.report_only:
+            return
+        if self.config.on_failure == "quarantine" and snapshot is not None and self._quarantine(result, snapshot):
+            return
+        self._tag(result, tag_version, "failed")
+
+    def _tag(self, result: ObjectResult, version_id: str | None, value: str) -> None:
+        if self.config.report_only:
+            return
+        try:
+            self.s3.add_tag(result.bucket, result.key, version_id, STATUS_TAG, value)
+        except (ClientError, BotoCoreError, ValueError) as exc:
+            result.problems.append(f"could not tag {STATUS_TAG}={value}: {exc}")
+
+    def _quarantine(self, result: ObjectResult, snapshot: Snapshot) -> bool:
+        """Copy exactly the version read to the private quarantine prefix, then remove the original.
+
+        Returns False (and records why) when the copy failed: the caller then tags the object instead.
+        """
+        bucket, key = result.bucket, result.key
+        dest = f"{self.config.quarantine_prefix}{key}"
+        try:
+            if self.s3.exists(bucket, dest):
+                dest = f"{dest}.{snapshot.etag}"
+            self.s3.copy_private(bucket, key, dest, snapshot, {STATUS_TAG: "failed"})
+        except (ClientError, BotoCoreError) as exc:
+            result.problems.append(f"quarantine copy to {dest} failed: {exc}")
+            return False
+        result.status, result.quarantine_key = Status.QUARANTINED, dest
+        try:
+            if self.config.delete_original_version and snapshot.versioned:
+                assert snapshot.version_id is not None
+                self.s3.delete_version(bucket, key, snapshot.version_id)
+                result.deleted_version_id = snapshot.version_id
+            else:
+                self.s3.delete_if_match(bucket, key, snapshot.etag)
+        except ObjectChanged:
+            result.notes.append("a newer upload replaced the object meanwhile; kept it "
+                                "(the quarantined copy is the old one)")
+        except ObjectGone:
+            result.notes.append("the original was already deleted")
+        except (ClientError, BotoCoreError) as exc:
+            result.problems.append(f"quarantined to {dest} but could not remove the original: {exc}")
+            self._tag(result, snapshot.version_id, "failed")
+        return True
+
+
+def _message(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Message", ""))
