@@ -10,6 +10,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterable
 from contextlib import ExitStack
 from pathlib import Path
@@ -75,7 +76,11 @@ def main(
     output: Path | None, fail_on: str | None, full_read: bool, keep_copyright: bool, strip_icc: bool,
     keep_c2pa: bool, quiet: bool,
 ) -> None:
-    """Audit TARGET (s3://bucket[/prefix] or a local folder) for image metadata left behind."""
+    """Audit TARGET (s3://bucket[/prefix] or a local folder) for image metadata left behind.
+
+    Exit codes: 0 clean, 1 leaks or unreadable images (or what --fail-on names), 2 errors.
+    """
+    warnings.filterwarnings("ignore", message="ExifTool process was previously running but died")
     if bool(target) == bool(inventory):
         raise click.UsageError("give either TARGET (s3://bucket[/prefix] or a folder) or --inventory MANIFEST")
     keys = KeyFilter(include, exclude)

@@ -58,8 +58,13 @@ class ObjectResult:
         """Leftover groups without the embedded-document prefix (``Doc2:IFD0`` -> ``IFD0``)."""
         return sorted({location.rpartition(":")[2] for location in self.leftovers})
 
-    def leftover_text(self) -> str:
-        return "; ".join(f"{group}: {', '.join(names)}" for group, names in self.leftovers.items())
+    def leftover_text(self, limit: int | None = None) -> str:
+        """``GPS: GPSLatitude, GPSLongitude; IFD0: Make`` (at most ``limit`` names per group)."""
+        parts = []
+        for group, names in self.leftovers.items():
+            shown = names if limit is None or len(names) <= limit else [*names[:limit], f"+{len(names) - limit} more"]
+            parts.append(f"{group}: {', '.join(shown)}")
+        return "; ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -178,7 +183,8 @@ class TableWriter(Writer):
 
     def __init__(self, out: IO[str], *, width: int | None = None) -> None:
         super().__init__(out)
-        self.console = Console(file=out, width=width or 160, soft_wrap=False)
+        self.console = Console(file=out, width=width or 160, soft_wrap=False, emoji=False, markup=False,
+                               highlight=False)
         self.rows: list[ObjectResult] = []
 
     def row(self, result: ObjectResult) -> None:
@@ -193,7 +199,7 @@ class TableWriter(Writer):
             for r in self.rows:
                 table.add_row(
                     r.key, r.version_id or "", f"{r.size:,}", r.format or "", r.status.value,
-                    r.error or r.leftover_text(), r.marker or "",
+                    r.error or r.leftover_text(limit=4), r.marker or "",
                 )
             self.console.print(table)
         s = summary
