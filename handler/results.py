@@ -51,18 +51,19 @@ class ItemOutcome:
     def retryable(self) -> bool:
         return any(r.retryable for r in self.results)
 
-    def describe(self) -> str:
+    def describe(self, *, with_keys: bool = False) -> str:
         if self.item.error:
             return f"{self.item.item_id}: {self.item.error}"
         if not self.results:
             return "ignored: " + ", ".join(self.item.ignored) if self.item.ignored else "no objects"
-        return " | ".join(r.summary() for r in self.results)
+        return " | ".join((f"s3://{r.bucket}/{r.key}: " if with_keys else "") + r.summary() for r in self.results)
 
 
 def log_result(logger: Logger, result: ObjectResult) -> None:
     """One structured JSON line per object."""
     fields = {
-        "bucket": result.bucket, "key": result.key, "version": result.version_id, "outcome": result.status.value,
+        "bucket": result.bucket, "key": result.key, "version": result.version_id or "null",
+        "outcome": result.status.value,
         "bytes_before": result.bytes_before, "bytes_after": result.bytes_after, "groups_removed": result.removed,
         "ms": result.ms, **{k: v for k, v in result.to_dict().items()
                             if k not in ("bucket", "key", "version_id", "status", "removed", "ms")},
@@ -121,6 +122,6 @@ def respond(event: ParsedEvent, outcomes: Sequence[ItemOutcome]) -> dict[str, An
     failed = [o for o in outcomes if o.failed]
     if failed:
         raise ScrubFailure(f"{len(failed)} of {len(outcomes)} object(s) failed: "
-                           + " || ".join(o.describe() for o in failed)[:4000])
+                           + " || ".join(o.describe(with_keys=True) for o in failed)[:4000])
     return {"processed": sum(len(o.results) for o in outcomes),
             "results": [r.to_dict() for o in outcomes for r in o.results]}
