@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint setup exiftool clean
+.PHONY: demo test lint setup exiftool clean sam-setup
 
 setup: $(STAMP) exiftool
 
@@ -19,10 +19,24 @@ $(STAMP): pyproject.toml
 exiftool:
 	$(MAKE) -C exiftool_layer local
 
+# SAM CLI in its own virtualenv (it pins an older boto3 than the project). tests/test_sam_build.py runs
+# `sam validate --lint` and `sam build` with it; where it cannot be installed they skip, citing $(SAM_VENV).log.
+SAM_VENV := .venv-sam
+SAM_CLI_VERSION := 1.170.0
+SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)
+
+sam-setup: $(SAM_STAMP)
+
+$(SAM_STAMP):
+	rm -rf $(SAM_VENV)
+	{ $(PYTHON) -m venv $(SAM_VENV) && $(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION) \
+		&& touch $@; } >$(SAM_VENV).log 2>&1 \
+		|| { echo "SAM CLI could not be installed (see $(SAM_VENV).log): the SAM tests will skip"; rm -rf $(SAM_VENV); }
+
 demo: setup
 	$(BIN)/exif-scrub demo
 
-test: setup
+test: setup sam-setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 tests
@@ -32,5 +46,5 @@ lint: setup
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) $(SAM_VENV).log .aws-sam
 	$(MAKE) -C exiftool_layer clean
