@@ -69,12 +69,15 @@ class AuditError(click.ClickException):
               help="Policy: copyright/creator fields are kept (as the Lambda's KEEP_COPYRIGHT).")
 @click.option("--strip-icc", is_flag=True, help="Policy: ICC profiles count as leftovers (as STRIP_ICC).")
 @click.option("--keep-c2pa", is_flag=True, help="Policy: C2PA/JUMBF is kept (as KEEP_C2PA).")
+@click.option("--fix", "do_fix", is_flag=True,
+              help="Scrub the leaking current objects through the Lambda's own path (asks first).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before --fix writes.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def main(
     target: str | None, inventory: str | None, endpoint_url: str | None, profile: str | None, region: str | None,
     all_versions: bool, include: tuple[str, ...], exclude: tuple[str, ...], max_workers: int, fmt: str,
     output: Path | None, fail_on: str | None, full_read: bool, keep_copyright: bool, strip_icc: bool,
-    keep_c2pa: bool, quiet: bool,
+    keep_c2pa: bool, do_fix: bool, yes: bool, quiet: bool,
 ) -> None:
     """Audit TARGET (s3://bucket[/prefix] or a local folder) for image metadata left behind.
 
@@ -89,6 +92,8 @@ def main(
         raise click.BadParameter("name at least one group", param_hint="--fail-on")
     policy = ScrubPolicy(keep_copyright=keep_copyright, strip_icc=strip_icc, keep_c2pa=keep_c2pa)
     is_s3 = bool(inventory) or bool(target and target.startswith("s3://"))
+    if do_fix and not is_s3:
+        raise click.UsageError("--fix rewrites S3 objects through the Lambda's path; it does not apply to folders")
     client = _s3_client(endpoint_url, profile, region, max_workers) if is_s3 else None
     refs, totals = _listing(target, inventory, client, all_versions, keys)
     err = Console(stderr=True)
@@ -97,6 +102,8 @@ def main(
     started = time.monotonic()
     summary = Summary()
     access_errors = 0
+    to_fix: list[ObjectResult] = []
+    buckets: dict[str, str] = {}
     with ExitStack() as stack:
         try:
             scrubber = stack.enter_context(Scrubber(policy, pool_size=min(max_workers, os.cpu_count() or 2)))
@@ -111,6 +118,9 @@ def main(
                 access_errors += result.access_error
                 summary.add(result, fails(result, fail_groups))
                 writer.row(result)
+                if do_fix and result.leftovers and not result.access_error:
+                    to_fix.append(result)
+                    buckets[result.key] = result.bucket
                 if bar is not None:
                     bar.advance(result)
         except ListingError as exc:
@@ -120,10 +130,32 @@ def main(
         finally:
             summary.seconds = time.monotonic() - started
             writer.close(summary)
+        if to_fix:
+            if output is None:
+                sys.stdout.flush()
+            summary.failing -= _fix(client, scrubber, policy, buckets, to_fix, yes, err)
     if access_errors:
         err.print(f"[red]error:[/red] {access_errors} object(s) could not be read (see the report)", highlight=False)
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_LEAKS if summary.failing else EXIT_CLEAN)
+
+
+def _fix(client: Any, scrubber: Scrubber, policy: ScrubPolicy, buckets: dict[str, str],
+         leaking: list[ObjectResult], yes: bool, err: Console) -> int:
+    """Confirm, then scrub; return how many objects were scrubbed (they no longer fail the run)."""
+    from .fix import fix
+
+    question = f"Scrub {len(leaking)} leaking object(s) in place (conditional writes, attributes kept)?"
+    if not yes and not click.confirm(question, default=False, err=True):
+        err.print("not fixed: nothing was written", highlight=False)
+        return 0
+    try:
+        outcomes = fix(client, scrubber, policy, buckets, leaking, lambda line: err.print(line, highlight=False,
+                                                                                           markup=False))
+    except ValueError as exc:  # the handler's configuration (environment) is invalid
+        raise AuditError(str(exc)) from None
+    err.print("fix: " + ", ".join(f"{n} {status}" for status, n in sorted(outcomes.items())), highlight=False)
+    return outcomes["scrubbed"]
 
 
 def _s3_client(endpoint_url: str | None, profile: str | None, region: str | None, workers: int) -> Any:

@@ -43,6 +43,7 @@ class ObjectResult:
     version_id: str | None
     size: int
     status: Status
+    bucket: str = ""
     format: str | None = None
     leftovers: dict[str, list[str]] = field(default_factory=dict)
     marker: str | None = None

@@ -133,7 +133,8 @@ class Auditor:
         try:
             fetched = fetch(source, path, ranged=self.ranged)
             result = ObjectResult(
-                ref.key, version_id, source.size, Status.CLEAN, marker=marker, is_latest=ref.is_latest,
+                ref.key, version_id, source.size, Status.CLEAN, bucket=ref.bucket, marker=marker,
+                is_latest=ref.is_latest,
                 bytes_read=fetched.bytes_read, ranged=fetched.ranged,
             )
             if fetched.handler is None:

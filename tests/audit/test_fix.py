@@ -1,0 +1,62 @@
+"""--fix goes through the Lambda's per-object path and leaves a bucket that audits clean, attributes kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from click.testing import CliRunner
+
+from audit.cli import main
+
+from .conftest import BUCKET
+from .test_cli import report, run
+
+
+def put(s3: Any, key: str, body: bytes) -> None:
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType="image/jpeg", CacheControl="max-age=60",
+                  ContentDisposition="inline", Metadata={"owner": "team-a"}, Tagging="project=p1")
+
+
+def test_fix_leaves_a_clean_bucket_with_attributes_kept(s3: Any, images: dict[str, bytes]) -> None:
+    for name in ("gps.jpg", "big.jpg", "clean.jpg"):
+        put(s3, f"up/{name}", images[name])
+    s3.put_object(Bucket=BUCKET, Key="up/notes.txt", Body=images["notes.txt"])
+    result = CliRunner().invoke(main, [f"s3://{BUCKET}", "--fix", "--yes", "-q"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert "fix: 2 scrubbed" in result.stderr
+    code, doc = report(f"s3://{BUCKET}")
+    assert code == 0
+    rows = {r["key"]: r for r in doc["objects"]}
+    assert [rows[f"up/{n}"]["status"] for n in ("gps.jpg", "big.jpg", "clean.jpg")] == ["clean"] * 3
+    assert rows["up/gps.jpg"]["marker"] and rows["up/big.jpg"]["marker"] and rows["up/clean.jpg"]["marker"] is None
+    for name in ("gps.jpg", "big.jpg"):
+        head = s3.head_object(Bucket=BUCKET, Key=f"up/{name}")
+        assert head["ContentType"] == "image/jpeg" and head["CacheControl"] == "max-age=60"
+        assert head["ContentDisposition"] == "inline"
+        assert head["Metadata"]["owner"] == "team-a" and "exif-stripped" in head["Metadata"]
+        tags = s3.get_object_tagging(Bucket=BUCKET, Key=f"up/{name}")["TagSet"]
+        assert {"Key": "project", "Value": "p1"} in tags
+    assert s3.get_object(Bucket=BUCKET, Key="up/clean.jpg")["Body"].read() == images["clean.jpg"]
+
+
+def test_fix_asks_first_and_writes_nothing_when_declined(s3: Any, images: dict[str, bytes]) -> None:
+    put(s3, "up/gps.jpg", images["gps.jpg"])
+    result = CliRunner().invoke(main, [f"s3://{BUCKET}", "--fix", "-q"], input="n\n", catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "Scrub 1 leaking object(s)" in result.stderr and "nothing was written" in result.stderr
+    assert s3.get_object(Bucket=BUCKET, Key="up/gps.jpg")["Body"].read() == images["gps.jpg"]
+
+
+def test_fix_never_rewrites_a_noncurrent_version(s3: Any, images: dict[str, bytes]) -> None:
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    put(s3, "v/photo.jpg", images["gps.jpg"])
+    put(s3, "v/photo.jpg", images["clean.jpg"])
+    result = CliRunner().invoke(main, [f"s3://{BUCKET}", "--all-versions", "--fix", "--yes", "-q"],
+                                catch_exceptions=False)
+    assert result.exit_code == 1 and "1 noncurrent (not rewritten)" in result.stderr
+    assert s3.get_object(Bucket=BUCKET, Key="v/photo.jpg")["Body"].read() == images["clean.jpg"]
+
+
+def test_fix_refuses_folders(tmp_path: Any) -> None:
+    code, _, err = run(str(tmp_path), "--fix")
+    assert code == 2 and "does not apply to folders" in err
