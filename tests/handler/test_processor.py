@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
+import pytest
 
 from handler.object_result import Status
 from handler.s3_object import MARKER_KEY, STATUS_TAG
@@ -303,3 +305,97 @@ def test_temp_files_are_removed(harness: Harness, bucket: str) -> None:
     harness.process(bucket, "t1.jpg")
     harness.process(bucket, "t2.jpg")
     assert list(harness.runtime.config.work_dir.iterdir()) == []
+
+
+def _refuse(operation: str, code: str, status: int) -> Any:
+    def hook(**_: Any) -> None:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": code, "Message": f"{code} (injected)"},
+                           "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+
+    return hook
+
+
+def test_refused_write_fails_closed_and_tags(harness: Harness, bucket: str) -> None:
+    data = jpeg(seed=21)
+    put(harness.s3, bucket, "meta.jpg", data)
+    harness.handler_s3.meta.events.register("before-call.s3.PutObject", _refuse("PutObject", "MetadataTooLarge", 400))
+
+    result = harness.process(bucket, "meta.jpg")
+
+    assert result.status is Status.FAILED and "MetadataTooLarge" in (result.reason or "")
+    assert body_of(harness.s3, bucket, "meta.jpg") == data
+    assert tags_of(harness.s3, bucket, "meta.jpg") == {STATUS_TAG: "failed"}
+
+
+def test_concurrent_write_conflict_409_is_retryable(harness: Harness, bucket: str) -> None:
+    data = jpeg(seed=22)
+    put(harness.s3, bucket, "busy.jpg", data)
+    harness.handler_s3.meta.events.register(
+        "before-call.s3.PutObject", _refuse("PutObject", "ConditionalRequestConflict", 409))
+
+    result = harness.process(bucket, "busy.jpg")
+
+    assert result.status is Status.RETRY and result.retryable
+    assert body_of(harness.s3, bucket, "busy.jpg") == data
+    assert tags_of(harness.s3, bucket, "busy.jpg") == {}
+
+
+def test_failed_version_delete_is_reported(harness: Harness, versioned_bucket: str) -> None:
+    put(harness.s3, versioned_bucket, "keep.jpg", jpeg(seed=23))
+    harness.handler_s3.meta.events.register(
+        "before-call.s3.DeleteObject", _refuse("DeleteObject", "AccessDenied", 403))
+
+    result = harness.process(versioned_bucket, "keep.jpg")
+
+    assert result.status is Status.SCRUBBED and result.failed
+    assert "could not delete the original version" in result.problems[0]
+    assert len(versions_of(harness.s3, versioned_bucket, "keep.jpg")) == 2
+
+
+def test_not_enough_tmp_space_is_retryable(harness: Harness, bucket: str, monkeypatch: Any) -> None:
+    put(harness.s3, bucket, "space.jpg", jpeg(seed=24))
+    monkeypatch.setattr("handler.processor.shutil.disk_usage",
+                        lambda _: SimpleNamespace(total=10**9, used=10**9 - 1000, free=1000))
+
+    result = harness.process(bucket, "space.jpg")
+
+    assert result.status is Status.RETRY and "not enough space" in (result.reason or "")
+    assert "GetObject" not in harness.calls.names
+
+
+def test_quarantine_in_versioned_bucket_removes_exactly_the_version_read(
+    harness_factory: Any, versioned_bucket: str
+) -> None:
+    harness = harness_factory(on_failure="quarantine")
+    older = put(harness.s3, versioned_bucket, "q.jpg", jpeg(gps=False, seed=25))
+    bad = put(harness.s3, versioned_bucket, "q.jpg", corrupt_jpeg())
+
+    result = harness.process(versioned_bucket, "q.jpg", version_id=bad["VersionId"])
+
+    assert result.status is Status.QUARANTINED and result.deleted_version_id == bad["VersionId"]
+    assert [v["VersionId"] for v in versions_of(harness.s3, versioned_bucket, "q.jpg")] == [older["VersionId"]]
+    assert body_of(harness.s3, versioned_bucket, "quarantine/q.jpg") == corrupt_jpeg()
+
+
+def test_quarantine_never_overwrites_an_earlier_quarantined_object(harness_factory: Any, bucket: str) -> None:
+    harness = harness_factory(on_failure="quarantine")
+    put(harness.s3, bucket, "quarantine/dup.jpg", b"earlier quarantined bytes")
+    put(harness.s3, bucket, "dup.jpg", corrupt_jpeg())
+
+    result = harness.process(bucket, "dup.jpg")
+
+    assert result.quarantine_key and result.quarantine_key.startswith("quarantine/dup.jpg.")
+    assert body_of(harness.s3, bucket, "quarantine/dup.jpg") == b"earlier quarantined bytes"
+    assert body_of(harness.s3, bucket, result.quarantine_key) == corrupt_jpeg()
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "CRC64NVME", "SHA1"])
+def test_checksum_algorithm_is_kept(harness: Harness, bucket: str, algorithm: str) -> None:
+    put(harness.s3, bucket, "sum.jpg", jpeg(seed=26), ChecksumAlgorithm=algorithm)
+
+    assert harness.process(bucket, "sum.jpg").status is Status.SCRUBBED
+
+    after = harness.s3.get_object(Bucket=bucket, Key="sum.jpg", ChecksumMode="ENABLED")
+    assert [k for k in after if k.startswith("Checksum") and k != "ChecksumType"] == [f"Checksum{algorithm}"]
