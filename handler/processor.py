@@ -59,6 +59,7 @@ class ObjectScrubber:
     def process(self, bucket: str, key: str, etag: str | None = None, version_id: str | None = None) -> ObjectResult:
         """Process ``s3://bucket/key``, as of the event's ``etag``/``version_id`` when given."""
         started = time.perf_counter()
+        version_id = None if version_id == "null" else version_id  # unversioned objects list as "null"
         result = ObjectResult(bucket=bucket, key=key, etag=etag, version_id=version_id)
         try:
             self._process(result, etag, version_id)
@@ -92,7 +93,8 @@ class ObjectScrubber:
             result.status, result.reason = Status.SKIPPED, f"already scrubbed ({MARKER_KEY}={head.marker})"
             result.etag, result.version_id = head.etag, head.version_id
             return
-        if version_id and head.version_id != version_id:
+        current_version = head.version_id if head.version_id != "null" else None
+        if version_id and current_version != version_id:
             result.status = Status.SKIPPED
             result.reason = f"stale event: version {version_id} is no longer current ({head.version_id} is)"
             return
@@ -101,7 +103,6 @@ class ObjectScrubber:
             result.reason = (f"stale event: ETag {etag} is no longer current ({head.etag} is); "
                              "the newer upload has its own event")
             return
-        current_version = head.version_id if head.version_id != "null" else None
         result.etag, result.version_id, result.bytes_before = head.etag, version_id or current_version, head.size
         if head.size > self.config.max_object_bytes:
             self._fail(result, None, f"too large: {head.size} bytes > MAX_OBJECT_BYTES={self.config.max_object_bytes}",

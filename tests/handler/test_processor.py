@@ -399,3 +399,13 @@ def test_checksum_algorithm_is_kept(harness: Harness, bucket: str, algorithm: st
 
     after = harness.s3.get_object(Bucket=bucket, Key="sum.jpg", ChecksumMode="ENABLED")
     assert [k for k in after if k.startswith("Checksum") and k != "ChecksumType"] == [f"Checksum{algorithm}"]
+
+
+def test_null_version_of_an_unversioned_bucket_is_processed(harness: Harness, bucket: str, scan: Any) -> None:
+    put(harness.s3, bucket, "n.jpg", jpeg(seed=27))
+    listed = harness.s3.list_object_versions(Bucket=bucket)["Versions"][0]["VersionId"]
+
+    result = harness.process(bucket, "n.jpg", version_id=listed)
+
+    assert listed == "null" and result.status is Status.SCRUBBED, result.reason
+    assert scan(body_of(harness.s3, bucket, "n.jpg")).clean
