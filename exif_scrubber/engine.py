@@ -421,10 +421,21 @@ def _atomic_copy(source: Path, dst: Path) -> None:
         shutil.copyfile(source, tmp)
         if dst.exists():
             shutil.copymode(dst, tmp)
+        else:
+            tmp.chmod(0o666 & ~_UMASK)  # mkstemp makes 0600; a new output gets the usual mode
         tmp.replace(dst)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once at import: os.umask is process-wide and not thread-safe
 
 
 def _ms_since(start: float) -> float:

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -93,6 +94,21 @@ class _GuardedExifTool(exiftool.ExifTool):  # type: ignore[misc]
     """
 
     _process: subprocess.Popen[bytes] | None
+    launches = 0
+
+    def run(self) -> None:
+        """Start the process (counted, so the pool can report restarts)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "previously running but died": handled here
+            super().run()
+        self.launches += 1
+
+    @property
+    def alive(self) -> bool:
+        """True when the process runs; a process that died is noticed here without a warning."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return bool(self.running)
 
     def execute_guarded(self, params: Sequence[str], timeout_s: float) -> ExifToolResult:
         process = self._process
@@ -178,7 +194,6 @@ class ExifToolPool:
         self._lock = threading.Lock()
         self._all: list[_GuardedExifTool] = []
         self._closed = False
-        self.restarts = 0
         self.version = self._start_one_and_check()
 
     def _start_one_and_check(self) -> tuple[int, int]:
@@ -202,7 +217,7 @@ class ExifToolPool:
             can_grow = len(self._all) < self.size and self._idle.empty()
         tool = self._new_tool() if can_grow else self._idle.get()
         try:
-            if not tool.running:
+            if not tool.alive:
                 tool.run()
             yield tool
         finally:
@@ -216,13 +231,17 @@ class ExifToolPool:
                 try:
                     return tool.execute_guarded(args, limit)
                 except ExifToolTimeout:
-                    self.restarts += 1
                     raise
                 except ExifToolCrashed:
-                    self.restarts += 1
                     if attempt == 2:
                         raise
         raise AssertionError("unreachable")
+
+    @property
+    def restarts(self) -> int:
+        """How many times a process had to be started again after it died or hung."""
+        with self._lock:
+            return sum(max(tool.launches - 1, 0) for tool in self._all)
 
     def warm_up(self) -> None:
         """Start every process of the pool now (e.g. during a Lambda's init phase)."""
@@ -232,7 +251,7 @@ class ExifToolPool:
                 can_grow = len(self._all) < self.size
             tools.append(self._new_tool() if can_grow else self._idle.get())
         for tool in tools:
-            if not tool.running:
+            if not tool.alive:
                 tool.run()
             self._idle.put(tool)
 
@@ -242,7 +261,7 @@ class ExifToolPool:
         with self._lock:
             tools, self._all = self._all, []
         for tool in tools:
-            if tool.running:
+            if tool.alive:
                 try:
                     tool.terminate(timeout=5)
                 except Exception:

@@ -58,6 +58,8 @@ class FormatHandler:
     """``File:MIMEType`` values ExifTool may report for this format."""
     pillow_formats: ClassVar[frozenset[str]]
     is_tiff: ClassVar[bool] = False
+    kept_groups: ClassVar[tuple[str, ...]] = ()
+    """Groups excluded from ``-all=`` because they carry no metadata and matter to decoders."""
     compare_frames: ClassVar[bool] = True
     """Decode and compare every frame of small multi-frame files (beyond ImageDataHash)."""
     keeps_orientation_in_exif: ClassVar[bool] = True
@@ -73,7 +75,7 @@ class FormatHandler:
 
     def write_args(self, ctx: ScrubContext) -> list[str]:
         """ExifTool arguments of the main pass (file names are added by the engine)."""
-        args = ["-all="]
+        args = ["-all=", *(f"--{group}:all" for group in self.kept_groups)]
         if not ctx.policy.strip_icc:
             args.append("--ICC_Profile:all")
         if ctx.policy.keep_c2pa:

@@ -91,6 +91,7 @@ class JpegHandler(FormatHandler):
     extension = "jpg"
     mime_types = frozenset({"image/jpeg", "image/mpo"})
     pillow_formats = frozenset({"JPEG", "MPO"})
+    kept_groups = ("JFIF",)  # density and aspect ratio only; ExifTool already keeps Adobe APP14
     compare_frames = False  # MPF secondary images are dropped; the primary is covered by ImageDataHash
 
     @classmethod
@@ -98,7 +99,9 @@ class JpegHandler(FormatHandler):
         return head[:3] == b"\xff\xd8\xff"
 
     def write_args(self, ctx: ScrubContext) -> list[str]:
-        args = [*super().write_args(ctx), "--JFIF:all"]  # JFIF density is kept: no metadata, may matter to print
+        args = super().write_args(ctx)
+        if ctx.has("JFXX"):  # a JFIF extension thumbnail goes only with the whole JFIF group
+            args.remove("--JFIF:all")
         dropped = secondary_images(ctx)
         if dropped:
             ctx.notes.append(
@@ -138,6 +141,8 @@ class JpegHandler(FormatHandler):
         kept = {(n, sig) for n, sig in _KEPT_APP if not (policy.strip_icc and n == 2)}
         if policy.keep_c2pa:
             kept.add((11, b"JP"))
+        if policy.keep_copyright:  # IPTC copyright lives in the Photoshop IRB; its tags are checked one by one
+            kept.add((13, b"Photoshop 3.0\0"))
         data = path.read_bytes()
         segments, end = walk_segments(data)
         found: list[str] = []

@@ -1,0 +1,78 @@
+"""Finding ExifTool, refusing old ones, and surviving crashes and hangs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from exif_scrubber import Outcome, Scrubber
+from exif_scrubber.errors import ExifToolNotFound, ExifToolTimeout, ExifToolVersionError
+from exif_scrubber.exiftool_process import ExifToolPool, check_version, locate_exiftool, parse_version
+
+from .conftest import SampleFactory
+
+
+def test_version_gate() -> None:
+    assert check_version("13.54", Path("x")) == (13, 54)
+    assert check_version("13.59\n", Path("x")) == (13, 59)
+    with pytest.raises(ExifToolVersionError, match=r"12\.57 .* too old"):
+        check_version("12.57", Path("/usr/bin/exiftool"))
+    with pytest.raises(ExifToolVersionError):
+        parse_version("not a version")
+
+
+def test_the_pinned_exiftool_is_used_and_new_enough(scrubber: Scrubber) -> None:
+    assert scrubber.pool.version >= (13, 54)
+
+
+def test_exiftool_path_env_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    real = locate_exiftool()
+    monkeypatch.setenv("EXIFTOOL_PATH", str(real))
+    assert locate_exiftool() == real
+    monkeypatch.setenv("EXIFTOOL_PATH", str(tmp_path / "missing"))
+    with pytest.raises(ExifToolNotFound, match="EXIFTOOL_PATH"):
+        locate_exiftool()
+
+
+def _pids(pool: ExifToolPool) -> list[int]:
+    return [tool._process.pid for tool in pool._all if tool.running and tool._process is not None]
+
+
+def test_a_killed_process_is_replaced_transparently(sample: SampleFactory, tmp_path: Path) -> None:
+    with Scrubber() as scrubber:
+        source = sample("JPEG")
+        assert scrubber.scrub_file(source, tmp_path / "a.jpg").outcome is Outcome.CLEANED
+        for pid in _pids(scrubber.pool):
+            os.kill(pid, signal.SIGKILL)
+        assert scrubber.scrub_file(source, tmp_path / "b.jpg").outcome is Outcome.CLEANED
+        assert scrubber.pool.restarts >= 1
+
+
+def test_a_hung_command_times_out_and_the_next_one_works() -> None:
+    with ExifToolPool(timeout_s=30) as pool:
+        with pytest.raises(ExifToolTimeout):
+            pool.execute(["-ver"], timeout_s=0.000001)
+        assert pool.execute(["-ver"]).stdout.startswith("13.")
+
+
+def test_the_engine_is_safe_to_share_between_threads(sample: SampleFactory, tmp_path: Path) -> None:
+    sources = [sample(fmt, seed=i) for i, fmt in enumerate(["JPEG", "PNG", "WEBP", "TIFF"] * 3)]
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+    with Scrubber(pool_size=2) as scrubber:
+        def work(index: int, source: Path) -> None:
+            report = scrubber.scrub_file(source, tmp_path / "out" / f"{index}-{source.name}")
+            with lock:
+                outcomes.append(report.outcome)
+
+        threads = [threading.Thread(target=work, args=(i, s)) for i, s in enumerate(sources)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(scrubber.pool._all) == 2
+    assert outcomes == [Outcome.CLEANED] * len(sources)

@@ -1,0 +1,85 @@
+"""The policy options change exactly what they say."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageCms
+
+from exif_scrubber import Outcome, Scrubber, ScrubPolicy
+from exif_scrubber.samples import MetadataRecipe, inject, make_pixels
+
+from .conftest import SampleFactory
+
+
+def _jpeg_with_icc(scrubber: Scrubber, path: Path) -> Path:
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    make_pixels((64, 48)).save(path, "JPEG", quality=90, icc_profile=profile)
+    inject(scrubber.pool, path, MetadataRecipe(), "JPEG")
+    return path
+
+
+def _icc_of(path: Path) -> bytes | None:
+    with Image.open(path) as image:
+        return image.info.get("icc_profile")
+
+
+def test_icc_profile_is_kept_by_default(scrubber: Scrubber, tmp_path: Path) -> None:
+    source = _jpeg_with_icc(scrubber, tmp_path / "icc.jpg")
+    report = scrubber.scrub_file(source, tmp_path / "out.jpg")
+    assert report.outcome is Outcome.CLEANED
+    assert _icc_of(tmp_path / "out.jpg") == _icc_of(source) is not None
+
+
+def test_strip_icc_removes_the_profile(scrubber: Scrubber, tmp_path: Path) -> None:
+    source = _jpeg_with_icc(scrubber, tmp_path / "icc.jpg")
+    with Scrubber(ScrubPolicy(strip_icc=True)) as stripping:
+        report = stripping.scrub_file(source, tmp_path / "out.jpg")
+        assert report.outcome is Outcome.CLEANED, report.reason
+        assert _icc_of(tmp_path / "out.jpg") is None
+        assert stripping.scan(tmp_path / "out.jpg").clean
+
+
+def test_keep_copyright_keeps_only_rights_fields(sample: SampleFactory, tmp_path: Path) -> None:
+    source = sample("JPEG")
+    with Scrubber(ScrubPolicy(keep_copyright=True)) as keeping:
+        report = keeping.scrub_file(source, tmp_path / "out.jpg")
+        assert report.outcome is Outcome.CLEANED, report.reason
+        tags = {f"{t.group}:{t.name}": t.value for t in keeping._read(tmp_path / "out.jpg").tags}
+    assert tags["IFD0:Copyright"] == "(c) 2024 Alice Example"
+    assert tags["IFD0:Artist"] == "Alice Example"
+    assert "XMP-dc:Rights" in tags
+    assert not [k for k in tags if k.startswith(("GPS:", "IPTC:City", "IFD0:Make", "IFD1:"))]
+
+
+def test_default_policy_removes_copyright(sample: SampleFactory, scrubber: Scrubber, tmp_path: Path) -> None:
+    source = sample("JPEG")
+    scrubber.scrub_file(source, tmp_path / "out.jpg")
+    assert b"Alice Example" not in (tmp_path / "out.jpg").read_bytes()
+
+
+def test_fingerprint_records_the_options() -> None:
+    assert ScrubPolicy().fingerprint() == "p1;icc"
+    assert ScrubPolicy(strip_icc=True, keep_copyright=True, keep_c2pa=True).fingerprint() == "p1;copyright;c2pa"
+
+
+def test_policy_from_env_parses_and_validates() -> None:
+    policy = ScrubPolicy.from_env({"KEEP_COPYRIGHT": "yes", "STRIP_ICC": "0", "MAX_PIXELS": "1000"})
+    assert policy == ScrubPolicy(keep_copyright=True, strip_icc=False, max_pixels=1000)
+    with pytest.raises(ValueError, match="STRIP_ICC must be true or false"):
+        ScrubPolicy.from_env({"STRIP_ICC": "maybe"})
+    with pytest.raises(ValueError, match="MAX_PIXELS"):
+        ScrubPolicy.from_env({"MAX_PIXELS": "lots"})
+
+
+def test_png_icc_survives(scrubber: Scrubber, tmp_path: Path) -> None:
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    buffer = io.BytesIO()
+    make_pixels((40, 30)).save(buffer, "PNG", icc_profile=profile)
+    source = tmp_path / "icc.png"
+    source.write_bytes(buffer.getvalue())
+    inject(scrubber.pool, source, MetadataRecipe(), "PNG")
+    assert scrubber.scrub_file(source, tmp_path / "out.png").outcome is Outcome.CLEANED
+    assert _icc_of(tmp_path / "out.png") == profile
