@@ -71,7 +71,7 @@ AXES: dict[str, tuple[str, ...]] = {
 ALL_COMBINATIONS = [dict(zip(AXES, values, strict=True)) for values in itertools.product(*AXES.values())]
 
 ALLOWED_S3_ACTIONS = {
-    "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload",
+    "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject",
     "s3:GetObjectTagging", "s3:GetObjectVersionTagging", "s3:PutObjectTagging", "s3:PutObjectVersionTagging",
     "s3:ListBucket", "s3:DeleteObjectVersion", "s3:DeleteObject",
 }  # fmt: skip
@@ -190,7 +190,7 @@ def _assert_s3_scoped(s3: list[dict[str, Any]], parameters: Mapping[str, str]) -
     (listing,) = [s for s in s3 if "s3:ListBucket" in s["Action"]]
     assert listing["Action"] == ["s3:ListBucket"]
     assert listing["Resource"] == [f"arn:aws:s3:::{bucket}"]
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": f"{prefix}*"}}
+    assert listing["Condition"] == {"StringLikeIfExists": {"s3:prefix": f"{prefix}*"}}
 
 
 def _quarantine_arn(parameters: Mapping[str, str]) -> str:
@@ -205,7 +205,7 @@ def _assert_optional_grants(s3: list[dict[str, Any]], parameters: Mapping[str, s
     assert resources_for(s3, "s3:DeleteObject") == ({watched} if quarantine else set())
     quarantine_grants = [s for s in s3 if _quarantine_arn(parameters) in s["Resource"]]
     if quarantine:
-        assert [s["Action"] for s in quarantine_grants] == [["s3:PutObject", "s3:PutObjectTagging"]]
+        assert [s["Action"] for s in quarantine_grants] == [["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"]]
     elif parameters.get("WatchPrefix"):
         assert quarantine_grants == []
 

@@ -1,0 +1,194 @@
+"""The SAM CLI on template.yaml: `sam validate --lint` and a real `sam build` (no container), then checks on
+what it built: the function package holds only our code, the dependency layers match their architecture,
+and the built x86_64 artifacts (function + both layers) cold-start on CPython 3.12 with ExifTool warm.
+
+The build runs in a private copy of the sources, so it never races with other tests that build the
+ExifTool layer into exiftool_layer/build. The SAM CLI lives in .venv-sam (`make sam-setup`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from template_support import ROOT, concretize, load_template
+
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
+SAM_LOG = ROOT / ".venv-sam.log"
+ELF_MACHINE = {"x86_64": 62, "arm64": 183}
+REPORT = ROOT / "build" / "sam-build-report.json"
+
+
+def _sam_missing_reason() -> str:
+    tail = SAM_LOG.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] if SAM_LOG.exists() else []
+    return f"SAM CLI venv could not be created (`make sam-setup`): {tail[0] if tail else 'no .venv-sam'}"
+
+
+pytestmark = [
+    pytest.mark.skipif(not SAM.exists(), reason=_sam_missing_reason()),
+    pytest.mark.timeout(1800),
+]
+
+
+def _sam_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # python3.12 next to the default 3.11 (pyenv): deploy/Makefile byte-compiles the packages with it.
+    env.update(SAM_CLI_TELEMETRY="0", PYENV_VERSION="3.11.7:3.12.1", AWS_DEFAULT_REGION="eu-west-1")
+    env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+def _sam(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(SAM), *args], cwd=cwd, env=_sam_env(), capture_output=True, text=True, check=False)
+
+
+def test_sam_validate_lint() -> None:
+    result = _sam("validate", "--lint", "--template-file", "template.yaml", cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+def _copy_sources(dest: Path) -> None:
+    """What a checkout holds for the build (working tree, caches and build outputs left out)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "build")
+    for name in ("template.yaml", "samconfig.toml"):
+        shutil.copy2(ROOT / name, dest / name)
+    for name in ("deploy", "handler", "exif_scrubber", "exiftool_layer"):
+        shutil.copytree(ROOT / name, dest / name, ignore=ignore)
+    dist = ROOT / "exiftool_layer" / "build" / "dist"
+    if (dist / ".verified").exists():  # the pinned tarball `make setup` fetched and verified already
+        shutil.copytree(dist, dest / "exiftool_layer" / "build" / "dist")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    source = tmp_path_factory.mktemp("sam-src")
+    _copy_sources(source)
+    started = time.monotonic()
+    result = _sam("build", "--build-dir", str(source / ".aws-sam" / "build"), cwd=source)
+    seconds = time.monotonic() - started
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    build = source / ".aws-sam" / "build"
+    _write_report(build, seconds)
+    return build
+
+
+def _tree_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _zip_bytes(path: Path, out: Path) -> int:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            archive.write(file, file.relative_to(path))
+    return out.stat().st_size
+
+
+def _write_report(build: Path, seconds: float) -> None:
+    """Sizes of every built artifact (unzipped and zipped), kept in build/sam-build-report.json."""
+    sizes: dict[str, Any] = {"sam_build_seconds": round(seconds, 1)}
+    for artifact in sorted(p for p in build.iterdir() if p.is_dir()):
+        zipped = _zip_bytes(artifact, build.parent / f"{artifact.name}.zip")
+        sizes[artifact.name] = {"unzipped_bytes": _tree_bytes(artifact), "zipped_bytes": zipped}
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text(json.dumps(sizes, indent=2) + "\n", encoding="utf-8")
+    sys.stderr.write(f"sam build report ({REPORT}): {json.dumps(sizes)}\n")
+
+
+def test_build_produces_the_function_and_every_layer(built: Path) -> None:
+    expected = {"ScrubberFunction", "AuditFunction", "ExifToolLayerX86", "ExifToolLayerArm64",
+                "PythonDepsLayerX86", "PythonDepsLayerArm64"}  # fmt: skip
+    assert expected <= {p.name for p in built.iterdir() if p.is_dir()}
+    for arch in ("X86", "Arm64"):
+        assert (built / f"ExifToolLayer{arch}" / "bin" / "exiftool").is_file()
+
+
+def test_function_package_is_only_our_code(built: Path) -> None:
+    for function in ("ScrubberFunction", "AuditFunction"):
+        package = built / function
+        assert {p.name for p in package.iterdir()} == {"handler", "exif_scrubber"}
+        assert (package / "handler" / "app.py").is_file()
+        assert not [p for p in package.rglob("*") if p.name in {"tests", ".venv", "conftest.py"}]
+        assert _tree_bytes(package) < 5 * 1024**2
+
+
+def _elf_machine(path: Path) -> int:
+    header = path.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF", path
+    return int.from_bytes(header[18:20], "little")
+
+
+@pytest.mark.parametrize(("layer", "arch"), [("PythonDepsLayerX86", "x86_64"), ("PythonDepsLayerArm64", "arm64")])
+def test_dependency_layer_matches_its_architecture(built: Path, layer: str, arch: str) -> None:
+    site = built / layer / "python"
+    assert not (site / "bin").exists()
+    binaries = [*site.glob("PIL/_imaging.*.so"), *site.glob("_pillow_heif.*.so"), *site.glob("_awscrt.*.so")]
+    assert len(binaries) == 3, binaries
+    assert {_elf_machine(b) for b in binaries} == {ELF_MACHINE[arch]}
+    assert all(".cpython-312-" in b.name or ".abi3." in b.name for b in binaries)
+
+
+def test_function_with_its_layers_stays_under_lambdas_size_limit(built: Path) -> None:
+    for arch in ("X86", "Arm64"):
+        total = sum(
+            _tree_bytes(built / name) for name in ("ScrubberFunction", f"ExifToolLayer{arch}", f"PythonDepsLayer{arch}")
+        )
+        assert total < 250 * 1024**2, f"{arch}: {total} bytes unzipped (Lambda's limit is 250 MB)"
+
+
+def _lambda_environment(built: Path, tmp_path: Path) -> dict[str, str]:
+    """The x86_64 function's environment as the template sets it, with /opt and /var/task mapped here."""
+    resources = concretize(load_template(), {"Architecture": "x86_64"})["Resources"]
+    variables = resources["ScrubberFunction"]["Properties"]["Environment"]["Variables"]
+    env = {k: str(v) for k, v in variables.items()}
+    env.update(
+        EXIFTOOL_PATH=str(built / "ExifToolLayerX86" / "bin" / "exiftool"),
+        PYTHONPATH=f"{built / 'ScrubberFunction'}:{built / 'PythonDepsLayerX86' / 'python'}",
+        PYENV_VERSION="3.12.1", PATH=os.environ["PATH"], HOME=str(tmp_path), TMPDIR=str(tmp_path),
+        AWS_LAMBDA_FUNCTION_NAME="exif-scrubber-test", AWS_DEFAULT_REGION="eu-west-1",
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",  # dummy: no AWS call is made
+    )  # fmt: skip
+    return env
+
+
+COLD_START = """
+import importlib, json, os, boto3
+import handler.app as app
+rt = app.runtime()
+ours = tuple(os.environ["PYTHONPATH"].split(":"))
+put = boto3.client("s3").meta.service_model.operation_model("PutObject").input_shape.members
+print(json.dumps({"exiftool": rt.scrubber.exiftool_version, "marker": rt.processor.marker,
+                  "if_match": "IfMatch" in put, "handler": app.__file__,
+                  "ours": sorted(m for m in ("PIL", "pillow_heif", "awscrt", "boto3", "exif_scrubber")
+                                 if importlib.import_module(m).__file__.startswith(ours))}))
+"""
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the x86_64 artifacts run natively only on x86_64")
+def test_built_x86_function_cold_starts_on_python312(built: Path, tmp_path: Path) -> None:
+    """Lambda's init phase with the built artifacts only: config check, imports, ExifTool warm-up."""
+    env = _lambda_environment(built, tmp_path)
+    result = subprocess.run(
+        ["python3.12", "-s", "-c", COLD_START],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["if_match"] is True
+    assert report["ours"] == ["PIL", "awscrt", "boto3", "exif_scrubber", "pillow_heif"]
+    assert report["handler"] == str(built / "ScrubberFunction" / "handler" / "app.py")
+    assert report["exiftool"]
+    assert report["marker"].startswith("p1;icc;engine=")
