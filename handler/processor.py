@@ -218,9 +218,13 @@ class ObjectScrubber:
         bucket, key = result.bucket, result.key
         dest = f"{self.config.quarantine_prefix}{key}"
         try:
-            if self.s3.exists(bucket, dest):
+            try:
+                self.s3.copy_private(bucket, key, dest, snapshot, {STATUS_TAG: "failed"})
+            except ObjectChanged:  # an earlier quarantined object has that name: keep it, use a unique one
                 dest = f"{dest}.{snapshot.etag}"
-            self.s3.copy_private(bucket, key, dest, snapshot, {STATUS_TAG: "failed"})
+                self.s3.copy_private(bucket, key, dest, snapshot, {STATUS_TAG: "failed"})
+        except ObjectChanged:
+            result.notes.append(f"{dest} already holds this quarantined version")
         except (ClientError, BotoCoreError) as exc:
             result.problems.append(f"quarantine copy to {dest} failed: {exc}")
             return False

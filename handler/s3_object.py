@@ -274,15 +274,13 @@ class S3Objects:
                 raise ObjectGone("already deleted") from None
             raise
 
-    def exists(self, bucket: str, key: str) -> bool:
-        return self.head(bucket, key) is not None
-
     def copy_private(
         self, bucket: str, key: str, dest_key: str, snapshot: Snapshot, extra_tags: Mapping[str, str]
     ) -> Written:
-        """Server-side copy of exactly the version read to ``dest_key``, private (no ACL is copied or set).
+        """Server-side copy of exactly the version read to a new ``dest_key``, private (no ACL is copied or set).
 
         Keeps content type, metadata, encryption, storage class; tags are the original's plus ``extra_tags``.
+        ``If-None-Match: *``: never replaces an existing object (412 -> ObjectChanged).
         """
         source: dict[str, str] = {"Bucket": bucket, "Key": key}
         if snapshot.version_id:
@@ -290,13 +288,18 @@ class S3Objects:
         tags = self.tags(bucket, key, snapshot.version_id) if snapshot.tag_count else {}
         tags.update(extra_tags)
         args = snapshot.attributes.put_args()
-        response = self.client.copy_object(
-            Bucket=bucket, Key=dest_key, CopySource=source,  # type: ignore[arg-type]
-            CopySourceIfMatch=f'"{snapshot.etag}"',
-            MetadataDirective="REPLACE", Metadata=snapshot.attributes.metadata,
-            TaggingDirective="REPLACE", Tagging=urlencode(tags),
-            **args,
-        )
+        try:
+            response = self.client.copy_object(
+                Bucket=bucket, Key=dest_key, CopySource=source,  # type: ignore[arg-type]
+                CopySourceIfMatch=f'"{snapshot.etag}"', IfNoneMatch="*",
+                MetadataDirective="REPLACE", Metadata=snapshot.attributes.metadata,
+                TaggingDirective="REPLACE", Tagging=urlencode(tags),
+                **args,
+            )
+        except ClientError as exc:
+            if is_precondition_failed(exc):
+                raise ObjectChanged(f"{dest_key} exists, or the source changed") from None
+            raise
         result = response.get("CopyObjectResult", {})
         return Written(etag=clean_etag(result.get("ETag")), version_id=response.get("VersionId"))
 
