@@ -64,6 +64,8 @@ class ScanResult:
     leftovers: dict[str, list[str]]
     error: str | None = None
     unsupported: bool = False
+    image_hash: str | None = None
+    """SHA-256 of the image data (ExifTool ImageDataHash, or the format's own for GIF)."""
 
     @property
     def clean(self) -> bool:
@@ -156,7 +158,7 @@ class Scrubber:
         with self._workspace() as work:
             local = work / f"scan.{handler.extension}"
             shutil.copyfile(path, local)
-            reading = self._read(local)
+            reading = self._read(local, handler)
             if reading.error and complete:
                 return ScanResult(format=handler.name, leftovers={}, error=f"ExifTool: {reading.error}")
             leftovers = find_leftovers(reading.tags, self.policy, tiff=handler.is_tiff)
@@ -165,7 +167,7 @@ class Scrubber:
                     _merge(leftovers, handler.structure_leftovers(local, self.policy))
                 except _STRUCTURE_ERRORS as exc:
                     return ScanResult(format=handler.name, leftovers=leftovers, error=f"malformed: {exc}")
-            return ScanResult(format=handler.name, leftovers=leftovers)
+            return ScanResult(format=handler.name, leftovers=leftovers, image_hash=reading.image_hash)
 
     # ------------------------------------------------------------------ steps
 

@@ -1,0 +1,245 @@
+"""The demo: the real pipeline on an embedded S3 (moto's server on 127.0.0.1), no AWS account.
+
+upload -> S3 event -> SQS -> the Lambda handler (same code) -> audit of the bucket.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+from rich.console import Console
+from rich.table import Table
+
+from exif_scrubber import Scrubber, ScrubPolicy
+from exif_scrubber.pixels import probe
+from exif_scrubber.samples import make_demo_set
+
+BUCKET = "demo-photos"
+QUEUE = "demo-uploads"
+REGION = "us-east-1"
+CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "heic": "image/heic",
+                 "tif": "image/tiff", "gif": "image/gif", "avif": "image/avif"}
+
+
+@dataclass
+class Upload:
+    """One demo image: its key, the bytes uploaded, and what the engine saw in them."""
+
+    key: str
+    data: bytes
+    found: dict[str, list[str]]
+    image_hash: str | None
+    orientation: int | None
+
+
+def summarize(groups: dict[str, list[str]]) -> str:
+    """``{"GPS": [...], "IFD0": [...], "XMP-dc": [...]}`` -> ``"GPS 6, EXIF 9, XMP 3"``."""
+    counts: dict[str, int] = {}
+    for group, names in groups.items():
+        counts[_KINDS.get(group, "XMP" if group.startswith("XMP") else group)] = (
+            counts.get(_KINDS.get(group, "XMP" if group.startswith("XMP") else group), 0) + len(names)
+        )
+    return ", ".join(f"{kind} {count}" for kind, count in counts.items())
+
+
+_KINDS = {"IFD0": "EXIF", "ExifIFD": "EXIF", "IFD1": "thumbnail", "InteropIFD": "EXIF", "JPEG": "comment",
+          "PNG": "text", "PNG-chunks": "text", "GIF-blocks": "comment"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def embedded_s3() -> Iterator[str]:
+    """moto's S3/SQS server on 127.0.0.1, with fake credentials; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log lines in the demo output
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        with _environment(AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo",  # noqa: S106 - moto's fake keys
+                          AWS_DEFAULT_REGION=REGION,
+                          AWS_ENDPOINT_URL=endpoint):  # the handler's own boto3 client talks to it too
+            yield endpoint
+    finally:
+        server.stop()
+
+
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the demo and put the previous values back afterwards."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _wire_bucket(s3: Any, sqs: Any) -> str:
+    """Bucket -> queue notifications for every created object (no suffix filter: keys are case-sensitive)."""
+    s3.create_bucket(Bucket=BUCKET)
+    queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
+    return str(queue_url)
+
+
+def _upload_samples(s3: Any, scrubber: Scrubber, folder: Path) -> list[Upload]:
+    uploads = []
+    for path in make_demo_set(scrubber.pool, folder):
+        key = f"uploads/2024/{path.name}"
+        data = path.read_bytes()
+        scan = scrubber.scan(path)
+        uploads.append(Upload(key=key, data=data, found=scan.leftovers, image_hash=scan.image_hash,
+                              orientation=probe(path, max_pixels=10**9).orientation))
+        s3.put_object(Bucket=BUCKET, Key=key, Body=data, ContentType=CONTENT_TYPES[path.suffix[1:]],
+                      CacheControl="public, max-age=86400", Metadata={"uploaded-by": "demo"},
+                      Tagging="team=photos")
+    return uploads
+
+
+def _drain(sqs: Any, queue_url: str, console: Console | None, idle_rounds: int = 2) -> int:
+    """Feed queued S3 notifications to the Lambda handler until the queue stays empty."""
+    from handler.app import lambda_handler
+
+    handled, idle = 0, 0
+    while idle < idle_rounds:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        batch = messages.get("Messages", [])
+        if not batch:
+            idle += 1
+            continue
+        idle = 0
+        event = {"Records": [
+            {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+             "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:{QUEUE}",
+             "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "awsRegion": REGION}
+            for m in batch
+        ]}
+        context = SimpleNamespace(aws_request_id=f"demo-{handled}", function_name="exif-scrubber-demo",
+                                  memory_limit_in_mb=1024, invoked_function_arn="arn:aws:lambda:demo")
+        response = lambda_handler(event, context)
+        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        for message in batch:
+            if message["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if console is not None:
+                body = json.loads(message["Body"])
+                for record in body.get("Records", []):
+                    state = "FAILED" if message["MessageId"] in failed else "done"
+                    key = unquote_plus(record["s3"]["object"]["key"])
+                    console.print(f"  event {record['eventName']:<24} {key}  {state}")
+        handled += len(batch)
+    return handled
+
+
+def _results_table(s3: Any, scrubber: Scrubber, uploads: list[Upload], folder: Path) -> Table:
+    table = Table(title="Before / after, per image (read back from the bucket)")
+    for column in ("object", "found before", "removed", "bytes", "image data", "orient.", "left", "marker"):
+        table.add_column(column, overflow="fold")
+    for upload in uploads:
+        head = s3.head_object(Bucket=BUCKET, Key=upload.key)
+        after_path = folder / ("after-" + Path(upload.key).name)
+        after_path.write_bytes(s3.get_object(Bucket=BUCKET, Key=upload.key)["Body"].read())
+        after = scrubber.scan(after_path)
+        orientation = probe(after_path, max_pixels=10**9).orientation
+        found = summarize(upload.found)
+        removed = sum(len(tags) for tags in upload.found.values()) - sum(len(t) for t in after.leftovers.values())
+        same_hash = upload.image_hash is not None and upload.image_hash == after.image_hash
+        table.add_row(
+            Path(upload.key).name,
+            found,
+            str(removed),
+            f"{len(upload.data):,} -> {head['ContentLength']:,}",
+            "[green]identical[/]" if same_hash else "[red]CHANGED[/]",
+            f"{orientation} " + ("[green]kept[/]" if orientation == upload.orientation else "[red]CHANGED[/]"),
+            "[green]nothing[/]" if after.clean else f"[red]{', '.join(after.leftovers)}[/]",
+            "[green]set[/]" if head.get("Metadata", {}).get("exif-stripped") else "[red]missing[/]",
+        )
+    return table
+
+
+def _run_audit(endpoint: str) -> int:
+    from audit.cli import main as audit_main
+
+    try:
+        audit_main.main(args=[f"s3://{BUCKET}", "--endpoint-url", endpoint, "--all-versions", "--quiet"],
+                        standalone_mode=False)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    return 0
+
+
+def run_demo(*, keep_running: bool = False, verbose: bool = False) -> int:
+    """Run the whole demo; returns the audit's exit code (0: the bucket is clean)."""
+    console = Console(width=None if Console().is_terminal else 120)
+    started = time.monotonic()
+    quiet = {} if verbose else {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+    settings = _environment(POWERTOOLS_SERVICE_NAME="exif-scrubber-demo",
+                            POWERTOOLS_METRICS_NAMESPACE="ExifScrubberDemo", **quiet)
+    with settings, embedded_s3() as endpoint, tempfile.TemporaryDirectory(prefix="exif-demo-") as tmp:
+        folder = Path(tmp)
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
+        sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION)
+        console.rule("[bold]exif-scrubber demo")
+        console.print(f"Embedded S3 + SQS (moto) at {endpoint}; bucket [bold]{BUCKET}[/] notifies queue {QUEUE}.")
+        queue_url = _wire_bucket(s3, sqs)
+        with Scrubber(ScrubPolicy()) as scrubber:
+            uploads = _upload_samples(s3, scrubber, folder)
+            console.print(f"Uploaded {len(uploads)} photos with GPS, camera, serials, IPTC, XMP, thumbnails.")
+            console.print("Lambda handler consuming the notifications (our own writes come back as events too):")
+            _drain(sqs, queue_url, console)
+            console.print(_results_table(s3, scrubber, uploads, folder))
+        console.rule("[bold]exif-audit s3://" + BUCKET + " --all-versions")
+        code = _run_audit(endpoint)
+        verdict = "[green]CLEAN[/]" if code == 0 else f"[red]NOT CLEAN (exit {code})[/]"
+        marker = s3.head_object(Bucket=BUCKET, Key=uploads[0].key)["Metadata"].get("exif-stripped")
+        console.print(f"Marker on scrubbed objects (loop guard): exif-stripped={marker}")
+        console.print(f"Audit verdict: {verdict}   ({time.monotonic() - started:.1f} s in all)")
+        if keep_running:
+            _serve(console, endpoint, sqs, queue_url)
+    return code
+
+
+def _serve(console: Console, endpoint: str, sqs: Any, queue_url: str) -> None:
+    console.rule("[bold]embedded S3 left running")
+    console.print(
+        "Upload your own photo and watch it being scrubbed:\n"
+        f"  AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo aws --endpoint-url {endpoint} "
+        f"s3 cp photo.jpg s3://{BUCKET}/mine/photo.jpg\n"
+        f"  (or boto3 with endpoint_url='{endpoint}')\n"
+        f"then audit it: exif-audit s3://{BUCKET} --endpoint-url {endpoint}\n"
+        "Ctrl-C stops the server."
+    )
+    try:
+        while True:
+            _drain(sqs, queue_url, console, idle_rounds=1)
+    except KeyboardInterrupt:
+        console.print("stopping")
