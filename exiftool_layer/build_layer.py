@@ -1,0 +1,339 @@
+"""Assemble the self-contained ExifTool Lambda layer tree (for /opt) for x86_64 or arm64.
+
+Perl comes from Debian 12 packages (``apt-get download`` with a private apt state, so no root and any
+architecture) or, where apt is missing (the SAM build image), from the build host. Only the Perl files
+listed in perl-modules.txt (traced by trace_modules.py) and the non-glibc shared libraries the shipped
+ELF files need are copied. ExifTool comes from the pinned, checksum-verified tarball.
+Runs on Python 3.9+ with the standard library only, so it also works inside SAM build images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import stat
+import struct
+import subprocess
+import sys
+import tarfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MODULE_LIST = HERE / "perl-modules.txt"
+DEBIAN_ARCH = {"x86_64": "amd64", "arm64": "arm64"}
+TRIPLET = {"x86_64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
+ELF_MACHINE = {"x86_64": 62, "arm64": 183}
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+MIRROR = "http://deb.debian.org/debian"
+SUITES = [
+    f"{MIRROR} bookworm main",
+    f"{MIRROR} bookworm-updates main",
+    "http://deb.debian.org/debian-security bookworm-security main",
+    # Only for libcrypt1: bookworm's 4.4.33 needs arc4random_buf@GLIBC_2.36, bullseye's needs <= 2.25.
+    f"{MIRROR} bullseye main",
+]
+PACKAGES = ["perl-base", "libperl5.36", "perl-modules-5.36", "libcrypt1=1:4.4.18-4", "zlib1g"]
+# Sonames glibc itself provides (present in every Lambda runtime); everything else ships in the layer.
+GLIBC_SONAMES = frozenset({
+    "libc.so.6", "libm.so.6", "libmvec.so.1", "libpthread.so.0", "libdl.so.2", "librt.so.1",
+    "libutil.so.1", "libresolv.so.2", "libanl.so.1", "libnsl.so.1", "libBrokenLocale.so.1",
+    "libthread_db.so.1", "libc_malloc_debug.so.0", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1",
+    "libnss_files.so.2", "libnss_dns.so.2",
+})
+LAUNCHER = """#!/bin/sh
+# ExifTool from the exiftool Lambda layer. Runs the layer's own Perl (never /usr/bin/perl) with @INC
+# confined to the layer (ExifToolLayerINC.pm). Uses shell builtins only: the runtime may have no coreutils.
+case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
+root=$(cd "$here/../exiftool" && pwd) || exit 127
+unset PERL5LIB PERLLIB PERL5OPT PERL5DB PERL_UNICODE PERLIO PERLIO_DEBUG
+PERL_BADLANG=0
+LD_LIBRARY_PATH=$root/perl/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export PERL_BADLANG LD_LIBRARY_PATH
+exec "$root/perl/bin/perl" "-I$root/perl/modules" -MExifToolLayerINC "$root/exiftool" "$@"
+"""
+
+
+def host_arch() -> str:
+    """This machine's architecture in layer terms."""
+    return {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[os.uname().machine]
+
+
+def run(cmd: Sequence[str], cwd: Path | None = None) -> str:
+    """Run a command (no shell), fail loudly, return stdout."""
+    res = subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise SystemExit(f"failed ({res.returncode}): {' '.join(cmd)}\n{res.stdout}{res.stderr}")
+    return res.stdout
+
+
+# ---------------------------------------------------------------- ELF
+def elf_info(path: Path) -> dict[str, object] | None:
+    """Machine and DT_NEEDED list of an ELF64 little-endian file, or None if it is not ELF."""
+    data = path.read_bytes()
+    if data[:4] != b"\x7fELF":
+        return None
+    if data[4] != 2 or data[5] != 1:
+        raise SystemExit(f"{path}: only ELF64 little-endian is supported")
+    machine = struct.unpack_from("<H", data, 18)[0]
+    shoff, = struct.unpack_from("<Q", data, 40)
+    shentsize, shnum = struct.unpack_from("<HH", data, 58)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    needed: list[str] = []
+    for sec in sections:
+        if sec[1] != 6:  # SHT_DYNAMIC
+            continue
+        strtab = sections[sec[6]]
+        for off in range(sec[4], sec[4] + sec[5], 16):
+            tag, val = struct.unpack_from("<qQ", data, off)
+            if tag == 1:  # DT_NEEDED
+                start = strtab[4] + val
+                needed.append(data[start:data.index(b"\0", start)].decode())
+    return {"machine": machine, "needed": needed}
+
+
+def resolve_in_root(root: Path, path: Path) -> Path:
+    """Follow symlinks of ``path`` while staying inside ``root`` (absolute targets are re-rooted)."""
+    for _ in range(40):
+        if not path.is_symlink():
+            return path
+        target = str(path.readlink())
+        path = root / target.lstrip("/") if target.startswith("/") else path.parent / target
+    raise SystemExit(f"symlink loop at {path}")
+
+
+# ---------------------------------------------------------------- Perl sources
+class PerlSource:
+    """Where the perl binary, its library dirs and shared libraries come from."""
+
+    def __init__(self, root: Path, perl: Path, module_dirs: list[Path], lib_dirs: list[Path]) -> None:
+        self.root, self.perl, self.module_dirs, self.lib_dirs = root, perl, module_dirs, lib_dirs
+        self.packages: list[str] = []
+        self.copyrights: dict[str, Path] = {}
+
+    def find_module(self, rel: str) -> Path:
+        """The file for a path from perl-modules.txt, searched like @INC."""
+        for d in self.module_dirs:
+            cand = d / rel
+            if cand.exists():
+                return resolve_in_root(self.root, cand)
+        raise SystemExit(f"Perl file {rel} not found in {[str(d) for d in self.module_dirs]}")
+
+    def find_library(self, soname: str) -> Path:
+        """A shared library by soname, in the source's library dirs."""
+        for d in self.lib_dirs:
+            cand = d / soname
+            if cand.exists():
+                return resolve_in_root(self.root, cand)
+        raise SystemExit(f"shared library {soname} not found in {[str(d) for d in self.lib_dirs]}")
+
+
+def apt_options(state: Path, arch: str) -> list[str]:
+    """apt-get options for a private apt state: no root, no host apt config, any architecture."""
+    etc = state / "etc"
+    return [
+        f"-oDir::State={state / 'state'}", f"-oDir::State::status={state / 'state' / 'status'}",
+        f"-oDir::Cache={state / 'cache'}", f"-oDir::Etc={etc}", f"-oDir::Etc::sourcelist={etc / 'sources.list'}",
+        "-oDir::Etc::sourceparts=-", f"-oDir::Etc::parts={etc / 'apt.conf.d'}",
+        f"-oDir::Etc::preferencesparts={etc / 'preferences.d'}", f"-oAPT::Architecture={DEBIAN_ARCH[arch]}",
+        f"-oAPT::Architectures={DEBIAN_ARCH[arch]}", "-oDebug::NoLocking=1", "-oAcquire::Languages=none",
+        f"-oAPT::Sandbox::User={'root' if os.geteuid() == 0 else os.environ.get('USER', 'nobody')}",
+    ]
+
+
+def fetch_debs(arch: str, state: Path, packages: Sequence[str] = tuple(PACKAGES)) -> list[Path]:
+    """Download Debian packages for ``arch`` into ``state/debs`` (cached by package list)."""
+    debs = state / "debs"
+    marker = debs / ".packages"
+    if marker.exists() and marker.read_text() == "\n".join(packages):
+        return sorted(debs.glob("*.deb"))
+    shutil.rmtree(state, ignore_errors=True)
+    for sub in ("state/lists/partial", "cache/archives/partial", "etc/apt.conf.d", "etc/preferences.d", "debs"):
+        (state / sub).mkdir(parents=True)
+    (state / "state" / "status").touch()
+    lines = [f"deb [signed-by={KEYRING}] {suite}" for suite in SUITES]
+    (state / "etc" / "sources.list").write_text("\n".join(lines) + "\n")
+    opts = apt_options(state, arch)
+    run(["apt-get", *opts, "-q", "update"])
+    run(["apt-get", *opts, "-q", "download", *packages], cwd=debs)
+    marker.write_text("\n".join(packages))
+    return sorted(debs.glob("*.deb"))
+
+
+def debian_source(arch: str, state: Path) -> PerlSource:
+    """Unpack the Debian packages with ``dpkg -x`` and describe the result."""
+    debs = fetch_debs(arch, state)
+    root = state / "root"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir()
+    packages = []
+    for deb in debs:
+        run(["dpkg-deb", "-x", str(deb), str(root)])
+        name, version = run(["dpkg-deb", "-f", str(deb), "Package", "Version"]).split("\n")[:2]
+        packages.append(f"{name.split(': ')[1]} {version.split(': ')[1]} ({DEBIAN_ARCH[arch]})")
+    trip = TRIPLET[arch]
+    module_dirs = [root / f"usr/lib/{trip}/perl-base", *sorted(root.glob(f"usr/lib/{trip}/perl/5.*.*")),
+                   *sorted(root.glob("usr/share/perl/5.*.*")), root / "usr/share/perl5"]
+    lib_dirs = [root / f"lib/{trip}", root / f"usr/lib/{trip}", root / "lib", root / "usr/lib"]
+    src = PerlSource(root, root / "usr/bin/perl", module_dirs, lib_dirs)
+    src.packages = packages
+    src.copyrights = {p.parent.name: p for p in sorted(root.glob("usr/share/doc/*/copyright"))}
+    return src
+
+
+def host_source() -> PerlSource:
+    """The build host's own Perl (used where apt is missing, e.g. the AL2023 SAM build image)."""
+    perl = shutil.which("perl")
+    if perl is None:
+        raise SystemExit("PERL_FROM=host needs perl on PATH (AL2023: dnf install -y perl-interpreter)")
+    inc = run([perl, "-e", 'print "$_\\n" for grep { m{^/} } @INC']).split()
+    libs = ["/lib64", "/usr/lib64", *(f"{p}/{TRIPLET[host_arch()]}" for p in ("/lib", "/usr/lib")), "/lib", "/usr/lib"]
+    version = run([perl, "-e", "print $^V"])
+    src = PerlSource(Path("/"), Path(perl).resolve(), [Path(d) for d in inc], [Path(d) for d in libs])
+    src.packages = [f"host perl {version} ({perl})"]
+    return src
+
+
+# ---------------------------------------------------------------- layer assembly
+def copy_file(src: Path, dst: Path, mode: int = 0o644) -> None:
+    """Copy one file's content with a fixed mode."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+    dst.chmod(mode)
+
+
+def module_list() -> list[str]:
+    """Relative Perl file names from perl-modules.txt."""
+    lines = MODULE_LIST.read_text().splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+
+
+def install_perl(src: PerlSource, perl_dir: Path) -> list[Path]:
+    """Copy the interpreter and the traced modules; return the ELF files copied."""
+    copy_file(src.perl, perl_dir / "bin" / "perl", 0o755)
+    copy_file(HERE / "perl" / "ExifToolLayerINC.pm", perl_dir / "modules" / "ExifToolLayerINC.pm")
+    elves = [perl_dir / "bin" / "perl"]
+    for rel in module_list():
+        dst = perl_dir / "modules" / rel
+        copy_file(src.find_module(rel), dst, 0o755 if rel.endswith(".so") else 0o644)
+        if rel.endswith(".so"):
+            elves.append(dst)
+    return elves
+
+
+def install_libraries(src: PerlSource, elves: list[Path], lib_dir: Path, arch: str) -> list[str]:
+    """Copy every non-glibc shared library the ELF files need (transitively); return their sonames."""
+    pending, shipped = list(elves), []
+    while pending:
+        info = elf_info(pending.pop())
+        if info is None:
+            continue
+        if info["machine"] != ELF_MACHINE[arch]:
+            raise SystemExit(f"wrong ELF machine {info['machine']} for {arch}")
+        for soname in info["needed"]:  # type: ignore[attr-defined]
+            if soname in GLIBC_SONAMES or soname in shipped:
+                continue
+            copy_file(src.find_library(soname), lib_dir / soname, 0o755)
+            shipped.append(soname)
+            pending.append(lib_dir / soname)
+    return sorted(shipped)
+
+
+def install_exiftool(tarball: Path, dest: Path) -> None:
+    """Unpack the pinned ExifTool script and lib/ without documentation (.pod files)."""
+    with tarfile.open(tarball) as tar:
+        for member in tar.getmembers():
+            name = member.name
+            if not member.isfile() or name.endswith(".pod"):
+                continue
+            if name == "package/bin/exiftool" or name.startswith("package/bin/lib/"):
+                rel = name[len("package/bin/"):]
+            elif name == "package/LICENSE":
+                rel = "licenses/exiftool.LICENSE"
+            else:
+                continue
+            fh = tar.extractfile(member)
+            assert fh is not None
+            out = dest / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(fh.read())
+            out.chmod(0o644)
+
+
+def write_buildinfo(dest: Path, arch: str, src: PerlSource, libs: list[str], version: str) -> None:
+    """Record what went into the layer, and ship the Debian copyright files."""
+    lines = [f"architecture: {arch}", f"exiftool: {version}", "perl from:", *(f"  {p}" for p in src.packages),
+             f"shared libraries: {', '.join(libs) or 'none'}", f"perl files: {len(module_list())}"]
+    (dest / "BUILDINFO.txt").write_text("\n".join(lines) + "\n")
+    for pkg, path in src.copyrights.items():
+        copy_file(path, dest / "licenses" / f"{pkg}.copyright")
+
+
+def build(arch: str, out: Path, tarball: Path, version: str, src: PerlSource) -> None:
+    """Assemble the layer tree into ``out`` (emptied first)."""
+    if out.exists():
+        shutil.rmtree(out)
+    base = out / "exiftool"
+    install_exiftool(tarball, base)
+    elves = install_perl(src, base / "perl")
+    libs = install_libraries(src, elves, base / "perl" / "lib", arch)
+    (out / "bin").mkdir(parents=True)
+    (out / "bin" / "exiftool").write_text(LAUNCHER)
+    (out / "bin" / "exiftool").chmod(0o755)
+    write_buildinfo(base, arch, src, libs, version)
+
+
+def smoke_test(out: Path, version: str) -> None:
+    """Where the layer's architecture is the host's, check it runs and reports the pinned version."""
+    got = run([str(out / "bin" / "exiftool"), "-ver"]).strip()
+    if got != version:
+        raise SystemExit(f"layer ExifTool says {got!r}, expected {version!r}")
+
+
+def write_zip(tree: Path, zip_path: Path) -> None:
+    """Zip the tree reproducibly (fixed timestamps, sorted entries, unix modes kept)."""
+    zip_path.unlink(missing_ok=True)
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for path in sorted(p for p in tree.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(str(path.relative_to(tree)), date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = (stat.S_IFREG | stat.S_IMODE(path.stat().st_mode)) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes(), compresslevel=9)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line options (the Makefile passes all of them)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--arch", choices=sorted(DEBIAN_ARCH), default=host_arch())
+    ap.add_argument("--out", type=Path, required=True, help="layer tree (its content goes to /opt)")
+    ap.add_argument("--tarball", type=Path, required=True, help="verified exiftool-vendored.pl tarball")
+    ap.add_argument("--exiftool-version", required=True)
+    ap.add_argument("--perl-from", choices=["debian", "host", "auto"], default="auto")
+    ap.add_argument("--state", type=Path, help="Debian download cache (default: build/debian-<arch>)")
+    ap.add_argument("--zip", type=Path, help="also write this zip of the tree")
+    return ap.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Build the layer tree (and zip), then smoke-test it where the host can run it."""
+    opts = parse_args(argv)
+    mode = opts.perl_from
+    if mode == "auto":
+        mode = "debian" if shutil.which("apt-get") and shutil.which("dpkg-deb") else "host"
+    if mode == "host" and opts.arch != host_arch():
+        raise SystemExit(f"PERL_FROM=host can only build for the host architecture ({host_arch()})")
+    state = opts.state or HERE / "build" / f"debian-{opts.arch}"
+    src = debian_source(opts.arch, state.resolve()) if mode == "debian" else host_source()
+    build(opts.arch, opts.out.resolve(), opts.tarball, opts.exiftool_version, src)
+    if opts.arch == host_arch():
+        smoke_test(opts.out, opts.exiftool_version)
+    if opts.zip:
+        write_zip(opts.out, opts.zip)
+    print(f"layer {opts.arch} ({mode} perl) -> {opts.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
