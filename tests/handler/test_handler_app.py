@@ -10,12 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
-
-from handler import app
-from handler.results import ScrubFailure
-from handler.s3_object import MARKER_KEY, STATUS_TAG
-
-from .conftest import (
+from handler_testlib import (
     NOT_AN_IMAGE,
     REGION,
     FakeContext,
@@ -32,6 +27,10 @@ from .conftest import (
     sqs_event,
     versions_of,
 )
+
+from handler import app
+from handler.results import ScrubFailure
+from handler.s3_object import MARKER_KEY, STATUS_TAG
 
 ODD_KEYS = ["with space.jpg", "plus+sign.jpg", "fotos/Zürich/été 2026/naïve ß.jpg",
             "a/b/c/d/e/f/g/h/i/j/deep photo+1 (copy).jpeg", "100% sure?.jpg"]

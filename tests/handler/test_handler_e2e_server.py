@@ -8,13 +8,12 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from handler_testlib import REGION, FakeContext, count_calls, jpeg, make_config
 from moto.server import ThreadedMotoServer
 
 from exif_scrubber import Scrubber
 from handler import app
 from handler.s3_object import MARKER_KEY
-
-from .conftest import REGION, FakeContext, count_calls, jpeg, make_config
 
 
 @pytest.fixture

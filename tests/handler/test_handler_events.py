@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from handler_testlib import batch_event, eventbridge_event, s3_event, s3_record, sqs_event
 
 from handler.events import EventError, Source, parse_event
-
-from .conftest import batch_event, eventbridge_event, s3_event, s3_record, sqs_event
 
 ODD_KEYS = ["a b.jpg", "c++/x+y.jpg", "fotos/Zürich/été 2026/ß.jpg", "d/e/f/g/h/i/j/k.jpeg", "100%.jpg", "q?&=#.jpg"]
 

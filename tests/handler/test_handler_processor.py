@@ -7,11 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
-
-from handler.object_result import Status
-from handler.s3_object import MARKER_KEY, STATUS_TAG
-
-from .conftest import (
+from handler_testlib import (
     NOT_AN_IMAGE,
     REGION,
     Harness,
@@ -22,6 +18,9 @@ from .conftest import (
     put,
     versions_of,
 )
+
+from handler.object_result import Status
+from handler.s3_object import MARKER_KEY, STATUS_TAG
 
 
 def tags_of(s3: Any, bucket: str, key: str, version_id: str | None = None) -> dict[str, str]:
