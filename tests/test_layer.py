@@ -166,6 +166,25 @@ def test_scrub_and_verify_in_root(root: Path, tmp_path: Path) -> None:
     assert not [k for k in reference if k.startswith("GPS") or k.endswith("Artist")]
 
 
+def test_engine_scrubs_with_the_layer_in_root(root: Path, tmp_path: Path) -> None:
+    """The project's engine on the host, its ExifTool being the layer's, run inside the hermetic root."""
+    from exif_scrubber.engine import Scrubber
+    from exif_scrubber.policy import ScrubPolicy
+
+    src = gps_jpeg(tmp_path / "gps.jpg")
+    dst = tmp_path / "out" / "clean.jpg"
+    dst.parent.mkdir()
+    wrapper = ls.root_wrapper(root, [tmp_path], tmp_path / "exiftool-in-root")
+    with Scrubber(ScrubPolicy(), exiftool_path=wrapper, work_dir=tmp_path) as scrubber:
+        assert scrubber.exiftool_version == ls.pin()["EXIFTOOL_VERSION"]
+        report = scrubber.scrub_file(src, dst)
+    assert (str(report.outcome), report.verified) == ("cleaned", True), report.reason
+    before, after = (meta(host_exiftool(*HASH, "-Artist", str(p)))[0] for p in (src, dst))
+    assert after["File:ImageDataHash"] == before["File:ImageDataHash"]
+    assert "GPS:GPSLatitude" in before
+    assert not [k for k in after if k.startswith("GPS") or k.endswith("Artist")], after
+
+
 @pytest.mark.corpus
 def test_corpus_reads_and_scrubs_identically_in_root(root: Path, arch: str, tmp_path: Path) -> None:
     """Over the corpus, the layer in the root reads and scrubs exactly like the host ExifTool."""
