@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint setup exiftool clean sam-setup
+.PHONY: demo test lint setup exiftool clean sam-setup bench
 
 setup: $(STAMP) exiftool
 
@@ -40,6 +40,17 @@ test: setup sam-setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 tests
+
+# Scrubbers side by side in one run (this engine, `exiftool -all=`, the Pillow re-encode) on ../shared/corpus
+# and generated 12/24/48 MP photos: writes bench/results/scrubbers.{md,json} and charts. BENCH_ARGS=--quick to try.
+BENCH_STAMP := $(VENV)/.installed-bench
+
+bench: setup $(BENCH_STAMP)
+	$(BIN)/python -m bench.scrubbers $(BENCH_ARGS)
+
+$(BENCH_STAMP): pyproject.toml
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $@
 
 lint: setup
 	$(BIN)/ruff check .
