@@ -1,0 +1,97 @@
+"""The benchmark's inputs: the real corpus (when present) and generated 12/24/48 MP photos, cached."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from exif_scrubber.exiftool_process import ExifToolPool
+from exif_scrubber.formats import HEAD_BYTES, sniff
+from exif_scrubber.samples import FORMAT_EXTENSIONS, MetadataRecipe, inject, make_pixels, save_image
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = REPO / "bench" / ".cache"
+DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
+SIZES: dict[str, tuple[int, int]] = {"12MP": (4000, 3000), "24MP": (6000, 4000), "48MP": (8000, 6000)}
+FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "HEIC")
+GENERATOR_VERSION = "1"
+"""Bump when the generated pictures or their metadata change, so the cache is rebuilt."""
+_NOT_IMAGES = (".json", ".tsv", ".md", ".txt")
+
+
+@dataclass(frozen=True)
+class BenchInput:
+    """One input file and the group its figures are reported under."""
+
+    path: Path
+    group: str
+    """``corpus`` or e.g. ``12MP JPEG``."""
+    format: str | None
+    """Format by magic bytes (the engine's sniff), None when not a supported image."""
+    bytes: int
+    megapixels: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON view."""
+        data = asdict(self)
+        data["path"] = str(self.path)
+        return data
+
+
+def sniff_format(path: Path) -> str | None:
+    """The format by magic bytes, as the engine sees it."""
+    with path.open("rb") as handle:
+        handler = sniff(handle.read(HEAD_BYTES))
+    return handler.name if handler else None
+
+
+def corpus_inputs(corpus: Path) -> list[BenchInput]:
+    """Every file of the corpus (empty when the folder is absent)."""
+    if not corpus.is_dir():
+        return []
+    files = sorted(p for p in corpus.iterdir() if p.is_file() and p.suffix.lower() not in _NOT_IMAGES)
+    return [BenchInput(p, "corpus", sniff_format(p), p.stat().st_size) for p in files]
+
+
+def generated_inputs(
+    pool: ExifToolPool,
+    *,
+    sizes: Mapping[str, tuple[int, int]] = SIZES,
+    formats: Sequence[str] = FORMATS,
+    cache: Path = CACHE / "inputs",
+    log: bool = True,
+) -> list[BenchInput]:
+    """Photos of each size and format with the full metadata recipe (GPS, camera, serial, IPTC, XMP,
+    comment, thumbnail, orientation 6), generated once and reused while the generator is unchanged."""
+    cache.mkdir(parents=True, exist_ok=True)
+    manifest_path = cache / "manifest.json"
+    manifest: dict[str, str] = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    inputs = []
+    for label, size in sizes.items():
+        for index, fmt in enumerate(formats):
+            name = f"{label}-{fmt.lower()}.{FORMAT_EXTENSIONS[fmt]}"
+            path = cache / name
+            key = f"{GENERATOR_VERSION}:{size[0]}x{size[1]}:{fmt}"
+            if manifest.get(name) != key or not path.exists():
+                started = time.perf_counter()
+                save_image(make_pixels(size, seed=index), path, fmt)
+                inject(pool, path, MetadataRecipe(), fmt)
+                manifest[name] = key
+                manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+                if log:
+                    print(f"  generated {name} ({path.stat().st_size / 1e6:.1f} MB) in "
+                          f"{time.perf_counter() - started:.1f} s", flush=True)
+            inputs.append(BenchInput(path, f"{label} {fmt}", fmt, path.stat().st_size, size[0] * size[1] / 1e6))
+    return inputs
+
+
+def warmup_inputs(
+    pool: ExifToolPool, cache: Path = CACHE / "warmup", formats: Sequence[str] = FORMATS
+) -> dict[str, Path]:
+    """One tiny photo per format (JPEG always), run untimed by every contender before its timed runs."""
+    wanted = list(dict.fromkeys(["JPEG", *formats]))
+    tiny = generated_inputs(pool, sizes={"tiny": (64, 48)}, formats=wanted, cache=cache, log=False)
+    return {str(item.format): item.path for item in tiny}
