@@ -133,7 +133,8 @@ def markdown(payload: dict[str, Any], charts: Sequence[str]) -> str:
     rows = payload["rows"]
     lines = [
         "# Scrubber benchmark", "",
-        f"Written by `{payload['command']}` (`bench/scrubbers/`) on {mc['date_utc']}, commit {mc['git_commit']}, "
+        f"Written by `{payload['command']}` (`bench/scrubbers/`) on {mc['date_utc']}, commit {mc['git_commit']}"
+        f"{' (the engine had uncommitted changes)' if mc.get('engine_uncommitted_changes') else ''}, "
         f"in {payload['total_run_s']:.0f} s. Every figure below comes from this one run, on the same files.", "",
         f"**Machine:** {mc['cpu']}, {mc['cores']} cores, {mc['memory_gib']} GiB RAM, {mc['os']}; "
         f"Python {mc['python']}, "

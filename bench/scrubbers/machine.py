@@ -32,12 +32,12 @@ def _memory_gib() -> float | None:
     return None
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
-        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
     except OSError:
         return None
-    return done.stdout.strip() or None
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def describe(exiftool_version: str) -> dict[str, Any]:
@@ -56,7 +56,8 @@ def describe(exiftool_version: str) -> dict[str, Any]:
         "pillow": PIL.__version__,
         "pillow_heif": pillow_heif.__version__,
         "libheif": pillow_heif.libheif_version(),
-        "git_commit": _git_commit(),
+        "git_commit": _git("rev-parse", "--short", "HEAD"),
+        "engine_uncommitted_changes": bool(_git("status", "--porcelain", "--", "exif_scrubber")),
     }
 
 
