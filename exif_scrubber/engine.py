@@ -12,14 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ExifToolCrashed, ExifToolTimeout, ScrubberError
+from .errors import ExifToolCrashed, ExifToolTimeout, ScrubberError, StructureError
 from .exiftool_process import ExifToolPool
 from .formats import HEAD_BYTES, FormatHandler, ScrubContext, sniff
 from .formats.base import ORIENTATION_GROUPS
-from .formats.gif import GifStructureError
-from .formats.heif_items import HeifStructureError
-from .formats.jpeg import JpegStructureError
-from .formats.png import PngStructureError
 from .leftovers import Tag, count_by_group, find_leftovers, parse_exiftool_json
 from .pixels import PixelProbe, ProbeError, probe
 from .policy import ScrubPolicy
@@ -32,8 +28,6 @@ READ_ARGS = (
 )
 """How every file is read: all tags, duplicates and embedded documents, plus the image-data hash.
 ``-u`` (unknown tags too) is added wherever a verdict depends on the reading."""
-
-_STRUCTURE_ERRORS = (GifStructureError, HeifStructureError, JpegStructureError, PngStructureError, ValueError)
 
 
 class Refused(ScrubberError):
@@ -165,7 +159,7 @@ class Scrubber:
             if complete:
                 try:
                     _merge(leftovers, handler.structure_leftovers(local, self.policy))
-                except _STRUCTURE_ERRORS as exc:
+                except StructureError as exc:
                     return ScanResult(format=handler.name, leftovers=leftovers, error=f"malformed: {exc}")
             return ScanResult(format=handler.name, leftovers=leftovers, image_hash=reading.image_hash)
 
@@ -212,7 +206,7 @@ class Scrubber:
         try:
             leftovers = find_leftovers(before.tags, self.policy, tiff=handler.is_tiff)
             _merge(leftovers, handler.structure_leftovers(source, self.policy))
-        except _STRUCTURE_ERRORS as exc:
+        except StructureError as exc:
             raise Refused(f"malformed {handler.name}: {exc}") from None
         if not leftovers:  # confirm "nothing to remove" with unknown tags included
             before = self._read(source, handler)
@@ -244,8 +238,7 @@ class Scrubber:
         report.notes += ctx.notes
 
         timer = time.perf_counter()
-        dropped = [n for n in ctx.notes if n.startswith("dropped MPF")]
-        report.dropped_secondary_images = _dropped_images(before.tags) if dropped else []
+        report.dropped_secondary_images = ctx.dropped_images
         after_pixels = self._probe(output, handler)
         verification = _verify(before, after, before_pixels, after_pixels, remaining,
                                len(report.dropped_secondary_images))
@@ -261,14 +254,14 @@ class Scrubber:
         args = handler.write_args(ctx)
         try:
             source = handler.prepare(source, ctx)
-        except _STRUCTURE_ERRORS as exc:
+        except StructureError as exc:
             raise Refused(f"malformed {handler.name}: {exc}") from None
         result = self.pool.execute([*args, "-o", str(output), str(source)])
         if not output.exists():
             raise Refused(f"ExifTool could not rewrite it: {_first_error(result.stderr)}")
         try:
             handler.post_process(output, ctx)
-        except _STRUCTURE_ERRORS as exc:
+        except StructureError as exc:
             raise Refused(f"malformed {handler.name}: {exc}") from None
 
     def _leftovers_of(self, handler: FormatHandler, path: Path, reading: Reading) -> dict[str, list[str]]:
@@ -277,7 +270,7 @@ class Scrubber:
         leftovers = find_leftovers(reading.tags, self.policy, tiff=handler.is_tiff)
         try:
             _merge(leftovers, handler.structure_leftovers(path, self.policy))
-        except _STRUCTURE_ERRORS as exc:
+        except StructureError as exc:
             raise Refused(f"output is malformed: {exc}") from None
         return leftovers
 
@@ -307,7 +300,7 @@ class Scrubber:
         if image_hash is None and handler is not None and not error:
             try:
                 image_hash = handler.image_data_hash(path)
-            except _STRUCTURE_ERRORS:
+            except StructureError:
                 image_hash = None
         return Reading(
             tags=tags,
@@ -395,10 +388,6 @@ def _removed(before: list[Tag], after: list[Tag]) -> dict[str, int]:
     counts_before, counts_after = count_by_group(before), count_by_group(after)
     removed = {g: n - counts_after.get(g, 0) for g, n in counts_before.items() if n > counts_after.get(g, 0)}
     return dict(sorted(removed.items()))
-
-
-def _dropped_images(tags: list[Tag]) -> list[str]:
-    return sorted({t.group for t in tags if t.group.startswith("MPImage") and t.group != "MPImage1"})
 
 
 def _merge(into: dict[str, list[str]], extra: dict[str, list[str]]) -> None:

@@ -7,6 +7,10 @@ class ScrubberError(Exception):
     """Base class of every error the engine raises on purpose."""
 
 
+class StructureError(ValueError):
+    """A container (JPEG segments, PNG chunks, HEIF boxes, ...) cannot be followed safely."""
+
+
 class ExifToolNotFound(ScrubberError):
     """No ExifTool executable could be located."""
 

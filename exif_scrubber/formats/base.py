@@ -28,6 +28,8 @@ class ScrubContext:
     work_dir: Path
     run_exiftool: RunExifTool
     notes: list[str] = field(default_factory=list)
+    dropped_images: list[str] = field(default_factory=list)
+    """Secondary images the format's recipe removes whole (reported as a loss)."""
 
     def value(self, group: str, name: str) -> object | None:
         """The value of a tag of the main document, or None."""

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import StructureError
 from ..policy import ScrubPolicy
 from .base import FormatHandler, ScrubContext
 
@@ -13,7 +14,7 @@ _DISPLAY_APPS = (b"NETSCAPE2.0", b"ANIMEXTS1.0")
 _ICC_APP = b"ICCRGBG1012"
 
 
-class GifStructureError(ValueError):
+class GifStructureError(StructureError):
     """The block structure of the GIF cannot be followed."""
 
 

@@ -13,10 +13,12 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from ..errors import StructureError
+
 XMP_MIME = "application/rdf+xml"
 
 
-class HeifStructureError(ValueError):
+class HeifStructureError(StructureError):
     """The box structure cannot be read safely."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import StructureError
 from ..policy import ScrubPolicy
 from .base import FormatHandler, ScrubContext
 
@@ -26,7 +27,7 @@ _MPF_TYPES = {
 }
 
 
-class JpegStructureError(ValueError):
+class JpegStructureError(StructureError):
     """The marker structure of the JPEG cannot be followed."""
 
 
@@ -102,10 +103,10 @@ class JpegHandler(FormatHandler):
         args = super().write_args(ctx)
         if ctx.has("JFXX"):  # a JFIF extension thumbnail goes only with the whole JFIF group
             args.remove("--JFIF:all")
-        dropped = secondary_images(ctx)
-        if dropped:
+        ctx.dropped_images = secondary_images(ctx)
+        if ctx.dropped_images:
             ctx.notes.append(
-                "dropped MPF secondary image(s): " + ", ".join(dropped)
+                "dropped MPF secondary image(s): " + ", ".join(ctx.dropped_images)
                 + " (their own EXIF cannot be cleaned in place)"
             )
         return args

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+from ..errors import StructureError
 from ..policy import ScrubPolicy
 from .base import FormatHandler, ScrubContext
 
@@ -18,7 +19,7 @@ _STRUCTURE_CHUNKS = frozenset(
 _XMP_KEYWORD = b"XML:com.adobe.xmp\0"
 
 
-class PngStructureError(ValueError):
+class PngStructureError(StructureError):
     """The chunk structure of the PNG cannot be followed."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+from ..errors import StructureError
 from ..policy import ScrubPolicy
 from .base import FormatHandler
 
@@ -14,7 +15,7 @@ _KNOWN_CHUNKS = frozenset({b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF",
 def walk_chunks(data: bytes) -> list[bytes]:
     """Return the top-level RIFF chunk types of a WebP file."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
-        raise ValueError("not a RIFF/WEBP file")
+        raise StructureError("not a RIFF/WEBP file")
     pos, kinds = 12, []
     while pos + 8 <= len(data):
         kind, size = struct.unpack_from("<4sI", data, pos)
