@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from .errors import ExifToolCrashed, ExifToolTimeout, ScrubberError, StructureError
 from .exiftool_process import ExifToolPool
 from .formats import HEAD_BYTES, FormatHandler, ScrubContext, sniff
@@ -104,9 +106,19 @@ class Scrubber:
         """Stop the ExifTool processes."""
         self.pool.close()
 
-    def warm_up(self) -> None:
-        """Start every ExifTool process and load the modules a scrub needs (Lambda init phase)."""
+    def warm_up(self, *, scrub_sample: bool = True) -> None:
+        """Start every ExifTool process and, with ``scrub_sample``, scrub a tiny JPEG once so that
+        ExifTool's writer modules and Pillow's plugins are loaded before the first real file
+        (on Lambda this runs in the init phase)."""
         self.pool.warm_up()
+        if not scrub_sample:
+            return
+        with self._workspace() as work:
+            sample = work / "warm-up.jpg"
+            exif = Image.Exif()
+            exif[0x0112] = 1  # an Orientation, so the write path runs in full
+            Image.new("RGB", (16, 16), (128, 64, 32)).save(sample, "JPEG", exif=exif.tobytes())
+            self.scrub_file(sample, work / "warm-up.out.jpg")
 
     # ------------------------------------------------------------------ public API
 
