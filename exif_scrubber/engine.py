@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -30,6 +31,10 @@ READ_ARGS = (
 )
 """How every file is read: all tags, duplicates and embedded documents, plus the image-data hash.
 ``-u`` (unknown tags too) is added wherever a verdict depends on the reading."""
+
+
+_SAFE_PATH = re.compile(r"[A-Za-z0-9._/-]+")
+"""Paths ExifTool may be given as they are: no spaces, pipes, quotes or other shell-ish characters."""
 
 
 class Refused(ScrubberError):
@@ -147,11 +152,16 @@ class Scrubber:
         """What :meth:`scrub_file` would remove and keep, without writing anything."""
         return self.scrub_file(src, None, display_name=display_name)
 
-    def scan(self, path: Path, *, complete: bool = True) -> ScanResult:
+    def scan(
+        self, path: Path, *, complete: bool = True, image_hash: bool = True, copy: bool = True
+    ) -> ScanResult:
         """The leftover scan of one file (the audit's definition of "not clean").
 
         ``complete=False`` is for partial downloads (head and tail of an object): the container
         walkers that need the whole file are skipped, and truncation errors are tolerated.
+        ``image_hash=False`` skips the image-data hash (an audit does not need it; it costs a full
+        pass over the pixels). ``copy=False`` lets a caller that names its own temp files skip the
+        private copy; a path with any character outside ``[A-Za-z0-9._/-]`` is copied regardless.
         """
         try:
             with Path(path).open("rb") as handle:
@@ -162,9 +172,11 @@ class Scrubber:
         if handler is None:
             return ScanResult(format=None, leftovers={}, unsupported=True)
         with self._workspace() as work:
-            local = work / f"scan.{handler.extension}"
-            shutil.copyfile(path, local)
-            reading = self._read(local, handler)
+            local = Path(path)
+            if copy or not _SAFE_PATH.fullmatch(str(local)) or not local.is_absolute():
+                local = work / f"scan.{handler.extension}"
+                shutil.copyfile(path, local)
+            reading = self._read(local, handler, image_hash=image_hash)
             if reading.error and complete:
                 return ScanResult(format=handler.name, leftovers={}, error=f"ExifTool: {reading.error}")
             leftovers = find_leftovers(reading.tags, self.policy, tiff=handler.is_tiff)
@@ -292,8 +304,13 @@ class Scrubber:
         except ProbeError as exc:
             raise Refused(str(exc)) from None
 
-    def _read(self, path: Path, handler: FormatHandler | None = None, *, unknown: bool = True) -> Reading:
-        result = self.pool.execute([*READ_ARGS, *(["-u"] if unknown else []), str(path)])
+    def _read(
+        self, path: Path, handler: FormatHandler | None = None, *, unknown: bool = True, image_hash: bool = True
+    ) -> Reading:
+        args = [*READ_ARGS, *(["-u"] if unknown else [])]
+        if not image_hash:
+            args.remove("-ImageDataHash")
+        result = self.pool.execute([*args, str(path)])
         if not result.stdout:
             return Reading(tags=[], image_hash=None, mime_type=None, error=_first_error(result.stderr))
         documents = parse_exiftool_json(result.stdout)
@@ -308,15 +325,15 @@ class Scrubber:
             else:
                 values.setdefault(f"{tag.group}:{tag.name}", tag.value)
         error = values.get("ExifTool:Error")
-        image_hash = values.get("File:ImageDataHash")
-        if image_hash is None and handler is not None and not error:
+        data_hash = values.get("File:ImageDataHash")
+        if data_hash is None and image_hash and handler is not None and not error:
             try:
-                image_hash = handler.image_data_hash(path)
+                data_hash = handler.image_data_hash(path)
             except StructureError:
-                image_hash = None
+                data_hash = None
         return Reading(
             tags=tags,
-            image_hash=image_hash,
+            image_hash=data_hash,
             mime_type=values.get("File:MIMEType"),
             error=str(error) if error else None,
             warnings=warnings,

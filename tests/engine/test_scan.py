@@ -1,0 +1,49 @@
+"""The leftover scan the audit uses: options that make it cheaper must not change its verdict."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from exif_scrubber import Scrubber
+
+from .conftest import SampleFactory
+
+
+def test_scan_without_hash_gives_the_same_leftovers(sample: SampleFactory, scrubber: Scrubber) -> None:
+    source = sample("JPEG")
+    full = scrubber.scan(source)
+    cheap = scrubber.scan(source, image_hash=False, copy=False)
+    assert full.image_hash is not None and cheap.image_hash is None
+    assert full.leftovers == cheap.leftovers and "GPS" in cheap.leftovers
+
+
+def test_unsafe_names_are_copied_even_when_copy_is_false(
+    sample: SampleFactory, scrubber: Scrubber, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hostile = tmp_path / "touch pwned |"
+    shutil.copy(sample("PNG"), hostile)
+    seen: list[str] = []
+    original = scrubber.pool.execute
+
+    def spy(args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.extend(args)
+        return original(args, **kwargs)
+
+    monkeypatch.setattr(scrubber.pool, "execute", spy)
+    monkeypatch.chdir(tmp_path)
+    result = scrubber.scan(hostile, copy=False)
+    assert "GPS" in result.leftovers
+    assert str(hostile) not in seen and not (tmp_path / "pwned").exists()
+
+
+def test_unsupported_and_unreadable(scrubber: Scrubber, tmp_path: Path) -> None:
+    text = tmp_path / "a.txt"
+    text.write_text("hello")
+    assert scrubber.scan(text).unsupported
+    broken = tmp_path / "b.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 30)
+    result = scrubber.scan(broken)
+    assert result.error and not result.clean
