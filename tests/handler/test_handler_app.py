@@ -219,6 +219,29 @@ def test_own_write_back_ends_in_a_single_head(harness: Harness, versioned_bucket
     assert scan(body_of(harness.s3, versioned_bucket, "loop/a b+c.jpg")).clean
 
 
+def test_existing_bucket_wired_through_eventbridge_and_sqs(harness: Harness, bucket: str, scan: Any) -> None:
+    """The template's "existing bucket, Queue" wiring, with moto generating the EventBridge events."""
+    sqs, events = boto3.client("sqs", region_name=REGION), boto3.client("events", region_name=REGION)
+    queue_url = sqs.create_queue(QueueName=f"{bucket}-eb")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    harness.s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    events.put_rule(Name="objects", EventPattern=json.dumps(
+        {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [bucket]}}}))
+    events.put_targets(Rule="objects", Targets=[{"Id": "queue", "Arn": arn}])
+    put(harness.s3, bucket, "eb/photo 1.jpg", jpeg(seed=18))
+    upload = _receive(sqs, queue_url)
+    assert len(upload["Records"]) == 1 and "Object Created" in upload["Records"][0]["body"]
+
+    assert handle(upload) == {"batchItemFailures": []}
+    own_write = _receive(sqs, queue_url)
+    harness.calls.clear()
+    assert handle(own_write) == {"batchItemFailures": []}
+
+    assert len(own_write["Records"]) == 1 and harness.calls.names == ["HeadObject"]
+    assert scan(body_of(harness.s3, bucket, "eb/photo 1.jpg")).clean
+
+
 def test_redelivered_event_changes_nothing(harness: Harness, bucket: str) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = _notifying_bucket(harness.s3, sqs, bucket)
