@@ -108,8 +108,12 @@ class ObjectScrubber:
             self._fail(result, None, f"too large: {head.size} bytes > MAX_OBJECT_BYTES={self.config.max_object_bytes}",
                        tag_version=result.version_id)
             return
-        free = shutil.disk_usage(self.config.work_dir).free
-        needed = head.size * TMP_SPACE_FACTOR + TMP_SPACE_MARGIN
+        disk = shutil.disk_usage(self.config.work_dir)
+        free, needed = disk.free, head.size * TMP_SPACE_FACTOR + TMP_SPACE_MARGIN
+        if disk.total < needed:  # no retry can help: the function's /tmp is too small for this object
+            self._fail(result, None, f"too large for {self.config.work_dir}: needs {needed} bytes, it has {disk.total} "
+                       "in all (raise the ephemeral storage or lower MAX_OBJECT_BYTES)", tag_version=result.version_id)
+            return
         if free < needed:
             result.status = Status.RETRY
             result.reason = f"not enough space in {self.config.work_dir}: {free} bytes free, {needed} needed"

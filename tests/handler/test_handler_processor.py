@@ -364,6 +364,17 @@ def test_not_enough_tmp_space_is_retryable(harness: Harness, bucket: str, monkey
     assert "GetObject" not in harness.calls.names
 
 
+def test_tmp_smaller_than_the_object_needs_is_a_failure(harness: Harness, bucket: str, monkeypatch: Any) -> None:
+    put(harness.s3, bucket, "huge.jpg", jpeg(seed=28))
+    monkeypatch.setattr("handler.processor.shutil.disk_usage",
+                        lambda _: SimpleNamespace(total=4096, used=0, free=4096))
+
+    result = harness.process(bucket, "huge.jpg")
+
+    assert result.status is Status.FAILED and "ephemeral storage" in (result.reason or "")
+    assert tags_of(harness.s3, bucket, "huge.jpg") == {STATUS_TAG: "failed"}
+
+
 def test_quarantine_in_versioned_bucket_removes_exactly_the_version_read(
     harness_factory: Any, versioned_bucket: str
 ) -> None:
