@@ -160,21 +160,27 @@ def emulation_problem(arch: str) -> str | None:
 
 
 def hermetic_root(arch: str, layer: Path) -> Path:
-    """An empty root with only glibc's libraries and /bin/sh (Debian libc6 + dash) and the layer at /opt."""
+    """An empty root with only glibc's libraries and /bin/sh (Debian libc6 + dash) and the layer at /opt.
+
+    Rebuilt only when the layer changed, so parallel test workers share one root safely.
+    """
     base = BUILD / f"hermetic-{arch}"
+    zip_stat = (layer.parent / f"{layer.name}.zip").stat()
+    stamp = f"{zip_stat.st_mtime_ns} {zip_stat.st_size}"
+    root = base / "root"
     with build_lock(f"hermetic-{arch}"):
+        if (base / "stamp").exists() and (base / "stamp").read_text() == stamp:
+            return root
         debs = builder().fetch_debs(arch, base / "apt", ["libc6", "dash"])
-        root = base / "root"
-        if root.exists():
-            subprocess.run(["umount", "-R", str(root)], capture_output=True, check=False)
-            shutil.rmtree(root)
-        root.mkdir()
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
         for deb in debs:
             subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
         keep_only_libc_and_dash(root)
         shutil.copytree(layer, root / "opt", symlinks=True)
         for d in ("tmp", "proc", "dev"):
             (root / d).mkdir(exist_ok=True)
+        (base / "stamp").write_text(stamp)
     return root
 
 

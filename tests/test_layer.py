@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,21 @@ def test_elf_scan_rejects_host_libraries_built_for_newer_glibc(tmp_path: Path) -
     assert any("libcrypt.so.1: needs GLIBC_2.36" in p for p in problems), problems
     assert any("needs libbz2.so.1.0, neither" in p for p in problems), problems
     assert ls.glibc_too_new("GLIBC_2.35") and not ls.glibc_too_new("GLIBC_2.34")
+
+
+def test_host_perl_mode_builds_a_working_layer(tmp_path: Path) -> None:
+    """PERL_FROM=host (what `sam build --use-container` uses in the AL2023 image) on this host's Perl."""
+    if ls.builder().host_arch() != "x86_64" or not LOCAL_EXIFTOOL.exists():
+        pytest.skip("host-mode check runs on x86_64 with `make -C exiftool_layer local` done")
+    tarball = next((ls.BUILD / "dist").glob("*.tgz"))
+    out = tmp_path / "layer"
+    subprocess.run([sys.executable, str(ls.LAYER_DIR / "build_layer.py"), "--perl-from", "host", "--arch", "x86_64",
+                    "--out", str(out), "--tarball", str(tarball), "--exiftool-version",
+                    ls.pin()["EXIFTOOL_VERSION"]], check=True, capture_output=True)
+    run = subprocess.run([str(out / "bin" / "exiftool"), "-ver", "-v2"], capture_output=True, text=True, check=True)
+    assert run.stdout.split("Include directories:\n", 1)[1].split() == [
+        str(out / "exiftool" / "lib"), str(out / "exiftool" / "perl" / "modules")]
+    assert "host perl" in (out / "exiftool" / "BUILDINFO.txt").read_text()
 
 
 # ---------------------------------------------------------------- layer layout
