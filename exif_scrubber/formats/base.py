@@ -49,6 +49,15 @@ class ScrubContext:
         return any(t.group == group and (name is None or t.name == name) and not t.doc for t in self.tags)
 
 
+def cut_trailing_bytes(path: Path, end: int, ctx: ScrubContext, where: str) -> None:
+    """Drop whatever follows the format's end marker (unknown trailers, hidden data), noting how much."""
+    size = path.stat().st_size
+    if end < size:
+        ctx.notes.append(f"removed {size - end} bytes after {where}")
+        with path.open("r+b") as handle:
+            handle.truncate(end)
+
+
 class FormatHandler:
     """How one container format is recognised, scrubbed and checked."""
 

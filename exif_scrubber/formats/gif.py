@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import StructureError
 from ..policy import ScrubPolicy
-from .base import FormatHandler, ScrubContext
+from .base import FormatHandler, ScrubContext, cut_trailing_bytes
 
 _DISPLAY_APPS = (b"NETSCAPE2.0", b"ANIMEXTS1.0")
 _ICC_APP = b"ICCRGBG1012"
@@ -113,12 +113,7 @@ class GifHandler(FormatHandler):
         return walk(path.read_bytes()).image_hash
 
     def post_process(self, path: Path, ctx: ScrubContext) -> None:
-        data = path.read_bytes()
-        end = walk(data).end
-        if end < len(data):
-            ctx.notes.append(f"removed {len(data) - end} bytes after the GIF trailer")
-            with path.open("r+b") as handle:
-                handle.truncate(end)
+        cut_trailing_bytes(path, walk(path.read_bytes()).end, ctx, "the GIF trailer")
 
     def structure_leftovers(self, path: Path, policy: ScrubPolicy) -> dict[str, list[str]]:
         data = path.read_bytes()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import StructureError
 from ..policy import ScrubPolicy
-from .base import FormatHandler, ScrubContext
+from .base import FormatHandler, ScrubContext, cut_trailing_bytes
 
 _KEPT_APP = {
     (0, b"JFIF\0"),
@@ -131,12 +131,8 @@ class JpegHandler(FormatHandler):
 
     def post_process(self, path: Path, ctx: ScrubContext) -> None:
         """Cut anything ExifTool left after the EOI marker (unknown trailers, padding)."""
-        data = path.read_bytes()
-        _, end = walk_segments(data)
-        if end < len(data):
-            ctx.notes.append(f"removed {len(data) - end} bytes of unknown trailer after EOI")
-            with path.open("r+b") as handle:
-                handle.truncate(end)
+        _, end = walk_segments(path.read_bytes())
+        cut_trailing_bytes(path, end, ctx, "the JPEG EOI marker")
 
     def structure_leftovers(self, path: Path, policy: ScrubPolicy) -> dict[str, list[str]]:
         kept = {(n, sig) for n, sig in _KEPT_APP if not (policy.strip_icc and n == 2)}

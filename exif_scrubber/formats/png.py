@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import StructureError
 from ..policy import ScrubPolicy
-from .base import FormatHandler, ScrubContext
+from .base import FormatHandler, ScrubContext, cut_trailing_bytes
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _STRUCTURE_CHUNKS = frozenset(
@@ -61,12 +61,8 @@ class PngHandler(FormatHandler):
 
     def post_process(self, path: Path, ctx: ScrubContext) -> None:
         """Cut bytes after IEND (data hidden behind the image)."""
-        data = path.read_bytes()
-        _, end = walk_chunks(data)
-        if end < len(data):
-            ctx.notes.append(f"removed {len(data) - end} bytes after IEND")
-            with path.open("r+b") as handle:
-                handle.truncate(end)
+        _, end = walk_chunks(path.read_bytes())
+        cut_trailing_bytes(path, end, ctx, "IEND")
 
     def structure_leftovers(self, path: Path, policy: ScrubPolicy) -> dict[str, list[str]]:
         kinds, _ = walk_chunks(path.read_bytes())
