@@ -98,9 +98,10 @@ class Auditor:
         self.close()
 
     def _temp_path(self) -> Path:
+        """A fresh name of our own (``object-N``): object keys never become file names."""
         with self._lock:
             self._counter += 1
-            return Path(self._tmp.name) / f"object-{self._counter}.bin"
+            return Path(self._tmp.name) / f"object-{self._counter}"
 
     def audit(self, ref: ObjectRef) -> ObjectResult:
         """Audit one object; raises :class:`AccessError` when S3 refuses the read."""
@@ -140,7 +141,12 @@ class Auditor:
             if fetched.handler is None:
                 result.status = Status.UNSUPPORTED
                 return result
-            scan = self.scrubber.scan(path, complete=True)
+            # The format's own extension, as the engine names its copies (ExifTool sees the same
+            # name pattern here as in the Lambda); the name is ours and safe, so the engine need
+            # not copy it, and the audit never uses the image-data hash (a full pass over pixels).
+            named = path.with_name(f"{path.name}.{fetched.handler.extension}")
+            path = path.rename(named)
+            scan = self.scrubber.scan(path, complete=True, image_hash=False, copy=False)
             result.format, result.leftovers, result.error = scan.format, scan.leftovers, scan.error
             if scan.error:
                 result.status = Status.UNREADABLE
