@@ -15,7 +15,19 @@ whole object:
 * HEIF/AVIF: every top-level box but ``mdat`` (whose header is kept), and the payload of every
   item that is not coded image data (Exif, XMP, IPTC, thumbnails ...), located through ``iloc``,
   wherever it sits (Exif at the end of the file included). Sequences (``moov``) are read whole.
-* PNG, WebP, GIF, TIFF: metadata can follow the image data anywhere: read whole.
+* TIFF: the IFDs are walked (IFD0 chain, SubIFDs, Exif, GPS, Interop) and every byte is read
+  except the strips and tiles they name (``StripOffsets``/``StripByteCounts``,
+  ``TileOffsets``/``TileByteCounts``): ExifTool never reads image data when it lists tags (without
+  ``-b``) and the engine has no TIFF walker. Maker notes, DNG private data, unknown pointer tags
+  into image data, values overlapping image data and BigTIFF are read whole.
+* WebP: the RIFF chunks are walked exactly as ExifTool walks them (to the end of the file) and every
+  byte is read except the payloads of ``VP8 ``/``VP8L``/``ALPH``/``ANMF`` chunks beyond their first
+  :data:`KEEP_PAYLOAD` bytes (ExifTool decodes only a few header bytes of those).
+* PNG: the chunks are walked up to ``IEND`` and every byte is read except ``IDAT``/``fdAT`` payloads
+  (ExifTool seeks over ``IDAT`` and ignores ``fdAT``; CRCs are not checked when reading; the engine's
+  walker checks lengths only).
+* TIFF, WebP and PNG objects under :data:`SMALL_OBJECT` bytes, walks that need more than
+  :data:`MAX_WALK_REQUESTS` GETs, and GIF are read whole (one GET is cheaper than several).
 * Anything else is not an image format we support: the first bytes are enough to say so.
 """
 
@@ -40,6 +52,18 @@ MAX_HEAD = 16 * 1024 * 1024
 """Metadata segments or boxes running past this are read with the whole object."""
 MAX_SPARSE_CHECK = 512 * 1024 * 1024
 """Above this size, the JPEG tail check (which holds the copy in memory) is replaced by a full read."""
+SMALL_OBJECT = 256 * 1024
+"""TIFF, WebP and PNG objects smaller than this are read whole: one GET costs less than a walk."""
+MAX_WALK_REQUESTS = 8
+"""GETs a TIFF/WebP/PNG structure walk may use; a walk that needs more reads the whole object."""
+WALK_FETCH = 16 * 1024
+"""Minimum size of a GET during a structure walk (an IFD and its values usually come in one)."""
+MIN_SKIP = 64 * 1024
+"""Image data shorter than this is read rather than skipped (a GET costs more than the bytes)."""
+MAX_SKIPS = 6
+"""At most this many (the largest) runs of image data are skipped: at most MAX_SKIPS + 1 more GETs."""
+KEEP_PAYLOAD = 64
+"""Bytes kept at the start of a skipped WebP payload (ExifTool decodes the frame header there)."""
 CODED_IMAGE_ITEMS = frozenset({"hvc1", "hvt1", "av01", "avc1", "unci", "j2k1", "vvc1"})
 """HEIF item types whose payload is coded image data (never metadata)."""
 
@@ -106,14 +130,24 @@ class SparseCopy:
         for gap_start, gap_end in self.missing(start, end):
             gap_end = min(self.size, max(gap_end, gap_start + min_fetch))
             for s, e in self.missing(gap_start, gap_end):
-                data = self.source.read(s, e)
-                if len(data) != e - s:
-                    raise OSError(f"short read: asked for {e - s} bytes at {s}, got {len(data)}")
-                self.requests += 1
-                self.bytes_read += len(data)
-                self.handle.seek(s)
-                self.handle.write(data)
-                self._add(s, e)
+                self._fetch(s, e)
+
+    def ensure_span(self, start: int, end: int) -> None:
+        """Fetch what is missing of ``[start, end)`` in one GET, from its first missing byte to its
+        last (bytes already held in between are read again, and counted)."""
+        gaps = self.missing(max(0, start), min(self.size, end))
+        if gaps:
+            self._fetch(gaps[0][0], gaps[-1][1])
+
+    def _fetch(self, start: int, end: int) -> None:
+        data = self.source.read(start, end)
+        if len(data) != end - start:
+            raise OSError(f"short read: asked for {end - start} bytes at {start}, got {len(data)}")
+        self.requests += 1
+        self.bytes_read += len(data)
+        self.handle.seek(start)
+        self.handle.write(data)
+        self._add(start, end)
 
     def read(self, start: int, end: int, *, min_fetch: int = 0) -> bytes:
         """The bytes ``[start, end)``, fetched first if needed."""
@@ -272,7 +306,208 @@ def _plan_heif(copy: SparseCopy) -> None:
             copy.ensure(offset, offset + length)
 
 
-_PLANS: dict[str, Callable[[SparseCopy], None]] = {"JPEG": _plan_jpeg, "HEIC": _plan_heif, "AVIF": _plan_heif}
+# ---------------------------------------------------------------------- TIFF, WebP, PNG
+
+
+class _Walk:
+    """Reads of a structure walk, bounded to :data:`MAX_WALK_REQUESTS` GETs."""
+
+    def __init__(self, copy: SparseCopy) -> None:
+        if copy.size < SMALL_OBJECT:
+            raise Fallback("small object: one GET")
+        self.copy = copy
+        self.budget = copy.requests + MAX_WALK_REQUESTS
+
+    def read(self, start: int, end: int) -> bytes:
+        if start < 0 or end > self.copy.size:
+            raise Fallback(f"structure at {start}..{end} lies outside the object")
+        data = self.copy.read(start, end, min_fetch=WALK_FETCH)
+        if self.copy.requests > self.budget:
+            raise Fallback("the structure walk needs too many requests")
+        return data
+
+
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(r for r in ranges if r[1] > r[0]):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def _read_all_but(copy: SparseCopy, image_data: list[tuple[int, int]]) -> None:
+    """Fetch every byte of the object except the largest runs of ``image_data``.
+
+    At most :data:`MAX_SKIPS` runs of at least :data:`MIN_SKIP` bytes are skipped, so the rest
+    takes at most ``MAX_SKIPS + 1`` GETs (smaller runs are read along with their neighbours).
+    """
+    runs = sorted((r for r in _merge(image_data) if r[1] - r[0] >= MIN_SKIP), key=lambda r: r[0] - r[1])
+    if not runs:
+        raise Fallback("no image data large enough to skip")
+    pos = 0
+    for start, end in sorted(runs[:MAX_SKIPS]):
+        copy.ensure_span(pos, start)
+        pos = end
+    copy.ensure_span(pos, copy.size)
+
+
+def _overlaps(ranges: list[tuple[int, int]], runs: list[tuple[int, int]]) -> tuple[int, int] | None:
+    for s, e in ranges:
+        for rs, re_ in runs:
+            if s < re_ and rs < e:
+                return s, e
+    return None
+
+
+_TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
+_TIFF_IFD_POINTERS = frozenset({0x014A, 0x8769, 0x8825, 0xA005})
+"""SubIFDs, ExifIFD, GPS, Interop: followed (their strips are image data, their values are read)."""
+_TIFF_OPAQUE = {0x927C: "maker notes", 0xC634: "DNG private data"}
+"""Blobs with offsets of their own that may point anywhere in the file: the object is read whole."""
+_TIFF_IMAGE_DATA = {0x0111: 0x0117, 0x0144: 0x0145}
+"""StripOffsets -> StripByteCounts, TileOffsets -> TileByteCounts."""
+_TIFF_THUMBNAIL = (0x0201, 0x0202)
+"""JPEGInterchangeFormat, JPEGInterchangeFormatLength: a thumbnail, read like any value."""
+_TIFF_SCALARS = frozenset({
+    0x00FE, 0x00FF, 0x0100, 0x0101, 0x0102, 0x0103, 0x0106, 0x0107, 0x0108, 0x0109, 0x010A, 0x0115,
+    0x0116, 0x0118, 0x0119, 0x011C, 0x0122, 0x0123, 0x0124, 0x0125, 0x0128, 0x0129, 0x012D, 0x013D,
+    0x0140, 0x0142, 0x0143, 0x014C, 0x0152, 0x0153, 0x0212, 0x0213, 0xA002, 0xA003, 0x8830, 0x8831,
+    0x8832, 0x8833, 0x8834, 0x8835,
+})
+"""LONG tags that are numbers, not offsets (sizes, counts, sensitivities)."""
+
+
+def _tiff_ints(data: bytes, typ: int, count: int, order: str) -> list[int]:
+    code = {3: "H", 4: "I", 13: "I", 8: "h", 9: "i"}.get(typ)
+    if code is None:
+        raise Fallback(f"TIFF offsets of type {typ}")
+    return list(struct.unpack_from(f"{order}{count}{code}", data))
+
+
+def _plan_tiff(copy: SparseCopy) -> None:
+    """Every byte but the strips and tiles named by the IFDs (ExifTool does not read image data)."""
+    walk = _Walk(copy)
+    head = walk.read(0, 8)
+    order = "<" if head[:2] == b"II" else ">"
+    if struct.unpack_from(f"{order}H", head, 2)[0] != 42:
+        raise Fallback("BigTIFF")
+    structure: list[tuple[int, int]] = [(0, 8)]  # IFDs and out-of-line values: never skipped
+    pointers: list[int] = []  # LONG values of unknown tags, which may be offsets
+    image_data: list[tuple[int, int]] = []
+    queue: list[int] = [struct.unpack_from(f"{order}I", head, 4)[0]]
+    seen: set[int] = set()
+    while queue:
+        ifd = queue.pop()
+        if ifd == 0:
+            continue
+        if ifd in seen or len(seen) >= 64:
+            raise Fallback("IFD loop or too many IFDs")
+        seen.add(ifd)
+        (count,) = struct.unpack(f"{order}H", walk.read(ifd, ifd + 2))
+        end = ifd + 2 + 12 * count + 4
+        entries = walk.read(ifd + 2, end)
+        structure.append((ifd, end))
+        values: dict[int, tuple[int, int, int, int]] = {}
+        for i in range(count):
+            tag, typ, n = struct.unpack_from(f"{order}HHI", entries, 12 * i)
+            if typ not in _TIFF_TYPE_SIZES:
+                raise Fallback(f"TIFF tag 0x{tag:04x} of unknown type {typ}")
+            if tag in _TIFF_OPAQUE:
+                raise Fallback(_TIFF_OPAQUE[tag])
+            length = _TIFF_TYPE_SIZES[typ] * n
+            where = ifd + 2 + 12 * i + 8
+            if length > 4:
+                (where,) = struct.unpack_from(f"{order}I", entries, 12 * i + 8)
+                if where + length > copy.size:
+                    raise Fallback(f"TIFF tag 0x{tag:04x} points past the end")
+                structure.append((where, where + length))
+            values[tag] = (typ, n, where, length)
+            if tag in _TIFF_IFD_POINTERS or typ == 13:
+                queue += _tiff_ints(walk.read(where, where + length), typ, n, order)
+            elif typ in (4, 9) and tag not in _TIFF_SCALARS and tag not in _TIFF_THUMBNAIL and not (
+                tag in _TIFF_IMAGE_DATA or tag in _TIFF_IMAGE_DATA.values()
+            ):
+                pointers += _tiff_ints(walk.read(where, where + length), typ, min(n, 1), order)
+        (next_ifd,) = struct.unpack_from(f"{order}I", entries, 12 * count)
+        queue.append(next_ifd)
+        for offsets_tag, counts_tag in _TIFF_IMAGE_DATA.items():
+            if offsets_tag not in values and counts_tag not in values:
+                continue
+            if offsets_tag not in values or counts_tag not in values:
+                raise Fallback("image data offsets without byte counts")
+            offsets, counts = (
+                _tiff_ints(walk.read(w, w + ln), typ, n, order)
+                for typ, n, w, ln in (values[offsets_tag], values[counts_tag])
+            )
+            if len(offsets) != len(counts):
+                raise Fallback("image data offsets and byte counts differ in number")
+            for start, size in zip(offsets, counts, strict=True):
+                if start < 0 or size < 0 or start + size > copy.size:
+                    raise Fallback("image data past the end of the object")
+                image_data.append((start, start + size))
+        if all(t in values for t in _TIFF_THUMBNAIL):
+            (start,), (size,) = (
+                _tiff_ints(walk.read(w, w + ln), typ, 1, order)
+                for typ, n, w, ln in (values[_TIFF_THUMBNAIL[0]], values[_TIFF_THUMBNAIL[1]])
+            )
+            structure.append((start, min(copy.size, start + size)))
+    runs = _merge(image_data)
+    clash = _overlaps(structure, runs)
+    if clash:
+        raise Fallback(f"TIFF structure at {clash[0]}..{clash[1]} inside image data")
+    if any(rs <= p < re_ for p in pointers for rs, re_ in runs):
+        raise Fallback("a TIFF tag may point into image data")
+    _read_all_but(copy, image_data)
+
+
+_WEBP_IMAGE_CHUNKS = frozenset({b"VP8 ", b"VP8L", b"ALPH", b"ANMF"})
+
+
+def _plan_webp(copy: SparseCopy) -> None:
+    """Every byte but the image payloads, walking the chunks as ExifTool does (to the end of the file)."""
+    walk = _Walk(copy)
+    pos, image_data = 12, []
+    while pos + 8 <= copy.size:
+        kind, length = struct.unpack("<4sI", walk.read(pos, pos + 8))
+        if kind in (b"RIFF", b"\0\0\0\0"):
+            raise Fallback(f"RIFF chunk {kind!r} inside the WebP")
+        end = pos + 8 + length + (length & 1)
+        if kind in _WEBP_IMAGE_CHUNKS:
+            if end > copy.size:
+                raise Fallback(f"chunk {kind!r} overruns the object")
+            image_data.append((pos + 8 + KEEP_PAYLOAD, pos + 8 + length))
+        pos = end
+    _read_all_but(copy, image_data)
+
+
+_PNG_IMAGE_CHUNKS = frozenset({b"IDAT", b"fdAT"})
+
+
+def _plan_png(copy: SparseCopy) -> None:
+    """Every byte but the IDAT/fdAT payloads before IEND (ExifTool seeks over them, checks no CRC)."""
+    walk = _Walk(copy)
+    pos, image_data = 8, []
+    while True:
+        if pos + 8 > copy.size:
+            raise Fallback("no PNG IEND")
+        length, kind = struct.unpack(">I4s", walk.read(pos, pos + 8))
+        end = pos + 12 + length
+        if length > 0x7FFFFFFF or end > copy.size:
+            raise Fallback(f"chunk {kind!r} overruns the object")
+        if kind in _PNG_IMAGE_CHUNKS:
+            image_data.append((pos + 8, pos + 8 + length))
+        pos = end
+        if kind == b"IEND":
+            break
+    _read_all_but(copy, image_data)
+
+
+_PLANS: dict[str, Callable[[SparseCopy], None]] = {
+    "JPEG": _plan_jpeg, "HEIC": _plan_heif, "AVIF": _plan_heif, "TIFF": _plan_tiff, "WEBP": _plan_webp,
+    "PNG": _plan_png,
+}
 
 
 # ---------------------------------------------------------------------- local files

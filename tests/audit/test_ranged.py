@@ -3,17 +3,20 @@ fallbacks that keep them exact (trailers, MPF, unsupported content)."""
 
 from __future__ import annotations
 
+import random
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from audit.fetch import FIRST_READ, LocalFile, SparseCopy, fetch
+from audit.fetch import FIRST_READ, SMALL_OBJECT, LocalFile, SparseCopy, fetch
 from audit.listing import list_s3
 from audit.scan import Auditor
 from exif_scrubber import Scrubber, ScrubPolicy
 
-from .conftest import BUCKET, CORPUS, make_jpeg
+from .conftest import BUCKET, CORPUS, GPS_TAGS, exiftool_write, make_jpeg
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".avifs",
                   ".mpo", ".HEIC"}
@@ -38,7 +41,7 @@ def test_ranged_audit_equals_full_audit_on_the_corpus(s3: Any) -> None:
         assert (a.status, a.format, a.leftovers, a.error) == (b.status, b.format, b.leftovers, b.error), a.key
     assert all(not r.ranged and r.bytes_read == r.size for r in full)
     assert sum(r.ranged for r in ranged) >= 30
-    assert {r.format for r in ranged if r.ranged} == {"JPEG", "HEIC", "AVIF"}
+    assert {r.format for r in ranged if r.ranged} == {"JPEG", "HEIC", "AVIF", "TIFF", "WEBP"}
     assert sum(r.bytes_read for r in ranged) < 0.7 * sum(r.bytes_read for r in full)
     leaking = [r for r in full if r.status.value == "leaking"]
     assert len(leaking) > 100
@@ -81,14 +84,127 @@ def test_unsupported_content_reads_only_the_first_range(tmp_path: Path) -> None:
     assert result.handler is None and result.bytes_read == FIRST_READ and result.requests == 1
 
 
-def test_png_is_read_whole(tmp_path: Path) -> None:
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+
+LONG_XMP = ("-XMP-dc:Description=" + "long text " * 8000, "-XMP-dc:Creator=Someone")
+"""An XMP packet longer than any read of a structure walk: only the ranged reads bring its end."""
+
+
+def _png(idat_chunks: int, *, text_after: bool = True) -> bytes:
+    """A 512x512 noise PNG whose image data is split in ``idat_chunks`` IDAT chunks, then a tEXt
+    and a long XMP packet."""
+    rng = random.Random(7)
+    raw = b"".join(b"\0" + rng.randbytes(512 * 3) for _ in range(512))
+    packed = zlib.compress(raw, 1)
+    step = -(-len(packed) // idat_chunks)
+    ihdr = struct.pack(">IIBBBBB", 512, 512, 8, 2, 0, 0, 0)
+    idats = b"".join(_png_chunk(b"IDAT", packed[i : i + step]) for i in range(0, len(packed), step))
+    text = b""
+    if text_after:
+        packet = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        packet += b'<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" dc:format="' + b"x" * 80_000
+        packet += b'" dc:source="secret"/></rdf:RDF></x:xmpmeta>'
+        text = _png_chunk(b"tEXt", b"Author\0Someone") + _png_chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + packet)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + idats + text + _png_chunk(b"IEND", b"")
+
+
+def _scan_both(tmp_path: Path, scrubber: Scrubber, data: bytes, suffix: str) -> tuple[Any, Any, Any]:
+    """Fetch ``data`` ranged, then scan the sparse copy and the whole file the audit's way."""
+    result, src = _fetch(tmp_path, data)
+    sparse = (tmp_path / "copy.bin").rename(tmp_path / f"copy.{suffix}")
+    whole = src.rename(tmp_path / f"whole.{suffix}")
+    return (result, scrubber.scan(sparse, image_hash=False, copy=False),
+            scrubber.scan(whole, image_hash=False, copy=False))
+
+
+def test_png_skips_large_idat_and_keeps_text_after_it(tmp_path: Path, scrubber: Scrubber) -> None:
+    data = _png(1)
+    assert len(data) > SMALL_OBJECT
+    result, sparse, whole = _scan_both(tmp_path, scrubber, data, "png")
+    assert result.ranged and result.bytes_read < len(data) // 4
+    assert sparse.leftovers == whole.leftovers and sparse.error == whole.error is None
+    assert whole.leftovers == {"PNG": ["Author"], "XMP-dc": ["Format", "Source"], "PNG-chunks": ["tEXt"]}
+
+
+def test_png_with_many_idat_chunks_is_read_whole(tmp_path: Path) -> None:
+    data = _png(64)
+    result, _ = _fetch(tmp_path, data)
+    assert not result.ranged and result.bytes_read == len(data) and "too many requests" in result.note
+
+
+def test_small_png_is_read_whole(tmp_path: Path) -> None:
     from PIL import Image
 
-    Image.effect_noise((400, 400), 64).convert("RGB").save(tmp_path / "a.png")
+    Image.effect_noise((200, 200), 64).convert("RGB").save(tmp_path / "a.png")
     data = (tmp_path / "a.png").read_bytes()
-    assert len(data) > FIRST_READ
+    assert FIRST_READ < len(data) < SMALL_OBJECT
     result, _ = _fetch(tmp_path, data)
-    assert not result.ranged and result.bytes_read == len(data)
+    assert not result.ranged and result.bytes_read == len(data) and "small object" in result.note
+
+
+def _webp(tmp_path: Path) -> bytes:
+    from PIL import Image
+
+    rng = random.Random(3)
+    Image.frombytes("RGB", (600, 600), rng.randbytes(600 * 600 * 3)).save(tmp_path / "n.webp", quality=100)
+    path = tmp_path / "n.webp"
+    exiftool_write(path, *GPS_TAGS, *LONG_XMP)
+    return path.read_bytes()
+
+
+def test_webp_skips_the_bitstream_and_reads_exif_and_xmp_after_it(tmp_path: Path, scrubber: Scrubber) -> None:
+    data = _webp(tmp_path)
+    assert len(data) > SMALL_OBJECT and data.index(b"EXIF") > data.index(b"VP8 ")
+    result, sparse, whole = _scan_both(tmp_path, scrubber, data, "webp")
+    assert result.ranged and result.bytes_read < len(data) // 4
+    assert sparse.leftovers == whole.leftovers and sparse.error == whole.error is None
+    assert "GPS" in whole.leftovers and "XMP-dc" in whole.leftovers
+
+
+def _tiff(tmp_path: Path, *tags: str) -> bytes:
+    from PIL import Image
+
+    rng = random.Random(5)
+    path = tmp_path / "t.tif"
+    Image.frombytes("RGB", (400, 400), rng.randbytes(400 * 400 * 3)).save(path)
+    if tags:
+        exiftool_write(path, *tags)
+    return path.read_bytes()
+
+
+def test_tiff_skips_strips_and_reads_metadata_wherever_it_is(tmp_path: Path, scrubber: Scrubber) -> None:
+    data = _tiff(tmp_path, *GPS_TAGS, "-IFD0:Artist=Someone", *LONG_XMP)
+    result, sparse, whole = _scan_both(tmp_path, scrubber, data, "tif")
+    assert result.ranged and result.bytes_read < len(data) // 4
+    assert sparse.leftovers == whole.leftovers and sparse.error == whole.error is None
+    assert {"GPS", "IFD0", "XMP-dc"} <= set(whole.leftovers)
+
+
+def _patch_ifd0(data: bytes, extra: bytes) -> bytes:
+    """Append one 12-byte entry (sorted last) to IFD0 of a little-endian TIFF, moving IFD0 to the end."""
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    (count,) = struct.unpack_from("<H", data, ifd)
+    entries = data[ifd + 2 : ifd + 2 + 12 * count]
+    new_ifd = len(data) + (len(data) & 1)
+    body = struct.pack("<H", count + 1) + entries + extra + b"\0\0\0\0"
+    return data[:4] + struct.pack("<I", new_ifd) + data[8:] + b"\0" * (new_ifd - len(data)) + body
+
+
+def test_tiff_with_a_pointer_into_image_data_is_read_whole(tmp_path: Path) -> None:
+    data = _tiff(tmp_path)
+    middle = len(data) // 2  # inside the strips (noise: 480,000 of the bytes)
+    data = _patch_ifd0(data, struct.pack("<HHII", 0xC000, 4, 1, middle))  # an unknown LONG tag
+    result, _ = _fetch(tmp_path, data)
+    assert not result.ranged and "point into image data" in result.note
+
+
+def test_tiff_with_maker_notes_is_read_whole(tmp_path: Path) -> None:
+    data = _tiff(tmp_path)
+    data = _patch_ifd0(data, struct.pack("<HHI4s", 0x927C, 7, 4, b"abcd"))
+    result, _ = _fetch(tmp_path, data)
+    assert not result.ranged and "maker notes" in result.note
 
 
 def test_sparse_copy_fetches_only_missing_ranges(tmp_path: Path) -> None:
