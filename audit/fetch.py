@@ -198,8 +198,7 @@ def fetch(source: ObjectSource, path: Path, *, ranged: bool = True) -> FetchResu
                 copy.ensure(0, copy.size, min_fetch=copy.size)
         else:
             copy.ensure(0, copy.size, min_fetch=copy.size)
-        handle.flush()
-        os.fsync(handle.fileno())
+        handle.flush()  # in the page cache, which ExifTool reads: no fsync (8 ms a file on ext4)
     return FetchResult(path, handler, copy.bytes_read, not copy.complete(), copy.requests, note)
 
 
