@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
+import resource
 import socket
 import subprocess
 import tempfile
@@ -39,6 +41,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process (all threads, moto's server included) and of its reaped children."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def measured(run: Any, *args: Any) -> dict[str, Any]:
+    """``run(*args)`` with the CPU seconds it used and the 1-minute load average before it."""
+    load, cpu = os.getloadavg()[0], _cpu_seconds()
+    result: dict[str, Any] = run(*args)
+    result["cpu_s"] = _cpu_seconds() - cpu
+    result["load_before"] = load
+    return result
 
 
 def naive(refs: list[Any], read: Any) -> dict[str, Any]:
@@ -97,16 +114,16 @@ def main() -> None:
             client.put_object(Bucket=BUCKET, Key=f"corpus/{path.name}", Body=path.read_bytes())
         refs = list(list_s3(client, BUCKET, "corpus/"))
         runs["moto"] = {
-            "naive": naive(refs, lambda r: client.get_object(Bucket=r.bucket, Key=r.key)["Body"].read()),
-            "exif-audit": ours(refs, client, args.workers),
+            "naive": measured(naive, refs, lambda r: client.get_object(Bucket=r.bucket, Key=r.key)["Body"].read()),
+            "exif-audit": measured(ours, refs, client, args.workers),
         }
     finally:
         server.stop()
     local_refs = list(list_local(args.corpus))
     local_refs = [r for r in local_refs if Path(r.key) in set(files)]
     runs["local"] = {
-        "naive": naive(local_refs, lambda r: Path(r.key).read_bytes()),
-        "exif-audit": ours(local_refs, None, args.workers),
+        "naive": measured(naive, local_refs, lambda r: Path(r.key).read_bytes()),
+        "exif-audit": measured(ours, local_refs, None, args.workers),
     }
     for run in runs.values():
         run["speedup"] = run["exif-audit"]["objects_per_s"] / run["naive"]["objects_per_s"]
@@ -121,8 +138,6 @@ def main() -> None:
 
 
 def _cpus() -> int:
-    import os
-
     return os.cpu_count() or 0
 
 
@@ -133,15 +148,18 @@ def markdown(report: dict[str, Any]) -> str:
         f"Corpus: {report['objects']} files, {report['bytes']:,} bytes ({report['corpus']}). "
         f"Machine: {report['machine']}. exif-audit: {report['workers']} workers, 2 warm ExifTool processes.",
         "Naive: sequential full GET/read, one `exiftool` process per object.",
+        "CPU s: this process (all threads, moto's server included) and its ExifTool children; load: the",
+        "1-minute load average before the run (the machine is shared).",
         "",
-        "| target | audit | objects/s | seconds | bytes read | leaking | speed-up | bytes vs naive |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| target | audit | objects/s | seconds | CPU s | load | bytes read | leaking | speed-up | bytes vs naive |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for target, run in report["runs"].items():
         for name in ("naive", "exif-audit"):
             r = run[name]
             extra = (f"{run['speedup']:.1f}x", f"{run['bytes_ratio']:.0%}") if name == "exif-audit" else ("", "")
             lines.append(f"| {target} | {name} | {r['objects_per_s']:.1f} | {r['seconds']:.1f} | "
+                         f"{r.get('cpu_s', 0):.1f} | {r.get('load_before', 0):.1f} | "
                          f"{r['bytes_read']:,} | {r['leaking']} | {extra[0]} | {extra[1]} |")
     lines += ["", "Targets: >= 10x the naive objects/s, <= 50% of its bytes read.", ""]
     return "\n".join(lines)
