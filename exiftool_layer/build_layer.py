@@ -272,8 +272,10 @@ def write_buildinfo(dest: Path, arch: str, src: PerlSource, libs: list[str], ver
 
 
 def build(arch: str, out: Path, tarball: Path, version: str, src: PerlSource) -> None:
-    """Assemble the layer tree into ``out`` (emptied first)."""
-    if out.exists():
+    """Assemble the layer tree into ``out`` (emptied first, if empty or an earlier layer build)."""
+    if out.exists() and any(out.iterdir()):
+        if not (out / "exiftool" / "BUILDINFO.txt").is_file():
+            raise SystemExit(f"refusing to empty {out}: not empty and not an earlier layer build")
         shutil.rmtree(out)
     base = out / "exiftool"
     install_exiftool(tarball, base)

@@ -5,7 +5,7 @@ dumps %INC and the loaded XS objects at exit, through the scrub engine's kinds o
 SHA-256 ImageDataHash, lossless metadata removal, GPS injection, -stay_open batches and error paths.
 The union of what was loaded, minus ExifTool's own modules, is the list the layer ships.
 
-    python3 exiftool_layer/trace_modules.py [--corpus DIR] [--perl PERL]
+    .venv/bin/python exiftool_layer/trace_modules.py [--corpus DIR] [--perl PERL]   (or: make trace-modules)
 """
 
 from __future__ import annotations
@@ -101,13 +101,12 @@ def trace_all(perl: str, files: Sequence[Path], work: Path) -> Path:
 
 
 def trace_engine(perl: str, trace: Path, files: Sequence[Path], work: Path) -> None:
-    """Scrub the corpus with the project's engine through a traced ExifTool (skipped if not importable)."""
+    """Scrub the corpus with the project's engine through a traced ExifTool."""
     try:
         from exif_scrubber.engine import Scrubber
         from exif_scrubber.policy import ScrubPolicy
     except ImportError as exc:
-        print(f"warning: engine not traced ({exc})", file=sys.stderr)
-        return
+        raise SystemExit(f"run with the project's virtualenv (.venv/bin/python): {exc}") from exc
     wrapper = work / "traced-exiftool"
     cmd = [perl, f"-I{HERE / 'perl'}", f"-MTraceINC={trace}", str(EXIFTOOL)]
     wrapper.write_text(f"#!{sys.executable}\nimport os, sys\ncmd = {cmd!r}\nos.execv(cmd[0], cmd + sys.argv[1:])\n")
