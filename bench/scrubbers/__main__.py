@@ -38,6 +38,8 @@ class Config:
     """Timed runs per generated file for the engine and exiftool."""
     pillow_reps: Mapping[str, int] = field(default_factory=lambda: {"12MP": 3})
     """Timed Pillow runs per generated file by size label (1 when not listed: minutes and GBs per run)."""
+    pillow_budget_s: float = 420.0
+    """A Pillow run estimated (from the smaller size of the same format) above this is skipped."""
     input_cache: Path | None = None
     keep_outputs: bool = False
 
@@ -75,13 +77,29 @@ def collect(config: Config, log: Any = _log) -> dict[str, Any]:
                 m = batch(command, workers, "corpus", corpus, out_root)
                 m.evaluated = (command, workers) == ("cli", 2)
                 measurements.append(m)
+        pillow_s_per_mp: dict[tuple[str, str], float] = {}  # (contender, format) -> seconds per megapixel
         for item in generated:
             label = item.group.split()[0]
             for contender in PER_FILE:
+                if contender == "pillow-keep" and item.format != "JPEG":
+                    continue  # JPEG quantisation tables only exist in JPEGs
                 reps = config.pillow_reps.get(label, 1) if contender.startswith("pillow") else config.reps
+                rate = pillow_s_per_mp.get((contender, str(item.format)))
+                if rate is not None and item.megapixels and rate * item.megapixels > config.pillow_budget_s:
+                    m = Measurement(contender, item.group, "per_file", [])
+                    m.skipped.append({"input": item.path.name, "why": (
+                        f"time bound: {rate:.2f} s/MP measured on the smaller {item.format} in this run, so about "
+                        f"{rate * item.megapixels:.0f} s here, over the {config.pillow_budget_s:.0f} s bound")})
+                    measurements.append(m)
+                    log(f"{item.group}: {contender} skipped (time bound)")
+                    continue
                 log(f"{item.group}: {contender} x{reps}")
-                measurements.append(per_file(contender, item.group, [item], out_root, [warm[str(item.format)]],
-                                             reps, profile=contender == "engine"))
+                m = per_file(contender, item.group, [item], out_root, [warm[str(item.format)]], reps,
+                             profile=contender == "engine")
+                measurements.append(m)
+                files = m.result.get("files", [])
+                if contender.startswith("pillow") and files and item.megapixels:
+                    pillow_s_per_mp[(contender, str(item.format))] = min(files[0]["latencies_s"]) / item.megapixels
         log("evaluating outputs (pixels, format, orientation, frames, leftovers by the engine's scan)")
         evaluate(measurements, log)
         keep_message = literal_keep_error(warm["JPEG"], out_root / "keep-check.jpg")
@@ -100,7 +118,8 @@ def collect(config: Config, log: Any = _log) -> dict[str, Any]:
         "memory_note": report.MEMORY_NOTE,
         "pillow_bounds": {"address_space_limit_gib": MEM_LIMIT_BYTES >> 30,
                           "skip_when_estimate_over_gib": PILLOW_SKIP_ABOVE_BYTES >> 30,
-                          "reps_by_size": dict(config.pillow_reps), "default_reps": 1},
+                          "reps_by_size": dict(config.pillow_reps), "default_reps": 1,
+                          "time_bound_s": config.pillow_budget_s},
         "engine_reps": config.reps,
         "pillow_literal_quality_keep": keep_message,
         "lambda_price": {"usd_per_gb_s": cost.PRICE_PER_GB_S, "usd_per_million_requests":
@@ -182,7 +201,9 @@ def markdown(payload: dict[str, Any], charts: Sequence[str]) -> str:
               "not a quote.", "",
               "## Pillow bounds and skips", "",
               f"Pillow children run under a {payload['pillow_bounds']['address_space_limit_gib']} GiB address-space "
-              f"limit; a run estimated above {payload['pillow_bounds']['skip_when_estimate_over_gib']} GiB is skipped. "
+              f"limit; a run estimated above {payload['pillow_bounds']['skip_when_estimate_over_gib']} GiB, or above "
+              f"{payload['pillow_bounds']['time_bound_s']:.0f} s (extrapolated per megapixel from the smaller size "
+              "of the same format in this run), is skipped. "
               f"Literal `quality='keep'` on the re-created image: "
               f"{payload['pillow_literal_quality_keep'] or 'accepted'}.", ""]
     if payload["skipped"]:

@@ -1,9 +1,12 @@
 """The child process that runs one contender: ``python -m bench.scrubbers.child SPEC.json RESULT.json``.
 
-A fresh process per measurement, so ``getrusage`` tells this contender's own peak memory:
-``RUSAGE_SELF`` is the Python process, ``RUSAGE_CHILDREN`` the largest process it started and
-waited for (ExifTool; for the CLI, the CLI's Python or its ExifTools, whichever was largest).
-Batch runs also sample the summed RSS of all the processes below it every 20 ms.
+A fresh process per measurement. Peak memory is read per process as ``VmHWM`` (the high-water mark
+of resident memory of the process's own address space): of this Python process at the end, of the
+engine's warm ExifTool before it is stopped, and of each ``exiftool -all=`` process through
+``/usr/bin/time -f %M`` (a small C program, so nothing big is inherited). ``getrusage``'s
+``ru_maxrss`` is recorded too but not used: on Linux it survives ``exec``, so a process spawned
+(through vfork) by a big one reports the big one's peak. Batch runs sample the summed RSS of all
+the processes below the child every 20 ms.
 """
 
 from __future__ import annotations
@@ -24,14 +27,27 @@ PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 def _maxrss_kb() -> dict[str, int]:
     return {"self_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-            "children_maxrss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
+            "children_maxrss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+            "self_hwm_kb": hwm_kb(os.getpid())}
+
+
+def hwm_kb(pid: int) -> int:
+    """``VmHWM`` of ``pid`` in KiB (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def run_per_file(spec: dict[str, Any]) -> dict[str, Any]:
     """Warm up untimed, then time ``run`` on every job, ``reps`` times each."""
     from .contenders import make
 
-    contender = make(spec["contender"])
+    contender = make(spec["contender"], spec.get("exiftool"))
     contender.open()
     timer = None
     if spec.get("profile") and spec["contender"] == "engine":
@@ -61,12 +77,19 @@ def run_per_file(spec: dict[str, Any]) -> dict[str, Any]:
         files.append({"src": str(src), "dst": str(dst), "produced": outcome.produced, "detail": outcome.detail,
                       "latencies_s": latencies, "extra": outcome.extra})
     wall = time.perf_counter() - started_all
+    exiftool_hwm = 0
+    if spec["contender"] == "engine":
+        exiftool_hwm = contender.exiftool_hwm_kb()  # type: ignore[attr-defined]
+    elif spec["contender"] == "exiftool":  # one more, untimed run per file, to read its peak memory
+        peaks = [contender.peak_kb(Path(j["src"]), scratch / f"peak{Path(j['src']).suffix}")  # type: ignore[attr-defined]
+                 for j in spec["jobs"]]
+        exiftool_hwm = max((p for p in peaks if p is not None), default=0)
     profile = None
     if timer and runs:
         profile = timer.summary(timed_ms, runs)
         profile["hash_cost_ms"] = timer.hash_cost_ms(Path(spec["jobs"][0]["src"]))
     contender.close()
-    return {"files": files, "wall_s": wall, "profile": profile, **_maxrss_kb()}
+    return {"files": files, "wall_s": wall, "profile": profile, "exiftool_hwm_kb": exiftool_hwm, **_maxrss_kb()}
 
 
 def _children(pid: int) -> list[int]:
@@ -105,16 +128,16 @@ class TreeSampler(threading.Thread):
         super().__init__(daemon=True)
         self.interval_s = interval_s
         self.peak_kb = 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.peak_kb = max(self.peak_kb, _tree_rss_kb(os.getpid()))
-            self._stop.wait(self.interval_s)
+            self._halt.wait(self.interval_s)
 
     def stop(self) -> int:
         """Stop sampling and return the peak in KiB."""
-        self._stop.set()
+        self._halt.set()
         self.join()
         return self.peak_kb
 
@@ -145,7 +168,7 @@ def run_batch(spec: dict[str, Any]) -> dict[str, Any]:
     else:
         from .contenders import ExifToolPerFile
 
-        tool = ExifToolPerFile()
+        tool = ExifToolPerFile(spec.get("exiftool"))
 
         def one(job: dict[str, Any]) -> dict[str, Any]:
             begun = time.perf_counter()

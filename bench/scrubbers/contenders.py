@@ -62,6 +62,13 @@ class EngineContender:
     def open(self) -> None:
         self.scrubber.warm_up()
 
+    def exiftool_hwm_kb(self) -> int:
+        """Largest ``VmHWM`` of the pool's ExifTool processes (read before they are stopped)."""
+        from .child import hwm_kb
+
+        processes = [getattr(tool, "_process", None) for tool in getattr(self.scrubber.pool, "_all", [])]
+        return max((hwm_kb(p.pid) for p in processes if p is not None), default=0)
+
     def run(self, src: Path, dst: Path) -> Outcome:
         report = self.scrubber.scrub_file(src, dst)
         extra = {"outcome": report.outcome.value, "timings_ms": report.timings_ms, "verified": report.verified}
@@ -76,10 +83,12 @@ class ExifToolPerFile:
 
     name = "exiftool"
 
-    def __init__(self) -> None:
-        from exif_scrubber.exiftool_process import locate_exiftool
+    def __init__(self, executable: str | None = None) -> None:
+        if executable is None:
+            from exif_scrubber.exiftool_process import locate_exiftool
 
-        self.executable = str(locate_exiftool())
+            executable = str(locate_exiftool())
+        self.executable = executable
 
     def applies(self, image_format: str | None) -> bool:
         return True
@@ -93,6 +102,18 @@ class ExifToolPerFile:
         produced = dst.exists()
         detail = None if produced else (done.stderr.strip().splitlines() or ["no output"])[0][:200]
         return Outcome(produced=produced, detail=detail)
+
+    def peak_kb(self, src: Path, dst: Path) -> int | None:
+        """The same command once more under ``/usr/bin/time -f %M``: ExifTool's own peak RSS (KiB)."""
+        dst.unlink(missing_ok=True)
+        try:
+            done = subprocess.run([TIME, "-f", "%M", self.executable, "-all=", "-o", str(dst), str(src)],
+                                  capture_output=True, text=True)
+        except OSError:
+            return None
+        dst.unlink(missing_ok=True)
+        last = done.stderr.strip().splitlines()[-1:] or [""]
+        return int(last[0]) if last[0].isdigit() else None
 
     def close(self) -> None:
         """Nothing to stop."""
@@ -141,18 +162,20 @@ class PillowPutdata:
         """Nothing to stop."""
 
 
-def make(name: str) -> Contender:
-    """The contender called ``name``."""
+def make(name: str, exiftool: str | None = None) -> Contender:
+    """The contender called ``name`` (``exiftool``: the ExifTool to run, found by the parent)."""
     if name == "engine":
         return EngineContender()
     if name == "exiftool":
-        return ExifToolPerFile()
+        return ExifToolPerFile(exiftool)
     if name in ("pillow", "pillow-keep"):
         return PillowPutdata(keep=name == "pillow-keep")
     raise ValueError(f"unknown contender {name!r}")
 
 
 PER_FILE = ("engine", "exiftool", "pillow", "pillow-keep")
+TIME = "/usr/bin/time"
+"""GNU time, to read a short-lived process's peak RSS without inheriting the caller's."""
 
 
 def literal_keep_error(jpeg: Path, out: Path) -> str | None:

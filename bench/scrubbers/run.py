@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from exif_scrubber import Scrubber, ScrubPolicy
+from exif_scrubber.exiftool_process import locate_exiftool
 
 from .contenders import PER_FILE, pillow_memory_estimate
 from .evaluate import compare_all
@@ -107,6 +108,7 @@ def per_file(
     if not jobs:
         return measurement
     spec = {"kind": "per_file", "contender": contender, "jobs": jobs, "warmup": [str(p) for p in warmup],
+            "exiftool": str(locate_exiftool()),
             "profile": profile, "mem_limit_bytes": MEM_LIMIT_BYTES if probe is not None else None}
     measurement.result = run_child(spec, out_root / "scratch" / contender / _slug(group))
     return measurement
@@ -117,7 +119,8 @@ def batch(command: str, workers: int, group: str, inputs: Sequence[BenchInput], 
     name = f"exif-scrub clean --workers {workers}" if command == "cli" else f"exiftool x{workers} parallel"
     out_dir = out_root / _slug(name) / _slug(group)
     jobs = [{"src": str(i.path), "dst": str(out_dir / i.path.name)} for i in inputs]
-    spec = {"kind": "batch", "command": command, "workers": workers, "jobs": jobs, "out_dir": str(out_dir)}
+    spec = {"kind": "batch", "command": command, "workers": workers, "jobs": jobs, "out_dir": str(out_dir),
+            "exiftool": str(locate_exiftool())}
     measurement = Measurement(name, group, "batch", list(inputs))
     measurement.result = run_child(spec, out_root / "scratch" / _slug(name) / _slug(group))
     return measurement
