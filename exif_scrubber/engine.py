@@ -118,12 +118,13 @@ class Scrubber:
         self.pool.warm_up()
         if not scrub_sample:
             return
+        exif = Image.Exif()
+        exif[0x0112] = 1  # an Orientation, so the write path runs in full
         with self._workspace() as work:
-            sample = work / "warm-up.jpg"
-            exif = Image.Exif()
-            exif[0x0112] = 1  # an Orientation, so the write path runs in full
-            Image.new("RGB", (16, 16), (128, 64, 32)).save(sample, "JPEG", exif=exif.tobytes())
-            self.scrub_file(sample, work / "warm-up.out.jpg")
+            for image_format, extension in (("JPEG", "jpg"), ("PNG", "png")):  # ExifTool loads writers per format
+                sample = work / f"warm-up.{extension}"
+                Image.new("RGB", (16, 16), (128, 64, 32)).save(sample, image_format, exif=exif.tobytes())
+                self.scrub_file(sample, work / f"warm-up.out.{extension}")
 
     # ------------------------------------------------------------------ public API
 

@@ -95,6 +95,13 @@ class _GuardedExifTool(exiftool.ExifTool):  # type: ignore[misc]
 
     _process: subprocess.Popen[bytes] | None
     launches = 0
+    startup_timeout_s = 30.0
+
+    def execute(self, *params: str | bytes, raw_bytes: bool = False) -> str:
+        """PyExifTool's own entry (it asks ``-ver`` at start-up): routed through the guarded reader,
+        so an ExifTool that dies while starting fails fast instead of spinning forever."""
+        text = [p.decode() if isinstance(p, bytes) else p for p in params]
+        return self.execute_guarded(text, self.startup_timeout_s).stdout
 
     def run(self) -> None:
         """Start the process (counted, so the pool can report restarts)."""
@@ -198,7 +205,10 @@ class ExifToolPool:
 
     def _start_one_and_check(self) -> tuple[int, int]:
         tool = self._new_tool()
-        tool.run()
+        try:
+            tool.run()
+        except (ExifToolCrashed, OSError, RuntimeError) as exc:
+            raise ExifToolCrashed(f"ExifTool at {self.executable} did not start: {exc}") from None
         version = check_version(tool.version, self.executable)
         self._idle.put(tool)
         return version

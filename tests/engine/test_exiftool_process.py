@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from exif_scrubber import Outcome, Scrubber
-from exif_scrubber.errors import ExifToolNotFound, ExifToolTimeout, ExifToolVersionError
+from exif_scrubber.errors import ExifToolCrashed, ExifToolNotFound, ExifToolTimeout, ExifToolVersionError
 from exif_scrubber.exiftool_process import ExifToolPool, check_version, locate_exiftool, parse_version
 
 from .conftest import SampleFactory
@@ -76,3 +76,11 @@ def test_the_engine_is_safe_to_share_between_threads(sample: SampleFactory, tmp_
             thread.join()
         assert len(scrubber.pool._all) == 2
     assert outcomes == [Outcome.CLEANED] * len(sources)
+
+
+def test_an_exiftool_that_dies_at_start_fails_fast(tmp_path: Path) -> None:
+    broken = tmp_path / "exiftool"
+    broken.write_text("#!/usr/bin/env python3\nimport sys\nsys.exit(1)\n")
+    broken.chmod(0o755)
+    with pytest.raises(ExifToolCrashed, match="did not start"):
+        ExifToolPool(broken, timeout_s=5)
