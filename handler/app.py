@@ -58,7 +58,8 @@ def runtime() -> Runtime:
     if _runtime is None:
         _runtime = Runtime.create()
         logger.info("scrubber ready", extra={"exiftool": _runtime.scrubber.exiftool_version,
-                                              "marker": _runtime.processor.marker,
+                                              "marker": _runtime.processor.marker.base,
+                                              "marker_signed": _runtime.processor.marker.secret is not None,
                                               "report_only": _runtime.config.report_only})
     return _runtime
 

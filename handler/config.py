@@ -12,6 +12,8 @@ from typing import Literal
 from exif_scrubber import ScrubPolicy
 from exif_scrubber.policy import parse_bool
 
+from .marker import Marker
+
 OnFailure = Literal["tag", "quarantine"]
 
 SINGLE_PUT_LIMIT = 5 * 1024**3
@@ -26,6 +28,9 @@ class ConfigError(ValueError):
     """One or more environment variables are invalid; the message names each of them."""
 
 
+MIN_SECRET_LENGTH = 16
+
+
 @dataclass(frozen=True)
 class HandlerConfig:
     """Everything the handler needs to know besides the event."""
@@ -38,6 +43,8 @@ class HandlerConfig:
     include_prefixes: tuple[str, ...] = ()
     exclude_prefixes: tuple[str, ...] = ()
     report_only: bool = False
+    marker_secret: bytes | None = None
+    """``MARKER_SECRET``: signs the marker so that an upload cannot claim to be scrubbed already."""
     work_dir: Path = Path(tempfile.gettempdir())
     """Where objects are downloaded (``TMPDIR``, i.e. /tmp on Lambda); its free space is checked per object."""
 
@@ -72,6 +79,9 @@ class HandlerConfig:
             )
         max_bytes = _parse_size(env, problems)
         work_dir = Path(tempfile.gettempdir())
+        secret = (env.get("MARKER_SECRET") or "").strip()
+        if secret and len(secret) < MIN_SECRET_LENGTH:
+            problems.append(f"MARKER_SECRET must be at least {MIN_SECRET_LENGTH} characters long")
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
         return cls(
@@ -84,6 +94,7 @@ class HandlerConfig:
             exclude_prefixes=_prefixes(env.get("EXCLUDE_PREFIXES")),
             report_only=flags["REPORT_ONLY"],
             work_dir=work_dir,
+            marker_secret=secret.encode() if secret else None,
         )
 
     def excluded_because(self, key: str) -> str | None:
@@ -100,11 +111,12 @@ class HandlerConfig:
             return "key is under none of INCLUDE_PREFIXES"
         return None
 
-    def marker_value(self, exiftool_version: str) -> str:
-        """The value of the ``exif-stripped`` marker: policy fingerprint and engine/ExifTool versions."""
+    def marker(self, exiftool_version: str) -> Marker:
+        """The ``exif-stripped`` marker: policy fingerprint, engine/ExifTool versions, signed with the secret."""
         from exif_scrubber import __version__
 
-        return f"{self.policy.fingerprint()};engine={__version__};exiftool={exiftool_version}"
+        base = f"{self.policy.fingerprint()};engine={__version__};exiftool={exiftool_version}"
+        return Marker(base=base, secret=self.marker_secret)
 
 
 def _prefixes(raw: str | None) -> tuple[str, ...]:

@@ -18,9 +18,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from exif_scrubber import Outcome, Scrubber
 
 from .config import TMP_SPACE_FACTOR, HandlerConfig
+from .marker import MARKER_KEY, etag_is_md5, file_md5
 from .object_result import ObjectResult, Status
 from .s3_object import (
-    MARKER_KEY,
     STATUS_TAG,
     ObjectChanged,
     ObjectGone,
@@ -54,7 +54,7 @@ class ObjectScrubber:
         self.s3 = S3Objects(s3_client)
         self.scrubber = scrubber
         self.config = config
-        self.marker = config.marker_value(scrubber.exiftool_version)
+        self.marker = config.marker(scrubber.exiftool_version)
 
     def process(self, bucket: str, key: str, etag: str | None = None, version_id: str | None = None) -> ObjectResult:
         """Process ``s3://bucket/key``, as of the event's ``etag``/``version_id`` when given."""
@@ -89,10 +89,13 @@ class ObjectScrubber:
             result.status, result.reason = Status.SKIPPED, "gone: no such key (deleted since the event)"
             return
         result.marker = head.marker
-        if head.marker is not None and not self.config.report_only:
+        trusted = self.marker.trusted(bucket, key, head.marker, head.size, head.etag, head.server_side_encryption)
+        if trusted and not self.config.report_only:
             result.status, result.reason = Status.SKIPPED, f"already scrubbed ({MARKER_KEY}={head.marker})"
             result.etag, result.version_id = head.etag, head.version_id
             return
+        if head.marker is not None and not trusted:
+            result.notes.append(f"{MARKER_KEY} marker present but not signed by this scrubber: checked anyway")
         current_version = head.version_id if head.version_id != "null" else None
         if version_id and current_version != version_id:
             result.status = Status.SKIPPED
@@ -167,7 +170,10 @@ class ObjectScrubber:
     def _write(self, result: ObjectResult, snapshot: Snapshot, clean: Path) -> None:
         bucket, key = result.bucket, result.key
         tags = self.s3.tags(bucket, key, snapshot.version_id) if snapshot.tag_count else {}
-        metadata = {**snapshot.attributes.metadata, MARKER_KEY: self.marker}
+        size = clean.stat().st_size
+        md5 = file_md5(clean) if etag_is_md5("0" * 32, snapshot.attributes.server_side_encryption) else None
+        marker = self.marker.value(bucket, key, size, md5)
+        metadata = {**snapshot.attributes.metadata, MARKER_KEY: marker}
         try:
             written = self.s3.put(bucket, key, clean, attributes=snapshot.attributes, metadata=metadata,
                                   tags=tags, if_match=snapshot.etag)

@@ -18,11 +18,11 @@ from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
+from .marker import MARKER_KEY
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-MARKER_KEY = "exif-stripped"
-"""User metadata (``x-amz-meta-exif-stripped``) on every object we wrote; its value names policy and versions."""
 STATUS_TAG = "exif-scrub"
 """Object tag set on objects we could not clean: ``unsupported`` or ``failed``."""
 MAX_TAGS = 10
@@ -52,6 +52,7 @@ class Head:
     version_id: str | None
     size: int
     metadata: dict[str, str]
+    server_side_encryption: str | None = None
 
     @property
     def marker(self) -> str | None:
@@ -164,6 +165,7 @@ class S3Objects:
             version_id=response.get("VersionId"),
             size=int(response.get("ContentLength", 0)),
             metadata=dict(response.get("Metadata", {})),
+            server_side_encryption=response.get("ServerSideEncryption"),
         )
 
     def download(

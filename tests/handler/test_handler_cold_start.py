@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = (
     "import handler.app as a; rt = a._runtime; "
-    "print('ready' if rt is not None else 'lazy', rt.processor.marker if rt else '')"
+    "print('ready' if rt is not None else 'lazy', rt.processor.marker.base if rt else '')"
 )
 
 

@@ -60,4 +60,4 @@ def test_scope_of_keys() -> None:
 
 def test_marker_records_policy_and_versions() -> None:
     config = HandlerConfig.from_env({"KEEP_COPYRIGHT": "true"})
-    assert config.marker_value("13.59") == "p1;icc;copyright;engine=0.1.0;exiftool=13.59"
+    assert config.marker("13.59").base == "p1;icc;copyright;engine=0.1.0;exiftool=13.59"
