@@ -4,7 +4,9 @@
 
 Targets: moto's S3 server on 127.0.0.1 (a random free port) and a local folder. The naive audit
 does what a script would: list, then for each object a full GET and one ``exiftool`` process
-(``-j -G3:1 -a -u -ee -n``) whose tags go through the same leftover definition. Writes
+(the engine's ``READ_ARGS``: ``-j -G3:1 -a -ee -n`` and ImageDataHash, without ``-u``, which makes
+each parse cheaper than exif-audit's on files with big maker notes) whose tags go through the same
+leftover definition. Writes
 ``bench/results/audit_bench.md`` and ``.json``. Not a test: nothing here asserts a time.
 """
 
