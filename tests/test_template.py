@@ -379,6 +379,7 @@ def test_environment_follows_the_parameters() -> None:
     function = deployed(parameters)["Resources"]["ScrubberFunction"]["Properties"]
     assert function["Environment"]["Variables"] == {
         "KEEP_COPYRIGHT": "true", "STRIP_ICC": "true", "KEEP_C2PA": "true",
+        "MARKER_SECRET": {"Fn::Sub": "{{resolve:secretsmanager:${MarkerSecret}:SecretString}}"},
         "DELETE_ORIGINAL_VERSION": "false", "ON_FAILURE": "quarantine", "QUARANTINE_PREFIX": "quarantine/",
         "MAX_OBJECT_BYTES": "1000", "INCLUDE_PREFIXES": "in/",
         "EXCLUDE_PREFIXES": "quarantine/,exif-scrubber-batch/", "REPORT_ONLY": "false",
@@ -387,6 +388,15 @@ def test_environment_follows_the_parameters() -> None:
     }  # fmt: skip
     assert function["ReservedConcurrentExecutions"] == "5"
     assert "ReservedConcurrentExecutions" not in deployed({})["Resources"]["ScrubberFunction"]["Properties"]
+
+
+def test_the_marker_is_signed_with_a_generated_secret_unless_turned_off() -> None:
+    signed = deployed({})["Resources"]
+    assert signed["MarkerSecret"]["Type"] == "AWS::SecretsManager::Secret"
+    assert signed["MarkerSecret"]["Properties"]["GenerateSecretString"]["PasswordLength"] >= 16
+    unsigned = deployed({"SignMarker": "false"})["Resources"]
+    assert "MarkerSecret" not in unsigned
+    assert unsigned["ScrubberFunction"]["Properties"]["Environment"]["Variables"]["MARKER_SECRET"] == ""
 
 
 def test_failures_are_caught_and_alarmed() -> None:
