@@ -364,7 +364,8 @@ _TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8,
 _TIFF_IFD_POINTERS = frozenset({0x014A, 0x8769, 0x8825, 0xA005})
 """SubIFDs, ExifIFD, GPS, Interop: followed (their strips are image data, their values are read)."""
 _TIFF_OPAQUE = {0x927C: "maker notes", 0xC634: "DNG private data"}
-"""Blobs with offsets of their own that may point anywhere in the file: the object is read whole."""
+"""Blobs with offsets of their own that may point anywhere in the file: the object is read whole
+(so are unknown LONG/IFD tags, see :data:`_TIFF_KNOWN_LONGS`)."""
 _TIFF_IMAGE_DATA = {0x0111: 0x0117, 0x0144: 0x0145}
 """StripOffsets -> StripByteCounts, TileOffsets -> TileByteCounts."""
 _TIFF_THUMBNAIL = (0x0201, 0x0202)
@@ -373,9 +374,11 @@ _TIFF_SCALARS = frozenset({
     0x00FE, 0x00FF, 0x0100, 0x0101, 0x0102, 0x0103, 0x0106, 0x0107, 0x0108, 0x0109, 0x010A, 0x0115,
     0x0116, 0x0118, 0x0119, 0x011C, 0x0122, 0x0123, 0x0124, 0x0125, 0x0128, 0x0129, 0x012D, 0x013D,
     0x0140, 0x0142, 0x0143, 0x014C, 0x0152, 0x0153, 0x0212, 0x0213, 0xA002, 0xA003, 0x8830, 0x8831,
-    0x8832, 0x8833, 0x8834, 0x8835,
+    0x8832, 0x8833, 0x8834, 0x8835, 0x9211,
 })
-"""LONG tags that are numbers, not offsets (sizes, counts, sensitivities)."""
+"""LONG tags that are numbers, not offsets (sizes, counts, sensitivities, ImageNumber)."""
+_TIFF_KNOWN_LONGS = _TIFF_SCALARS | set(_TIFF_THUMBNAIL) | set(_TIFF_IMAGE_DATA) | set(_TIFF_IMAGE_DATA.values())
+"""Any other LONG/SLONG/IFD tag may be an offset to data we cannot follow: the object is read whole."""
 
 
 def _tiff_ints(data: bytes, typ: int, count: int, order: str) -> list[int]:
@@ -393,12 +396,12 @@ def _plan_tiff(copy: SparseCopy) -> None:
     if struct.unpack_from(f"{order}H", head, 2)[0] != 42:
         raise Fallback("BigTIFF")
     structure: list[tuple[int, int]] = [(0, 8)]  # IFDs and out-of-line values: never skipped
-    pointers: list[int] = []  # LONG values of unknown tags, which may be offsets
     image_data: list[tuple[int, int]] = []
-    queue: list[int] = [struct.unpack_from(f"{order}I", head, 4)[0]]
+    # (offset, follow its next-IFD pointer): as ExifTool, the IFD0 chain and SubIFD chains only
+    queue: list[tuple[int, bool]] = [(struct.unpack_from(f"{order}I", head, 4)[0], True)]
     seen: set[int] = set()
     while queue:
-        ifd = queue.pop()
+        ifd, chain = queue.pop()
         if ifd == 0:
             continue
         if ifd in seen or len(seen) >= 64:
@@ -423,14 +426,12 @@ def _plan_tiff(copy: SparseCopy) -> None:
                     raise Fallback(f"TIFF tag 0x{tag:04x} points past the end")
                 structure.append((where, where + length))
             values[tag] = (typ, n, where, length)
-            if tag in _TIFF_IFD_POINTERS or typ == 13:
-                queue += _tiff_ints(walk.read(where, where + length), typ, n, order)
-            elif typ in (4, 9) and tag not in _TIFF_SCALARS and tag not in _TIFF_THUMBNAIL and not (
-                tag in _TIFF_IMAGE_DATA or tag in _TIFF_IMAGE_DATA.values()
-            ):
-                pointers += _tiff_ints(walk.read(where, where + length), typ, min(n, 1), order)
-        (next_ifd,) = struct.unpack_from(f"{order}I", entries, 12 * count)
-        queue.append(next_ifd)
+            if tag in _TIFF_IFD_POINTERS:
+                queue += [(o, tag == 0x014A) for o in _tiff_ints(walk.read(where, where + length), typ, n, order)]
+            elif typ in (4, 9, 13) and tag not in _TIFF_KNOWN_LONGS:
+                raise Fallback(f"TIFF tag 0x{tag:04x} may be an offset")
+        if chain:
+            queue.append((struct.unpack_from(f"{order}I", entries, 12 * count)[0], True))
         for offsets_tag, counts_tag in _TIFF_IMAGE_DATA.items():
             if offsets_tag not in values and counts_tag not in values:
                 continue
@@ -452,12 +453,9 @@ def _plan_tiff(copy: SparseCopy) -> None:
                 for typ, n, w, ln in (values[_TIFF_THUMBNAIL[0]], values[_TIFF_THUMBNAIL[1]])
             )
             structure.append((start, min(copy.size, start + size)))
-    runs = _merge(image_data)
-    clash = _overlaps(structure, runs)
+    clash = _overlaps(structure, _merge(image_data))
     if clash:
         raise Fallback(f"TIFF structure at {clash[0]}..{clash[1]} inside image data")
-    if any(rs <= p < re_ for p in pointers for rs, re_ in runs):
-        raise Fallback("a TIFF tag may point into image data")
     _read_all_but(copy, image_data)
 
 

@@ -192,12 +192,20 @@ def _patch_ifd0(data: bytes, extra: bytes) -> bytes:
     return data[:4] + struct.pack("<I", new_ifd) + data[8:] + b"\0" * (new_ifd - len(data)) + body
 
 
-def test_tiff_with_a_pointer_into_image_data_is_read_whole(tmp_path: Path) -> None:
+def test_tiff_with_an_unknown_long_tag_is_read_whole(tmp_path: Path) -> None:
     data = _tiff(tmp_path)
     middle = len(data) // 2  # inside the strips (noise: 480,000 of the bytes)
-    data = _patch_ifd0(data, struct.pack("<HHII", 0xC000, 4, 1, middle))  # an unknown LONG tag
+    data = _patch_ifd0(data, struct.pack("<HHII", 0xC000, 4, 1, middle))  # maybe an offset to more data
     result, _ = _fetch(tmp_path, data)
-    assert not result.ranged and "point into image data" in result.note
+    assert not result.ranged and "0xc000 may be an offset" in result.note
+
+
+def test_tiff_value_inside_image_data_is_read_whole(tmp_path: Path) -> None:
+    data = _tiff(tmp_path)
+    middle = len(data) // 2
+    data = _patch_ifd0(data, struct.pack("<HHII", 0x010E, 2, 40, middle))  # ImageDescription in the strips
+    result, _ = _fetch(tmp_path, data)
+    assert not result.ranged and "inside image data" in result.note
 
 
 def test_tiff_with_maker_notes_is_read_whole(tmp_path: Path) -> None:
