@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from audit.fetch import FIRST_READ, SMALL_OBJECT, LocalFile, SparseCopy, fetch
-from audit.listing import list_s3
+from audit.listing import list_local, list_s3
 from audit.scan import Auditor
 from exif_scrubber import Scrubber, ScrubPolicy
 
@@ -45,6 +45,23 @@ def test_ranged_audit_equals_full_audit_on_the_corpus(s3: Any) -> None:
     assert sum(r.bytes_read for r in ranged) < 0.7 * sum(r.bytes_read for r in full)
     leaking = [r for r in full if r.status.value == "leaking"]
     assert len(leaking) > 100
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS} (../shared/corpus)")
+def test_audit_reads_like_the_engine_scan(tmp_path: Path) -> None:
+    """The audit's reading is the engine's (the Lambda's) reading, options included: on this Ultra HDR
+    JPEG, leaving out ImageDataHash makes ExifTool decode ~1,650 more Google HDRPlus tags."""
+    path = CORPUS / "pillow__ultrahdr.jpg"
+    folder = tmp_path / "bucket"
+    folder.mkdir()
+    (folder / "photo.jpg").write_bytes(path.read_bytes())
+    with Scrubber(ScrubPolicy(), pool_size=1) as scrubber:
+        expected = scrubber.scan(path)
+    with Scrubber(ScrubPolicy(), pool_size=1) as scrubber, Auditor(scrubber) as auditor:
+        [result] = list(auditor.audit_all(list_local(folder), max_workers=1))
+    assert (result.leftovers, result.error) == (expected.leftovers, expected.error)
+    assert "GPS" in result.leftovers
 
 
 def _fetch(tmp_path: Path, data: bytes) -> tuple[Any, Path]:
