@@ -91,6 +91,7 @@ class FormatHandler:
             args.append("--ICC_Profile:all")
         if ctx.policy.keep_c2pa:
             args.append("--JUMBF:all")
+        args += self._colour_args(ctx)
         copy = self._copy_back(ctx)
         if copy:
             args += ["-tagsFromFile", "@", *copy]
@@ -98,11 +99,18 @@ class FormatHandler:
             args += ctx.orientation_args()
         return args
 
+    def _colour_args(self, ctx: ScrubContext) -> list[str]:
+        """Write back the EXIF colour-space tags with the values read (no second parse of the source)."""
+        args = []
+        for group, name in (("ExifIFD", "ColorSpace"), ("ExifIFD", "Gamma"), ("InteropIFD", "InteropIndex")):
+            value = ctx.value(group, name)
+            if isinstance(value, (int, float)) or (isinstance(value, str) and value.isalnum()):
+                args.append(f"-{group}:{name}#={value}")
+        return args
+
     def _copy_back(self, ctx: ScrubContext) -> list[str]:
-        """Tags copied from the original after ``-all=``: colour-space tags and, on request, copyright."""
+        """Tags copied from the original after ``-all=``: on request, the copyright fields."""
         copy = []
-        if ctx.has("ExifIFD", "ColorSpace"):
-            copy += ["-ExifIFD:ColorSpace", "-ExifIFD:Gamma", "-InteropIFD:InteropIndex"]
         if ctx.policy.keep_copyright:
             copy += [
                 "-EXIF:Copyright", "-EXIF:Artist", "-IPTC:CopyrightNotice", "-IPTC:By-line",

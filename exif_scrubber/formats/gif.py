@@ -108,6 +108,9 @@ class GifHandler(FormatHandler):
     def _copy_back(self, ctx: ScrubContext) -> list[str]:
         return []
 
+    def _colour_args(self, ctx: ScrubContext) -> list[str]:
+        return []
+
     def image_data_hash(self, path: Path) -> str | None:
         """ExifTool has no ImageDataHash for GIF: hash the image blocks ourselves."""
         return walk(path.read_bytes()).image_hash

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..errors import StructureError
@@ -72,16 +73,15 @@ def walk_segments(data: bytes, junk: list[tuple[int, int]] | None = None) -> tup
     raise JpegStructureError("JPEG EOI marker not found")
 
 
+_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+"""In entropy-coded data, 0xFF is followed by 0x00 (stuffing), RSTn or more 0xFF (fill): anything else is a marker."""
+
+
 def _skip_entropy_data(data: bytes, pos: int) -> int:
-    while True:
-        pos = data.find(b"\xff", pos)
-        if pos < 0 or pos + 1 >= len(data):
-            raise JpegStructureError("JPEG EOI marker not found")
-        following = data[pos + 1]
-        if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
-            pos += 1 if following == 0xFF else 2
-            continue
-        return pos
+    found = _NEXT_MARKER.search(data, pos)
+    if found is None:
+        raise JpegStructureError("JPEG EOI marker not found")
+    return found.start()
 
 
 class JpegHandler(FormatHandler):
