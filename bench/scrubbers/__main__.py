@@ -58,7 +58,9 @@ def collect(config: Config, log: Any = _log) -> dict[str, Any]:
         cache = config.input_cache or CACHE
         warm = warmup_inputs(pool, cache / "warmup", config.formats)
         log("inputs: generating (or reusing cached) photos")
-        generated = generated_inputs(pool, sizes=config.sizes, formats=config.formats, cache=cache / "inputs")
+        input_problems: list[dict[str, str]] = []
+        generated = generated_inputs(pool, sizes=config.sizes, formats=config.formats, cache=cache / "inputs",
+                                     problems=input_problems)
     corpus = corpus_inputs(config.corpus) if config.corpus else []
     corpus_note = (f"{len(corpus)} files of {config.corpus}" if corpus
                    else f"corpus not found at {config.corpus}: generated inputs only" if config.corpus
@@ -107,7 +109,8 @@ def collect(config: Config, log: Any = _log) -> dict[str, Any]:
         if not config.keep_outputs:
             shutil.rmtree(out_root, ignore_errors=True)
     rows = [report.summarize(m) for m in measurements if m.inputs]
-    skipped = [{"contender": m.contender, "group": m.group, **s} for m in measurements for s in m.skipped]
+    skipped = [{"contender": "all", "group": "inputs", **p} for p in input_problems]
+    skipped += [{"contender": m.contender, "group": m.group, **s} for m in measurements for s in m.skipped]
     corpus_files = _corpus_files(measurements)
     return {
         "machine": {**describe(exiftool_version), "load_before": load_before, "load_after": load_average()},
@@ -170,8 +173,9 @@ def markdown(payload: dict[str, Any], charts: Sequence[str]) -> str:
         "start, scrub and verification of every file); `exiftool x2 parallel`: `exiftool -all=` per file in 2 lanes.",
         "",
         f"Timed runs: engine and exiftool {payload['engine_reps']} per generated file after one untimed warm-up "
-        f"run on a tiny file of the same format; Pillow {payload['pillow_bounds']['reps_by_size']} per size label, "
-        "otherwise 1; the corpus once per file. p50/p95 are over all timed runs of the row.", "",
+        "run on a tiny file of the same format; Pillow "
+        + ", ".join(f"{n} per {s} file" for s, n in payload["pillow_bounds"]["reps_by_size"].items())
+        + ", 1 per larger file; the corpus once per file. p50/p95 are over all timed runs of the row.", "",
         "## Issue 2's targets, from this run", "",
         report.ratio_table(payload["ratios"][:6]), "",
         "## Corpus", "",
@@ -191,7 +195,8 @@ def markdown(payload: dict[str, Any], charts: Sequence[str]) -> str:
         lines += ["## Where the engine's time goes", "",
                   "Measured in the engine's child process by timing the ExifTool commands (by kind), Pillow probes, "
                   "file copies and the format walkers; the rest is Python.", ""]
-        for r in sorted(profiled, key=lambda r: _group_order(r["group"]))[:5]:
+        shown = ("corpus", "12MP JPEG", "48MP JPEG", "12MP PNG", "12MP HEIC", "12MP WEBP")
+        for r in sorted((r for r in profiled if r["group"] in shown), key=lambda r: shown.index(r["group"])):
             lines += [report.profile_table(r), ""]
     lines += ["## Memory", "", payload["memory_note"], "",
               "## Lambda cost (estimate)", "",

@@ -71,7 +71,7 @@ def summarize(m: Measurement) -> dict[str, Any]:
     evals = [m.evaluations[f["dst"]] for f in produced if f["dst"] in m.evaluations]
     peak = peak_mb(m)
     mean_s = seconds / len(files)
-    estimate = cost.estimate(mean_s, peak) if peak is not None else None
+    estimate = cost.estimate(mean_s, peak) if peak is not None and produced else None
     psnrs = [e["psnr_db"] for e in evals if e.get("psnr_db") is not None]
     row.update(
         produced=len(produced),
