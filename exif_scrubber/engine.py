@@ -153,16 +153,15 @@ class Scrubber:
         """What :meth:`scrub_file` would remove and keep, without writing anything."""
         return self.scrub_file(src, None, display_name=display_name)
 
-    def scan(
-        self, path: Path, *, complete: bool = True, image_hash: bool = True, copy: bool = True
-    ) -> ScanResult:
+    def scan(self, path: Path, *, complete: bool = True, copy: bool = True) -> ScanResult:
         """The leftover scan of one file (the audit's definition of "not clean").
 
         ``complete=False`` is for partial downloads (head and tail of an object): the container
         walkers that need the whole file are skipped, and truncation errors are tolerated.
-        ``image_hash=False`` skips the image-data hash (an audit does not need it; it costs a full
-        pass over the pixels). ``copy=False`` lets a caller that names its own temp files skip the
-        private copy; a path with any character outside ``[A-Za-z0-9._/-]`` is copied regardless.
+        The image-data hash is always requested: without it ExifTool reads some files differently
+        (e.g. it decodes a Google HDRPlus maker note it otherwise skips). ``copy=False`` lets a caller
+        that names its own temp files skip the private copy; a path with any character outside
+        ``[A-Za-z0-9._/-]`` is copied regardless.
         """
         try:
             with Path(path).open("rb") as handle:
@@ -177,7 +176,7 @@ class Scrubber:
             if copy or not _SAFE_PATH.fullmatch(str(local)) or not local.is_absolute():
                 local = work / f"scan.{handler.extension}"
                 shutil.copyfile(path, local)
-            reading = self._read(local, handler, image_hash=image_hash)
+            reading = self._read(local, handler)
             if reading.error and complete:
                 return ScanResult(format=handler.name, leftovers={}, error=f"ExifTool: {reading.error}")
             leftovers = find_leftovers(reading.tags, self.policy, tiff=handler.is_tiff)
@@ -305,13 +304,8 @@ class Scrubber:
         except ProbeError as exc:
             raise Refused(str(exc)) from None
 
-    def _read(
-        self, path: Path, handler: FormatHandler | None = None, *, unknown: bool = True, image_hash: bool = True
-    ) -> Reading:
-        args = [*READ_ARGS, *(["-u"] if unknown else [])]
-        if not image_hash:
-            args.remove("-ImageDataHash")
-        result = self.pool.execute([*args, str(path)])
+    def _read(self, path: Path, handler: FormatHandler | None = None, *, unknown: bool = True) -> Reading:
+        result = self.pool.execute([*READ_ARGS, *(["-u"] if unknown else []), str(path)])
         if not result.stdout:
             return Reading(tags=[], image_hash=None, mime_type=None, error=_first_error(result.stderr))
         documents = parse_exiftool_json(result.stdout)
@@ -327,7 +321,7 @@ class Scrubber:
                 values.setdefault(f"{tag.group}:{tag.name}", tag.value)
         error = values.get("ExifTool:Error")
         data_hash = values.get("File:ImageDataHash")
-        if data_hash is None and image_hash and handler is not None and not error:
+        if data_hash is None and handler is not None and not error:
             try:
                 data_hash = handler.image_data_hash(path)
             except StructureError:

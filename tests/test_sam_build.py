@@ -179,7 +179,7 @@ import handler.app as app
 rt = app.runtime()
 ours = tuple(os.environ["PYTHONPATH"].split(":"))
 put = boto3.client("s3").meta.service_model.operation_model("PutObject").input_shape.members
-print(json.dumps({"exiftool": rt.scrubber.exiftool_version, "marker": rt.processor.marker,
+print(json.dumps({"exiftool": rt.scrubber.exiftool_version, "marker": rt.processor.marker.base,
                   "if_match": "IfMatch" in put, "handler": app.__file__,
                   "ours": sorted(m for m in ("PIL", "pillow_heif", "awscrt", "boto3", "exif_scrubber")
                                  if importlib.import_module(m).__file__.startswith(ours))}))

@@ -132,8 +132,7 @@ def _scan_both(tmp_path: Path, scrubber: Scrubber, data: bytes, suffix: str) -> 
     result, src = _fetch(tmp_path, data)
     sparse = (tmp_path / "copy.bin").rename(tmp_path / f"copy.{suffix}")
     whole = src.rename(tmp_path / f"whole.{suffix}")
-    return (result, scrubber.scan(sparse, image_hash=False, copy=False),
-            scrubber.scan(whole, image_hash=False, copy=False))
+    return (result, scrubber.scan(sparse, copy=False), scrubber.scan(whole, copy=False))
 
 
 def test_png_skips_large_idat_and_keeps_text_after_it(tmp_path: Path, scrubber: Scrubber) -> None:
