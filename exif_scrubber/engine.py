@@ -182,7 +182,7 @@ class Scrubber:
             leftovers = find_leftovers(reading.tags, self.policy, tiff=handler.is_tiff)
             if complete:
                 try:
-                    _merge(leftovers, handler.structure_leftovers(local, self.policy))
+                    leftovers = _merged(leftovers, handler.structure_leftovers(local, self.policy))
                 except StructureError as exc:
                     return ScanResult(format=handler.name, leftovers=leftovers, error=f"malformed: {exc}")
             return ScanResult(format=handler.name, leftovers=leftovers, image_hash=reading.image_hash)
@@ -227,17 +227,13 @@ class Scrubber:
             raise Refused(f"ExifTool cannot read it: {before.error}")
         if before.mime_type not in handler.mime_types:
             raise Refused(f"content looks like {handler.name} but ExifTool reads it as {before.mime_type}")
-        try:
-            leftovers = find_leftovers(before.tags, self.policy, tiff=handler.is_tiff)
-            _merge(leftovers, handler.structure_leftovers(source, self.policy))
-        except StructureError as exc:
-            raise Refused(f"malformed {handler.name}: {exc}") from None
+        structural = self._structure_leftovers(handler, source, f"malformed {handler.name}")
+        leftovers = _merged(find_leftovers(before.tags, self.policy, tiff=handler.is_tiff), structural)
         if not leftovers:  # confirm "nothing to remove" with unknown tags included
             before = self._read(source, handler)
             if before.error:
                 raise Refused(f"ExifTool cannot read it: {before.error}")
-            leftovers = find_leftovers(before.tags, self.policy, tiff=handler.is_tiff)
-            _merge(leftovers, handler.structure_leftovers(source, self.policy))
+            leftovers = _merged(find_leftovers(before.tags, self.policy, tiff=handler.is_tiff), structural)
         report.leftovers_before = leftovers
         if not leftovers:
             report.outcome = Outcome.ALREADY_CLEAN
@@ -246,8 +242,7 @@ class Scrubber:
 
         timer = time.perf_counter()
         ctx = ScrubContext(
-            policy=self.policy, tags=before.tags, orientation=before_pixels.orientation,
-            work_dir=work, run_exiftool=self._run_checked,
+            policy=self.policy, tags=before.tags, work_dir=work, run_exiftool=self._run_checked,
         )
         self._write(handler, ctx, source, output)
         after = self._read(output, handler)
@@ -291,12 +286,15 @@ class Scrubber:
     def _leftovers_of(self, handler: FormatHandler, path: Path, reading: Reading) -> dict[str, list[str]]:
         if reading.error:
             raise Refused(f"ExifTool cannot read the output: {reading.error}")
-        leftovers = find_leftovers(reading.tags, self.policy, tiff=handler.is_tiff)
+        structural = self._structure_leftovers(handler, path, "output is malformed")
+        return _merged(find_leftovers(reading.tags, self.policy, tiff=handler.is_tiff), structural)
+
+    def _structure_leftovers(self, handler: FormatHandler, path: Path, refusal: str) -> dict[str, list[str]]:
+        """The container walker's findings; a structure it cannot follow refuses the file."""
         try:
-            _merge(leftovers, handler.structure_leftovers(path, self.policy))
+            return handler.structure_leftovers(path, self.policy)
         except StructureError as exc:
-            raise Refused(f"output is malformed: {exc}") from None
-        return leftovers
+            raise Refused(f"{refusal}: {exc}") from None
 
     def _probe(self, path: Path, handler: FormatHandler) -> PixelProbe:
         try:
@@ -414,9 +412,14 @@ def _removed(before: list[Tag], after: list[Tag]) -> dict[str, int]:
     return dict(sorted(removed.items()))
 
 
-def _merge(into: dict[str, list[str]], extra: dict[str, list[str]]) -> None:
-    for group, names in extra.items():
-        into.setdefault(group, []).extend(n for n in names if n not in into.get(group, []))
+def _merged(*parts: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Union of leftover maps, names in first-seen order."""
+    merged: dict[str, list[str]] = {}
+    for part in parts:
+        for group, names in part.items():
+            kept = merged.setdefault(group, [])
+            kept.extend(n for n in names if n not in kept)
+    return merged
 
 
 def _first_error(stderr: str) -> str:

@@ -23,8 +23,6 @@ class ScrubContext:
 
     policy: ScrubPolicy
     tags: list[Tag]
-    orientation: int | None
-    """The displayed orientation read with Pillow before the scrub (EXIF or XMP), if any."""
     work_dir: Path
     run_exiftool: RunExifTool
     notes: list[str] = field(default_factory=list)
