@@ -9,7 +9,8 @@ unchecked, and nothing is left behind to abort.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -141,6 +142,19 @@ def is_precondition_failed(exc: ClientError) -> bool:
     return http_status(exc) == 412 or error_code(exc) in ("412", "PreconditionFailed")
 
 
+@contextmanager
+def conditional(changed: str, gone: str) -> Iterator[None]:
+    """Turn S3's answers to a conditional request into our exceptions: 412 -> ObjectChanged, 404 -> ObjectGone."""
+    try:
+        yield
+    except ClientError as exc:
+        if is_precondition_failed(exc):
+            raise ObjectChanged(changed) from None
+        if is_not_found(exc):
+            raise ObjectGone(gone or error_code(exc)) from None
+        raise
+
+
 def clean_etag(etag: str | None) -> str:
     """An ETag without its quotes, for comparisons."""
     return (etag or "").strip().strip('"')
@@ -179,14 +193,8 @@ class S3Objects:
         args: dict[str, Any] = {"Bucket": bucket, "Key": key, "IfMatch": f'"{etag}"', "ChecksumMode": "ENABLED"}
         if version_id:
             args["VersionId"] = version_id
-        try:
+        with conditional(f"ETag is no longer {etag}", gone=""):
             response = self.client.get_object(**args)
-        except ClientError as exc:
-            if is_precondition_failed(exc):
-                raise ObjectChanged(f"ETag is no longer {etag}") from None
-            if is_not_found(exc):
-                raise ObjectGone(error_code(exc)) from None
-            raise
         body = response["Body"]
         size = int(response.get("ContentLength", 0))
         try:
@@ -234,17 +242,11 @@ class S3Objects:
         args = attributes.put_args()
         if tags:
             args["Tagging"] = urlencode(dict(tags))
-        try:
-            with path.open("rb") as body:
-                response = self.client.put_object(
-                    Bucket=bucket, Key=key, Body=body, Metadata=dict(metadata), IfMatch=f'"{if_match}"', **args
-                )
-        except ClientError as exc:
-            if is_precondition_failed(exc):
-                raise ObjectChanged("a newer object replaced the one we read") from None
-            if is_not_found(exc):
-                raise ObjectGone("the object was deleted after we read it") from None
-            raise
+        replaced, deleted = "a newer object replaced the one we read", "the object was deleted after we read it"
+        with conditional(replaced, deleted), path.open("rb") as body:
+            response = self.client.put_object(
+                Bucket=bucket, Key=key, Body=body, Metadata=dict(metadata), IfMatch=f'"{if_match}"', **args
+            )
         return Written(etag=clean_etag(response.get("ETag")), version_id=response.get("VersionId"))
 
     def add_tag(self, bucket: str, key: str, version_id: str | None, name: str, value: str) -> None:
@@ -267,14 +269,8 @@ class S3Objects:
 
     def delete_if_match(self, bucket: str, key: str, etag: str) -> None:
         """Delete the current object only while its ETag is still ``etag``; 412 -> ObjectChanged."""
-        try:
+        with conditional("a newer object replaced the one we read", "already deleted"):
             self.client.delete_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"')
-        except ClientError as exc:
-            if is_precondition_failed(exc):
-                raise ObjectChanged("a newer object replaced the one we read") from None
-            if is_not_found(exc):
-                raise ObjectGone("already deleted") from None
-            raise
 
     def copy_private(
         self, bucket: str, key: str, dest_key: str, snapshot: Snapshot, extra_tags: Mapping[str, str]
