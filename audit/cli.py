@@ -46,38 +46,73 @@ class AuditError(click.ClickException):
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.argument("target", required=False)
-@click.option("--inventory", metavar="MANIFEST",
-              help="Read objects from an S3 Inventory manifest.json (s3:// or local) instead of listing.")
+@click.option(
+    "--inventory",
+    metavar="MANIFEST",
+    help="Read objects from an S3 Inventory manifest.json (s3:// or local) instead of listing.",
+)
 @click.option("--endpoint-url", help="S3-compatible endpoint (MinIO, moto, ...).")
 @click.option("--profile", help="AWS profile to use.")
 @click.option("--region", help="AWS region.")
-@click.option("--all-versions", is_flag=True,
-              help="Also audit noncurrent versions (where un-scrubbed originals hide).")
-@click.option("--include", "include", multiple=True, metavar="GLOB",
-              help="Only keys (or paths relative to the folder) matching GLOB; repeatable.")
+@click.option("--all-versions", is_flag=True, help="Also audit noncurrent versions (where un-scrubbed originals hide).")
+@click.option(
+    "--include",
+    "include",
+    multiple=True,
+    metavar="GLOB",
+    help="Only keys (or paths relative to the folder) matching GLOB; repeatable.",
+)
 @click.option("--exclude", "exclude", multiple=True, metavar="GLOB", help="Skip keys matching GLOB; repeatable.")
-@click.option("--max-workers", type=click.IntRange(1, 256), default=16, show_default=True,
-              help="Objects read concurrently.")
+@click.option(
+    "--max-workers", type=click.IntRange(1, 256), default=16, show_default=True, help="Objects read concurrently."
+)
 @click.option("--format", "fmt", type=click.Choice(sorted(WRITERS)), default="table", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Write the report here (default: stdout).")
-@click.option("--fail-on", metavar="GROUPS",
-              help="Comma-separated groups that fail the run (e.g. GPS,MakerNotes; also the pseudo-groups "
-              "unreadable, unsupported). Default: any leak or unreadable object.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the report here (default: stdout).",
+)
+@click.option(
+    "--fail-on",
+    metavar="GROUPS",
+    help="Comma-separated groups that fail the run (e.g. GPS,MakerNotes; also the pseudo-groups "
+    "unreadable, unsupported). Default: any leak or unreadable object.",
+)
 @click.option("--full-read", is_flag=True, help="Read every object whole (no ranged GETs).")
-@click.option("--keep-copyright", is_flag=True,
-              help="Policy: copyright/creator fields are kept (as the Lambda's KEEP_COPYRIGHT).")
+@click.option(
+    "--keep-copyright", is_flag=True, help="Policy: copyright/creator fields are kept (as the Lambda's KEEP_COPYRIGHT)."
+)
 @click.option("--strip-icc", is_flag=True, help="Policy: ICC profiles count as leftovers (as STRIP_ICC).")
 @click.option("--keep-c2pa", is_flag=True, help="Policy: C2PA/JUMBF is kept (as KEEP_C2PA).")
-@click.option("--fix", "do_fix", is_flag=True,
-              help="Scrub the leaking current objects through the Lambda's own path (asks first).")
+@click.option(
+    "--fix",
+    "do_fix",
+    is_flag=True,
+    help="Scrub the leaking current objects through the Lambda's own path (asks first).",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before --fix writes.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def main(
-    target: str | None, inventory: str | None, endpoint_url: str | None, profile: str | None, region: str | None,
-    all_versions: bool, include: tuple[str, ...], exclude: tuple[str, ...], max_workers: int, fmt: str,
-    output: Path | None, fail_on: str | None, full_read: bool, keep_copyright: bool, strip_icc: bool,
-    keep_c2pa: bool, do_fix: bool, yes: bool, quiet: bool,
+    target: str | None,
+    inventory: str | None,
+    endpoint_url: str | None,
+    profile: str | None,
+    region: str | None,
+    all_versions: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    max_workers: int,
+    fmt: str,
+    output: Path | None,
+    fail_on: str | None,
+    full_read: bool,
+    keep_copyright: bool,
+    strip_icc: bool,
+    keep_c2pa: bool,
+    do_fix: bool,
+    yes: bool,
+    quiet: bool,
 ) -> None:
     """Audit TARGET (s3://bucket[/prefix] or a local folder) for image metadata left behind.
 
@@ -140,8 +175,15 @@ def main(
     sys.exit(EXIT_LEAKS if summary.failing else EXIT_CLEAN)
 
 
-def _fix(client: Any, scrubber: Scrubber, policy: ScrubPolicy, buckets: dict[str, str],
-         leaking: list[ObjectResult], yes: bool, err: Console) -> int:
+def _fix(
+    client: Any,
+    scrubber: Scrubber,
+    policy: ScrubPolicy,
+    buckets: dict[str, str],
+    leaking: list[ObjectResult],
+    yes: bool,
+    err: Console,
+) -> int:
     """Confirm, then scrub; return how many objects were scrubbed (they no longer fail the run)."""
     from .fix import fix
 
@@ -150,8 +192,9 @@ def _fix(client: Any, scrubber: Scrubber, policy: ScrubPolicy, buckets: dict[str
         err.print("not fixed: nothing was written", highlight=False)
         return 0
     try:
-        outcomes = fix(client, scrubber, policy, buckets, leaking, lambda line: err.print(line, highlight=False,
-                                                                                           markup=False))
+        outcomes = fix(
+            client, scrubber, policy, buckets, leaking, lambda line: err.print(line, highlight=False, markup=False)
+        )
     except ValueError as exc:  # the handler's configuration (environment) is invalid
         raise AuditError(str(exc)) from None
     err.print("fix: " + ", ".join(f"{n} {status}" for status, n in sorted(outcomes.items())), highlight=False)
@@ -176,16 +219,20 @@ def _listing(
 ) -> tuple[Iterable[ObjectRef], Any]:
     """The streamed listing, and a callable that counts it again (for the progress bar's totals)."""
     if inventory:
-        return (read_inventory(inventory, client, all_versions=all_versions, keys=keys),
-                lambda: count(read_inventory(inventory, client, all_versions=all_versions, keys=keys)))
+        return (
+            read_inventory(inventory, client, all_versions=all_versions, keys=keys),
+            lambda: count(read_inventory(inventory, client, all_versions=all_versions, keys=keys)),
+        )
     assert target is not None
     if target.startswith("s3://"):
         try:
             bucket, prefix = parse_s3_uri(target)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="TARGET") from None
-        return (list_s3(client, bucket, prefix, all_versions=all_versions, keys=keys),
-                lambda: count(list_s3(client, bucket, prefix, all_versions=all_versions, keys=keys)))
+        return (
+            list_s3(client, bucket, prefix, all_versions=all_versions, keys=keys),
+            lambda: count(list_s3(client, bucket, prefix, all_versions=all_versions, keys=keys)),
+        )
     root = Path(target)
     if not root.exists():
         raise click.BadParameter(f"no such file or folder: {target}", param_hint="TARGET")
@@ -197,8 +244,14 @@ class _Bar:
 
     def __init__(self, stack: ExitStack, console: Console, totals: Any) -> None:
         self.progress = Progress(
-            TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+            TextColumn("auditing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
         )
         stack.enter_context(self.progress)
         self.task = self.progress.add_task("objects", total=None, detail="")

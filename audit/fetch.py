@@ -370,12 +370,51 @@ _TIFF_IMAGE_DATA = {0x0111: 0x0117, 0x0144: 0x0145}
 """StripOffsets -> StripByteCounts, TileOffsets -> TileByteCounts."""
 _TIFF_THUMBNAIL = (0x0201, 0x0202)
 """JPEGInterchangeFormat, JPEGInterchangeFormatLength: a thumbnail, read like any value."""
-_TIFF_SCALARS = frozenset({
-    0x00FE, 0x00FF, 0x0100, 0x0101, 0x0102, 0x0103, 0x0106, 0x0107, 0x0108, 0x0109, 0x010A, 0x0115,
-    0x0116, 0x0118, 0x0119, 0x011C, 0x0122, 0x0123, 0x0124, 0x0125, 0x0128, 0x0129, 0x012D, 0x013D,
-    0x0140, 0x0142, 0x0143, 0x014C, 0x0152, 0x0153, 0x0212, 0x0213, 0xA002, 0xA003, 0x8830, 0x8831,
-    0x8832, 0x8833, 0x8834, 0x8835, 0x9211,
-})
+_TIFF_SCALARS = frozenset(
+    {
+        0x00FE,
+        0x00FF,
+        0x0100,
+        0x0101,
+        0x0102,
+        0x0103,
+        0x0106,
+        0x0107,
+        0x0108,
+        0x0109,
+        0x010A,
+        0x0115,
+        0x0116,
+        0x0118,
+        0x0119,
+        0x011C,
+        0x0122,
+        0x0123,
+        0x0124,
+        0x0125,
+        0x0128,
+        0x0129,
+        0x012D,
+        0x013D,
+        0x0140,
+        0x0142,
+        0x0143,
+        0x014C,
+        0x0152,
+        0x0153,
+        0x0212,
+        0x0213,
+        0xA002,
+        0xA003,
+        0x8830,
+        0x8831,
+        0x8832,
+        0x8833,
+        0x8834,
+        0x8835,
+        0x9211,
+    }
+)
 """LONG tags that are numbers, not offsets (sizes, counts, sensitivities, ImageNumber)."""
 _TIFF_KNOWN_LONGS = _TIFF_SCALARS | set(_TIFF_THUMBNAIL) | set(_TIFF_IMAGE_DATA) | set(_TIFF_IMAGE_DATA.values())
 """Any other LONG/SLONG/IFD tag may be an offset to data we cannot follow: the object is read whole."""
@@ -502,7 +541,11 @@ def _plan_png(copy: SparseCopy) -> None:
 
 
 _PLANS: dict[str, Callable[[SparseCopy], None]] = {
-    "JPEG": _plan_jpeg, "HEIC": _plan_heif, "AVIF": _plan_heif, "TIFF": _plan_tiff, "WEBP": _plan_webp,
+    "JPEG": _plan_jpeg,
+    "HEIC": _plan_heif,
+    "AVIF": _plan_heif,
+    "TIFF": _plan_tiff,
+    "WEBP": _plan_webp,
     "PNG": _plan_png,
 }
 

@@ -19,7 +19,11 @@ from .report import ObjectResult
 
 
 def fix(
-    client: Any, scrubber: Scrubber, policy: ScrubPolicy, bucket_of: dict[str, str], leaking: Iterable[ObjectResult],
+    client: Any,
+    scrubber: Scrubber,
+    policy: ScrubPolicy,
+    bucket_of: dict[str, str],
+    leaking: Iterable[ObjectResult],
     echo: Any,
 ) -> Counter[str]:
     """Run each leaking current object through the handler; return counts per handler status."""

@@ -66,8 +66,11 @@ def list_s3(
                 for version in page.get("Versions", []):
                     if keys.accepts(version["Key"]):
                         yield ObjectRef(
-                            bucket, version["Key"], int(version.get("Size", 0)),
-                            _version(version.get("VersionId")), bool(version.get("IsLatest", True)),
+                            bucket,
+                            version["Key"],
+                            int(version.get("Size", 0)),
+                            _version(version.get("VersionId")),
+                            bool(version.get("IsLatest", True)),
                         )
         else:
             for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):

@@ -15,12 +15,49 @@ from rich.table import Table
 
 MAKERNOTE_GROUPS = frozenset(
     {
-        "MakerNotes", "Apple", "Canon", "CanonCustom", "CanonRaw", "CanonVRD", "Casio", "DJI", "FLIR",
-        "FujiFilm", "GE", "GoPro", "HP", "JVC", "Kodak", "KodakIFD", "Kyocera", "Leica", "Minolta",
-        "MinoltaRaw", "Motorola", "Nikon", "NikonCapture", "NikonCustom", "NikonScan", "NikonSettings",
-        "Nintendo", "Olympus", "OlympusCameraSettings", "OlympusEquipment", "OlympusFocusInfo",
-        "OlympusImageProcessing", "OlympusRawDevelopment", "Panasonic", "Pentax", "PhaseOne", "Reconyx",
-        "Ricoh", "Samsung", "Sanyo", "Sigma", "Sony", "Unknown",
+        "MakerNotes",
+        "Apple",
+        "Canon",
+        "CanonCustom",
+        "CanonRaw",
+        "CanonVRD",
+        "Casio",
+        "DJI",
+        "FLIR",
+        "FujiFilm",
+        "GE",
+        "GoPro",
+        "HP",
+        "JVC",
+        "Kodak",
+        "KodakIFD",
+        "Kyocera",
+        "Leica",
+        "Minolta",
+        "MinoltaRaw",
+        "Motorola",
+        "Nikon",
+        "NikonCapture",
+        "NikonCustom",
+        "NikonScan",
+        "NikonSettings",
+        "Nintendo",
+        "Olympus",
+        "OlympusCameraSettings",
+        "OlympusEquipment",
+        "OlympusFocusInfo",
+        "OlympusImageProcessing",
+        "OlympusRawDevelopment",
+        "Panasonic",
+        "Pentax",
+        "PhaseOne",
+        "Reconyx",
+        "Ricoh",
+        "Samsung",
+        "Sanyo",
+        "Sigma",
+        "Sony",
+        "Unknown",
     }
 )
 """ExifTool family-1 groups of maker notes, so that ``--fail-on MakerNotes`` matches them all."""
@@ -129,8 +166,19 @@ def fails(result: ObjectResult, fail_on: Iterable[str] | None) -> bool:
     return any(group_matches(p, g) for p in patterns for g in result.groups())
 
 
-CSV_FIELDS = ("key", "version_id", "is_latest", "size", "format", "status", "leftovers", "marker", "error",
-              "bytes_read", "ranged")
+CSV_FIELDS = (
+    "key",
+    "version_id",
+    "is_latest",
+    "size",
+    "format",
+    "status",
+    "leftovers",
+    "marker",
+    "error",
+    "bytes_read",
+    "ranged",
+)
 
 
 class Writer:
@@ -184,8 +232,9 @@ class TableWriter(Writer):
 
     def __init__(self, out: IO[str], *, width: int | None = None) -> None:
         super().__init__(out)
-        self.console = Console(file=out, width=width or 160, soft_wrap=False, emoji=False, markup=False,
-                               highlight=False)
+        self.console = Console(
+            file=out, width=width or 160, soft_wrap=False, emoji=False, markup=False, highlight=False
+        )
         self.rows: list[ObjectResult] = []
 
     def row(self, result: ObjectResult) -> None:
@@ -199,8 +248,13 @@ class TableWriter(Writer):
                 table.add_column(column, overflow="fold")
             for r in self.rows:
                 table.add_row(
-                    r.key, r.version_id or "", f"{r.size:,}", r.format or "", r.status.value,
-                    r.error or r.leftover_text(limit=4), r.marker or "",
+                    r.key,
+                    r.version_id or "",
+                    f"{r.size:,}",
+                    r.format or "",
+                    r.status.value,
+                    r.error or r.leftover_text(limit=4),
+                    r.marker or "",
                 )
             self.console.print(table)
         s = summary

@@ -113,8 +113,14 @@ class Auditor:
                     return self._audit_s3(ref)
                 except ObjectChanged:
                     if attempt == 2:
-                        return ObjectResult(ref.key, ref.version_id, ref.size, Status.UNREADABLE,
-                                            is_latest=ref.is_latest, error="the object kept changing while read")
+                        return ObjectResult(
+                            ref.key,
+                            ref.version_id,
+                            ref.size,
+                            Status.UNREADABLE,
+                            is_latest=ref.is_latest,
+                            error="the object kept changing while read",
+                        )
         try:
             with LocalFile(Path(ref.key)) as source:
                 return self._scan(ref, source, None, None)
@@ -124,8 +130,9 @@ class Auditor:
 
     def _audit_s3(self, ref: ObjectRef) -> ObjectResult:
         if ref.size == 0:
-            return ObjectResult(ref.key, ref.version_id, 0, Status.UNSUPPORTED, is_latest=ref.is_latest,
-                                error="empty object")
+            return ObjectResult(
+                ref.key, ref.version_id, 0, Status.UNSUPPORTED, is_latest=ref.is_latest, error="empty object"
+            )
         source = S3Object(self.client, ref)
         return self._scan(ref, source, source.version_id, source.metadata.get(MARKER_KEY))
 
@@ -134,9 +141,15 @@ class Auditor:
         try:
             fetched = fetch(source, path, ranged=self.ranged)
             result = ObjectResult(
-                ref.key, version_id, source.size, Status.CLEAN, bucket=ref.bucket, marker=marker,
+                ref.key,
+                version_id,
+                source.size,
+                Status.CLEAN,
+                bucket=ref.bucket,
+                marker=marker,
                 is_latest=ref.is_latest,
-                bytes_read=fetched.bytes_read, ranged=fetched.ranged,
+                bytes_read=fetched.bytes_read,
+                ranged=fetched.ranged,
             )
             if fetched.handler is None:
                 result.status = Status.UNSUPPORTED
@@ -166,8 +179,15 @@ class Auditor:
         try:
             return self.audit(ref)
         except AccessError as exc:
-            return ObjectResult(ref.key, ref.version_id, ref.size, Status.UNREADABLE, is_latest=ref.is_latest,
-                                error=str(exc), access_error=True)
+            return ObjectResult(
+                ref.key,
+                ref.version_id,
+                ref.size,
+                Status.UNREADABLE,
+                is_latest=ref.is_latest,
+                error=str(exc),
+                access_error=True,
+            )
 
     def audit_all(self, refs: Iterable[ObjectRef], max_workers: int) -> Iterator[ObjectResult]:
         """Audit ``refs`` with at most ``max_workers`` reads in flight; results in listing order.

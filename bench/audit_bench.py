@@ -76,8 +76,13 @@ def naive(refs: list[Any], read: Any) -> dict[str, Any]:
             leaking += bool(find_leftovers(docs[0], policy))
             path.unlink()
     seconds = time.perf_counter() - started
-    return {"objects": len(refs), "seconds": seconds, "objects_per_s": len(refs) / seconds,
-            "bytes_read": bytes_read, "leaking": leaking}
+    return {
+        "objects": len(refs),
+        "seconds": seconds,
+        "objects_per_s": len(refs) / seconds,
+        "bytes_read": bytes_read,
+        "leaking": leaking,
+    }
 
 
 def ours(refs: list[Any], client: Any, workers: int) -> dict[str, Any]:
@@ -86,10 +91,14 @@ def ours(refs: list[Any], client: Any, workers: int) -> dict[str, Any]:
     with Scrubber(ScrubPolicy(), pool_size=2) as scrubber, Auditor(scrubber, client=client) as auditor:
         results = list(auditor.audit_all(iter(refs), workers))
     seconds = time.perf_counter() - started
-    return {"objects": len(results), "seconds": seconds, "objects_per_s": len(results) / seconds,
-            "bytes_read": sum(r.bytes_read for r in results),
-            "leaking": sum(r.status.value == "leaking" for r in results),
-            "ranged_objects": sum(r.ranged for r in results)}
+    return {
+        "objects": len(results),
+        "seconds": seconds,
+        "objects_per_s": len(results) / seconds,
+        "bytes_read": sum(r.bytes_read for r in results),
+        "leaking": sum(r.status.value == "leaking" for r in results),
+        "ranged_objects": sum(r.ranged for r in results),
+    }
 
 
 def main() -> None:
@@ -107,8 +116,11 @@ def main() -> None:
     server.start()
     try:
         client = boto3.client(
-            "s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-            aws_access_key_id="testing", aws_secret_access_key="testing",
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
             config=boto3.session.Config(max_pool_connections=args.workers + 4),
         )
         client.create_bucket(Bucket=BUCKET)
@@ -130,8 +142,14 @@ def main() -> None:
     for run in runs.values():
         run["speedup"] = run["exif-audit"]["objects_per_s"] / run["naive"]["objects_per_s"]
         run["bytes_ratio"] = run["exif-audit"]["bytes_read"] / run["naive"]["bytes_read"]
-    report = {"corpus": str(args.corpus), "objects": len(files), "bytes": total, "workers": args.workers,
-              "machine": f"{platform.machine()}, {platform.python_version()}, {_cpus()} CPUs", "runs": runs}
+    report = {
+        "corpus": str(args.corpus),
+        "objects": len(files),
+        "bytes": total,
+        "workers": args.workers,
+        "machine": f"{platform.machine()}, {platform.python_version()}, {_cpus()} CPUs",
+        "runs": runs,
+    }
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "audit_bench.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -160,9 +178,11 @@ def markdown(report: dict[str, Any]) -> str:
         for name in ("naive", "exif-audit"):
             r = run[name]
             extra = (f"{run['speedup']:.1f}x", f"{run['bytes_ratio']:.0%}") if name == "exif-audit" else ("", "")
-            lines.append(f"| {target} | {name} | {r['objects_per_s']:.1f} | {r['seconds']:.1f} | "
-                         f"{r.get('cpu_s', 0):.1f} | {r.get('load_before', 0):.1f} | "
-                         f"{r['bytes_read']:,} | {r['leaking']} | {extra[0]} | {extra[1]} |")
+            lines.append(
+                f"| {target} | {name} | {r['objects_per_s']:.1f} | {r['seconds']:.1f} | "
+                f"{r.get('cpu_s', 0):.1f} | {r.get('load_before', 0):.1f} | "
+                f"{r['bytes_read']:,} | {r['leaking']} | {extra[0]} | {extra[1]} |"
+            )
     lines += ["", "Targets: >= 10x the naive objects/s, <= 50% of its bytes read.", ""]
     return "\n".join(lines)
 

@@ -37,8 +37,14 @@ LAYER = LAYER_DIR / "build" / "layer-x86_64"
 LOCAL = LAYER_DIR / "build" / "exiftool" / "exiftool"
 RESULTS = REPO / "bench" / "results"
 SCRUB = ["-all=", "--icc_profile:all", "-tagsfromfile", "@", "-colorspacetags", "-orientation"]
-GPS = ["-GPSLatitude=48.8584", "-GPSLatitudeRef=N", "-GPSLongitude=2.2945", "-GPSLongitudeRef=E",
-       "-Artist=bench", "-XMP:Creator=bench"]
+GPS = [
+    "-GPSLatitude=48.8584",
+    "-GPSLatitudeRef=N",
+    "-GPSLongitude=2.2945",
+    "-GPSLongitudeRef=E",
+    "-Artist=bench",
+    "-XMP:Creator=bench",
+]
 
 
 def make_image(path: Path, size: tuple[int, int]) -> Path:
@@ -54,8 +60,12 @@ class StayOpen:
     """One ``-stay_open`` ExifTool process driven like PyExifTool does."""
 
     def __init__(self, cmd: Sequence[str]) -> None:
-        self.proc = subprocess.Popen([*cmd, "-stay_open", "True", "-@", "-"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [*cmd, "-stay_open", "True", "-@", "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         self.n = 0
 
     def execute(self, args: Sequence[str]) -> bytes:
@@ -150,11 +160,19 @@ def measure(runs: int, warm: int) -> dict[str, Any]:
         (work / "engine").mkdir()
         raw = interleaved({n: partial(raw_run, c, src, work / "raw", warm) for n, c in exiftools.items()}, runs)
         for name, rows in raw.items():
-            out["raw"][name] = {"cold_ms": median([r[0] for r in rows]),
-                                "warm_ms": median([t for r in rows for t in r[1]])}
+            out["raw"][name] = {
+                "cold_ms": median([r[0] for r in rows]),
+                "warm_ms": median([t for r in rows for t in r[1]]),
+            }
         modes = ("none", "pool", "tiny-scrub")
-        engine = interleaved({f"{n}/{m}": partial(engine_run, p, src, tiny, work / "engine", warm, m)
-                              for n, p in engine_paths.items() for m in modes}, runs)
+        engine = interleaved(
+            {
+                f"{n}/{m}": partial(engine_run, p, src, tiny, work / "engine", warm, m)
+                for n, p in engine_paths.items()
+                for m in modes
+            },
+            runs,
+        )
         for key, rows in engine.items():
             name, mode = key.split("/")
             out["engine"].setdefault(name, {})[mode] = {
@@ -171,28 +189,40 @@ def machine() -> dict[str, Any]:
     """Where the numbers come from."""
     perl = subprocess.run(["perl", "-e", "print $^V"], capture_output=True, text=True, check=True).stdout
     buildinfo = (LAYER / "exiftool" / "BUILDINFO.txt").read_text()
-    return {"platform": platform.platform(), "cpus": os.cpu_count(), "host_perl": perl,
-            "layer_buildinfo": buildinfo}
+    return {"platform": platform.platform(), "cpus": os.cpu_count(), "host_perl": perl, "layer_buildinfo": buildinfo}
 
 
 def markdown(data: dict[str, Any]) -> str:
     """The results as a markdown report."""
-    lines = ["# ExifTool layer: cold start and warm per-file time", "",
-             f"Machine: {data['machine']['platform']}, {data['machine']['cpus']} CPUs, 1-min load average "
-             f"{data['machine']['load_avg'][0][0]:.1f} before and {data['machine']['load_avg'][1][0]:.1f} after "
-             "(other work shared the machine). Image: "
-             f"{data['image']['size'][0]}x{data['image']['size'][1]} JPEG with GPS/EXIF/XMP, "
-             f"{data['image']['bytes']} bytes. Medians of {data['runs']} process starts per variant (variants "
-             f"interleaved), warm figures over {data['warm_per_run']} further files per process.", "",
-             "## Raw ExifTool (-stay_open, one lossless scrub command)", "",
-             "| ExifTool | cold: start to first finished scrub (ms) | warm scrub (ms/file) |", "|---|---:|---:|"]
+    lines = [
+        "# ExifTool layer: cold start and warm per-file time",
+        "",
+        f"Machine: {data['machine']['platform']}, {data['machine']['cpus']} CPUs, 1-min load average "
+        f"{data['machine']['load_avg'][0][0]:.1f} before and {data['machine']['load_avg'][1][0]:.1f} after "
+        "(other work shared the machine). Image: "
+        f"{data['image']['size'][0]}x{data['image']['size'][1]} JPEG with GPS/EXIF/XMP, "
+        f"{data['image']['bytes']} bytes. Medians of {data['runs']} process starts per variant (variants "
+        f"interleaved), warm figures over {data['warm_per_run']} further files per process.",
+        "",
+        "## Raw ExifTool (-stay_open, one lossless scrub command)",
+        "",
+        "| ExifTool | cold: start to first finished scrub (ms) | warm scrub (ms/file) |",
+        "|---|---:|---:|",
+    ]
     lines += [f"| {k} | {v['cold_ms']} | {v['warm_ms']} |" for k, v in data["raw"].items()]
-    lines += ["", "## Engine (Scrubber.scrub_file: read, write, verify)", "",
-              "| ExifTool | init warm-up | init (ms) | first scrub (ms) | init + first (ms) | warm scrub (ms/file) |",
-              "|---|---|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "## Engine (Scrubber.scrub_file: read, write, verify)",
+        "",
+        "| ExifTool | init warm-up | init (ms) | first scrub (ms) | init + first (ms) | warm scrub (ms/file) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for name, modes in data["engine"].items():
-        lines += [f"| {name} | {mode} | {v['init_ms']} | {v['first_scrub_ms']} | {v['init_plus_first_ms']} | "
-                  f"{v['warm_scrub_ms']} |" for mode, v in modes.items()]
+        lines += [
+            f"| {name} | {mode} | {v['init_ms']} | {v['first_scrub_ms']} | {v['init_plus_first_ms']} | "
+            f"{v['warm_scrub_ms']} |"
+            for mode, v in modes.items()
+        ]
     lines += ["", "Layer built from:", "", "```", data["machine"]["layer_buildinfo"].strip(), "```", ""]
     return "\n".join(lines)
 

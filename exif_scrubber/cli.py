@@ -61,8 +61,13 @@ def _policy_options(func: click.decorators.FC) -> click.decorators.FC:
         click.option("--keep-copyright", is_flag=True, help="Keep copyright/creator/credit fields."),
         click.option("--strip-icc", is_flag=True, help="Also remove the ICC colour profile."),
         click.option("--keep-c2pa", is_flag=True, help="Keep C2PA/JUMBF content credentials."),
-        click.option("--workers", type=click.IntRange(1, 64), default=os.cpu_count() or 1, show_default=True,
-                     help="Files handled in parallel (one warm ExifTool each)."),
+        click.option(
+            "--workers",
+            type=click.IntRange(1, 64),
+            default=os.cpu_count() or 1,
+            show_default=True,
+            help="Files handled in parallel (one warm ExifTool each).",
+        ),
         click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON."),
     ]
     for option in reversed(options):
@@ -72,6 +77,7 @@ def _policy_options(func: click.decorators.FC) -> click.decorators.FC:
 
 def _run(jobs: list[Job], policy: ScrubPolicy, workers: int, show_progress: bool) -> list[ScrubReport]:
     with Scrubber(policy, pool_size=workers) as scrubber:
+
         def work(job: Job) -> ScrubReport:
             return scrubber.scrub_file(job.source, job.target, display_name=job.label)
 
@@ -126,8 +132,14 @@ def cli() -> None:
 @click.option("--in-place", is_flag=True, help="Replace the input files (atomically, only when verified).")
 @_policy_options
 def clean(
-    paths: tuple[Path, ...], out_dir: Path | None, in_place: bool, keep_copyright: bool, strip_icc: bool,
-    keep_c2pa: bool, workers: int, as_json: bool,
+    paths: tuple[Path, ...],
+    out_dir: Path | None,
+    in_place: bool,
+    keep_copyright: bool,
+    strip_icc: bool,
+    keep_c2pa: bool,
+    workers: int,
+    as_json: bool,
 ) -> None:
     """Clean PATH... (files or folders) into --out-dir, or --in-place.
 

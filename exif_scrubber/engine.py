@@ -25,9 +25,18 @@ from .policy import ScrubPolicy
 from .report import Outcome, ScrubReport, Verification
 
 READ_ARGS = (
-    "-j", "-G3:1", "-a", "-ee", "-n",
-    "-api", "ImageHashType=SHA256", "-api", "LargeFileSupport=1",
-    "-all:all", "--System:all", "-ImageDataHash",
+    "-j",
+    "-G3:1",
+    "-a",
+    "-ee",
+    "-n",
+    "-api",
+    "ImageHashType=SHA256",
+    "-api",
+    "LargeFileSupport=1",
+    "-all:all",
+    "--System:all",
+    "-ImageDataHash",
 )
 """How every file is read: all tags, duplicates and embedded documents, plus the image-data hash.
 ``-u`` (unknown tags too) is added wherever a verdict depends on the reading."""
@@ -215,9 +224,7 @@ class Scrubber:
                 elif dst.resolve() != src.resolve():
                     _atomic_copy(source, dst)
 
-    def _scrub_in(
-        self, handler: FormatHandler, source: Path, output: Path, work: Path, report: ScrubReport
-    ) -> None:
+    def _scrub_in(self, handler: FormatHandler, source: Path, output: Path, work: Path, report: ScrubReport) -> None:
         timer = time.perf_counter()
         before_pixels = self._probe(source, handler)
         report.orientation = before_pixels.orientation
@@ -242,7 +249,10 @@ class Scrubber:
 
         timer = time.perf_counter()
         ctx = ScrubContext(
-            policy=self.policy, tags=before.tags, work_dir=work, run_exiftool=self._run_checked,
+            policy=self.policy,
+            tags=before.tags,
+            work_dir=work,
+            run_exiftool=self._run_checked,
         )
         self._write(handler, ctx, source, output)
         after = self._read(output, handler)
@@ -259,8 +269,9 @@ class Scrubber:
         timer = time.perf_counter()
         report.dropped_secondary_images = ctx.dropped_images
         after_pixels = self._probe(output, handler)
-        verification = _verify(before, after, before_pixels, after_pixels, remaining,
-                               len(report.dropped_secondary_images))
+        verification = _verify(
+            before, after, before_pixels, after_pixels, remaining, len(report.dropped_secondary_images)
+        )
         report.verification = verification
         report.timings_ms["verify"] = _ms_since(timer)
         report.removed = _removed(before.tags, after.tags)
@@ -365,9 +376,9 @@ def _verify(
         kept = before_pixels.frame_digests[: len(after_pixels.frame_digests)]
         frame_pixels_equal = kept == after_pixels.frame_digests
     same_family = {"JPEG", "MPO"}
-    format_kept = before_pixels.format == after_pixels.format or {
-        before_pixels.format, after_pixels.format
-    } <= same_family
+    format_kept = (
+        before_pixels.format == after_pixels.format or {before_pixels.format, after_pixels.format} <= same_family
+    )
     return Verification(
         image_hash_before=before.image_hash,
         image_hash_after=after.image_hash,

@@ -41,9 +41,7 @@ def probe(path: Path, *, max_pixels: int, digest_frames: bool = True) -> PixelPr
             with Image.open(path) as image:
                 width, height = image.size
                 if width * height > max_pixels:
-                    raise ProbeError(
-                        f"{width}x{height} pixels is over the limit of {max_pixels} (decompression bomb)"
-                    )
+                    raise ProbeError(f"{width}x{height} pixels is over the limit of {max_pixels} (decompression bomb)")
                 frames = int(getattr(image, "n_frames", 1))
                 digests = None
                 if digest_frames and frames > 1 and width * height * frames <= FRAME_DIGEST_PIXEL_BUDGET:

@@ -16,8 +16,15 @@ from PIL import Image
 
 from .exiftool_process import ExifToolPool
 
-FORMAT_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif", "GIF": "gif", "HEIC": "heic",
-                     "AVIF": "avif"}
+FORMAT_EXTENSIONS = {
+    "JPEG": "jpg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "TIFF": "tif",
+    "GIF": "gif",
+    "HEIC": "heic",
+    "AVIF": "avif",
+}
 
 
 @dataclass(frozen=True)
@@ -39,22 +46,45 @@ class MetadataRecipe:
         """ExifTool assignments for this recipe, limited to what ``image_format`` can hold."""
         args: list[str] = []
         if self.gps:
-            args += ["-GPSLatitude=48.8584", "-GPSLatitudeRef=N", "-GPSLongitude=2.2945", "-GPSLongitudeRef=E",
-                     "-GPSAltitude=35", "-XMP-exif:GPSLatitude=48.8584 N", "-XMP-exif:GPSLongitude=2.2945 E"]
+            args += [
+                "-GPSLatitude=48.8584",
+                "-GPSLatitudeRef=N",
+                "-GPSLongitude=2.2945",
+                "-GPSLongitudeRef=E",
+                "-GPSAltitude=35",
+                "-XMP-exif:GPSLatitude=48.8584 N",
+                "-XMP-exif:GPSLongitude=2.2945 E",
+            ]
         if self.camera:
-            args += ["-Make=Canon", "-Model=Canon EOS 5D Mark IV", "-Software=Firmware 1.2.3", "-LensModel=EF24-70mm",
-                     "-HostComputer=alice-laptop"]
+            args += [
+                "-Make=Canon",
+                "-Model=Canon EOS 5D Mark IV",
+                "-Software=Firmware 1.2.3",
+                "-LensModel=EF24-70mm",
+                "-HostComputer=alice-laptop",
+            ]
         if self.serial:
             args += ["-SerialNumber=083024001234", "-LensSerialNumber=0000c12345", "-XMP-aux:SerialNumber=083024001234"]
         if self.timestamps:
-            args += ["-DateTimeOriginal=2024:05:01 12:34:56", "-CreateDate=2024:05:01 12:34:56",
-                     "-OffsetTimeOriginal=+02:00"]
+            args += [
+                "-DateTimeOriginal=2024:05:01 12:34:56",
+                "-CreateDate=2024:05:01 12:34:56",
+                "-OffsetTimeOriginal=+02:00",
+            ]
         if self.iptc and image_format in ("JPEG", "TIFF", "PNG", "WEBP"):
-            args += ["-IPTC:City=Paris", "-IPTC:Keywords=private", "-IPTC:By-line=Alice Example",
-                     "-IPTC:Sub-location=12 Rue Example"]
+            args += [
+                "-IPTC:City=Paris",
+                "-IPTC:Keywords=private",
+                "-IPTC:By-line=Alice Example",
+                "-IPTC:Sub-location=12 Rue Example",
+            ]
         if self.xmp:
-            args += ["-XMP-dc:Description=Family picnic at home", "-XMP-dc:Subject=kids",
-                     "-XMP-photoshop:City=Paris", "-XMP-xmp:CreatorTool=PhoneCam 9"]
+            args += [
+                "-XMP-dc:Description=Family picnic at home",
+                "-XMP-dc:Subject=kids",
+                "-XMP-photoshop:City=Paris",
+                "-XMP-xmp:CreatorTool=PhoneCam 9",
+            ]
         if self.comment and image_format in ("JPEG", "PNG", "GIF"):
             args += ["-Comment=taken at 12 Rue Example, Paris"]
         if self.copyright:

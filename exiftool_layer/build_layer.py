@@ -37,12 +37,27 @@ SUITES = [
 ]
 PACKAGES = ["perl-base", "libperl5.36", "perl-modules-5.36", "libcrypt1=1:4.4.18-4", "zlib1g"]
 # Sonames glibc itself provides (present in every Lambda runtime); everything else ships in the layer.
-GLIBC_SONAMES = frozenset({
-    "libc.so.6", "libm.so.6", "libmvec.so.1", "libpthread.so.0", "libdl.so.2", "librt.so.1",
-    "libutil.so.1", "libresolv.so.2", "libanl.so.1", "libnsl.so.1", "libBrokenLocale.so.1",
-    "libthread_db.so.1", "libc_malloc_debug.so.0", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1",
-    "libnss_files.so.2", "libnss_dns.so.2",
-})
+GLIBC_SONAMES = frozenset(
+    {
+        "libc.so.6",
+        "libm.so.6",
+        "libmvec.so.1",
+        "libpthread.so.0",
+        "libdl.so.2",
+        "librt.so.1",
+        "libutil.so.1",
+        "libresolv.so.2",
+        "libanl.so.1",
+        "libnsl.so.1",
+        "libBrokenLocale.so.1",
+        "libthread_db.so.1",
+        "libc_malloc_debug.so.0",
+        "ld-linux-x86-64.so.2",
+        "ld-linux-aarch64.so.1",
+        "libnss_files.so.2",
+        "libnss_dns.so.2",
+    }
+)
 LAUNCHER = """#!/bin/sh
 # ExifTool from the exiftool Lambda layer. Runs the layer's own Perl (never /usr/bin/perl) with @INC
 # confined to the layer (ExifToolLayerINC.pm). Uses shell builtins only: the runtime may have no coreutils.
@@ -78,7 +93,7 @@ def elf_info(path: Path) -> dict[str, object] | None:
     if data[4] != 2 or data[5] != 1:
         raise SystemExit(f"{path}: only ELF64 little-endian is supported")
     machine = struct.unpack_from("<H", data, 18)[0]
-    shoff, = struct.unpack_from("<Q", data, 40)
+    (shoff,) = struct.unpack_from("<Q", data, 40)
     shentsize, shnum = struct.unpack_from("<HH", data, 58)
     sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
     needed: list[str] = []
@@ -90,7 +105,7 @@ def elf_info(path: Path) -> dict[str, object] | None:
             tag, val = struct.unpack_from("<qQ", data, off)
             if tag == 1:  # DT_NEEDED
                 start = strtab[4] + val
-                needed.append(data[start:data.index(b"\0", start)].decode())
+                needed.append(data[start : data.index(b"\0", start)].decode())
     return {"machine": machine, "needed": needed}
 
 
@@ -134,11 +149,18 @@ def apt_options(state: Path, arch: str) -> list[str]:
     """apt-get options for a private apt state: no root, no host apt config, any architecture."""
     etc = state / "etc"
     return [
-        f"-oDir::State={state / 'state'}", f"-oDir::State::status={state / 'state' / 'status'}",
-        f"-oDir::Cache={state / 'cache'}", f"-oDir::Etc={etc}", f"-oDir::Etc::sourcelist={etc / 'sources.list'}",
-        "-oDir::Etc::sourceparts=-", f"-oDir::Etc::parts={etc / 'apt.conf.d'}",
-        f"-oDir::Etc::preferencesparts={etc / 'preferences.d'}", f"-oAPT::Architecture={DEBIAN_ARCH[arch]}",
-        f"-oAPT::Architectures={DEBIAN_ARCH[arch]}", "-oDebug::NoLocking=1", "-oAcquire::Languages=none",
+        f"-oDir::State={state / 'state'}",
+        f"-oDir::State::status={state / 'state' / 'status'}",
+        f"-oDir::Cache={state / 'cache'}",
+        f"-oDir::Etc={etc}",
+        f"-oDir::Etc::sourcelist={etc / 'sources.list'}",
+        "-oDir::Etc::sourceparts=-",
+        f"-oDir::Etc::parts={etc / 'apt.conf.d'}",
+        f"-oDir::Etc::preferencesparts={etc / 'preferences.d'}",
+        f"-oAPT::Architecture={DEBIAN_ARCH[arch]}",
+        f"-oAPT::Architectures={DEBIAN_ARCH[arch]}",
+        "-oDebug::NoLocking=1",
+        "-oAcquire::Languages=none",
         f"-oAPT::Sandbox::User={'root' if os.geteuid() == 0 else os.environ.get('USER', 'nobody')}",
     ]
 
@@ -174,8 +196,12 @@ def debian_source(arch: str, state: Path) -> PerlSource:
         name, version = run(["dpkg-deb", "-f", str(deb), "Package", "Version"]).split("\n")[:2]
         packages.append(f"{name.split(': ')[1]} {version.split(': ')[1]} ({DEBIAN_ARCH[arch]})")
     trip = TRIPLET[arch]
-    module_dirs = [root / f"usr/lib/{trip}/perl-base", *sorted(root.glob(f"usr/lib/{trip}/perl/5.*.*")),
-                   *sorted(root.glob("usr/share/perl/5.*.*")), root / "usr/share/perl5"]
+    module_dirs = [
+        root / f"usr/lib/{trip}/perl-base",
+        *sorted(root.glob(f"usr/lib/{trip}/perl/5.*.*")),
+        *sorted(root.glob("usr/share/perl/5.*.*")),
+        root / "usr/share/perl5",
+    ]
     lib_dirs = [root / f"lib/{trip}", root / f"usr/lib/{trip}", root / "lib", root / "usr/lib"]
     src = PerlSource(root, root / "usr/bin/perl", module_dirs, lib_dirs)
     src.packages = packages
@@ -249,7 +275,7 @@ def install_exiftool(tarball: Path, dest: Path) -> None:
             if not member.isfile() or name.endswith(".pod"):
                 continue
             if name == "package/bin/exiftool" or name.startswith("package/bin/lib/"):
-                rel = name[len("package/bin/"):]
+                rel = name[len("package/bin/") :]
             elif name == "package/LICENSE":
                 rel = "licenses/exiftool.LICENSE"
             else:
@@ -264,8 +290,14 @@ def install_exiftool(tarball: Path, dest: Path) -> None:
 
 def write_buildinfo(dest: Path, arch: str, src: PerlSource, libs: list[str], version: str) -> None:
     """Record what went into the layer, and ship the Debian copyright files."""
-    lines = [f"architecture: {arch}", f"exiftool: {version}", "perl from:", *(f"  {p}" for p in src.packages),
-             f"shared libraries: {', '.join(libs) or 'none'}", f"perl files: {len(module_list())}"]
+    lines = [
+        f"architecture: {arch}",
+        f"exiftool: {version}",
+        "perl from:",
+        *(f"  {p}" for p in src.packages),
+        f"shared libraries: {', '.join(libs) or 'none'}",
+        f"perl files: {len(module_list())}",
+    ]
     (dest / "BUILDINFO.txt").write_text("\n".join(lines) + "\n")
     for pkg, path in src.copyrights.items():
         copy_file(path, dest / "licenses" / f"{pkg}.copyright")

@@ -33,19 +33,53 @@ SCENARIOS: dict[str, list[str]] = {
     "validate": ["-validate", "-warning", "-error", "-a", "-j"],
     "thumbnail": ["-ThumbnailImage", "-PreviewImage", "-b", "-j"],
 }
-SCRUB_ARGS = ["-all=", "--icc_profile:all", "-trailer:all=", "-adobe:all=",
-              "-tagsfromfile", "@", "-colorspacetags", "-orientation"]
+SCRUB_ARGS = [
+    "-all=",
+    "--icc_profile:all",
+    "-trailer:all=",
+    "-adobe:all=",
+    "-tagsfromfile",
+    "@",
+    "-colorspacetags",
+    "-orientation",
+]
 # The kinds of writes exif_scrubber issues: keep-lists copied back, Orientation set numerically, and
 # QuickTime dates reset to the 1904 epoch (which loads Time::Local).
-ENGINE_WRITE_ARGS = ["-all=", "-CommonIFD0=", "--ICC_Profile:all", "--JUMBF:all", "-tagsFromFile", "@",
-                     "-ExifIFD:ColorSpace", "-ExifIFD:Gamma", "-InteropIFD:InteropIndex", "-IFD0:Orientation",
-                     "-EXIF:Artist", "-EXIF:Copyright", "-IPTC:By-line", "-IPTC:CopyrightNotice",
-                     "-XMP-dc:Creator", "-XMP-dc:Rights", "-XMP-xmpRights:all", "-IFD0:Orientation#=1",
-                     "-XMP-tiff:Orientation#=1"]
-DATE_ARGS = ["-QuickTime:CreateDate=1904:01:01 00:00:00", "-QuickTime:ModifyDate=1904:01:01 00:00:00",
-             "-QuickTime:TrackCreateDate=1904:01:01 00:00:00", "-QuickTime:MediaModifyDate=1904:01:01 00:00:00"]
-GPS_ARGS = ["-GPSLatitude=48.8584", "-GPSLatitudeRef=N", "-GPSLongitude=2.2945",
-            "-GPSLongitudeRef=E", "-XMP:GPSLatitude=48.8584", "-Artist=trace"]
+ENGINE_WRITE_ARGS = [
+    "-all=",
+    "-CommonIFD0=",
+    "--ICC_Profile:all",
+    "--JUMBF:all",
+    "-tagsFromFile",
+    "@",
+    "-ExifIFD:ColorSpace",
+    "-ExifIFD:Gamma",
+    "-InteropIFD:InteropIndex",
+    "-IFD0:Orientation",
+    "-EXIF:Artist",
+    "-EXIF:Copyright",
+    "-IPTC:By-line",
+    "-IPTC:CopyrightNotice",
+    "-XMP-dc:Creator",
+    "-XMP-dc:Rights",
+    "-XMP-xmpRights:all",
+    "-IFD0:Orientation#=1",
+    "-XMP-tiff:Orientation#=1",
+]
+DATE_ARGS = [
+    "-QuickTime:CreateDate=1904:01:01 00:00:00",
+    "-QuickTime:ModifyDate=1904:01:01 00:00:00",
+    "-QuickTime:TrackCreateDate=1904:01:01 00:00:00",
+    "-QuickTime:MediaModifyDate=1904:01:01 00:00:00",
+]
+GPS_ARGS = [
+    "-GPSLatitude=48.8584",
+    "-GPSLatitudeRef=N",
+    "-GPSLongitude=2.2945",
+    "-GPSLongitudeRef=E",
+    "-XMP:GPSLatitude=48.8584",
+    "-Artist=trace",
+]
 
 
 def corpus_files(corpus: Path) -> list[Path]:
@@ -68,8 +102,7 @@ def run_traced(perl: str, trace: Path, args: Sequence[str], stdin: str | None = 
     """Run ExifTool once under TraceINC, appending what it loaded to ``trace``."""
     cmd = [perl, f"-I{HERE / 'perl'}", f"-MTraceINC={trace}", str(EXIFTOOL), *args]
     data = stdin.encode() if stdin is not None else None
-    subprocess.run(cmd, input=data, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
-                   timeout=1800)
+    subprocess.run(cmd, input=data, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=1800)
 
 
 def stay_open_script(files: Sequence[Path], out_dir: Path) -> str:
@@ -131,7 +164,7 @@ def relative_files(lines: Iterable[str]) -> set[str]:
         base = next((d for d in dirs if full.startswith(d + "/")), None)
         if base is None:
             raise SystemExit(f"loaded from outside @INC: {full}")
-        found.add(full[len(base) + 1:])
+        found.add(full[len(base) + 1 :])
     return found
 
 

@@ -57,10 +57,15 @@ def runtime() -> Runtime:
     global _runtime
     if _runtime is None:
         _runtime = Runtime.create()
-        logger.info("scrubber ready", extra={"exiftool": _runtime.scrubber.exiftool_version,
-                                              "marker": _runtime.processor.marker.base,
-                                              "marker_signed": _runtime.processor.marker.secret is not None,
-                                              "report_only": _runtime.config.report_only})
+        logger.info(
+            "scrubber ready",
+            extra={
+                "exiftool": _runtime.scrubber.exiftool_version,
+                "marker": _runtime.processor.marker.base,
+                "marker_signed": _runtime.processor.marker.secret is not None,
+                "report_only": _runtime.config.report_only,
+            },
+        )
     return _runtime
 
 

@@ -88,10 +88,13 @@ def parse_event(event: Mapping[str, Any]) -> ParsedEvent:
         return ParsedEvent(Source.S3, (Item(item_id="test-event", ignored=("s3:TestEvent",)),))
     if "detail-type" in event and "detail" in event:
         tasks, ignored = _eventbridge(event)
-        return ParsedEvent(Source.EVENTBRIDGE, (Item(item_id=str(event.get("id", "event")), tasks=tasks,
-                                                     ignored=ignored),))
-    raise EventError("unrecognised event: expected S3, SQS, EventBridge or S3 Batch Operations; keys "
-                     + ", ".join(sorted(map(str, event))[:10]))
+        return ParsedEvent(
+            Source.EVENTBRIDGE, (Item(item_id=str(event.get("id", "event")), tasks=tasks, ignored=ignored),)
+        )
+    raise EventError(
+        "unrecognised event: expected S3, SQS, EventBridge or S3 Batch Operations; keys "
+        + ", ".join(sorted(map(str, event))[:10])
+    )
 
 
 def _batch(event: Mapping[str, Any]) -> ParsedEvent:
@@ -107,14 +110,28 @@ def _batch(event: Mapping[str, Any]) -> ParsedEvent:
         except KeyError:
             items.append(Item(item_id=task.task_id, error="task names no bucket"))
             continue
-        items.append(Item(
-            item_id=task.task_id,
-            tasks=(ObjectTask(bucket=bucket, key=unquote_plus(raw_key), raw_key=raw_key,
-                              version_id=task.s3_version_id or None, event_name="BatchOperations"),),
-        ))
+        items.append(
+            Item(
+                item_id=task.task_id,
+                tasks=(
+                    ObjectTask(
+                        bucket=bucket,
+                        key=unquote_plus(raw_key),
+                        raw_key=raw_key,
+                        version_id=task.s3_version_id or None,
+                        event_name="BatchOperations",
+                    ),
+                ),
+            )
+        )
     user_arguments = batch.job.user_arguments if version == "2.0" and "job" in event else {}
-    return ParsedEvent(Source.BATCH, tuple(items), batch_invocation_id=batch.invocation_id,
-                       batch_schema_version=version, batch_user_arguments=dict(user_arguments))
+    return ParsedEvent(
+        Source.BATCH,
+        tuple(items),
+        batch_invocation_id=batch.invocation_id,
+        batch_schema_version=version,
+        batch_user_arguments=dict(user_arguments),
+    )
 
 
 def _sqs_item(record: Any) -> Item:
@@ -158,11 +175,17 @@ def _s3_records(records: Iterable[Mapping[str, Any]]) -> tuple[tuple[ObjectTask,
         s3 = record["s3"]
         obj = s3["object"]
         raw_key = str(obj["key"])
-        tasks.append(ObjectTask(
-            bucket=str(s3["bucket"]["name"]), key=unquote_plus(raw_key), raw_key=raw_key,
-            etag=_etag(obj.get("eTag")), version_id=obj.get("versionId") or None,
-            size=_int(obj.get("size")), event_name=name,
-        ))
+        tasks.append(
+            ObjectTask(
+                bucket=str(s3["bucket"]["name"]),
+                key=unquote_plus(raw_key),
+                raw_key=raw_key,
+                etag=_etag(obj.get("eTag")),
+                version_id=obj.get("versionId") or None,
+                size=_int(obj.get("size")),
+                event_name=name,
+            )
+        )
     return tuple(tasks), tuple(ignored)
 
 
@@ -174,9 +197,13 @@ def _eventbridge(event: Mapping[str, Any]) -> tuple[tuple[ObjectTask, ...], tupl
     obj = detail["object"]
     raw_key = str(obj["key"])
     task = ObjectTask(
-        bucket=str(detail["bucket"]["name"]), key=unquote_plus(raw_key), raw_key=raw_key,
-        etag=_etag(obj.get("etag") or obj.get("eTag")), version_id=obj.get("version-id") or None,
-        size=_int(obj.get("size")), event_name=f"ObjectCreated:{detail.get('reason', '')}",
+        bucket=str(detail["bucket"]["name"]),
+        key=unquote_plus(raw_key),
+        raw_key=raw_key,
+        etag=_etag(obj.get("etag") or obj.get("eTag")),
+        version_id=obj.get("version-id") or None,
+        size=_int(obj.get("size")),
+        event_name=f"ObjectCreated:{detail.get('reason', '')}",
     )
     return (task,), ()
 

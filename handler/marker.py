@@ -49,8 +49,9 @@ class Marker:
             return self.base
         return f"{self.base};sig={self._sign(bucket, key, size, md5)}"
 
-    def trusted(self, bucket: str, key: str, value: str | None, size: int, etag: str,
-                server_side_encryption: str | None) -> bool:
+    def trusted(
+        self, bucket: str, key: str, value: str | None, size: int, etag: str, server_side_encryption: str | None
+    ) -> bool:
         """True when ``value`` proves that the current object is one we scrubbed."""
         if value is None:
             return False

@@ -37,11 +37,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TMP_SPACE_MARGIN = 16 * 1024 * 1024
-_TRANSIENT_CODES = frozenset({
-    "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
-    "InternalError", "ServiceUnavailable", "ConditionalRequestConflict", "OperationAborted",
-    "KMS.ThrottlingException", "KMS.KMSInternalException",
-})
+_TRANSIENT_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
+        "InternalError",
+        "ServiceUnavailable",
+        "ConditionalRequestConflict",
+        "OperationAborted",
+        "KMS.ThrottlingException",
+        "KMS.KMSInternalException",
+    }
+)
 
 
 class ObjectScrubber:
@@ -103,19 +113,29 @@ class ObjectScrubber:
             return
         if etag and head.etag != etag:
             result.status = Status.SKIPPED
-            result.reason = (f"stale event: ETag {etag} is no longer current ({head.etag} is); "
-                             "the newer upload has its own event")
+            result.reason = (
+                f"stale event: ETag {etag} is no longer current ({head.etag} is); the newer upload has its own event"
+            )
             return
         result.etag, result.version_id, result.bytes_before = head.etag, version_id or current_version, head.size
         if head.size > self.config.max_object_bytes:
-            self._fail(result, None, f"too large: {head.size} bytes > MAX_OBJECT_BYTES={self.config.max_object_bytes}",
-                       tag_version=result.version_id)
+            self._fail(
+                result,
+                None,
+                f"too large: {head.size} bytes > MAX_OBJECT_BYTES={self.config.max_object_bytes}",
+                tag_version=result.version_id,
+            )
             return
         disk = shutil.disk_usage(self.config.work_dir)
         free, needed = disk.free, head.size * TMP_SPACE_FACTOR + TMP_SPACE_MARGIN
         if disk.total < needed:  # no retry can help: the function's /tmp is too small for this object
-            self._fail(result, None, f"too large for {self.config.work_dir}: needs {needed} bytes, it has {disk.total} "
-                       "in all (raise the ephemeral storage or lower MAX_OBJECT_BYTES)", tag_version=result.version_id)
+            self._fail(
+                result,
+                None,
+                f"too large for {self.config.work_dir}: needs {needed} bytes, it has {disk.total} "
+                "in all (raise the ephemeral storage or lower MAX_OBJECT_BYTES)",
+                tag_version=result.version_id,
+            )
             return
         if free < needed:
             result.status = Status.RETRY
@@ -124,8 +144,14 @@ class ObjectScrubber:
         with tempfile.TemporaryDirectory(prefix="exif-scrub-object-", dir=self.config.work_dir) as tmp:
             original, clean = Path(tmp) / "original", Path(tmp) / "clean"  # never the key: our own names
             try:
-                snapshot = self.s3.download(bucket, key, original, etag=head.etag, version_id=result.version_id,
-                                            max_bytes=self.config.max_object_bytes)
+                snapshot = self.s3.download(
+                    bucket,
+                    key,
+                    original,
+                    etag=head.etag,
+                    version_id=result.version_id,
+                    max_bytes=self.config.max_object_bytes,
+                )
             except ObjectChanged:
                 result.status, result.reason = Status.SKIPPED, "stale event: the object changed before we could read it"
                 return
@@ -164,8 +190,12 @@ class ObjectScrubber:
         elif report.outcome is Outcome.CLEANED and report.verified and clean.is_file():
             self._write(result, snapshot, clean)
         else:
-            self._fail(result, snapshot, report.reason or "the engine produced no verified output",
-                       tag_version=snapshot.version_id)
+            self._fail(
+                result,
+                snapshot,
+                report.reason or "the engine produced no verified output",
+                tag_version=snapshot.version_id,
+            )
 
     def _write(self, result: ObjectResult, snapshot: Snapshot, clean: Path) -> None:
         bucket, key = result.bucket, result.key
@@ -175,8 +205,9 @@ class ObjectScrubber:
         marker = self.marker.value(bucket, key, size, md5)
         metadata = {**snapshot.attributes.metadata, MARKER_KEY: marker}
         try:
-            written = self.s3.put(bucket, key, clean, attributes=snapshot.attributes, metadata=metadata,
-                                  tags=tags, if_match=snapshot.etag)
+            written = self.s3.put(
+                bucket, key, clean, attributes=snapshot.attributes, metadata=metadata, tags=tags, if_match=snapshot.etag
+            )
         except ObjectChanged:
             result.status = Status.CONFLICT
             result.reason = "a newer upload replaced the object after we read it; kept theirs, discarded ours"
@@ -188,14 +219,22 @@ class ObjectScrubber:
         except ClientError as exc:
             if error_code(exc) in _TRANSIENT_CODES or http_status(exc) >= 500 or http_status(exc) in (409, 429):
                 raise
-            self._fail(result, snapshot, f"S3 refused the clean object: {error_code(exc)} {_message(exc)}".strip(),
-                       tag_version=snapshot.version_id)
+            self._fail(
+                result,
+                snapshot,
+                f"S3 refused the clean object: {error_code(exc)} {_message(exc)}".strip(),
+                tag_version=snapshot.version_id,
+            )
             return
         result.status = Status.SCRUBBED
         result.new_etag, result.new_version_id = written.etag, written.version_id
         result.bytes_after = clean.stat().st_size
-        if (self.config.delete_original_version and snapshot.versioned
-                and written.version_id and written.version_id != snapshot.version_id):
+        if (
+            self.config.delete_original_version
+            and snapshot.versioned
+            and written.version_id
+            and written.version_id != snapshot.version_id
+        ):
             assert snapshot.version_id is not None
             try:
                 self.s3.delete_version(bucket, key, snapshot.version_id)
@@ -247,8 +286,9 @@ class ObjectScrubber:
             else:
                 self.s3.delete_if_match(bucket, key, snapshot.etag)
         except ObjectChanged:
-            result.notes.append("a newer upload replaced the object meanwhile; kept it "
-                                "(the quarantined copy is the old one)")
+            result.notes.append(
+                "a newer upload replaced the object meanwhile; kept it (the quarantined copy is the old one)"
+            )
         except ObjectGone:
             result.notes.append("the original was already deleted")
         except (ClientError, BotoCoreError) as exc:

@@ -62,11 +62,19 @@ class ItemOutcome:
 def log_result(logger: Logger, result: ObjectResult) -> None:
     """One structured JSON line per object."""
     fields = {
-        "bucket": result.bucket, "key": result.key, "version": result.version_id or "null",
+        "bucket": result.bucket,
+        "key": result.key,
+        "version": result.version_id or "null",
         "outcome": result.status.value,
-        "bytes_before": result.bytes_before, "bytes_after": result.bytes_after, "groups_removed": result.removed,
-        "ms": result.ms, **{k: v for k, v in result.to_dict().items()
-                            if k not in ("bucket", "key", "version_id", "status", "removed", "ms")},
+        "bytes_before": result.bytes_before,
+        "bytes_after": result.bytes_after,
+        "groups_removed": result.removed,
+        "ms": result.ms,
+        **{
+            k: v
+            for k, v in result.to_dict().items()
+            if k not in ("bucket", "key", "version_id", "status", "removed", "ms")
+        },
     }
     if result.failed:
         logger.error("object %s", result.status.value, extra=fields)
@@ -113,7 +121,8 @@ def respond(event: ParsedEvent, outcomes: Sequence[ItemOutcome]) -> dict[str, An
             "invocationId": event.batch_invocation_id,
             "results": [
                 S3BatchOperationResponseRecord(
-                    task_id=o.item.item_id, result_code=batch_result_code(o),
+                    task_id=o.item.item_id,
+                    result_code=batch_result_code(o),
                     result_string=o.describe()[:BATCH_RESULT_MAX],
                 ).asdict()
                 for o in outcomes
@@ -121,7 +130,11 @@ def respond(event: ParsedEvent, outcomes: Sequence[ItemOutcome]) -> dict[str, An
         }
     failed = [o for o in outcomes if o.failed]
     if failed:
-        raise ScrubFailure(f"{len(failed)} of {len(outcomes)} object(s) failed: "
-                           + " || ".join(o.describe(with_keys=True) for o in failed)[:4000])
-    return {"processed": sum(len(o.results) for o in outcomes),
-            "results": [r.to_dict() for o in outcomes for r in o.results]}
+        raise ScrubFailure(
+            f"{len(failed)} of {len(outcomes)} object(s) failed: "
+            + " || ".join(o.describe(with_keys=True) for o in failed)[:4000]
+        )
+    return {
+        "processed": sum(len(o.results) for o in outcomes),
+        "results": [r.to_dict() for o in outcomes for r in o.results],
+    }

@@ -255,8 +255,11 @@ class S3Objects:
         tags[name] = value
         if len(tags) > MAX_TAGS:
             raise ValueError(f"the object already has {MAX_TAGS} tags; cannot add {name}={value}")
-        args: dict[str, Any] = {"Bucket": bucket, "Key": key,
-                                "Tagging": {"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]}}
+        args: dict[str, Any] = {
+            "Bucket": bucket,
+            "Key": key,
+            "Tagging": {"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]},
+        }
         if version_id:
             args["VersionId"] = version_id
         self.client.put_object_tagging(**args)
@@ -288,10 +291,15 @@ class S3Objects:
         args = snapshot.attributes.put_args()
         try:
             response = self.client.copy_object(
-                Bucket=bucket, Key=dest_key, CopySource=source,  # type: ignore[arg-type]
-                CopySourceIfMatch=f'"{snapshot.etag}"', IfNoneMatch="*",
-                MetadataDirective="REPLACE", Metadata=snapshot.attributes.metadata,
-                TaggingDirective="REPLACE", Tagging=urlencode(tags),
+                Bucket=bucket,
+                Key=dest_key,
+                CopySource=source,  # type: ignore[arg-type]
+                CopySourceIfMatch=f'"{snapshot.etag}"',
+                IfNoneMatch="*",
+                MetadataDirective="REPLACE",
+                Metadata=snapshot.attributes.metadata,
+                TaggingDirective="REPLACE",
+                Tagging=urlencode(tags),
                 **args,
             )
         except ClientError as exc:
@@ -304,8 +312,11 @@ class S3Objects:
 
 def _attributes(response: Mapping[str, Any]) -> Attributes:
     algorithm = next(
-        (name.removeprefix("Checksum") for name in response
-         if name.startswith("Checksum") and name != "ChecksumType" and response[name]),
+        (
+            name.removeprefix("Checksum")
+            for name in response
+            if name.startswith("Checksum") and name != "ChecksumType" and response[name]
+        ),
         None,
     )
     expires = response.get("Expires")

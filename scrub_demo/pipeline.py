@@ -30,8 +30,15 @@ from exif_scrubber.samples import make_demo_set
 BUCKET = "demo-photos"
 QUEUE = "demo-uploads"
 REGION = "us-east-1"
-CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "heic": "image/heic",
-                 "tif": "image/tiff", "gif": "image/gif", "avif": "image/avif"}
+CONTENT_TYPES = {
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "heic": "image/heic",
+    "tif": "image/tiff",
+    "gif": "image/gif",
+    "avif": "image/avif",
+}
 
 
 @dataclass
@@ -49,14 +56,22 @@ def summarize(groups: dict[str, list[str]]) -> str:
     """``{"GPS": [...], "IFD0": [...], "XMP-dc": [...]}`` -> ``"GPS 6, EXIF 9, XMP 3"``."""
     counts: dict[str, int] = {}
     for group, names in groups.items():
-        counts[_KINDS.get(group, "XMP" if group.startswith("XMP") else group)] = (
-            counts.get(_KINDS.get(group, "XMP" if group.startswith("XMP") else group), 0) + len(names)
-        )
+        counts[_KINDS.get(group, "XMP" if group.startswith("XMP") else group)] = counts.get(
+            _KINDS.get(group, "XMP" if group.startswith("XMP") else group), 0
+        ) + len(names)
     return ", ".join(f"{kind} {count}" for kind, count in counts.items())
 
 
-_KINDS = {"IFD0": "EXIF", "ExifIFD": "EXIF", "IFD1": "thumbnail", "InteropIFD": "EXIF", "JPEG": "comment",
-          "PNG": "text", "PNG-chunks": "text", "GIF-blocks": "comment"}
+_KINDS = {
+    "IFD0": "EXIF",
+    "ExifIFD": "EXIF",
+    "IFD1": "thumbnail",
+    "InteropIFD": "EXIF",
+    "JPEG": "comment",
+    "PNG": "text",
+    "PNG-chunks": "text",
+    "GIF-blocks": "comment",
+}
 
 
 def _free_port() -> int:
@@ -76,9 +91,12 @@ def embedded_s3() -> Iterator[str]:
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        with _environment(AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo",  # noqa: S106 - moto's fake keys
-                          AWS_DEFAULT_REGION=REGION,
-                          AWS_ENDPOINT_URL=endpoint):  # the handler's own boto3 client talks to it too
+        with _environment(
+            AWS_ACCESS_KEY_ID="demo",
+            AWS_SECRET_ACCESS_KEY="demo",  # noqa: S106 - moto's fake keys
+            AWS_DEFAULT_REGION=REGION,
+            AWS_ENDPOINT_URL=endpoint,
+        ):  # the handler's own boto3 client talks to it too
             yield endpoint
     finally:
         server.stop()
@@ -117,11 +135,24 @@ def _upload_samples(s3: Any, scrubber: Scrubber, folder: Path) -> list[Upload]:
         key = f"uploads/2024/{path.name}"
         data = path.read_bytes()
         scan = scrubber.scan(path)
-        uploads.append(Upload(key=key, data=data, found=scan.leftovers, image_hash=scan.image_hash,
-                              orientation=probe(path, max_pixels=10**9).orientation))
-        s3.put_object(Bucket=BUCKET, Key=key, Body=data, ContentType=CONTENT_TYPES[path.suffix[1:]],
-                      CacheControl="public, max-age=86400", Metadata={"uploaded-by": "demo"},
-                      Tagging="team=photos")
+        uploads.append(
+            Upload(
+                key=key,
+                data=data,
+                found=scan.leftovers,
+                image_hash=scan.image_hash,
+                orientation=probe(path, max_pixels=10**9).orientation,
+            )
+        )
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=key,
+            Body=data,
+            ContentType=CONTENT_TYPES[path.suffix[1:]],
+            CacheControl="public, max-age=86400",
+            Metadata={"uploaded-by": "demo"},
+            Tagging="team=photos",
+        )
     return uploads
 
 
@@ -137,14 +168,28 @@ def _drain(sqs: Any, queue_url: str, console: Console | None, idle_rounds: int =
             idle += 1
             continue
         idle = 0
-        event = {"Records": [
-            {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-             "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:{QUEUE}",
-             "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "awsRegion": REGION}
-            for m in batch
-        ]}
-        context = SimpleNamespace(aws_request_id=f"demo-{handled}", function_name="exif-scrubber-demo",
-                                  memory_limit_in_mb=1024, invoked_function_arn="arn:aws:lambda:demo")
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:{QUEUE}",
+                    "attributes": {},
+                    "messageAttributes": {},
+                    "md5OfBody": "",
+                    "awsRegion": REGION,
+                }
+                for m in batch
+            ]
+        }
+        context = SimpleNamespace(
+            aws_request_id=f"demo-{handled}",
+            function_name="exif-scrubber-demo",
+            memory_limit_in_mb=1024,
+            invoked_function_arn="arn:aws:lambda:demo",
+        )
         response = lambda_handler(event, context)
         failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         for message in batch:
@@ -190,8 +235,9 @@ def _run_audit(endpoint: str) -> int:
     from audit.cli import main as audit_main
 
     try:
-        audit_main.main(args=[f"s3://{BUCKET}", "--endpoint-url", endpoint, "--all-versions", "--quiet"],
-                        standalone_mode=False)
+        audit_main.main(
+            args=[f"s3://{BUCKET}", "--endpoint-url", endpoint, "--all-versions", "--quiet"], standalone_mode=False
+        )
     except SystemExit as exit_:
         return int(exit_.code or 0)
     return 0
@@ -202,8 +248,9 @@ def run_demo(*, keep_running: bool = False, verbose: bool = False) -> int:
     console = Console(width=None if Console().is_terminal else 120)
     started = time.monotonic()
     quiet = {} if verbose else {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
-    settings = _environment(POWERTOOLS_SERVICE_NAME="exif-scrubber-demo",
-                            POWERTOOLS_METRICS_NAMESPACE="ExifScrubberDemo", **quiet)
+    settings = _environment(
+        POWERTOOLS_SERVICE_NAME="exif-scrubber-demo", POWERTOOLS_METRICS_NAMESPACE="ExifScrubberDemo", **quiet
+    )
     with settings, embedded_s3() as endpoint, tempfile.TemporaryDirectory(prefix="exif-demo-") as tmp:
         folder = Path(tmp)
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)

@@ -117,8 +117,11 @@ def elf_problems(tree: Path, arch: str) -> tuple[list[ElfReport], list[str]]:
         if r.machine != MACHINE[arch]:
             problems.append(f"{rel}: machine {r.machine}, expected {MACHINE[arch]}")
         problems += [f"{rel}: needs {v} (> GLIBC_2.34)" for v in r.glibc_versions if glibc_too_new(v)]
-        problems += [f"{rel}: needs {so}, neither in the layer nor glibc" for so in r.needed
-                     if so not in glibc and so not in shipped]
+        problems += [
+            f"{rel}: needs {so}, neither in the layer nor glibc"
+            for so in r.needed
+            if so not in glibc and so not in shipped
+        ]
         if r.interpreter not in (None, INTERPRETER[arch]):
             problems.append(f"{rel}: interpreter {r.interpreter}")
     return reports, problems
@@ -143,8 +146,9 @@ def emulation_problem(arch: str) -> str | None:
     if not Path(qemu).is_file():
         return f"{qemu} missing (Debian package qemu-user-static; the root Makefile installs it)"
     if not (BINFMT / "register").exists():
-        res = subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT)],
-                             capture_output=True, text=True, check=False)
+        res = subprocess.run(
+            ["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT)], capture_output=True, text=True, check=False
+        )
         if res.returncode != 0:
             return f"cannot mount binfmt_misc: {res.stderr.strip()}"
     entry = BINFMT / name
@@ -193,8 +197,13 @@ def keep_only_libc_and_dash(root: Path) -> None:
         (root / "bin" / "sh").symlink_to("dash")
 
 
-def in_root(root: Path, cmd: list[str], binds: list[Path] | None = None, stdin: bytes | None = None,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+def in_root(
+    root: Path,
+    cmd: list[str],
+    binds: list[Path] | None = None,
+    stdin: bytes | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[bytes]:
     """Run ``cmd`` inside ``root`` (see layer_chroot.py), with extra environment ``env``."""
     args = [sys.executable, str(CHROOT), str(root)]
     for b in binds or []:

@@ -65,8 +65,16 @@ def gps_jpeg(path: Path) -> Path:
     img = Image.new("RGB", (96, 64))
     img.putdata([(x * 2, y * 3, (x * y) % 256) for y in range(64) for x in range(96)])
     img.save(path, quality=90)
-    host_exiftool("-overwrite_original", "-GPSLatitude=48.8584", "-GPSLatitudeRef=N", "-GPSLongitude=2.2945",
-                  "-GPSLongitudeRef=E", "-Artist=Jane Doe", "-XMP:Creator=Jane Doe", str(path))
+    host_exiftool(
+        "-overwrite_original",
+        "-GPSLatitude=48.8584",
+        "-GPSLatitudeRef=N",
+        "-GPSLongitude=2.2945",
+        "-GPSLongitudeRef=E",
+        "-Artist=Jane Doe",
+        "-XMP:Creator=Jane Doe",
+        str(path),
+    )
     return path
 
 
@@ -86,8 +94,10 @@ def test_every_elf_file_needs_only_glibc_2_34_and_the_layer(layer: Path, arch: s
 
 def test_elf_scan_rejects_host_libraries_built_for_newer_glibc(tmp_path: Path) -> None:
     """The scan can fail: Debian 12's own libcrypt needs GLIBC_2.36, its Bzip2.so needs libbz2."""
-    host = [Path("/usr/lib/x86_64-linux-gnu/libcrypt.so.1"),
-            *Path("/usr/lib/x86_64-linux-gnu/perl").glob("5.*/auto/Compress/Raw/Bzip2/Bzip2.so")]
+    host = [
+        Path("/usr/lib/x86_64-linux-gnu/libcrypt.so.1"),
+        *Path("/usr/lib/x86_64-linux-gnu/perl").glob("5.*/auto/Compress/Raw/Bzip2/Bzip2.so"),
+    ]
     if not all(p.exists() for p in host) or len(host) < 2:
         pytest.skip("needs Debian 12 x86_64 host libcrypt1 + libperl5.36")
     for p in host:
@@ -104,12 +114,29 @@ def test_host_perl_mode_builds_a_working_layer(tmp_path: Path) -> None:
         pytest.skip("host-mode check runs on x86_64 with `make -C exiftool_layer local` done")
     tarball = next((ls.BUILD / "dist").glob("*.tgz"))
     out = tmp_path / "layer"
-    subprocess.run([sys.executable, str(ls.LAYER_DIR / "build_layer.py"), "--perl-from", "host", "--arch", "x86_64",
-                    "--out", str(out), "--tarball", str(tarball), "--exiftool-version",
-                    ls.pin()["EXIFTOOL_VERSION"]], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ls.LAYER_DIR / "build_layer.py"),
+            "--perl-from",
+            "host",
+            "--arch",
+            "x86_64",
+            "--out",
+            str(out),
+            "--tarball",
+            str(tarball),
+            "--exiftool-version",
+            ls.pin()["EXIFTOOL_VERSION"],
+        ],
+        check=True,
+        capture_output=True,
+    )
     run = subprocess.run([str(out / "bin" / "exiftool"), "-ver", "-v2"], capture_output=True, text=True, check=True)
     assert run.stdout.split("Include directories:\n", 1)[1].split() == [
-        str(out / "exiftool" / "lib"), str(out / "exiftool" / "perl" / "modules")]
+        str(out / "exiftool" / "lib"),
+        str(out / "exiftool" / "perl" / "modules"),
+    ]
     assert "host perl" in (out / "exiftool" / "BUILDINFO.txt").read_text()
 
 
@@ -151,8 +178,12 @@ def test_every_shipped_perl_file_compiles_in_root(root: Path, layer: Path, tmp_p
     script = tmp_path / "require_all.pl"
     script.write_text("require $_ for @ARGV; print scalar(keys %INC);\n")
     perl = ["/opt/exiftool/perl/bin/perl", "-I/opt/exiftool/perl/modules", "-MExifToolLayerINC"]
-    run = ls.in_root(root, [*perl, str(script), *mods], [tmp_path],
-                     env={"LD_LIBRARY_PATH": "/opt/exiftool/perl/lib", "PERL_BADLANG": "0"})
+    run = ls.in_root(
+        root,
+        [*perl, str(script), *mods],
+        [tmp_path],
+        env={"LD_LIBRARY_PATH": "/opt/exiftool/perl/lib", "PERL_BADLANG": "0"},
+    )
     assert (run.returncode, run.stderr) == (0, b""), run.stderr.decode()
     assert int(run.stdout) >= len(mods)
 
@@ -218,8 +249,9 @@ def test_corpus_reads_and_scrubs_identically_in_root(root: Path, arch: str, tmp_
     (tmp_path / "host").mkdir()
     scrub = ls.in_root(root, ["/opt/bin/exiftool", *SCRUB, "-o", f"{tmp_path}/layer/", *files], [CORPUS, tmp_path])
     assert b"Can't locate" not in scrub.stderr, scrub.stderr.decode(errors="replace")
-    subprocess.run(["perl", str(LOCAL_EXIFTOOL), *SCRUB, "-o", f"{tmp_path}/host/", *files], capture_output=True,
-                   check=False)
+    subprocess.run(
+        ["perl", str(LOCAL_EXIFTOOL), *SCRUB, "-o", f"{tmp_path}/host/", *files], capture_output=True, check=False
+    )
     written = sorted(p.name for p in (tmp_path / "layer").iterdir())
     assert len(written) > len(files) // 2
     assert written == sorted(p.name for p in (tmp_path / "host").iterdir())

@@ -1,7 +1,7 @@
 """``python -m bench.scrubbers``: run every scrubber on the same files and write ``bench/results/``.
 
-    .venv/bin/python -m bench.scrubbers [--corpus DIR | --no-corpus] [--sizes 12MP,24MP,48MP]
-                                        [--formats JPEG,PNG,WEBP,HEIC] [--reps 5] [--quick] [--keep-outputs]
+.venv/bin/python -m bench.scrubbers [--corpus DIR | --no-corpus] [--sizes 12MP,24MP,48MP]
+                                    [--formats JPEG,PNG,WEBP,HEIC] [--reps 5] [--quick] [--keep-outputs]
 """
 
 from __future__ import annotations
@@ -59,12 +59,17 @@ def collect(config: Config, log: Any = _log) -> dict[str, Any]:
         warm = warmup_inputs(pool, cache / "warmup", config.formats)
         log("inputs: generating (or reusing cached) photos")
         input_problems: list[dict[str, str]] = []
-        generated = generated_inputs(pool, sizes=config.sizes, formats=config.formats, cache=cache / "inputs",
-                                     problems=input_problems)
+        generated = generated_inputs(
+            pool, sizes=config.sizes, formats=config.formats, cache=cache / "inputs", problems=input_problems
+        )
     corpus = corpus_inputs(config.corpus) if config.corpus else []
-    corpus_note = (f"{len(corpus)} files of {config.corpus}" if corpus
-                   else f"corpus not found at {config.corpus}: generated inputs only" if config.corpus
-                   else "corpus not used (--no-corpus)")
+    corpus_note = (
+        f"{len(corpus)} files of {config.corpus}"
+        if corpus
+        else f"corpus not found at {config.corpus}: generated inputs only"
+        if config.corpus
+        else "corpus not used (--no-corpus)"
+    )
     log(f"corpus: {corpus_note}")
     out_root = scratch_root()
     measurements: list[Measurement] = []
@@ -72,8 +77,9 @@ def collect(config: Config, log: Any = _log) -> dict[str, Any]:
         if corpus:
             for contender in PER_FILE:
                 log(f"corpus: {contender}")
-                measurements.append(per_file(contender, "corpus", corpus, out_root, [warm["JPEG"]], 1,
-                                             profile=contender == "engine"))
+                measurements.append(
+                    per_file(contender, "corpus", corpus, out_root, [warm["JPEG"]], 1, profile=contender == "engine")
+                )
             for command, workers in (("cli", 2), ("cli", 1), ("exiftool", 2)):
                 log(f"corpus: {command} x{workers}")
                 m = batch(command, workers, "corpus", corpus, out_root)
@@ -89,15 +95,28 @@ def collect(config: Config, log: Any = _log) -> dict[str, Any]:
                 rate = pillow_s_per_mp.get((contender, str(item.format)))
                 if rate is not None and item.megapixels and rate * item.megapixels > config.pillow_budget_s:
                     m = Measurement(contender, item.group, "per_file", [])
-                    m.skipped.append({"input": item.path.name, "why": (
-                        f"time bound: {rate:.2f} s/MP measured on the smaller {item.format} in this run, so about "
-                        f"{rate * item.megapixels:.0f} s here, over the {config.pillow_budget_s:.0f} s bound")})
+                    m.skipped.append(
+                        {
+                            "input": item.path.name,
+                            "why": (
+                                f"time bound: {rate:.2f} s/MP measured on the smaller {item.format} in this run, so about "
+                                f"{rate * item.megapixels:.0f} s here, over the {config.pillow_budget_s:.0f} s bound"
+                            ),
+                        }
+                    )
                     measurements.append(m)
                     log(f"{item.group}: {contender} skipped (time bound)")
                     continue
                 log(f"{item.group}: {contender} x{reps}")
-                m = per_file(contender, item.group, [item], out_root, [warm[str(item.format)]], reps,
-                             profile=contender == "engine")
+                m = per_file(
+                    contender,
+                    item.group,
+                    [item],
+                    out_root,
+                    [warm[str(item.format)]],
+                    reps,
+                    profile=contender == "engine",
+                )
                 measurements.append(m)
                 files = m.result.get("files", [])
                 if contender.startswith("pillow") and files and item.megapixels:
@@ -119,14 +138,20 @@ def collect(config: Config, log: Any = _log) -> dict[str, Any]:
         "generated_inputs": [i.to_dict() for i in generated],
         "contenders": report.CONTENDER_NOTES,
         "memory_note": report.MEMORY_NOTE,
-        "pillow_bounds": {"address_space_limit_gib": MEM_LIMIT_BYTES >> 30,
-                          "skip_when_estimate_over_gib": PILLOW_SKIP_ABOVE_BYTES >> 30,
-                          "reps_by_size": dict(config.pillow_reps), "default_reps": 1,
-                          "time_bound_s": config.pillow_budget_s},
+        "pillow_bounds": {
+            "address_space_limit_gib": MEM_LIMIT_BYTES >> 30,
+            "skip_when_estimate_over_gib": PILLOW_SKIP_ABOVE_BYTES >> 30,
+            "reps_by_size": dict(config.pillow_reps),
+            "default_reps": 1,
+            "time_bound_s": config.pillow_budget_s,
+        },
         "engine_reps": config.reps,
         "pillow_literal_quality_keep": keep_message,
-        "lambda_price": {"usd_per_gb_s": cost.PRICE_PER_GB_S, "usd_per_million_requests":
-                         cost.PRICE_PER_MILLION_REQUESTS, "source": cost.PRICE_SOURCE},
+        "lambda_price": {
+            "usd_per_gb_s": cost.PRICE_PER_GB_S,
+            "usd_per_million_requests": cost.PRICE_PER_MILLION_REQUESTS,
+            "source": cost.PRICE_SOURCE,
+        },
         "rows": rows,
         "ratios": report.ratios(rows),
         "skipped": skipped,
@@ -143,9 +168,18 @@ def _corpus_files(measurements: Sequence[Measurement]) -> list[dict[str, Any]]:
             continue
         for f in m.result.get("files", []):
             e = m.evaluations.get(f["dst"], {})
-            out.append({"contender": m.contender, "file": Path(f["src"]).name, "produced": f["produced"],
-                        "seconds": round(f["latencies_s"][0], 4), "detail": f["detail"],
-                        "leftovers": e.get("leftovers"), "identical": e.get("identical"), "psnr_db": e.get("psnr_db")})
+            out.append(
+                {
+                    "contender": m.contender,
+                    "file": Path(f["src"]).name,
+                    "produced": f["produced"],
+                    "seconds": round(f["latencies_s"][0], 4),
+                    "detail": f["detail"],
+                    "leftovers": e.get("leftovers"),
+                    "identical": e.get("identical"),
+                    "psnr_db": e.get("psnr_db"),
+                }
+            )
     return out
 
 
@@ -154,20 +188,25 @@ def markdown(payload: dict[str, Any], charts: Sequence[str]) -> str:
     mc = payload["machine"]
     rows = payload["rows"]
     lines = [
-        "# Scrubber benchmark", "",
+        "# Scrubber benchmark",
+        "",
         f"Written by `{payload['command']}` (`bench/scrubbers/`) on {mc['date_utc']}, commit {mc['git_commit']}"
         f"{' (the engine had uncommitted changes)' if mc.get('engine_uncommitted_changes') else ''}, "
-        f"in {payload['total_run_s']:.0f} s. Every figure below comes from this one run, on the same files.", "",
+        f"in {payload['total_run_s']:.0f} s. Every figure below comes from this one run, on the same files.",
+        "",
         f"**Machine:** {mc['cpu']}, {mc['cores']} cores, {mc['memory_gib']} GiB RAM, {mc['os']}; "
         f"Python {mc['python']}, "
         f"ExifTool {mc['exiftool']} (project build), Pillow {mc['pillow']}, pillow-heif {mc['pillow_heif']} "
         f"(libheif {mc['libheif']}). Load average (1/5/15 min) before {mc['load_before']}, after {mc['load_after']} "
-        "(the machine is shared; 2 cores).", "",
+        "(the machine is shared; 2 cores).",
+        "",
         f"**Inputs:** {payload['corpus']}; generated photos "
-        + ", ".join(sorted({i['group'] for i in payload['generated_inputs']}, key=_group_order))
+        + ", ".join(sorted({i["group"] for i in payload["generated_inputs"]}, key=_group_order))
         + " with GPS, camera make/model, serial numbers, timestamps, IPTC, XMP, comment, EXIF thumbnail (JPEG) and "
-        "Orientation 6.", "",
-        "**Contenders:**", "",
+        "Orientation 6.",
+        "",
+        "**Contenders:**",
+        "",
         *(f"- `{k}`: {v}" for k, v in payload["contenders"].items()),
         "- `exif-scrub clean --workers N`: the CLI over the whole corpus in one command (process start, ExifTool "
         "start, scrub and verification of every file); `exiftool x2 parallel`: `exiftool -all=` per file in 2 lanes.",
@@ -175,42 +214,63 @@ def markdown(payload: dict[str, Any], charts: Sequence[str]) -> str:
         f"Timed runs: engine and exiftool {payload['engine_reps']} per generated file after one untimed warm-up "
         "run on a tiny file of the same format; Pillow "
         + ", ".join(f"{n} per {s} file" for s, n in payload["pillow_bounds"]["reps_by_size"].items())
-        + ", 1 per larger file; the corpus once per file. p50/p95 are over all timed runs of the row.", "",
-        "## Issue 2's targets, from this run", "",
-        report.ratio_table(payload["ratios"][:6]), "",
-        "## Corpus", "",
-        report.table([r for r in rows if r["group"] == "corpus"]), "",
+        + ", 1 per larger file; the corpus once per file. p50/p95 are over all timed runs of the row.",
+        "",
+        "## Issue 2's targets, from this run",
+        "",
+        report.ratio_table(payload["ratios"][:6]),
+        "",
+        "## Corpus",
+        "",
+        report.table([r for r in rows if r["group"] == "corpus"]),
+        "",
         "Pixels identical = decoded pixels byte-equal to the input's (all frames up to 64 M pixels in all, else the "
         "first); PSNR is over RGB(A) where they differ. Leftovers = the engine's `scan` of each output (the audit's "
         "definition). Kept = counts of outputs whose Pillow format, displayed orientation, and frame count equal the "
         "input's. `exif-scrub clean --workers 1` and `exiftool x2 parallel` outputs are not re-evaluated (same "
-        "commands as `--workers 2` and `exiftool`).", "",
-        "## Generated photos", "",
-        report.table([r for r in rows if r["group"] != "corpus"]), "",
+        "commands as `--workers 2` and `exiftool`).",
+        "",
+        "## Generated photos",
+        "",
+        report.table([r for r in rows if r["group"] != "corpus"]),
+        "",
     ]
     lines += [f"![{Path(c).stem}]({Path(c).name})" for c in charts]
     lines += ["", "## All ratios", "", report.ratio_table(payload["ratios"]), ""]
     profiled = [r for r in rows if r.get("profile")]
     if profiled:
-        lines += ["## Where the engine's time goes", "",
-                  "Measured in the engine's child process by timing the ExifTool commands (by kind), Pillow probes, "
-                  "file copies and the format walkers; the rest is Python.", ""]
+        lines += [
+            "## Where the engine's time goes",
+            "",
+            "Measured in the engine's child process by timing the ExifTool commands (by kind), Pillow probes, "
+            "file copies and the format walkers; the rest is Python.",
+            "",
+        ]
         shown = ("corpus", "12MP JPEG", "48MP JPEG", "12MP PNG", "12MP HEIC", "12MP WEBP")
         for r in sorted((r for r in profiled if r["group"] in shown), key=lambda r: shown.index(r["group"])):
             lines += [report.profile_table(r), ""]
-    lines += ["## Memory", "", payload["memory_note"], "",
-              "## Lambda cost (estimate)", "",
-              f"Price: {payload['lambda_price']['source']}. Memory setting = peak memory rounded up to 64 MB (at least "
-              "128 MB); duration = the measured mean seconds per file on this machine (total s / files). Lambda gives "
-              "less than one vCPU below 1,769 MB, so real durations at small settings are longer: an estimate, "
-              "not a quote.", "",
-              "## Pillow bounds and skips", "",
-              f"Pillow children run under a {payload['pillow_bounds']['address_space_limit_gib']} GiB address-space "
-              f"limit; a run estimated above {payload['pillow_bounds']['skip_when_estimate_over_gib']} GiB, or above "
-              f"{payload['pillow_bounds']['time_bound_s']:.0f} s (extrapolated per megapixel from the smaller size "
-              "of the same format in this run), is skipped. "
-              f"Literal `quality='keep'` on the re-created image: "
-              f"{payload['pillow_literal_quality_keep'] or 'accepted'}.", ""]
+    lines += [
+        "## Memory",
+        "",
+        payload["memory_note"],
+        "",
+        "## Lambda cost (estimate)",
+        "",
+        f"Price: {payload['lambda_price']['source']}. Memory setting = peak memory rounded up to 64 MB (at least "
+        "128 MB); duration = the measured mean seconds per file on this machine (total s / files). Lambda gives "
+        "less than one vCPU below 1,769 MB, so real durations at small settings are longer: an estimate, "
+        "not a quote.",
+        "",
+        "## Pillow bounds and skips",
+        "",
+        f"Pillow children run under a {payload['pillow_bounds']['address_space_limit_gib']} GiB address-space "
+        f"limit; a run estimated above {payload['pillow_bounds']['skip_when_estimate_over_gib']} GiB, or above "
+        f"{payload['pillow_bounds']['time_bound_s']:.0f} s (extrapolated per megapixel from the smaller size "
+        "of the same format in this run), is skipped. "
+        f"Literal `quality='keep'` on the re-created image: "
+        f"{payload['pillow_literal_quality_keep'] or 'accepted'}.",
+        "",
+    ]
     if payload["skipped"]:
         lines += [f"- skipped {s['contender']} on {s['input']}: {s['why']}" for s in payload["skipped"]]
     else:

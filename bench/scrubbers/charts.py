@@ -52,8 +52,11 @@ def _corpus(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
         return None
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(corpus) + 1.2))
     labels = [f"{r['contender']} ({r['produced']}/{r['inputs']})" for r in corpus]
-    ax.barh(labels, [r["seconds"] for r in corpus],
-            color=[COLORS.get(r["contender"], "#1b9e77" if "scrub" in r["contender"] else "#7570b3") for r in corpus])
+    ax.barh(
+        labels,
+        [r["seconds"] for r in corpus],
+        color=[COLORS.get(r["contender"], "#1b9e77" if "scrub" in r["contender"] else "#7570b3") for r in corpus],
+    )
     for y, r in enumerate(corpus):
         ax.text(r["seconds"], y, f" {r['seconds']:.1f} s", va="center", fontsize=8)
     ax.invert_yaxis()
@@ -68,10 +71,20 @@ def _corpus(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
 def draw(rows: Sequence[dict[str, Any]], directory: Path) -> list[Path]:
     """Write the charts into ``directory``; returns the files written."""
     charts = [
-        _grouped(rows, "p50_s", directory / "scrubbers_latency.png", "seconds per file (p50, log scale)",
-                 "Time per file by size and format (lower is better)"),
-        _grouped(rows, "peak_mb", directory / "scrubbers_memory.png", "peak memory, MiB (log scale)",
-                 "Peak memory per file by size and format (lower is better)"),
+        _grouped(
+            rows,
+            "p50_s",
+            directory / "scrubbers_latency.png",
+            "seconds per file (p50, log scale)",
+            "Time per file by size and format (lower is better)",
+        ),
+        _grouped(
+            rows,
+            "peak_mb",
+            directory / "scrubbers_memory.png",
+            "peak memory, MiB (log scale)",
+            "Peak memory per file by size and format (lower is better)",
+        ),
         _corpus(rows, directory / "scrubbers_corpus.png"),
     ]
     return [c for c in charts if c is not None]

@@ -26,9 +26,11 @@ PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 def _maxrss_kb() -> dict[str, int]:
-    return {"self_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-            "children_maxrss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-            "self_hwm_kb": hwm_kb(os.getpid())}
+    return {
+        "self_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "children_maxrss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        "self_hwm_kb": hwm_kb(os.getpid()),
+    }
 
 
 def hwm_kb(pid: int) -> int:
@@ -74,15 +76,25 @@ def run_per_file(spec: dict[str, Any]) -> dict[str, Any]:
         timed_ms += sum(latencies) * 1000
         runs += len(latencies)
         assert outcome is not None
-        files.append({"src": str(src), "dst": str(dst), "produced": outcome.produced, "detail": outcome.detail,
-                      "latencies_s": latencies, "extra": outcome.extra})
+        files.append(
+            {
+                "src": str(src),
+                "dst": str(dst),
+                "produced": outcome.produced,
+                "detail": outcome.detail,
+                "latencies_s": latencies,
+                "extra": outcome.extra,
+            }
+        )
     wall = time.perf_counter() - started_all
     exiftool_hwm = 0
     if spec["contender"] == "engine":
         exiftool_hwm = contender.exiftool_hwm_kb()  # type: ignore[attr-defined]
     elif spec["contender"] == "exiftool":  # one more, untimed run per file, to read its peak memory
-        peaks = [contender.peak_kb(Path(j["src"]), scratch / f"peak{Path(j['src']).suffix}")  # type: ignore[attr-defined]
-                 for j in spec["jobs"]]
+        peaks = [
+            contender.peak_kb(Path(j["src"]), scratch / f"peak{Path(j['src']).suffix}")  # type: ignore[attr-defined]
+            for j in spec["jobs"]
+        ]
         exiftool_hwm = max((p for p in peaks if p is not None), default=0)
     profile = None
     if timer and runs:
@@ -152,18 +164,32 @@ def run_batch(spec: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     if spec["command"] == "cli":
         cli = Path(sys.executable).parent / "exif-scrub"
-        args = [str(cli), "clean", *(j["src"] for j in jobs), "--out-dir", str(out_dir), "--json",
-                "--workers", str(spec["workers"])]
+        args = [
+            str(cli),
+            "clean",
+            *(j["src"] for j in jobs),
+            "--out-dir",
+            str(out_dir),
+            "--json",
+            "--workers",
+            str(spec["workers"]),
+        ]
         done = subprocess.run(args, capture_output=True, text=True)
         wall = time.perf_counter() - started
         reports = {r["source"]: r for r in json.loads(done.stdout)}
         files = []
         for job in jobs:
             report = reports.get(job["src"], {})
-            files.append({"src": job["src"], "dst": job["dst"], "produced": Path(job["dst"]).exists(),
-                          "detail": report.get("reason"),
-                          "latencies_s": [report.get("timings_ms", {}).get("total", 0.0) / 1000],
-                          "extra": {"outcome": report.get("outcome"), "verified": report.get("verified")}})
+            files.append(
+                {
+                    "src": job["src"],
+                    "dst": job["dst"],
+                    "produced": Path(job["dst"]).exists(),
+                    "detail": report.get("reason"),
+                    "latencies_s": [report.get("timings_ms", {}).get("total", 0.0) / 1000],
+                    "extra": {"outcome": report.get("outcome"), "verified": report.get("verified")},
+                }
+            )
         exit_code = done.returncode
     else:
         from .contenders import ExifToolPerFile
@@ -173,15 +199,26 @@ def run_batch(spec: dict[str, Any]) -> dict[str, Any]:
         def one(job: dict[str, Any]) -> dict[str, Any]:
             begun = time.perf_counter()
             outcome = tool.run(Path(job["src"]), Path(job["dst"]))
-            return {"src": job["src"], "dst": job["dst"], "produced": outcome.produced, "detail": outcome.detail,
-                    "latencies_s": [time.perf_counter() - begun], "extra": {}}
+            return {
+                "src": job["src"],
+                "dst": job["dst"],
+                "produced": outcome.produced,
+                "detail": outcome.detail,
+                "latencies_s": [time.perf_counter() - begun],
+                "extra": {},
+            }
 
         with ThreadPoolExecutor(max_workers=spec["workers"]) as lanes:
             files = list(lanes.map(one, jobs))
         wall = time.perf_counter() - started
         exit_code = 0
-    return {"files": files, "wall_s": wall, "exit_code": exit_code, "sampled_tree_peak_kb": sampler.stop(),
-            **_maxrss_kb()}
+    return {
+        "files": files,
+        "wall_s": wall,
+        "exit_code": exit_code,
+        "sampled_tree_peak_kb": sampler.stop(),
+        **_maxrss_kb(),
+    }
 
 
 def main() -> None:

@@ -107,8 +107,9 @@ class ExifToolPerFile:
         """The same command once more under ``/usr/bin/time -f %M``: ExifTool's own peak RSS (KiB)."""
         dst.unlink(missing_ok=True)
         try:
-            done = subprocess.run([TIME, "-f", "%M", self.executable, "-all=", "-o", str(dst), str(src)],
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                [TIME, "-f", "%M", self.executable, "-all=", "-o", str(dst), str(src)], capture_output=True, text=True
+            )
         except OSError:
             return None
         dst.unlink(missing_ok=True)
@@ -148,8 +149,12 @@ class PillowPutdata:
             if self.keep:
                 if image.format != "JPEG":
                     return Outcome(produced=False, detail=f"not a JPEG ({image.format})")
-                clean.save(dst, format=image.format, qtables=getattr(image, "quantization", None),
-                           subsampling=JpegImagePlugin.get_sampling(image))
+                clean.save(
+                    dst,
+                    format=image.format,
+                    qtables=getattr(image, "quantization", None),
+                    subsampling=JpegImagePlugin.get_sampling(image),
+                )
             else:
                 clean.save(dst, format=image.format)
             image.close()

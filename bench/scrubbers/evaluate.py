@@ -58,7 +58,9 @@ def compare_frame(a: Image.Image, b: Image.Image) -> tuple[bool, float | None, s
 
 
 def compare(
-    src: Path, out: Path, src_probe: PixelProbe | str | None = None,
+    src: Path,
+    out: Path,
+    src_probe: PixelProbe | str | None = None,
     src_frames: dict[int, list[Image.Image]] | None = None,
 ) -> dict[str, Any]:
     """Everything the report says about one output against its input (``src_frames`` caches decodes)."""
@@ -68,15 +70,25 @@ def compare(
     result: dict[str, Any] = {"bytes_in": src.stat().st_size, "bytes_out": out.stat().st_size}
     if isinstance(before, str) or isinstance(after, str):
         problem = after if isinstance(after, str) else before
-        result.update(identical=None, psnr_db=None, note=f"Pillow cannot read: {problem}",
-                      format_kept=None, orientation_kept=None, frames_kept=None)
+        result.update(
+            identical=None,
+            psnr_db=None,
+            note=f"Pillow cannot read: {problem}",
+            format_kept=None,
+            orientation_kept=None,
+            frames_kept=None,
+        )
         return result
     result.update(
-        format_in=before.format, format_out=after.format,
+        format_in=before.format,
+        format_out=after.format,
         format_kept=before.format == after.format or any({before.format, after.format} <= f for f in SAME_FAMILY),
-        orientation_in=before.orientation or 1, orientation_out=after.orientation or 1,
+        orientation_in=before.orientation or 1,
+        orientation_out=after.orientation or 1,
         orientation_kept=(before.orientation or 1) == (after.orientation or 1),
-        frames_in=before.frames, frames_out=after.frames, frames_kept=before.frames == after.frames,
+        frames_in=before.frames,
+        frames_out=after.frames,
+        frames_kept=before.frames == after.frames,
     )
     width, height = before.size
     count = min(before.frames, after.frames)

@@ -97,12 +97,20 @@ def generated_inputs(
                 manifest[name] = key
                 manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
                 if log:
-                    print(f"  generated {name} ({path.stat().st_size / 1e6:.1f} MB) in "
-                          f"{time.perf_counter() - started:.1f} s", flush=True)
+                    print(
+                        f"  generated {name} ({path.stat().st_size / 1e6:.1f} MB) in "
+                        f"{time.perf_counter() - started:.1f} s",
+                        flush=True,
+                    )
             if ":undecodable:" in manifest[name]:
                 if problems is not None:
-                    problems.append({"input": name, "why": "left out: Pillow/pillow-heif cannot decode the generated "
-                                     f"file ({manifest[name].split(':undecodable:')[1]})"})
+                    problems.append(
+                        {
+                            "input": name,
+                            "why": "left out: Pillow/pillow-heif cannot decode the generated "
+                            f"file ({manifest[name].split(':undecodable:')[1]})",
+                        }
+                    )
                 continue
             inputs.append(BenchInput(path, f"{label} {fmt}", fmt, path.stat().st_size, size[0] * size[1] / 1e6))
     return inputs

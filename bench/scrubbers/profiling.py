@@ -87,6 +87,10 @@ class StepTimer:
         """Per-run milliseconds by step, the Python remainder included."""
         steps = {k: round(v / runs, 2) for k, v in sorted(self.ms.items(), key=lambda kv: -kv[1])}
         steps["rest (Python: JSON parsing, verification, temp files)"] = round(
-            max(total_ms - sum(self.ms.values()), 0.0) / runs, 2)
-        return {"per_run_ms": steps, "calls_per_run": {k: v / runs for k, v in self.calls.items()},
-                "total_per_run_ms": round(total_ms / runs, 2)}
+            max(total_ms - sum(self.ms.values()), 0.0) / runs, 2
+        )
+        return {
+            "per_run_ms": steps,
+            "calls_per_run": {k: v / runs for k, v in self.calls.items()},
+            "total_per_run_ms": round(total_ms / runs, 2),
+        }

@@ -31,8 +31,12 @@ VARIANTS: dict[str, list[str]] = {
 
 def measure(files: list[Path], repeats: int = 7) -> str:
     """Median and minimum milliseconds of each variant on each file, as markdown."""
-    lines = [f"Load average before: {load_average()}", "",
-             "| file | variant | median ms | min ms |", "|---|---|---|---|"]
+    lines = [
+        f"Load average before: {load_average()}",
+        "",
+        "| file | variant | median ms | min ms |",
+        "|---|---|---|---|",
+    ]
     with ExifToolPool(size=1) as pool:
         for path in files:
             pool.execute([*READ_ARGS, str(path)])  # warm: modules loaded, file in the page cache

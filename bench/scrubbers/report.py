@@ -56,8 +56,13 @@ MEMORY_NOTE = (
 def summarize(m: Measurement) -> dict[str, Any]:
     """One table row of a measurement."""
     files = m.result.get("files", [])
-    row: dict[str, Any] = {"contender": m.contender, "group": m.group, "kind": m.kind, "inputs": len(files),
-                           "skipped": m.skipped}
+    row: dict[str, Any] = {
+        "contender": m.contender,
+        "group": m.group,
+        "kind": m.kind,
+        "inputs": len(files),
+        "skipped": m.skipped,
+    }
     if "error" in m.result:
         row["error"] = m.result["error"]
         return row
@@ -87,7 +92,8 @@ def summarize(m: Measurement) -> dict[str, Any]:
         self_maxrss_mb=round(m.result["self_maxrss_kb"] / 1024, 1),
         children_maxrss_mb=round(m.result["children_maxrss_kb"] / 1024, 1),
         bytes_out_over_in=round(sum(e["bytes_out"] for e in evals) / sum(e["bytes_in"] for e in evals), 4)
-        if evals and "bytes_in" in evals[0] else None,
+        if evals and "bytes_in" in evals[0]
+        else None,
         evaluated=len(evals),
         identical=sum(e.get("identical") is True for e in evals),
         psnr_min_db=min(psnrs) if psnrs else None,
@@ -116,37 +122,99 @@ def ratios(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Issue 2's speed targets, and the same comparisons for context, from this run's rows."""
     out: list[dict[str, Any]] = []
 
-    def add(name: str, fast: dict[str, Any] | None, slow: dict[str, Any] | None, metric: str,
-            target: float | None, better: str) -> None:
+    def add(
+        name: str,
+        fast: dict[str, Any] | None,
+        slow: dict[str, Any] | None,
+        metric: str,
+        target: float | None,
+        better: str,
+    ) -> None:
         if fast is None or slow is None or not fast.get(metric) or not slow.get(metric):
-            out.append({"comparison": name, "value": None, "target": target, "met": None,
-                        "note": "not measured in this run"})
+            out.append(
+                {"comparison": name, "value": None, "target": target, "met": None, "note": "not measured in this run"}
+            )
             return
         value = slow[metric] / fast[metric] if better == "higher" else fast[metric] / slow[metric]
         met = None if target is None else (value >= target if better == "higher" else value <= target)
-        out.append({"comparison": name, "value": round(value, 3), "target": target, "met": met,
-                    "fast": f"{fast['contender']} @ {fast['group']}: {fast[metric]}",
-                    "slow": f"{slow['contender']} @ {slow['group']}: {slow[metric]}", "metric": metric})
+        out.append(
+            {
+                "comparison": name,
+                "value": round(value, 3),
+                "target": target,
+                "met": met,
+                "fast": f"{fast['contender']} @ {fast['group']}: {fast[metric]}",
+                "slow": f"{slow['contender']} @ {slow['group']}: {slow[metric]}",
+                "metric": metric,
+            }
+        )
 
     corpus_et = _find(rows, "exiftool", "corpus")
-    add("corpus: exiftool -all= per file (s) / exif-scrub clean incl. verification (s) [issue 2: >= 4x]",
-        _find(rows, "exif-scrub clean --workers 2", "corpus"), corpus_et, "seconds", 4.0, "higher")
-    add("corpus, one core each: exiftool per file / exif-scrub clean --workers 1",
-        _find(rows, "exif-scrub clean --workers 1", "corpus"), corpus_et, "seconds", None, "higher")
-    add("corpus, both on 2 cores: exiftool x2 parallel / exif-scrub clean --workers 2",
-        _find(rows, "exif-scrub clean --workers 2", "corpus"), _find(rows, "exiftool x2 parallel", "corpus"),
-        "seconds", None, "higher")
-    add("corpus: exiftool per file / engine warm (sum of per-file times)",
-        _find(rows, "engine", "corpus"), corpus_et, "seconds", None, "higher")
-    add("12MP JPEG: Pillow putdata p50 / engine p50 [issue 2: >= 20x]",
-        _find(rows, "engine", "12MP JPEG"), _find(rows, "pillow", "12MP JPEG"), "p50_s", 20.0, "higher")
-    add("12MP JPEG: engine peak memory / Pillow putdata peak memory [issue 2: <= 0.2]",
-        _find(rows, "engine", "12MP JPEG"), _find(rows, "pillow", "12MP JPEG"), "peak_mb", 0.2, "lower")
+    add(
+        "corpus: exiftool -all= per file (s) / exif-scrub clean incl. verification (s) [issue 2: >= 4x]",
+        _find(rows, "exif-scrub clean --workers 2", "corpus"),
+        corpus_et,
+        "seconds",
+        4.0,
+        "higher",
+    )
+    add(
+        "corpus, one core each: exiftool per file / exif-scrub clean --workers 1",
+        _find(rows, "exif-scrub clean --workers 1", "corpus"),
+        corpus_et,
+        "seconds",
+        None,
+        "higher",
+    )
+    add(
+        "corpus, both on 2 cores: exiftool x2 parallel / exif-scrub clean --workers 2",
+        _find(rows, "exif-scrub clean --workers 2", "corpus"),
+        _find(rows, "exiftool x2 parallel", "corpus"),
+        "seconds",
+        None,
+        "higher",
+    )
+    add(
+        "corpus: exiftool per file / engine warm (sum of per-file times)",
+        _find(rows, "engine", "corpus"),
+        corpus_et,
+        "seconds",
+        None,
+        "higher",
+    )
+    add(
+        "12MP JPEG: Pillow putdata p50 / engine p50 [issue 2: >= 20x]",
+        _find(rows, "engine", "12MP JPEG"),
+        _find(rows, "pillow", "12MP JPEG"),
+        "p50_s",
+        20.0,
+        "higher",
+    )
+    add(
+        "12MP JPEG: engine peak memory / Pillow putdata peak memory [issue 2: <= 0.2]",
+        _find(rows, "engine", "12MP JPEG"),
+        _find(rows, "pillow", "12MP JPEG"),
+        "peak_mb",
+        0.2,
+        "lower",
+    )
     for group in sorted({r["group"] for r in rows if r["group"] != "corpus"}):
-        add(f"{group}: Pillow putdata p50 / engine p50", _find(rows, "engine", group),
-            _find(rows, "pillow", group), "p50_s", None, "higher")
-        add(f"{group}: exiftool per file p50 / engine p50", _find(rows, "engine", group),
-            _find(rows, "exiftool", group), "p50_s", None, "higher")
+        add(
+            f"{group}: Pillow putdata p50 / engine p50",
+            _find(rows, "engine", group),
+            _find(rows, "pillow", group),
+            "p50_s",
+            None,
+            "higher",
+        )
+        add(
+            f"{group}: exiftool per file p50 / engine p50",
+            _find(rows, "engine", group),
+            _find(rows, "exiftool", group),
+            "p50_s",
+            None,
+            "higher",
+        )
     return out
 
 
@@ -166,13 +234,21 @@ def _row_cells(r: dict[str, Any]) -> list[str]:
     if r.get("psnr_min_db") is not None:
         fidelity += f" (PSNR min {r['psnr_min_db']:.1f} dB)"
     return [
-        r["contender"], r["group"], f"{r.get('produced', 0)}/{r['inputs']}", _fmt(r.get("seconds")),
-        _fmt(r.get("files_per_s")), _fmt(r.get("mb_per_s")), _fmt(r.get("p50_s")), _fmt(r.get("p95_s")),
-        _fmt(r.get("peak_mb"), 4), _fmt(r.get("bytes_out_over_in")), fidelity,
+        r["contender"],
+        r["group"],
+        f"{r.get('produced', 0)}/{r['inputs']}",
+        _fmt(r.get("seconds")),
+        _fmt(r.get("files_per_s")),
+        _fmt(r.get("mb_per_s")),
+        _fmt(r.get("p50_s")),
+        _fmt(r.get("p95_s")),
+        _fmt(r.get("peak_mb"), 4),
+        _fmt(r.get("bytes_out_over_in")),
+        fidelity,
         f"{r.get('leftover_files', 0)} ({r.get('leftover_tags', 0)} tags)" if ev else "-",
         f"{r.get('format_kept', 0)}/{r.get('orientation_kept', 0)}/{r.get('frames_kept', 0)}" if ev else "-",
-        _fmt(r.get("lambda_memory_mb")), f"${r['lambda_usd_per_million']:,.2f}" if r.get("lambda_usd_per_million")
-        else "-",
+        _fmt(r.get("lambda_memory_mb")),
+        f"${r['lambda_usd_per_million']:,.2f}" if r.get("lambda_usd_per_million") else "-",
     ]
 
 
@@ -193,8 +269,13 @@ def ratio_table(items: Sequence[dict[str, Any]]) -> str:
     lines = ["| comparison | ratio | target | met |", "|---|---|---|---|"]
     for item in items:
         met = {True: "**yes**", False: "**no**", None: "-"}[item["met"]]
-        value = "-" if item["value"] is None else f"{item['value']:.3g}x" if item.get("metric") != "peak_mb" \
+        value = (
+            "-"
+            if item["value"] is None
+            else f"{item['value']:.3g}x"
+            if item.get("metric") != "peak_mb"
             else f"{item['value']:.3g}"
+        )
         lines.append(f"| {item['comparison']} | {value} | {_fmt(item['target'])} | {met} |")
     return "\n".join(lines)
 
@@ -203,14 +284,20 @@ def profile_table(row: dict[str, Any]) -> str:
     """Where the engine's time goes, per run, for one row with a profile."""
     profile = row["profile"]
     total = profile["total_per_run_ms"]
-    lines = [f"Engine on **{row['group']}**, {total:.1f} ms per file on average:", "",
-             "| step | ms per file | share | calls per file |", "|---|---|---|---|"]
+    lines = [
+        f"Engine on **{row['group']}**, {total:.1f} ms per file on average:",
+        "",
+        "| step | ms per file | share | calls per file |",
+        "|---|---|---|---|",
+    ]
     for step, ms in profile["per_run_ms"].items():
         calls = profile["calls_per_run"].get(step)
         lines.append(f"| {step} | {ms:.1f} | {ms / total:.0%} | {_fmt(calls)} |")
     hashing = profile.get("hash_cost_ms")
     if hashing:
         lines.append("")
-        lines.append(f"One engine read of the first input: {hashing['read with hash']:.1f} ms with `-ImageDataHash`, "
-                     f"{hashing['read without hash']:.1f} ms without it.")
+        lines.append(
+            f"One engine read of the first input: {hashing['read with hash']:.1f} ms with `-ImageDataHash`, "
+            f"{hashing['read without hash']:.1f} ms without it."
+        )
     return "\n".join(lines)

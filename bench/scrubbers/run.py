@@ -61,8 +61,14 @@ def run_child(spec: dict[str, Any], scratch: Path) -> dict[str, Any]:
     result_path.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     try:
-        done = subprocess.run([sys.executable, "-m", "bench.scrubbers.child", str(spec_path), str(result_path)],
-                              cwd=REPO, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.scrubbers.child", str(spec_path), str(result_path)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=CHILD_TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"child timed out after {CHILD_TIMEOUT_S} s"}
     if done.returncode != 0 or not result_path.exists():
@@ -86,8 +92,14 @@ def _pillow_skip(item: BenchInput) -> str | None:
 
 
 def per_file(
-    contender: str, group: str, inputs: Sequence[BenchInput], out_root: Path, warmup: Sequence[Path], reps: int,
-    *, profile: bool = False,
+    contender: str,
+    group: str,
+    inputs: Sequence[BenchInput],
+    out_root: Path,
+    warmup: Sequence[Path],
+    reps: int,
+    *,
+    profile: bool = False,
 ) -> Measurement:
     """``contender`` on each input (the applicable ones), ``reps`` timed runs each, in one child."""
     from .contenders import make
@@ -107,9 +119,15 @@ def per_file(
         jobs.append({"src": str(item.path), "dst": str(dst), "reps": reps})
     if not jobs:
         return measurement
-    spec = {"kind": "per_file", "contender": contender, "jobs": jobs, "warmup": [str(p) for p in warmup],
-            "exiftool": str(locate_exiftool()),
-            "profile": profile, "mem_limit_bytes": MEM_LIMIT_BYTES if probe is not None else None}
+    spec = {
+        "kind": "per_file",
+        "contender": contender,
+        "jobs": jobs,
+        "warmup": [str(p) for p in warmup],
+        "exiftool": str(locate_exiftool()),
+        "profile": profile,
+        "mem_limit_bytes": MEM_LIMIT_BYTES if probe is not None else None,
+    }
     measurement.result = run_child(spec, out_root / "scratch" / contender / _slug(group))
     return measurement
 
@@ -119,8 +137,14 @@ def batch(command: str, workers: int, group: str, inputs: Sequence[BenchInput], 
     name = f"exif-scrub clean --workers {workers}" if command == "cli" else f"exiftool x{workers} parallel"
     out_dir = out_root / _slug(name) / _slug(group)
     jobs = [{"src": str(i.path), "dst": str(out_dir / i.path.name)} for i in inputs]
-    spec = {"kind": "batch", "command": command, "workers": workers, "jobs": jobs, "out_dir": str(out_dir),
-            "exiftool": str(locate_exiftool())}
+    spec = {
+        "kind": "batch",
+        "command": command,
+        "workers": workers,
+        "jobs": jobs,
+        "out_dir": str(out_dir),
+        "exiftool": str(locate_exiftool()),
+    }
     measurement = Measurement(name, group, "batch", list(inputs))
     measurement.result = run_child(spec, out_root / "scratch" / _slug(name) / _slug(group))
     return measurement
@@ -142,8 +166,11 @@ def evaluate(measurements: Sequence[Measurement], log: Callable[[str], None]) ->
             pairs = [pair for outs in outputs.values() for pair in outs]
             scans = list(threads.map(lambda pair: scrubber.scan(Path(pair[1])), pairs))
         for (m, dst), scan in zip(pairs, scans, strict=True):
-            m.evaluations[dst] = {"leftovers": sum(len(v) for v in scan.leftovers.values()),
-                                  "leftover_groups": sorted(scan.leftovers), "scan_error": scan.error}
+            m.evaluations[dst] = {
+                "leftovers": sum(len(v) for v in scan.leftovers.values()),
+                "leftover_groups": sorted(scan.leftovers),
+                "scan_error": scan.error,
+            }
         for src, future in futures.items():
             try:
                 results = future.result()

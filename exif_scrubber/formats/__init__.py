@@ -11,7 +11,13 @@ from .tiff import TiffHandler
 from .webp import WebpHandler
 
 HANDLERS: tuple[type[FormatHandler], ...] = (
-    JpegHandler, PngHandler, WebpHandler, GifHandler, TiffHandler, AvifHandler, HeicHandler,
+    JpegHandler,
+    PngHandler,
+    WebpHandler,
+    GifHandler,
+    TiffHandler,
+    AvifHandler,
+    HeicHandler,
 )
 HEAD_BYTES = 64
 """How many leading bytes :func:`sniff` needs."""

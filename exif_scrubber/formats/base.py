@@ -111,8 +111,14 @@ class FormatHandler:
         copy = []
         if ctx.policy.keep_copyright:
             copy += [
-                "-EXIF:Copyright", "-EXIF:Artist", "-IPTC:CopyrightNotice", "-IPTC:By-line",
-                "-IPTC:Credit", "-XMP-dc:Rights", "-XMP-dc:Creator", "-XMP-photoshop:Credit",
+                "-EXIF:Copyright",
+                "-EXIF:Artist",
+                "-IPTC:CopyrightNotice",
+                "-IPTC:By-line",
+                "-IPTC:Credit",
+                "-XMP-dc:Rights",
+                "-XMP-dc:Creator",
+                "-XMP-photoshop:Credit",
                 "-XMP-xmpRights:all",
             ]
         return copy

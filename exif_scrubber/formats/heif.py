@@ -36,6 +36,7 @@ class _IsoMediaHandler(FormatHandler):
     """Shared by HEIC and AVIF: ExifTool for the primary item, in-place blanking for the others."""
 
     compare_frames = False  # ExifTool's ImageDataHash covers every image item and track sample
+
     def write_args(self, ctx: ScrubContext) -> list[str]:
         args = super().write_args(ctx)
         for tag in ctx.tags:
@@ -85,8 +86,17 @@ class _IsoMediaHandler(FormatHandler):
         target = ctx.work_dir / f"item{item.item_id}.clean.xmp"
         source.write_bytes(payload)
         ctx.run_exiftool(
-            ["-q", "-tagsFromFile", str(source), "-XMP-HDRGainMap:all", "-XMP-apdi:all", "-XMP-hdrgm:all",
-             "-o", str(target), str(source)]
+            [
+                "-q",
+                "-tagsFromFile",
+                str(source),
+                "-XMP-HDRGainMap:all",
+                "-XMP-apdi:all",
+                "-XMP-hdrgm:all",
+                "-o",
+                str(target),
+                str(source),
+            ]
         )
         if not target.exists():
             return EMPTY_XMP

@@ -106,7 +106,8 @@ class JpegHandler(FormatHandler):
         ctx.dropped_images = secondary_images(ctx)
         if ctx.dropped_images:
             ctx.notes.append(
-                "dropped MPF secondary image(s): " + ", ".join(ctx.dropped_images)
+                "dropped MPF secondary image(s): "
+                + ", ".join(ctx.dropped_images)
                 + " (their own EXIF cannot be cleaned in place)"
             )
         return args

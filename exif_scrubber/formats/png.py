@@ -11,8 +11,29 @@ from .base import FormatHandler, ScrubContext, cut_trailing_bytes
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _STRUCTURE_CHUNKS = frozenset(
-    {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"pHYs", b"bKGD",
-     b"hIST", b"acTL", b"fcTL", b"fdAT", b"cICP", b"mDCV", b"cLLI", b"eXIf", b"orNT", b"XMP"}
+    {
+        b"IHDR",
+        b"PLTE",
+        b"IDAT",
+        b"IEND",
+        b"tRNS",
+        b"gAMA",
+        b"cHRM",
+        b"sRGB",
+        b"sBIT",
+        b"pHYs",
+        b"bKGD",
+        b"hIST",
+        b"acTL",
+        b"fcTL",
+        b"fdAT",
+        b"cICP",
+        b"mDCV",
+        b"cLLI",
+        b"eXIf",
+        b"orNT",
+        b"XMP",
+    }
 )
 
 

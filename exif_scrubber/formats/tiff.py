@@ -5,8 +5,12 @@ from __future__ import annotations
 from .base import FormatHandler, ScrubContext
 
 _GEOTIFF_CARRIERS = [
-    "-IFD0:GeoTiffDirectory=", "-IFD0:GeoTiffDoubleParams=", "-IFD0:GeoTiffAsciiParams=",
-    "-IFD0:ModelTiePoint=", "-IFD0:ModelPixelScale=", "-IFD0:ModelTransform=",
+    "-IFD0:GeoTiffDirectory=",
+    "-IFD0:GeoTiffDoubleParams=",
+    "-IFD0:GeoTiffAsciiParams=",
+    "-IFD0:ModelTiePoint=",
+    "-IFD0:ModelPixelScale=",
+    "-IFD0:ModelTransform=",
 ]
 
 

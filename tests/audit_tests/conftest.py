@@ -80,7 +80,9 @@ def scrubber() -> Iterator[Scrubber]:
 def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials and region: no test may reach a real AWS account."""
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)

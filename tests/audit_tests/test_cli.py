@@ -58,10 +58,16 @@ def test_mixed_bucket_exact_report(s3: Any, images: dict[str, bytes]) -> None:
     corrupt = rows["photos/corrupt.png"]
     assert corrupt["status"] == "unreadable" and corrupt["format"] == "PNG" and corrupt["error"]
     assert doc["summary"] | {"seconds": 0} == {
-        "scanned": 5, "clean": 1, "leaking": 2, "unsupported": 1, "unreadable": 1, "with_marker": 0,
+        "scanned": 5,
+        "clean": 1,
+        "leaking": 2,
+        "unsupported": 1,
+        "unreadable": 1,
+        "with_marker": 0,
         "bytes_read": sum(r["bytes_read"] for r in rows.values()),
         "bytes_total": sum(len(images[n]) for n in ("clean.jpg", "gps.jpg", "big.jpg", "notes.txt", "corrupt.png")),
-        "seconds": 0, "failing": 3,
+        "seconds": 0,
+        "failing": 3,
         "leaking_by_group": {"GPS": 2, "IFD0": 1, "XMP-dc": 1},
     }
 
@@ -123,8 +129,10 @@ def test_csv_and_table_output(s3: Any, images: dict[str, bytes], tmp_path: Path)
     assert code == 1 and out == ""
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
     assert [(r["key"], r["status"]) for r in rows] == [("photos/clean.jpg", "clean"), ("photos/gps.jpg", "leaking")]
-    assert rows[1]["leftovers"] == "IFD0: Make, Model; GPS: GPSVersionID, GPSLatitudeRef, GPSLatitude, " \
+    assert (
+        rows[1]["leftovers"] == "IFD0: Make, Model; GPS: GPSVersionID, GPSLatitudeRef, GPSLatitude, "
         "GPSLongitudeRef, GPSLongitude"
+    )
     code, out, _ = run(f"s3://{BUCKET}")
     assert code == 1
     assert "photos/gps.jpg" in out and "photos/clean.jpg" not in out
@@ -168,8 +176,10 @@ def test_access_denied_on_an_object_exits_2(s3: Any, images: dict[str, bytes], m
     make_client = audit.cli._s3_client
 
     def denied_get(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        error = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"},
-                 "ResponseMetadata": {"HTTPStatusCode": 403}}
+        error = {
+            "Error": {"Code": "AccessDenied", "Message": "Access Denied"},
+            "ResponseMetadata": {"HTTPStatusCode": 403},
+        }
         return AWSResponse("https://example.invalid", 403, {}, None), error
 
     def client_denying_gets(*args: Any) -> Any:

@@ -13,8 +13,16 @@ from .test_cli import report, run
 
 
 def put(s3: Any, key: str, body: bytes) -> None:
-    s3.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType="image/jpeg", CacheControl="max-age=60",
-                  ContentDisposition="inline", Metadata={"owner": "team-a"}, Tagging="project=p1")
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=key,
+        Body=body,
+        ContentType="image/jpeg",
+        CacheControl="max-age=60",
+        ContentDisposition="inline",
+        Metadata={"owner": "team-a"},
+        Tagging="project=p1",
+    )
 
 
 def test_fix_leaves_a_clean_bucket_with_attributes_kept(s3: Any, images: dict[str, bytes]) -> None:
@@ -51,8 +59,9 @@ def test_fix_never_rewrites_a_noncurrent_version(s3: Any, images: dict[str, byte
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     put(s3, "v/photo.jpg", images["gps.jpg"])
     put(s3, "v/photo.jpg", images["clean.jpg"])
-    result = CliRunner().invoke(main, [f"s3://{BUCKET}", "--all-versions", "--fix", "--yes", "-q"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, [f"s3://{BUCKET}", "--all-versions", "--fix", "--yes", "-q"], catch_exceptions=False
+    )
     assert result.exit_code == 1 and "1 noncurrent (not rewritten)" in result.stderr
     assert s3.get_object(Bucket=BUCKET, Key="v/photo.jpg")["Body"].read() == images["clean.jpg"]
 

@@ -18,8 +18,21 @@ from exif_scrubber import Scrubber, ScrubPolicy
 
 from .conftest import BUCKET, CORPUS, GPS_TAGS, exiftool_write, make_jpeg
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".avifs",
-                  ".mpo", ".HEIC"}
+IMAGE_SUFFIXES = {
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".gif",
+    ".webp",
+    ".tif",
+    ".tiff",
+    ".heic",
+    ".heif",
+    ".avif",
+    ".avifs",
+    ".mpo",
+    ".HEIC",
+}
 
 
 @pytest.mark.corpus
@@ -120,7 +133,9 @@ def _png(idat_chunks: int, *, text_after: bool = True) -> bytes:
     idats = b"".join(_png_chunk(b"IDAT", packed[i : i + step]) for i in range(0, len(packed), step))
     text = b""
     if text_after:
-        packet = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        packet = (
+            b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        )
         packet += b'<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" dc:format="' + b"x" * 80_000
         packet += b'" dc:source="secret"/></rdf:RDF></x:xmpmeta>'
         text = _png_chunk(b"tEXt", b"Author\0Someone") + _png_chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + packet)

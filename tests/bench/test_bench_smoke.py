@@ -15,16 +15,35 @@ if str(REPO) not in sys.path:  # bench/ is not an installed package; tests/ is n
 
 from bench.scrubbers.__main__ import Config, collect, write  # noqa: E402
 
-ROW_KEYS = {"contender", "group", "inputs", "produced", "seconds", "files_per_s", "mb_per_s", "p50_s", "p95_s",
-            "peak_mb", "bytes_out_over_in", "identical", "psnr_min_db", "leftover_files", "format_kept",
-            "orientation_kept", "frames_kept", "lambda_memory_mb", "lambda_usd_per_million"}
+ROW_KEYS = {
+    "contender",
+    "group",
+    "inputs",
+    "produced",
+    "seconds",
+    "files_per_s",
+    "mb_per_s",
+    "p50_s",
+    "p95_s",
+    "peak_mb",
+    "bytes_out_over_in",
+    "identical",
+    "psnr_min_db",
+    "leftover_files",
+    "format_kept",
+    "orientation_kept",
+    "frames_kept",
+    "lambda_memory_mb",
+    "lambda_usd_per_million",
+}
 
 
 @pytest.fixture(scope="module")
 def payload(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     cache = tmp_path_factory.mktemp("bench-cache")
-    config = Config(corpus=None, sizes={"tiny": (64, 48)}, formats=["JPEG", "PNG"], reps=1, pillow_reps={},
-                    input_cache=cache)
+    config = Config(
+        corpus=None, sizes={"tiny": (64, 48)}, formats=["JPEG", "PNG"], reps=1, pillow_reps={}, input_cache=cache
+    )
     return collect(config, log=lambda _message: None)
 
 
@@ -35,7 +54,8 @@ def _row(payload: dict[str, Any], contender: str, group: str) -> dict[str, Any]:
 def test_every_contender_ran_on_every_applicable_input(payload: dict[str, Any]) -> None:
     pairs = {(r["contender"], r["group"]) for r in payload["rows"]}
     assert pairs == {(c, g) for c in ("engine", "exiftool", "pillow") for g in ("tiny JPEG", "tiny PNG")} | {
-        ("pillow-keep", "tiny JPEG")}
+        ("pillow-keep", "tiny JPEG")
+    }
     for row in payload["rows"]:
         assert "error" not in row, row
         assert row.keys() >= ROW_KEYS

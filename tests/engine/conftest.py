@@ -33,9 +33,11 @@ def sample(scrubber: Scrubber, tmp_path: Path) -> SampleFactory:
     """``sample("JPEG", recipe=..., size=...)`` -> a fresh image with injected metadata."""
     counter = iter(range(1_000_000))
 
-    def make(image_format: str, *, recipe: MetadataRecipe | None = None, size: tuple[int, int] = (96, 64),
-             seed: int = 0) -> Path:
-        return make_sample(scrubber.pool, tmp_path / "in", f"sample{next(counter)}", image_format,
-                           size=size, recipe=recipe, seed=seed)
+    def make(
+        image_format: str, *, recipe: MetadataRecipe | None = None, size: tuple[int, int] = (96, 64), seed: int = 0
+    ) -> Path:
+        return make_sample(
+            scrubber.pool, tmp_path / "in", f"sample{next(counter)}", image_format, size=size, recipe=recipe, seed=seed
+        )
 
     return make

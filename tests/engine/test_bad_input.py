@@ -96,8 +96,9 @@ def test_decompression_bomb_is_refused(scrubber: Scrubber, tmp_path: Path) -> No
     path = tmp_path / "bomb.png"
     header = struct.pack(">IIBBBBB", 40_000, 40_000, 8, 2, 0, 0, 0)  # 1.6 gigapixels, a few hundred bytes on disk
     idat = zlib.compress(b"\0" * 1000)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat)
-                     + _png_chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+    )
     report = _scrub(scrubber, path, tmp_path)
     assert report.outcome is Outcome.FAILED
     assert "decompression bomb" in str(report.reason)

@@ -64,6 +64,7 @@ def test_the_engine_is_safe_to_share_between_threads(sample: SampleFactory, tmp_
     outcomes: list[Outcome] = []
     lock = threading.Lock()
     with Scrubber(pool_size=2) as scrubber:
+
         def work(index: int, source: Path) -> None:
             report = scrubber.scrub_file(source, tmp_path / "out" / f"{index}-{source.name}")
             with lock:

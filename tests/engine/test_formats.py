@@ -70,9 +70,21 @@ def test_thumbnail_comment_and_iptc_are_gone_from_jpeg(
 
 
 def test_already_clean_file_is_not_rewritten(sample: SampleFactory, scrubber: Scrubber, tmp_path: Path) -> None:
-    source = sample("PNG", recipe=MetadataRecipe(gps=False, camera=False, serial=False, timestamps=False, iptc=False,
-                                                 xmp=False, comment=False, thumbnail=False, copyright=False,
-                                                 orientation=None))
+    source = sample(
+        "PNG",
+        recipe=MetadataRecipe(
+            gps=False,
+            camera=False,
+            serial=False,
+            timestamps=False,
+            iptc=False,
+            xmp=False,
+            comment=False,
+            thumbnail=False,
+            copyright=False,
+            orientation=None,
+        ),
+    )
     original = source.read_bytes()
     report = scrubber.scrub_file(source, source)
     assert report.outcome is Outcome.ALREADY_CLEAN

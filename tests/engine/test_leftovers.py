@@ -40,9 +40,13 @@ def test_icc_follows_the_policy() -> None:
 
 
 def test_gain_map_parameters_are_kept_but_other_xmp_is_not() -> None:
-    tags = [tag("XMP-hdrgm", "GainMapMax"), tag("XMP-HDRGainMap", "HDRGainMapVersion"),
-            tag("XMP-depthData", "Quality"), tag("XMP-x", "XMPToolkit", "Adobe XMP Core 5.1"),
-            tag("XMP-x", "XMPToolkit", "Image::ExifTool 13.59")]
+    tags = [
+        tag("XMP-hdrgm", "GainMapMax"),
+        tag("XMP-HDRGainMap", "HDRGainMapVersion"),
+        tag("XMP-depthData", "Quality"),
+        tag("XMP-x", "XMPToolkit", "Adobe XMP Core 5.1"),
+        tag("XMP-x", "XMPToolkit", "Image::ExifTool 13.59"),
+    ]
     assert find_leftovers(tags, POLICY) == {"XMP-depthData": ["Quality"], "XMP-x": ["XMPToolkit"]}
 
 
@@ -60,4 +64,7 @@ def test_json_parsing_keeps_duplicate_tags() -> None:
     text = '[{"SourceFile": "x", "IFD0:Make": "A", "IFD0:Make": "B", "Doc2:GPS:GPSLatitude": 1}]'
     tags = parse_exiftool_json(text)[0]
     assert [(t.doc, t.group, t.name, t.value) for t in tags] == [
-        ("", "IFD0", "Make", "A"), ("", "IFD0", "Make", "B"), ("Doc2", "GPS", "GPSLatitude", 1)]
+        ("", "IFD0", "Make", "A"),
+        ("", "IFD0", "Make", "B"),
+        ("Doc2", "GPS", "GPSLatitude", 1),
+    ]

@@ -13,8 +13,15 @@ from exif_scrubber.samples import MetadataRecipe, inject, make_pixels, save_imag
 
 recipes = st.builds(
     MetadataRecipe,
-    gps=st.booleans(), camera=st.booleans(), serial=st.booleans(), timestamps=st.booleans(), iptc=st.booleans(),
-    xmp=st.booleans(), comment=st.booleans(), thumbnail=st.booleans(), copyright=st.booleans(),
+    gps=st.booleans(),
+    camera=st.booleans(),
+    serial=st.booleans(),
+    timestamps=st.booleans(),
+    iptc=st.booleans(),
+    xmp=st.booleans(),
+    comment=st.booleans(),
+    thumbnail=st.booleans(),
+    copyright=st.booleans(),
     orientation=st.none() | st.integers(min_value=1, max_value=8),
 )
 
@@ -28,7 +35,12 @@ recipes = st.builds(
     seed=st.integers(0, 1000),
 )
 def test_any_injected_metadata_is_removed_losslessly(
-    scrubber: Scrubber, tmp_path: Path, recipe: MetadataRecipe, image_format: str, size: tuple[int, int], mode: str,
+    scrubber: Scrubber,
+    tmp_path: Path,
+    recipe: MetadataRecipe,
+    image_format: str,
+    size: tuple[int, int],
+    mode: str,
     seed: int,
 ) -> None:
     source = tmp_path / f"prop-{seed}-{image_format}.img"

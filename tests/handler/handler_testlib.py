@@ -15,10 +15,15 @@ from urllib.parse import quote_plus
 # Before boto3/moto/powertools are imported anywhere: no real credentials, no real account.
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_LAMBDA_FUNCTION_NAME"):
     os.environ.pop(_name, None)
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-    "POWERTOOLS_SERVICE_NAME": "exif-scrubber-test", "POWERTOOLS_METRICS_NAMESPACE": "ExifScrubberTest",
-})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "exif-scrubber-test",
+        "POWERTOOLS_METRICS_NAMESPACE": "ExifScrubberTest",
+    }
+)
 
 from PIL import Image  # noqa: E402
 
@@ -101,18 +106,26 @@ class FakeContext:
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:ScrubberFunction"
 
 
-def s3_record(bucket: str, key: str, etag: str | None = None, version_id: str | None = None,
-              event_name: str = "ObjectCreated:Put") -> dict[str, Any]:
+def s3_record(
+    bucket: str, key: str, etag: str | None = None, version_id: str | None = None, event_name: str = "ObjectCreated:Put"
+) -> dict[str, Any]:
     obj: dict[str, Any] = {"key": quote_plus(key), "size": 1, "sequencer": "0055AED6DCD90281E5"}
     if etag:
         obj["eTag"] = etag
     if version_id:
         obj["versionId"] = version_id
     return {
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION, "eventName": event_name,
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": REGION,
+        "eventName": event_name,
         "eventTime": "2026-11-26T00:00:00.000Z",
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "scrub", "bucket": {"name": bucket,
-               "arn": f"arn:aws:s3:::{bucket}"}, "object": obj},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "scrub",
+            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+            "object": obj,
+        },
     }
 
 
@@ -123,13 +136,19 @@ def s3_event(*records: dict[str, Any]) -> dict[str, Any]:
 def sqs_event(*bodies: Any) -> dict[str, Any]:
     records = []
     for index, body in enumerate(bodies):
-        records.append({
-            "messageId": f"msg-{index}", "receiptHandle": f"rh-{index}",
-            "body": body if isinstance(body, str) else json.dumps(body),
-            "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "",
-            "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:uploads",
-            "awsRegion": REGION,
-        })
+        records.append(
+            {
+                "messageId": f"msg-{index}",
+                "receiptHandle": f"rh-{index}",
+                "body": body if isinstance(body, str) else json.dumps(body),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:uploads",
+                "awsRegion": REGION,
+            }
+        )
     return {"Records": records}
 
 
@@ -140,26 +159,44 @@ def eventbridge_event(bucket: str, key: str, etag: str | None = None, version_id
     if version_id:
         obj["version-id"] = version_id
     return {
-        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Object Created", "source": "aws.s3",
-        "account": "123456789012", "time": "2026-11-26T00:00:00Z", "region": REGION,
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-11-26T00:00:00Z",
+        "region": REGION,
         "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {"version": "0", "bucket": {"name": bucket}, "object": obj, "request-id": "R",
-                   "requester": "123456789012", "reason": "PutObject"},
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": obj,
+            "request-id": "R",
+            "requester": "123456789012",
+            "reason": "PutObject",
+        },
     }
 
 
 def batch_event(schema: str, bucket: str, *keys: str, version_ids: list[str | None] | None = None) -> dict[str, Any]:
     tasks = []
     for index, key in enumerate(keys):
-        task: dict[str, Any] = {"taskId": f"task-{index}", "s3Key": quote_plus(key),
-                                "s3VersionId": (version_ids or [None] * len(keys))[index]}
+        task: dict[str, Any] = {
+            "taskId": f"task-{index}",
+            "s3Key": quote_plus(key),
+            "s3VersionId": (version_ids or [None] * len(keys))[index],
+        }
         if schema == "1.0":
             task["s3BucketArn"] = f"arn:aws:s3:::{bucket}"
         else:
             task["s3Bucket"] = bucket
         tasks.append(task)
-    event: dict[str, Any] = {"invocationSchemaVersion": schema, "invocationId": "inv-1",
-                             "job": {"id": "job-1"}, "tasks": tasks}
+    event: dict[str, Any] = {
+        "invocationSchemaVersion": schema,
+        "invocationId": "inv-1",
+        "job": {"id": "job-1"},
+        "tasks": tasks,
+    }
     if schema == "2.0":
         event["job"]["userArguments"] = {"mode": "backfill"}
     return event

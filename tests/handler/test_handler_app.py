@@ -32,8 +32,13 @@ from handler import app
 from handler.results import ScrubFailure
 from handler.s3_object import MARKER_KEY, STATUS_TAG
 
-ODD_KEYS = ["with space.jpg", "plus+sign.jpg", "fotos/Zürich/été 2026/naïve ß.jpg",
-            "a/b/c/d/e/f/g/h/i/j/deep photo+1 (copy).jpeg", "100% sure?.jpg"]
+ODD_KEYS = [
+    "with space.jpg",
+    "plus+sign.jpg",
+    "fotos/Zürich/été 2026/naïve ß.jpg",
+    "a/b/c/d/e/f/g/h/i/j/deep photo+1 (copy).jpeg",
+    "100% sure?.jpg",
+]
 
 
 def handle(event: dict[str, Any]) -> Any:
@@ -41,8 +46,10 @@ def handle(event: dict[str, Any]) -> Any:
 
 
 def test_s3_event_with_several_records(harness: Harness, bucket: str, scan: Any) -> None:
-    records = [s3_record(bucket, key, etag=etag_of(put(harness.s3, bucket, key, jpeg(seed=i))))
-               for i, key in enumerate(["1.jpg", "2.jpg", "3.jpg"])]
+    records = [
+        s3_record(bucket, key, etag=etag_of(put(harness.s3, bucket, key, jpeg(seed=i))))
+        for i, key in enumerate(["1.jpg", "2.jpg", "3.jpg"])
+    ]
 
     response = handle(s3_event(*records))
 
@@ -152,8 +159,13 @@ def test_batch_throttling_is_a_temporary_failure(harness: Harness, bucket: str) 
     def throttle(**_: Any) -> None:
         from botocore.exceptions import ClientError
 
-        raise ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."},
-                           "ResponseMetadata": {"HTTPStatusCode": 503}}, "GetObject")
+        raise ClientError(
+            {
+                "Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."},
+                "ResponseMetadata": {"HTTPStatusCode": 503},
+            },
+            "GetObject",
+        )
 
     harness.handler_s3.meta.events.register("before-call.s3.GetObject", throttle)
 
@@ -176,8 +188,10 @@ def test_odd_keys_through_an_encoded_event(harness: Harness, bucket: str, key: s
 def _notifying_bucket(s3: Any, sqs: Any, bucket: str) -> str:
     queue_url = sqs.create_queue(QueueName=f"{bucket}-events")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
-        "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
     return str(queue_url)
 
 
@@ -191,10 +205,19 @@ def _receive(sqs: Any, queue_url: str) -> dict[str, Any]:
         for message in messages:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             if "s3:TestEvent" not in message["Body"]:
-                records.append({"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
-                                "body": message["Body"], "attributes": {}, "messageAttributes": {},
-                                "md5OfBody": message["MD5OfBody"], "eventSource": "aws:sqs",
-                                "eventSourceARN": "arn", "awsRegion": REGION})
+                records.append(
+                    {
+                        "messageId": message["MessageId"],
+                        "receiptHandle": message["ReceiptHandle"],
+                        "body": message["Body"],
+                        "attributes": {},
+                        "messageAttributes": {},
+                        "md5OfBody": message["MD5OfBody"],
+                        "eventSource": "aws:sqs",
+                        "eventSourceARN": "arn",
+                        "awsRegion": REGION,
+                    }
+                )
     return {"Records": records}
 
 
@@ -225,9 +248,14 @@ def test_existing_bucket_wired_through_eventbridge_and_sqs(harness: Harness, buc
     queue_url = sqs.create_queue(QueueName=f"{bucket}-eb")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     harness.s3.put_bucket_notification_configuration(
-        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
-    events.put_rule(Name="objects", EventPattern=json.dumps(
-        {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [bucket]}}}))
+        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    events.put_rule(
+        Name="objects",
+        EventPattern=json.dumps(
+            {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [bucket]}}}
+        ),
+    )
     events.put_targets(Rule="objects", Targets=[{"Id": "queue", "Arn": arn}])
     put(harness.s3, bucket, "eb/photo 1.jpg", jpeg(seed=18))
     upload = _receive(sqs, queue_url)
@@ -300,8 +328,12 @@ def test_one_log_line_per_object_and_emf_metrics(harness: Harness, bucket: str, 
     lines = log_lines()
     per_object = [line for line in lines if "outcome" in line]
     assert [(line["key"], line["outcome"]) for line in per_object] == [
-        ("m1.jpg", "scrubbed"), ("m2.jpg", "already_clean"), ("m3.bin", "unsupported"), ("m4.jpg", "failed"),
-        ("m5.jpg", "skipped")]
+        ("m1.jpg", "scrubbed"),
+        ("m2.jpg", "already_clean"),
+        ("m3.bin", "unsupported"),
+        ("m4.jpg", "failed"),
+        ("m5.jpg", "skipped"),
+    ]
     first = per_object[0]
     for field in ("bucket", "key", "version", "outcome", "bytes_before", "bytes_after", "groups_removed", "ms"):
         assert field in first, field

@@ -17,8 +17,9 @@ PROBE = (
 def _import_app(**env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("ON_FAILURE", "MAX_", "REPORT_ONLY"))}
     environ.update(env)
-    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=environ, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_cold_start_warms_the_engine_inside_lambda() -> None:
@@ -37,7 +38,8 @@ def test_cold_start_fails_loudly_on_bad_configuration() -> None:
 
 def test_outside_lambda_nothing_starts_at_import() -> None:
     env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_FUNCTION_NAME"}
-    done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("lazy")

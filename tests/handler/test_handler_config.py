@@ -19,11 +19,19 @@ def test_defaults() -> None:
 
 
 def test_values_are_read() -> None:
-    config = HandlerConfig.from_env({
-        "DELETE_ORIGINAL_VERSION": "false", "ON_FAILURE": "Quarantine", "QUARANTINE_PREFIX": "q/",
-        "MAX_OBJECT_BYTES": "1000", "INCLUDE_PREFIXES": " uploads/ , avatars/,", "EXCLUDE_PREFIXES": "uploads/tmp/",
-        "REPORT_ONLY": "yes", "KEEP_COPYRIGHT": "true", "STRIP_ICC": "1",
-    })
+    config = HandlerConfig.from_env(
+        {
+            "DELETE_ORIGINAL_VERSION": "false",
+            "ON_FAILURE": "Quarantine",
+            "QUARANTINE_PREFIX": "q/",
+            "MAX_OBJECT_BYTES": "1000",
+            "INCLUDE_PREFIXES": " uploads/ , avatars/,",
+            "EXCLUDE_PREFIXES": "uploads/tmp/",
+            "REPORT_ONLY": "yes",
+            "KEEP_COPYRIGHT": "true",
+            "STRIP_ICC": "1",
+        }
+    )
     assert (config.delete_original_version, config.on_failure, config.quarantine_prefix) == (False, "quarantine", "q/")
     assert config.max_object_bytes == 1000 and config.report_only
     assert config.include_prefixes == ("uploads/", "avatars/") and config.exclude_prefixes == ("uploads/tmp/",)
@@ -32,13 +40,25 @@ def test_values_are_read() -> None:
 
 def test_every_bad_variable_is_named_at_once() -> None:
     with pytest.raises(ConfigError) as raised:
-        HandlerConfig.from_env({
-            "DELETE_ORIGINAL_VERSION": "maybe", "ON_FAILURE": "delete", "MAX_OBJECT_BYTES": "10GB",
-            "QUARANTINE_PREFIX": "quarantine", "MAX_PIXELS": "-5", "REPORT_ONLY": "2",
-        })
+        HandlerConfig.from_env(
+            {
+                "DELETE_ORIGINAL_VERSION": "maybe",
+                "ON_FAILURE": "delete",
+                "MAX_OBJECT_BYTES": "10GB",
+                "QUARANTINE_PREFIX": "quarantine",
+                "MAX_PIXELS": "-5",
+                "REPORT_ONLY": "2",
+            }
+        )
     message = str(raised.value)
-    for name in ("DELETE_ORIGINAL_VERSION", "ON_FAILURE", "MAX_OBJECT_BYTES", "QUARANTINE_PREFIX", "MAX_PIXELS",
-                 "REPORT_ONLY"):
+    for name in (
+        "DELETE_ORIGINAL_VERSION",
+        "ON_FAILURE",
+        "MAX_OBJECT_BYTES",
+        "QUARANTINE_PREFIX",
+        "MAX_PIXELS",
+        "REPORT_ONLY",
+    ):
         assert name in message, name
 
 

@@ -29,8 +29,12 @@ def endpoint() -> Iterator[str]:
 
 
 def _client(service: str, endpoint: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
-                        config=Config(retries={"mode": "standard", "max_attempts": 2}))
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        config=Config(retries={"mode": "standard", "max_attempts": 2}),
+    )
 
 
 def _lambda_sqs_event(sqs: Any, queue_url: str) -> dict[str, Any]:
@@ -41,10 +45,19 @@ def _lambda_sqs_event(sqs: Any, queue_url: str) -> dict[str, Any]:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             if "s3:TestEvent" in message["Body"]:
                 continue
-            records.append({"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
-                            "body": message["Body"], "attributes": {}, "messageAttributes": {},
-                            "md5OfBody": message["MD5OfBody"], "eventSource": "aws:sqs",
-                            "eventSourceARN": "arn", "awsRegion": REGION})
+            records.append(
+                {
+                    "messageId": message["MessageId"],
+                    "receiptHandle": message["ReceiptHandle"],
+                    "body": message["Body"],
+                    "attributes": {},
+                    "messageAttributes": {},
+                    "md5OfBody": message["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn",
+                    "awsRegion": REGION,
+                }
+            )
         if not messages.get("Messages"):
             break
     return {"Records": records}
@@ -57,11 +70,19 @@ def test_upload_notification_handler_and_audit_over_http(endpoint: str, scrubber
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     queue_url = sqs.create_queue(QueueName="e2e-events")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
-        "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]})
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
     original = jpeg(seed=21, size=(320, 240))
-    s3.put_object(Bucket=bucket, Key=key, Body=original, ContentType="image/jpeg", Metadata={"owner": "u42"},
-                  Tagging="album=summer")
+    s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=original,
+        ContentType="image/jpeg",
+        Metadata={"owner": "u42"},
+        Tagging="album=summer",
+    )
     assert "GPS" in _scan_bytes(scrubber, tmp_path, original).leftovers
 
     handler_s3 = _client("s3", endpoint)

@@ -27,23 +27,29 @@ def test_plus_means_space_and_percent_2b_means_plus() -> None:
 
 
 def test_multi_record_s3_event_and_non_create_records() -> None:
-    parsed = parse_event(s3_event(
-        s3_record("b", "1.jpg"), s3_record("b", "2.jpg"), s3_record("b", "3.jpg", event_name="ObjectRemoved:Delete"),
-    ))
+    parsed = parse_event(
+        s3_event(
+            s3_record("b", "1.jpg"),
+            s3_record("b", "2.jpg"),
+            s3_record("b", "3.jpg", event_name="ObjectRemoved:Delete"),
+        )
+    )
     assert [t.key for i in parsed.items for t in i.tasks] == ["1.jpg", "2.jpg"]
     assert parsed.items[2].ignored == ("ObjectRemoved:Delete",)
 
 
 def test_sqs_carries_s3_notifications_test_events_sns_and_eventbridge() -> None:
     sns_wrapped = {"Type": "Notification", "Message": json.dumps(s3_event(s3_record("b", "sns.jpg")))}
-    parsed = parse_event(sqs_event(
-        s3_event(s3_record("b", "one.jpg"), s3_record("b", "two.jpg")),
-        {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"},
-        sns_wrapped,
-        eventbridge_event("b", "eb.jpg", etag="e2"),
-        "not json",
-        {"hello": "world"},
-    ))
+    parsed = parse_event(
+        sqs_event(
+            s3_event(s3_record("b", "one.jpg"), s3_record("b", "two.jpg")),
+            {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"},
+            sns_wrapped,
+            eventbridge_event("b", "eb.jpg", etag="e2"),
+            "not json",
+            {"hello": "world"},
+        )
+    )
     assert parsed.source is Source.SQS
     items = {i.item_id: i for i in parsed.items}
     assert [t.key for t in items["msg-0"].tasks] == ["one.jpg", "two.jpg"]
@@ -73,7 +79,9 @@ def test_batch_operations(schema: str) -> None:
     assert parsed.source is Source.BATCH
     assert (parsed.batch_invocation_id, parsed.batch_schema_version) == ("inv-1", schema)
     assert [(i.item_id, i.tasks[0].bucket, i.tasks[0].key, i.tasks[0].version_id) for i in parsed.items] == [
-        ("task-0", "bk", "x y/z+.jpg", "v1"), ("task-1", "bk", "b.jpg", None)]
+        ("task-0", "bk", "x y/z+.jpg", "v1"),
+        ("task-1", "bk", "b.jpg", None),
+    ]
     if schema == "2.0":
         assert parsed.batch_user_arguments == {"mode": "backfill"}
 
@@ -83,8 +91,9 @@ def test_direct_test_event_is_ignored() -> None:
     assert parsed.items[0].ignored and not parsed.items[0].tasks
 
 
-@pytest.mark.parametrize("event", [{}, {"Records": []}, {"foo": 1}, {"invocationSchemaVersion": "3.0", "tasks": [],
-                                                                       "invocationId": "i"}])
+@pytest.mark.parametrize(
+    "event", [{}, {"Records": []}, {"foo": 1}, {"invocationSchemaVersion": "3.0", "tasks": [], "invocationId": "i"}]
+)
 def test_unknown_events_are_refused(event: dict[str, object]) -> None:
     with pytest.raises(EventError):
         parse_event(event)

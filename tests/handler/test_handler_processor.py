@@ -126,8 +126,7 @@ def test_versioned_bucket_keeps_no_version_with_gps(harness: Harness, versioned_
         assert scan(body_of(harness.s3, versioned_bucket, "v.jpg", version["VersionId"])).clean
 
 
-def test_versioned_bucket_keeps_old_version_when_asked(harness_factory: Any, versioned_bucket: str,
-                                                      scan: Any) -> None:
+def test_versioned_bucket_keeps_old_version_when_asked(harness_factory: Any, versioned_bucket: str, scan: Any) -> None:
     harness = harness_factory(delete_original_version=False)
     response = put(harness.s3, versioned_bucket, "v.jpg", jpeg(seed=10))
 
@@ -239,8 +238,10 @@ def test_report_only_scans_and_never_writes(harness_factory: Any, bucket: str) -
     verdicts = {key: harness.process(bucket, key) for key in ("a.jpg", "b.jpg", "c.bin", "d.jpg")}
 
     assert {k: (r.status, r.verdict) for k, r in verdicts.items()} == {
-        "a.jpg": (Status.REPORTED, "dirty"), "b.jpg": (Status.REPORTED, "clean"),
-        "c.bin": (Status.REPORTED, "unsupported"), "d.jpg": (Status.REPORTED, "error"),
+        "a.jpg": (Status.REPORTED, "dirty"),
+        "b.jpg": (Status.REPORTED, "clean"),
+        "c.bin": (Status.REPORTED, "unsupported"),
+        "d.jpg": (Status.REPORTED, "error"),
     }
     assert "GPS" in verdicts["a.jpg"].leftovers
     assert set(harness.calls.names) == {"HeadObject", "GetObject"}
@@ -251,20 +252,43 @@ def test_every_attribute_round_trips(harness: Harness, bucket: str) -> None:
     kms = boto3.client("kms", region_name=REGION)
     key_id = kms.create_key(Description="scrub test")["KeyMetadata"]["Arn"]
     expires = "Wed, 21 Oct 2037 07:28:00 GMT"
-    put(harness.s3, bucket, "attrs.jpg", jpeg(seed=17),
-        ContentType="image/jpeg", CacheControl="max-age=60", ContentDisposition='inline; filename="a.jpg"',
-        ContentEncoding="identity", ContentLanguage="de-CH", Expires=expires,
-        Metadata={"uploader": "alice", "album": "summer"}, Tagging="project=x&secret=no",
-        StorageClass="STANDARD_IA", ServerSideEncryption="aws:kms", SSEKMSKeyId=key_id, BucketKeyEnabled=True,
-        ChecksumAlgorithm="SHA256")
+    put(
+        harness.s3,
+        bucket,
+        "attrs.jpg",
+        jpeg(seed=17),
+        ContentType="image/jpeg",
+        CacheControl="max-age=60",
+        ContentDisposition='inline; filename="a.jpg"',
+        ContentEncoding="identity",
+        ContentLanguage="de-CH",
+        Expires=expires,
+        Metadata={"uploader": "alice", "album": "summer"},
+        Tagging="project=x&secret=no",
+        StorageClass="STANDARD_IA",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key_id,
+        BucketKeyEnabled=True,
+        ChecksumAlgorithm="SHA256",
+    )
     before = harness.s3.head_object(Bucket=bucket, Key="attrs.jpg", ChecksumMode="ENABLED")
 
     result = harness.process(bucket, "attrs.jpg")
 
     assert result.status is Status.SCRUBBED, result.reason
     after = harness.s3.head_object(Bucket=bucket, Key="attrs.jpg", ChecksumMode="ENABLED")
-    for name in ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage",
-                 "Expires", "StorageClass", "ServerSideEncryption", "SSEKMSKeyId", "BucketKeyEnabled"):
+    for name in (
+        "ContentType",
+        "CacheControl",
+        "ContentDisposition",
+        "ContentEncoding",
+        "ContentLanguage",
+        "Expires",
+        "StorageClass",
+        "ServerSideEncryption",
+        "SSEKMSKeyId",
+        "BucketKeyEnabled",
+    ):
         assert after.get(name) == before.get(name), name
     assert before["StorageClass"] == "STANDARD_IA" and before["SSEKMSKeyId"] == key_id
     assert after["Metadata"] == {**before["Metadata"], MARKER_KEY: harness.processor.marker.base}
@@ -310,8 +334,10 @@ def _refuse(operation: str, code: str, status: int) -> Any:
     def hook(**_: Any) -> None:
         from botocore.exceptions import ClientError
 
-        raise ClientError({"Error": {"Code": code, "Message": f"{code} (injected)"},
-                           "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+        raise ClientError(
+            {"Error": {"Code": code, "Message": f"{code} (injected)"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+            operation,
+        )
 
     return hook
 
@@ -332,7 +358,8 @@ def test_concurrent_write_conflict_409_is_retryable(harness: Harness, bucket: st
     data = jpeg(seed=22)
     put(harness.s3, bucket, "busy.jpg", data)
     harness.handler_s3.meta.events.register(
-        "before-call.s3.PutObject", _refuse("PutObject", "ConditionalRequestConflict", 409))
+        "before-call.s3.PutObject", _refuse("PutObject", "ConditionalRequestConflict", 409)
+    )
 
     result = harness.process(bucket, "busy.jpg")
 
@@ -343,8 +370,7 @@ def test_concurrent_write_conflict_409_is_retryable(harness: Harness, bucket: st
 
 def test_failed_version_delete_is_reported(harness: Harness, versioned_bucket: str) -> None:
     put(harness.s3, versioned_bucket, "keep.jpg", jpeg(seed=23))
-    harness.handler_s3.meta.events.register(
-        "before-call.s3.DeleteObject", _refuse("DeleteObject", "AccessDenied", 403))
+    harness.handler_s3.meta.events.register("before-call.s3.DeleteObject", _refuse("DeleteObject", "AccessDenied", 403))
 
     result = harness.process(versioned_bucket, "keep.jpg")
 
@@ -355,8 +381,9 @@ def test_failed_version_delete_is_reported(harness: Harness, versioned_bucket: s
 
 def test_not_enough_tmp_space_is_retryable(harness: Harness, bucket: str, monkeypatch: Any) -> None:
     put(harness.s3, bucket, "space.jpg", jpeg(seed=24))
-    monkeypatch.setattr("handler.processor.shutil.disk_usage",
-                        lambda _: SimpleNamespace(total=10**9, used=10**9 - 1000, free=1000))
+    monkeypatch.setattr(
+        "handler.processor.shutil.disk_usage", lambda _: SimpleNamespace(total=10**9, used=10**9 - 1000, free=1000)
+    )
 
     result = harness.process(bucket, "space.jpg")
 
@@ -366,8 +393,7 @@ def test_not_enough_tmp_space_is_retryable(harness: Harness, bucket: str, monkey
 
 def test_tmp_smaller_than_the_object_needs_is_a_failure(harness: Harness, bucket: str, monkeypatch: Any) -> None:
     put(harness.s3, bucket, "huge.jpg", jpeg(seed=28))
-    monkeypatch.setattr("handler.processor.shutil.disk_usage",
-                        lambda _: SimpleNamespace(total=4096, used=0, free=4096))
+    monkeypatch.setattr("handler.processor.shutil.disk_usage", lambda _: SimpleNamespace(total=4096, used=0, free=4096))
 
     result = harness.process(bucket, "huge.jpg")
 
@@ -397,9 +423,16 @@ def _copy_if_none_match_like_s3(harness: Harness) -> None:
         if params.get("IfNoneMatch") == "*":
             listed = harness.s3.list_objects_v2(Bucket=params["Bucket"], Prefix=params["Key"]).get("Contents", [])
             if any(o["Key"] == params["Key"] for o in listed):
-                raise ClientError({"Error": {"Code": "PreconditionFailed", "Message": "At least one of the "
-                                   "pre-conditions you specified did not hold"},
-                                   "ResponseMetadata": {"HTTPStatusCode": 412}}, "CopyObject")
+                raise ClientError(
+                    {
+                        "Error": {
+                            "Code": "PreconditionFailed",
+                            "Message": "At least one of the pre-conditions you specified did not hold",
+                        },
+                        "ResponseMetadata": {"HTTPStatusCode": 412},
+                    },
+                    "CopyObject",
+                )
 
     harness.handler_s3.meta.events.register("provide-client-params.s3.CopyObject", check)
 
