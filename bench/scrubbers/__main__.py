@@ -99,7 +99,8 @@ def collect(config: Config, log: Any = _log) -> dict[str, Any]:
                         {
                             "input": item.path.name,
                             "why": (
-                                f"time bound: {rate:.2f} s/MP measured on the smaller {item.format} in this run, so about "
+                                f"time bound: {rate:.2f} s/MP measured on the smaller {item.format} in this run, "
+                                f"so about "
                                 f"{rate * item.megapixels:.0f} s here, over the {config.pillow_budget_s:.0f} s bound"
                             ),
                         }
