@@ -34,7 +34,7 @@ $(SAM_STAMP):
 		|| { echo "SAM CLI could not be installed (see $(SAM_VENV).log): the SAM tests will skip"; rm -rf $(SAM_VENV); }
 
 demo: setup
-	$(BIN)/exif-scrub demo
+	$(BIN)/python -m scrub_demo $(DEMO_ARGS)
 
 test: setup sam-setup
 	$(BIN)/ruff check .

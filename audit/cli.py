@@ -138,7 +138,6 @@ def main(
     summary = Summary()
     access_errors = 0
     to_fix: list[ObjectResult] = []
-    buckets: dict[str, str] = {}
     with ExitStack() as stack:
         try:
             scrubber = stack.enter_context(Scrubber(policy, pool_size=min(max_workers, os.cpu_count() or 2)))
@@ -155,7 +154,6 @@ def main(
                 writer.row(result)
                 if do_fix and result.leftovers and not result.access_error:
                     to_fix.append(result)
-                    buckets[result.key] = result.bucket
                 if bar is not None:
                     bar.advance(result)
         except ListingError as exc:
@@ -168,7 +166,7 @@ def main(
         if to_fix:
             if output is None:
                 sys.stdout.flush()
-            summary.failing -= _fix(client, scrubber, policy, buckets, to_fix, yes, err)
+            summary.failing -= _fix(client, scrubber, policy, to_fix, yes, err)
     if access_errors:
         err.print(f"[red]error:[/red] {access_errors} object(s) could not be read (see the report)", highlight=False)
         sys.exit(EXIT_ERROR)
@@ -176,13 +174,7 @@ def main(
 
 
 def _fix(
-    client: Any,
-    scrubber: Scrubber,
-    policy: ScrubPolicy,
-    buckets: dict[str, str],
-    leaking: list[ObjectResult],
-    yes: bool,
-    err: Console,
+    client: Any, scrubber: Scrubber, policy: ScrubPolicy, leaking: list[ObjectResult], yes: bool, err: Console
 ) -> int:
     """Confirm, then scrub; return how many objects were scrubbed (they no longer fail the run)."""
     from .fix import fix
@@ -191,12 +183,7 @@ def _fix(
     if not yes and not click.confirm(question, default=False, err=True):
         err.print("not fixed: nothing was written", highlight=False)
         return 0
-    try:
-        outcomes = fix(
-            client, scrubber, policy, buckets, leaking, lambda line: err.print(line, highlight=False, markup=False)
-        )
-    except ValueError as exc:  # the handler's configuration (environment) is invalid
-        raise AuditError(str(exc)) from None
+    outcomes = fix(client, scrubber, policy, leaking, lambda line: err.print(line, highlight=False, markup=False))
     err.print("fix: " + ", ".join(f"{n} {status}" for status, n in sorted(outcomes.items())), highlight=False)
     return outcomes["scrubbed"]
 
@@ -280,7 +267,3 @@ def _human(size: float) -> str:
             return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
         size /= 1000
     return f"{size} B"
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -11,6 +11,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from exif_scrubber.s3.objects import normalise_version
+
 
 @dataclass(frozen=True)
 class ObjectRef:
@@ -69,7 +71,7 @@ def list_s3(
                             bucket,
                             version["Key"],
                             int(version.get("Size", 0)),
-                            _version(version.get("VersionId")),
+                            normalise_version(version.get("VersionId")),
                             bool(version.get("IsLatest", True)),
                         )
         else:
@@ -99,10 +101,6 @@ def list_local(root: Path, *, keys: KeyFilter | None = None) -> Iterator[ObjectR
             if path.is_symlink() or not path.is_file() or not keys.accepts(relative):
                 continue
             yield ObjectRef("", str(path), path.stat().st_size)
-
-
-def _version(version_id: str | None) -> str | None:
-    return None if version_id in (None, "null") else version_id
 
 
 def describe_client_error(exc: ClientError) -> str:

@@ -13,13 +13,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exif_scrubber import Scrubber
+from exif_scrubber.s3.marker import MARKER_KEY
+from exif_scrubber.s3.objects import ObjectChanged
 
 from .fetch import FIRST_READ, LocalFile, fetch
 from .listing import ObjectRef, describe_client_error
 from .report import ObjectResult, Status
-
-MARKER_KEY = "exif-stripped"
-"""User metadata the Lambda sets on every object it wrote (``x-amz-meta-exif-stripped``)."""
 
 
 class AccessError(Exception):
@@ -71,10 +70,6 @@ class S3Object:
             raise AccessError(f"GET {self.ref.uri}: {describe_client_error(exc)}") from None
         except BotoCoreError as exc:
             raise AccessError(f"GET {self.ref.uri}: {exc}") from None
-
-
-class ObjectChanged(Exception):
-    """The object was overwritten between two ranged reads."""
 
 
 class Auditor:

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from exif_scrubber.audit.listing import list_local, list_s3
+from exif_scrubber.audit.scan import Auditor
 from moto.server import ThreadedMotoServer
 
-from audit.listing import list_local, list_s3
-from audit.scan import Auditor
 from exif_scrubber import Scrubber, ScrubPolicy
 from exif_scrubber.engine import READ_ARGS
 from exif_scrubber.exiftool_process import locate_exiftool

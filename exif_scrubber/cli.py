@@ -166,18 +166,6 @@ def inspect(
     sys.exit(_print(reports, as_json, inspecting=True))
 
 
-@cli.command()
-@click.option("--keep-running", is_flag=True, help="Leave the embedded S3 up and scrub your own uploads live.")
-@click.option("--verbose", is_flag=True, help="Also print the handler's JSON log lines and EMF metrics.")
-def demo(keep_running: bool, verbose: bool) -> None:
-    """Run the real pipeline on an embedded S3 (moto, 127.0.0.1): upload, event, scrub, audit."""
-    try:
-        from scrub_demo import run_demo
-    except ImportError as exc:  # moto and the handler come with the dev extras
-        raise click.UsageError(f"the demo needs the dev extras (pip install -e '.[dev]'): {exc}") from None
-    sys.exit(run_demo(keep_running=keep_running, verbose=verbose))
-
-
 def main() -> None:
     """Console-script entry point: clear messages instead of tracebacks."""
     try:

@@ -15,11 +15,11 @@ from aws_lambda_powertools import Logger, Metrics
 from botocore.config import Config
 
 from exif_scrubber import Scrubber
+from exif_scrubber.s3.processor import ObjectScrubber
+from exif_scrubber.s3.result import ObjectResult, Status
 
 from .config import HandlerConfig
 from .events import ObjectTask, parse_event
-from .object_result import ObjectResult, Status
-from .processor import ObjectScrubber
 from .results import ItemOutcome, log_result, record_metrics, respond
 
 if TYPE_CHECKING:

@@ -7,21 +7,19 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from exif_scrubber import ScrubPolicy
 from exif_scrubber.policy import parse_bool
+from exif_scrubber.s3.settings import (
+    DEFAULT_MAX_OBJECT_BYTES,
+    DEFAULT_QUARANTINE_PREFIX,
+    SINGLE_PUT_LIMIT,
+    TMP_SPACE_FACTOR,
+    OnFailure,
+    ScrubSettings,
+)
 
-from .marker import Marker
-
-OnFailure = Literal["tag", "quarantine"]
-
-SINGLE_PUT_LIMIT = 5 * 1024**3
-"""S3's largest single PUT: the clean object is written with one conditional PutObject (see s3_object)."""
-DEFAULT_MAX_OBJECT_BYTES = 1024**3
-DEFAULT_QUARANTINE_PREFIX = "quarantine/"
-TMP_SPACE_FACTOR = 4
-"""Peak /tmp use per object: our download, the engine's private copy, its output, and our clean copy."""
+__all__ = ["TMP_SPACE_FACTOR", "ConfigError", "HandlerConfig"]
 
 
 class ConfigError(ValueError):
@@ -32,21 +30,8 @@ MIN_SECRET_LENGTH = 16
 
 
 @dataclass(frozen=True)
-class HandlerConfig:
-    """Everything the handler needs to know besides the event."""
-
-    policy: ScrubPolicy
-    delete_original_version: bool = True
-    on_failure: OnFailure = "tag"
-    quarantine_prefix: str = DEFAULT_QUARANTINE_PREFIX
-    max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
-    include_prefixes: tuple[str, ...] = ()
-    exclude_prefixes: tuple[str, ...] = ()
-    report_only: bool = False
-    marker_secret: bytes | None = None
-    """``MARKER_SECRET``: signs the marker so that an upload cannot claim to be scrubbed already."""
-    work_dir: Path = Path(tempfile.gettempdir())
-    """Where objects are downloaded (``TMPDIR``, i.e. /tmp on Lambda); its free space is checked per object."""
+class HandlerConfig(ScrubSettings):
+    """The Lambda's :class:`~exif_scrubber.s3.settings.ScrubSettings`, read from its environment."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandlerConfig:
@@ -96,27 +81,6 @@ class HandlerConfig:
             work_dir=work_dir,
             marker_secret=secret.encode() if secret else None,
         )
-
-    def excluded_because(self, key: str) -> str | None:
-        """Why ``key`` is outside the scrubber's scope, or None when it is to be processed.
-
-        The quarantine prefix is always excluded, whatever EXCLUDE_PREFIXES says.
-        """
-        if key.startswith(self.quarantine_prefix):
-            return f"key is under the quarantine prefix {self.quarantine_prefix!r}"
-        for prefix in self.exclude_prefixes:
-            if key.startswith(prefix):
-                return f"key is under EXCLUDE_PREFIXES entry {prefix!r}"
-        if self.include_prefixes and not any(key.startswith(p) for p in self.include_prefixes):
-            return "key is under none of INCLUDE_PREFIXES"
-        return None
-
-    def marker(self, exiftool_version: str) -> Marker:
-        """The ``exif-stripped`` marker: policy fingerprint, engine/ExifTool versions, signed with the secret."""
-        from exif_scrubber import __version__
-
-        base = f"{self.policy.fingerprint()};engine={__version__};exiftool={exiftool_version}"
-        return Marker(base=base, secret=self.marker_secret)
 
 
 def _prefixes(raw: str | None) -> tuple[str, ...]:

@@ -13,8 +13,9 @@ from aws_lambda_powertools.utilities.data_classes.s3_batch_operation_event impor
     S3BatchOperationResponseRecord,
 )
 
+from exif_scrubber.s3.result import ObjectResult, Status
+
 from .events import Item, ParsedEvent, Source
-from .object_result import ObjectResult, Status
 
 BATCH_RESULT_MAX = 1000
 """S3 Batch Operations result strings are kept short (they land in the CSV completion report)."""

@@ -25,7 +25,7 @@ from rich.table import Table
 
 from exif_scrubber import Scrubber, ScrubPolicy
 from exif_scrubber.pixels import probe
-from exif_scrubber.samples import make_demo_set
+from scrub_demo.samples import make_demo_set
 
 BUCKET = "demo-photos"
 QUEUE = "demo-uploads"
@@ -232,7 +232,7 @@ def _results_table(s3: Any, scrubber: Scrubber, uploads: list[Upload], folder: P
 
 
 def _run_audit(endpoint: str) -> int:
-    from audit.cli import main as audit_main
+    from exif_scrubber.audit.cli import main as audit_main
 
     try:
         audit_main.main(

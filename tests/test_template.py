@@ -429,7 +429,7 @@ def _lambda_pins() -> dict[str, str]:
 def test_lambda_pins_satisfy_the_runtime_requirements() -> None:
     """The layer's exact pins must satisfy what pyproject.toml asks for (minus the CLI-only packages)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    required = [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["aws"]]
+    required = [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["lambda"]]
     pins = _lambda_pins()
     cli_only = {"click", "rich"}
     for requirement in required:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from exif_scrubber.exiftool_process import ExifToolPool
 from exif_scrubber.formats import HEAD_BYTES, sniff
-from exif_scrubber.samples import FORMAT_EXTENSIONS, MetadataRecipe, inject, make_pixels, save_image
+from scrub_demo.samples import FORMAT_EXTENSIONS, MetadataRecipe, inject, make_pixels, save_image
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / "bench" / ".cache"

@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import exif_scrubber.audit.cli
 from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner
-
-from audit.cli import main
+from exif_scrubber.audit.cli import main
 
 from .conftest import BUCKET
 
@@ -171,9 +171,8 @@ def test_errors_exit_2_without_traceback(s3: Any, tmp_path: Path) -> None:
 
 def test_access_denied_on_an_object_exits_2(s3: Any, images: dict[str, bytes], monkeypatch: Any) -> None:
     upload(s3, images, "clean.jpg")
-    import audit.cli
 
-    make_client = audit.cli._s3_client
+    make_client = exif_scrubber.audit.cli._s3_client
 
     def denied_get(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         error = {
@@ -187,7 +186,7 @@ def test_access_denied_on_an_object_exits_2(s3: Any, images: dict[str, bytes], m
         client.meta.events.register("before-call.s3.GetObject", denied_get)
         return client
 
-    monkeypatch.setattr(audit.cli, "_s3_client", client_denying_gets)
+    monkeypatch.setattr(exif_scrubber.audit.cli, "_s3_client", client_denying_gets)
     code, out, err = run(f"s3://{BUCKET}", "--format", "json")
     assert code == 2
     row = json.loads(out)["objects"][0]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from click.testing import CliRunner
-
-from audit.cli import main
+from exif_scrubber.audit.cli import main
 
 from .conftest import BUCKET
 from .test_cli import report, run

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from audit.inventory import read_inventory
-from audit.listing import KeyFilter
+from exif_scrubber.audit.inventory import read_inventory
+from exif_scrubber.audit.listing import KeyFilter
 
 from .conftest import BUCKET
 from .test_cli import report, run, upload

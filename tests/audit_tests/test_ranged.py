@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from exif_scrubber.audit.fetch import FIRST_READ, SMALL_OBJECT, LocalFile, SparseCopy, fetch
+from exif_scrubber.audit.listing import list_local, list_s3
+from exif_scrubber.audit.scan import Auditor
 
-from audit.fetch import FIRST_READ, SMALL_OBJECT, LocalFile, SparseCopy, fetch
-from audit.listing import list_local, list_s3
-from audit.scan import Auditor
 from exif_scrubber import Scrubber, ScrubPolicy
 
 from .conftest import BUCKET, CORPUS, GPS_TAGS, exiftool_write, make_jpeg

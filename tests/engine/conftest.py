@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from exif_scrubber import Scrubber, ScrubPolicy
-from exif_scrubber.samples import MetadataRecipe, make_sample
+from scrub_demo.samples import MetadataRecipe, make_sample
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 CORPUS_SKIP_REASON = f"real-image corpus not found at {CORPUS} (it ships beside the repo on CI only)"

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from exif_scrubber import Outcome, Scrubber
-from exif_scrubber.samples import MetadataRecipe
+from scrub_demo.samples import MetadataRecipe
 
 from .conftest import SampleFactory
 

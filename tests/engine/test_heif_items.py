@@ -16,7 +16,7 @@ from exif_scrubber.formats.heif_items import (
     read_layout,
     read_payload,
 )
-from exif_scrubber.samples import make_pixels
+from scrub_demo.samples import make_pixels
 
 
 def _exif_with_gps() -> bytes:

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from exif_scrubber import Outcome, Scrubber, ScrubPolicy
-from exif_scrubber.samples import MetadataRecipe, inject, make_pixels
+from scrub_demo.samples import MetadataRecipe, inject, make_pixels
 
 from .conftest import SampleFactory
 

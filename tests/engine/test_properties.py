@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from exif_scrubber import Outcome, Scrubber
-from exif_scrubber.samples import MetadataRecipe, inject, make_pixels, save_image
+from scrub_demo.samples import MetadataRecipe, inject, make_pixels, save_image
 
 recipes = st.builds(
     MetadataRecipe,

@@ -18,8 +18,8 @@ from handler_testlib import (  # sets a fake AWS environment on import, before a
 from moto import mock_aws
 
 from exif_scrubber import ScanResult, Scrubber, ScrubPolicy
+from exif_scrubber.s3.processor import ObjectScrubber
 from handler import app
-from handler.processor import ObjectScrubber
 
 
 @pytest.fixture(scope="session")

@@ -28,9 +28,9 @@ os.environ.update(
 from PIL import Image  # noqa: E402
 
 from exif_scrubber import ScrubPolicy  # noqa: E402
+from exif_scrubber.s3.processor import ObjectScrubber  # noqa: E402
 from handler import app  # noqa: E402
 from handler.config import HandlerConfig  # noqa: E402
-from handler.processor import ObjectScrubber  # noqa: E402
 
 REGION = "us-east-1"
 

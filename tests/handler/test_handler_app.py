@@ -28,9 +28,9 @@ from handler_testlib import (
     versions_of,
 )
 
+from exif_scrubber.s3.objects import MARKER_KEY, STATUS_TAG
 from handler import app
 from handler.results import ScrubFailure
-from handler.s3_object import MARKER_KEY, STATUS_TAG
 
 ODD_KEYS = [
     "with space.jpg",

@@ -12,8 +12,8 @@ from handler_testlib import REGION, FakeContext, count_calls, jpeg, make_config
 from moto.server import ThreadedMotoServer
 
 from exif_scrubber import Scrubber
+from exif_scrubber.s3.objects import MARKER_KEY
 from handler import app
-from handler.s3_object import MARKER_KEY
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from handler_testlib import Harness, body_of, etag_of, jpeg, put
 
+from exif_scrubber.s3.marker import MARKER_KEY, Marker
+from exif_scrubber.s3.result import Status
 from handler.config import ConfigError, HandlerConfig
-from handler.marker import MARKER_KEY, Marker
-from handler.object_result import Status
 
 SECRET = b"0123456789abcdef-test-secret"
 

@@ -19,8 +19,8 @@ from handler_testlib import (
     versions_of,
 )
 
-from handler.object_result import Status
-from handler.s3_object import MARKER_KEY, STATUS_TAG
+from exif_scrubber.s3.objects import MARKER_KEY, STATUS_TAG
+from exif_scrubber.s3.result import Status
 
 
 def tags_of(s3: Any, bucket: str, key: str, version_id: str | None = None) -> dict[str, str]:
@@ -382,7 +382,8 @@ def test_failed_version_delete_is_reported(harness: Harness, versioned_bucket: s
 def test_not_enough_tmp_space_is_retryable(harness: Harness, bucket: str, monkeypatch: Any) -> None:
     put(harness.s3, bucket, "space.jpg", jpeg(seed=24))
     monkeypatch.setattr(
-        "handler.processor.shutil.disk_usage", lambda _: SimpleNamespace(total=10**9, used=10**9 - 1000, free=1000)
+        "exif_scrubber.s3.processor.shutil.disk_usage",
+        lambda _: SimpleNamespace(total=10**9, used=10**9 - 1000, free=1000),
     )
 
     result = harness.process(bucket, "space.jpg")
@@ -393,7 +394,9 @@ def test_not_enough_tmp_space_is_retryable(harness: Harness, bucket: str, monkey
 
 def test_tmp_smaller_than_the_object_needs_is_a_failure(harness: Harness, bucket: str, monkeypatch: Any) -> None:
     put(harness.s3, bucket, "huge.jpg", jpeg(seed=28))
-    monkeypatch.setattr("handler.processor.shutil.disk_usage", lambda _: SimpleNamespace(total=4096, used=0, free=4096))
+    monkeypatch.setattr(
+        "exif_scrubber.s3.processor.shutil.disk_usage", lambda _: SimpleNamespace(total=4096, used=0, free=4096)
+    )
 
     result = harness.process(bucket, "huge.jpg")
 

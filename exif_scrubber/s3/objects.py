@@ -113,7 +113,7 @@ class Snapshot:
     @property
     def versioned(self) -> bool:
         """True when the read named a real version (not an unversioned or ``null`` version)."""
-        return self.version_id not in (None, "null")
+        return normalise_version(self.version_id) is not None
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,35 @@ def error_code(exc: ClientError) -> str:
 def http_status(exc: ClientError) -> int:
     """The HTTP status of a ClientError (0 when unknown)."""
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+TRANSIENT_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
+        "InternalError",
+        "ServiceUnavailable",
+        "ConditionalRequestConflict",
+        "OperationAborted",
+        "KMS.ThrottlingException",
+        "KMS.KMSInternalException",
+    }
+)
+"""S3 error codes that a later attempt may not meet (throttling, 5xx-like, concurrent writes)."""
+
+
+def is_transient(exc: ClientError) -> bool:
+    """True when a later attempt of the same request may succeed."""
+    status = http_status(exc)
+    return error_code(exc) in TRANSIENT_CODES or status >= 500 or status in (409, 429)
+
+
+def normalise_version(version_id: str | None) -> str | None:
+    """A real version id, or None: unversioned objects list and HEAD as ``"null"``."""
+    return None if version_id in (None, "", "null") else version_id
 
 
 def is_not_found(exc: ClientError) -> bool:
@@ -266,7 +295,7 @@ class S3Objects:
 
     def delete_version(self, bucket: str, key: str, version_id: str) -> None:
         """Permanently delete exactly one version (never the current object by name)."""
-        if not version_id or version_id == "null":
+        if normalise_version(version_id) is None:
             raise ValueError(f"refusing to delete without a real version id ({version_id!r})")
         self.client.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pillow_heif
 from PIL import Image
 
-from .exiftool_process import ExifToolPool
+from exif_scrubber.exiftool_process import ExifToolPool
 
 FORMAT_EXTENSIONS = {
     "JPEG": "jpg",

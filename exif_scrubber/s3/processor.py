@@ -15,12 +15,10 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from exif_scrubber import Outcome, Scrubber
-
-from .config import TMP_SPACE_FACTOR, HandlerConfig
+from ..engine import Scrubber
+from ..report import Outcome
 from .marker import MARKER_KEY, etag_is_md5, file_md5
-from .object_result import ObjectResult, Status
-from .s3_object import (
+from .objects import (
     STATUS_TAG,
     ObjectChanged,
     ObjectGone,
@@ -29,7 +27,11 @@ from .s3_object import (
     Snapshot,
     error_code,
     http_status,
+    is_transient,
+    normalise_version,
 )
+from .result import ObjectResult, Status
+from .settings import TMP_SPACE_FACTOR, ScrubSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -37,21 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TMP_SPACE_MARGIN = 16 * 1024 * 1024
-_TRANSIENT_CODES = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "RequestTimeout",
-        "RequestTimeTooSkewed",
-        "InternalError",
-        "ServiceUnavailable",
-        "ConditionalRequestConflict",
-        "OperationAborted",
-        "KMS.ThrottlingException",
-        "KMS.KMSInternalException",
-    }
-)
 
 
 class ObjectScrubber:
@@ -60,7 +47,7 @@ class ObjectScrubber:
     ``process`` never raises: every outcome, including S3 and engine errors, is an :class:`ObjectResult`.
     """
 
-    def __init__(self, s3_client: S3Client, scrubber: Scrubber, config: HandlerConfig) -> None:
+    def __init__(self, s3_client: S3Client, scrubber: Scrubber, config: ScrubSettings) -> None:
         self.s3 = S3Objects(s3_client)
         self.scrubber = scrubber
         self.config = config
@@ -69,14 +56,13 @@ class ObjectScrubber:
     def process(self, bucket: str, key: str, etag: str | None = None, version_id: str | None = None) -> ObjectResult:
         """Process ``s3://bucket/key``, as of the event's ``etag``/``version_id`` when given."""
         started = time.perf_counter()
-        version_id = None if version_id == "null" else version_id  # unversioned objects list as "null"
+        version_id = normalise_version(version_id)
         result = ObjectResult(bucket=bucket, key=key, etag=etag, version_id=version_id)
         try:
             self._process(result, etag, version_id)
         except ClientError as exc:
             code, status = error_code(exc), http_status(exc)
-            transient = code in _TRANSIENT_CODES or status >= 500 or status in (409, 429)
-            result.status = Status.RETRY if transient else Status.FAILED
+            result.status = Status.RETRY if is_transient(exc) else Status.FAILED
             result.reason = f"S3 {exc.operation_name} failed: {code or status} {_message(exc)}".strip()
         except (BotoCoreError, OSError) as exc:
             result.status, result.reason = Status.RETRY, f"{type(exc).__name__}: {exc}"
@@ -99,14 +85,17 @@ class ObjectScrubber:
             result.status, result.reason = Status.SKIPPED, "gone: no such key (deleted since the event)"
             return
         result.marker = head.marker
-        trusted = self.marker.trusted(bucket, key, head.marker, head.size, head.etag, head.server_side_encryption)
+        trusted = self.config.trust_marker and self.marker.trusted(
+            bucket, key, head.marker, head.size, head.etag, head.server_side_encryption
+        )
         if trusted and not self.config.report_only:
             result.status, result.reason = Status.SKIPPED, f"already scrubbed ({MARKER_KEY}={head.marker})"
             result.etag, result.version_id = head.etag, head.version_id
             return
         if head.marker is not None and not trusted:
-            result.notes.append(f"{MARKER_KEY} marker present but not signed by this scrubber: checked anyway")
-        current_version = head.version_id if head.version_id != "null" else None
+            why = "not signed by this scrubber" if self.config.trust_marker else "markers are not trusted here"
+            result.notes.append(f"{MARKER_KEY} marker present but {why}: checked anyway")
+        current_version = normalise_version(head.version_id)
         if version_id and current_version != version_id:
             result.status = Status.SKIPPED
             result.reason = f"stale event: version {version_id} is no longer current ({head.version_id} is)"
@@ -217,7 +206,7 @@ class ObjectScrubber:
             result.reason = "the object was deleted after we read it; not recreated"
             return
         except ClientError as exc:
-            if error_code(exc) in _TRANSIENT_CODES or http_status(exc) >= 500 or http_status(exc) in (409, 429):
+            if is_transient(exc):
                 raise
             self._fail(
                 result,

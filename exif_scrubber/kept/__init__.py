@@ -1,0 +1,1 @@
+"""Kept items in the canonical form the engine checks."""

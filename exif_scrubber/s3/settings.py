@@ -1,0 +1,65 @@
+"""What the object processor needs to know besides the object: one typed settings object.
+
+The Lambda builds it from its environment (``handler.config``); ``exif-audit --fix`` from its options.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from ..policy import ScrubPolicy
+from .marker import Marker
+
+OnFailure = Literal["tag", "quarantine"]
+
+SINGLE_PUT_LIMIT = 5 * 1024**3
+"""S3's largest single PUT: the clean object is written with one conditional PutObject (see objects)."""
+DEFAULT_MAX_OBJECT_BYTES = 1024**3
+DEFAULT_QUARANTINE_PREFIX = "quarantine/"
+TMP_SPACE_FACTOR = 4
+"""Peak /tmp use per object: our download, the engine's private copy, its output, and our clean copy."""
+
+
+@dataclass(frozen=True)
+class ScrubSettings:
+    """How objects are scrubbed in place: policy, scope, failure handling, limits, marker."""
+
+    policy: ScrubPolicy
+    delete_original_version: bool = True
+    on_failure: OnFailure = "tag"
+    quarantine_prefix: str = DEFAULT_QUARANTINE_PREFIX
+    max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
+    include_prefixes: tuple[str, ...] = ()
+    exclude_prefixes: tuple[str, ...] = ()
+    report_only: bool = False
+    marker_secret: bytes | None = None
+    """Signs the marker so that an upload cannot claim to be scrubbed already."""
+    trust_marker: bool = True
+    """Skip an object whose marker proves we wrote it (the Lambda's loop guard). ``exif-audit --fix`` sets
+    False: it decides by content only."""
+    work_dir: Path = Path(tempfile.gettempdir())
+    """Where objects are downloaded (``TMPDIR``, i.e. /tmp on Lambda); its free space is checked per object."""
+
+    def excluded_because(self, key: str) -> str | None:
+        """Why ``key`` is outside the scrubber's scope, or None when it is to be processed.
+
+        The quarantine prefix is always excluded, whatever the exclusions say.
+        """
+        if key.startswith(self.quarantine_prefix):
+            return f"key is under the quarantine prefix {self.quarantine_prefix!r}"
+        for prefix in self.exclude_prefixes:
+            if key.startswith(prefix):
+                return f"key is under EXCLUDE_PREFIXES entry {prefix!r}"
+        if self.include_prefixes and not any(key.startswith(p) for p in self.include_prefixes):
+            return "key is under none of INCLUDE_PREFIXES"
+        return None
+
+    def marker(self, exiftool_version: str) -> Marker:
+        """The ``exif-stripped`` marker: policy fingerprint, engine/ExifTool versions, signed with the secret."""
+        from .. import __version__
+
+        base = f"{self.policy.fingerprint()};engine={__version__};exiftool={exiftool_version}"
+        return Marker(base=base, secret=self.marker_secret)
