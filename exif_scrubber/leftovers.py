@@ -290,6 +290,40 @@ _STRUCTURE: dict[str, frozenset[str]] = {
         }
     ),
     "Meta": frozenset({"PrimaryItemReference", "MetaImageSize"}),
+    "MPF0": frozenset(
+        {
+            "MPFVersion",
+            "NumberOfImages",
+            "TotalFrames",
+            "MPIndividualNum",
+            "PanOrientation",
+            "PanOverlapH",
+            "PanOverlapV",
+            "BaseViewpointNum",
+            "ConvergenceAngle",
+            "BaselineLength",
+            "VerticalDivergence",
+            "AxisDistanceX",
+            "AxisDistanceY",
+            "AxisDistanceZ",
+            "YawAngle",
+            "PitchAngle",
+            "RollAngle",
+        }
+    ),
+    "MPImage": frozenset(
+        {
+            "MPImageFlags",
+            "MPImageFormat",
+            "MPImageType",
+            "MPImageLength",
+            "MPImageStart",
+            "DependentImage1EntryNumber",
+            "DependentImage2EntryNumber",
+            "MPImage",
+        }
+    ),
+    "XMP-GContainer": frozenset({"DirectoryItemSemantic", "DirectoryItemMime", "DirectoryItemLength"}),
 }
 _DATE_TAGS = frozenset(
     {"CreateDate", "ModifyDate", "TrackCreateDate", "TrackModifyDate", "MediaCreateDate", "MediaModifyDate"}
@@ -432,6 +466,10 @@ def is_allowed(tag: Tag, policy: ScrubPolicy, *, tiff: bool = False) -> bool:
             return name in _TIFF_STRUCTURE
         return group == "IFD0" and name in _EXIF_IFD0_KEPT
     base = "Track" if group.startswith("Track") and group[5:].isdigit() else group
+    if group.startswith("MPImage") and group[7:].isdigit():
+        base = "MPImage"
+        if name.startswith("MPImage") and name[7:].isdigit():
+            return True  # the secondary image itself (its own bytes are accounted for by the byte model)
     if base in ("QuickTime", "Track") and _is_box_structure(name, tag.value):
         return True
     allowed = _STRUCTURE.get(base)

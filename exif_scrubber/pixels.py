@@ -1,24 +1,35 @@
-"""What Pillow sees of an image: format, size, mode, frames, orientation (and frame pixels)."""
+"""What Pillow sees of an image, from its headers only: format, size, mode, frames, orientation.
+
+This is the independent check beside the engine's own byte model; it never decodes pixels, so no pixel
+limit applies and memory stays flat for a 200-megapixel photo. The one decode the engine does (that every
+GIF frame decodes, :func:`check_frames_decode`) keeps a pixel limit.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pillow_heif
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-pillow_heif.register_heif_opener()  # HEIF/HEIC decoding (Pillow decodes AVIF itself)
+pillow_heif.register_heif_opener()  # HEIF/HEIC headers (Pillow reads AVIF itself)
 
 ORIENTATION_TAG = 0x0112
-FRAME_DIGEST_PIXEL_BUDGET = 64_000_000
-"""Multi-frame files up to this many pixels in all get every frame's decoded pixels compared."""
+PNG_TEXT_LIMIT = 64 * 1024 * 1024
+"""Pillow refuses to open PNGs whose iCCP inflates past ``MAX_TEXT_CHUNK`` (1 MB by default); real profiles reach
+1.15 MB. The engine inflates and checks such chunks itself, bounded, before Pillow sees the file."""
+PngImagePlugin.MAX_TEXT_CHUNK = max(PngImagePlugin.MAX_TEXT_CHUNK, PNG_TEXT_LIMIT)
+
+_NO_LIMIT = threading.Lock()
 
 
 class ProbeError(ValueError):
-    """Pillow cannot read the image (corrupt, truncated, unsupported variant or too large)."""
+    """Pillow cannot read the image's headers (corrupt, truncated or an unsupported variant)."""
 
 
 @dataclass(frozen=True)
@@ -30,53 +41,62 @@ class PixelProbe:
     mode: str
     frames: int
     orientation: int | None
-    frame_digests: tuple[str, ...] | None = None
+    """The EXIF orientation Pillow reads, 1..8 (values outside that range are shown as 1, so they count as 1)."""
 
 
-def probe(path: Path, *, max_pixels: int, digest_frames: bool = True) -> PixelProbe:
-    """Open ``path`` with Pillow (header only, plus decoded frames of small multi-frame files)."""
+@contextmanager
+def _headers_only() -> Iterator[None]:
+    """Pillow's decompression-bomb check is for decoding: reading headers must not trip it."""
+    with _NO_LIMIT:
+        previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+
+
+def probe(path: Path) -> PixelProbe:
+    """Open ``path`` with Pillow and read its headers (no pixel is decoded)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with warnings.catch_warnings(), _headers_only():
+            warnings.simplefilter("ignore")
             with Image.open(path) as image:
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise ProbeError(f"{width}x{height} pixels is over the limit of {max_pixels} (decompression bomb)")
-                frames = int(getattr(image, "n_frames", 1))
-                digests = None
-                if digest_frames and frames > 1 and width * height * frames <= FRAME_DIGEST_PIXEL_BUDGET:
-                    digests = _frame_digests(image, frames)
                 return PixelProbe(
                     format=str(image.format),
-                    size=(width, height),
+                    size=image.size,
                     mode=image.mode,
-                    frames=frames,
+                    frames=int(getattr(image, "n_frames", 1)),
                     orientation=_orientation(image),
-                    frame_digests=digests,
                 )
-    except Image.DecompressionBombError:
-        raise ProbeError("over Pillow's pixel limit (decompression bomb)") from None
-    except ProbeError:
-        raise
     except UnidentifiedImageError:
         raise ProbeError("Pillow cannot identify the image (corrupt, truncated or not an image)") from None
     except Exception as exc:
-        raise ProbeError(f"Pillow cannot read the image: {exc}") from None
+        raise ProbeError(f"Pillow cannot read the image headers ({type(exc).__name__})") from None
 
 
 def _orientation(image: Image.Image) -> int | None:
-    if image.format == "HEIF":
-        value = image.info.get("original_orientation")
-        return int(value) if value else None
-    value = image.getexif().get(ORIENTATION_TAG)  # EXIF, or XMP tiff:Orientation as a fallback
-    return int(value) if value else None
+    # HEIF: the orientation pillow-heif read before applying it; others: EXIF, or XMP tiff:Orientation
+    heif = image.format == "HEIF"
+    value = image.info.get("original_orientation") if heif else image.getexif().get(ORIENTATION_TAG)
+    if not value:
+        return None
+    number = int(value)
+    return number if 1 <= number <= 8 else 1
 
 
-def _frame_digests(image: Image.Image, frames: int) -> tuple[str, ...]:
-    digests = []
-    for index in range(frames):
-        image.seek(index)
-        frame = image.convert("RGBA") if image.mode == "P" else image
-        digests.append(hashlib.sha256(frame.tobytes()).hexdigest())
-    image.seek(0)
-    return tuple(digests)
+def check_frames_decode(path: Path, max_pixels: int) -> None:
+    """Decode every frame (GIF): a file no decoder can open is refused, not passed as clean."""
+    try:
+        with warnings.catch_warnings(), Image.open(path) as image:
+            warnings.simplefilter("ignore")
+            width, height = image.size
+            frames = int(getattr(image, "n_frames", 1))
+            if width * height * frames > max_pixels:
+                raise ProbeError(f"{width}x{height} pixels x {frames} frames is over the decode limit of {max_pixels}")
+            for index in range(frames):
+                image.seek(index)
+                image.load()
+    except ProbeError:
+        raise
+    except Exception as exc:
+        raise ProbeError(f"the image data does not decode ({type(exc).__name__})") from None

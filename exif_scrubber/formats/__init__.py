@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from .base import FormatHandler, ScrubContext
+from .base import FormatHandler
 from .gif import GifHandler
-from .heif import AvifHandler, HeicHandler
 from .jpeg import JpegHandler
 from .png import PngHandler
+from .raw import raw_camera_format
 from .tiff import TiffHandler
 from .webp import WebpHandler
 
-HANDLERS: tuple[type[FormatHandler], ...] = (
-    JpegHandler,
-    PngHandler,
-    WebpHandler,
-    GifHandler,
-    TiffHandler,
-    AvifHandler,
-    HeicHandler,
-)
+HANDLERS: tuple[type[FormatHandler], ...] = (JpegHandler, PngHandler, WebpHandler, GifHandler, TiffHandler)
 HEAD_BYTES = 64
-"""How many leading bytes :func:`sniff` needs."""
+"""How many leading bytes :func:`sniff` and :func:`raw_camera_format` need."""
 
 
 def sniff(head: bytes) -> FormatHandler | None:
@@ -31,4 +23,4 @@ def sniff(head: bytes) -> FormatHandler | None:
     return None
 
 
-__all__ = ["HANDLERS", "HEAD_BYTES", "FormatHandler", "ScrubContext", "sniff"]
+__all__ = ["HANDLERS", "HEAD_BYTES", "FormatHandler", "raw_camera_format", "sniff"]

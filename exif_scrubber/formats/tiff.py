@@ -1,52 +1,303 @@
-"""TIFF: IFD0 descriptive tags, GeoTIFF keys, Photoshop layers; BigTIFF is refused."""
+"""TIFF and BigTIFF: the byte model of a TIFF file, and its rebuild.
+
+Structure: the header, the image IFDs (pages and SubIFDs: entry count, kept entries, next pointer, a zero
+byte of word alignment) and the values of the tags that describe the image (dimensions, compression, colour,
+strips and tiles layout, Orientation, JPEG tables ...). Image data: strips, tiles and old-style JPEG streams.
+Kept items: the ICC profile of each IFD (reduced) and an XMP packet holding only the Orientation (IFD0).
+Metadata: every other entry and value (descriptions, make, model, software, dates, host computer, ink names,
+EXIF/GPS/IPTC/Photoshop/GeoTIFF, private tags) and every byte no kept entry references.
+
+ExifTool cannot delete private tags or InkNames from a TIFF, so the engine rebuilds the file from the entries
+it keeps: image data and values are copied byte for byte, offsets are recomputed. Raw camera files built on
+TIFF (a CFA or LinearRaw image, or a DNGVersion tag) are refused as raw.
+"""
 
 from __future__ import annotations
 
-from .base import FormatHandler, ScrubContext
+from dataclasses import dataclass, field
+from typing import ClassVar
 
-_GEOTIFF_CARRIERS = [
-    "-IFD0:GeoTiffDirectory=",
-    "-IFD0:GeoTiffDoubleParams=",
-    "-IFD0:GeoTiffAsciiParams=",
-    "-IFD0:ModelTiePoint=",
-    "-IFD0:ModelPixelScale=",
-    "-IFD0:ModelTransform=",
-]
+from ..bytemodel import Buffer, ByteModel, Kind, merge_ranges
+from ..kept.icc import IccError, is_canonical_icc, reduce_icc
+from ..kept.xmp import XmpValues, build_xmp, read_xmp
+from ..policy import ScrubPolicy
+from .base import FormatHandler, Refusal
+from .raw import RawCameraFormat
+from .tiff_ifd import Entry, Ifd, Layout, Reader, TiffStructureError, all_ifds, read_layout, walk_ifds
+from .tiff_write import rebuild
+
+ORIENTATION, ICC, XMP, SUB_IFDS, ARTIST, COPYRIGHT = 0x0112, 0x8773, 0x02BC, 0x014A, 0x013B, 0x8298
+IMAGE_DATA = {0x0111: 0x0117, 0x0144: 0x0145, 0x0201: 0x0202}
+"""Offsets tag -> byte counts tag: StripOffsets, TileOffsets, JPEGInterchangeFormat."""
+DECODING = frozenset(
+    {
+        0x00FE,
+        0x00FF,
+        0x0100,
+        0x0101,
+        0x0102,
+        0x0103,
+        0x0106,
+        0x0107,
+        0x0108,
+        0x0109,
+        0x010A,
+        0x0115,
+        0x0116,
+        0x0117,
+        0x0118,
+        0x0119,
+        0x011A,
+        0x011B,
+        0x011C,
+        0x011D,
+        0x011E,
+        0x0122,
+        0x0123,
+        0x0124,
+        0x0125,
+        0x0128,
+        0x0129,
+        0x012D,
+        0x013D,
+        0x013E,
+        0x013F,
+        0x0140,
+        0x0141,
+        0x0142,
+        0x0143,
+        0x0145,
+        0x014C,
+        0x014E,
+        0x0150,
+        0x0152,
+        0x0153,
+        0x0154,
+        0x0155,
+        0x0156,
+        0x015B,
+        0x0200,
+        0x0202,
+        0x0203,
+        0x0205,
+        0x0206,
+        0x0207,
+        0x0208,
+        0x0209,
+        0x0211,
+        0x0212,
+        0x0213,
+        0x0214,
+    }
+)
+"""Tags whose values decide the pixels or their geometry (hashed for the proof, kept byte for byte)."""
+KEPT_STRUCTURE = DECODING | set(IMAGE_DATA) | {ORIENTATION, SUB_IFDS}
+_RAW_PHOTOMETRIC = frozenset({32803, 34892})
+_DNG_VERSION = 0xC612
+_NAMES = {
+    0x010D: "DocumentName",
+    0x010E: "ImageDescription",
+    0x010F: "Make",
+    0x0110: "Model",
+    0x011D: "PageName",
+    0x0131: "Software",
+    0x0132: "DateTime",
+    0x013B: "Artist",
+    0x013C: "HostComputer",
+    0x014D: "InkNames",
+    0x8298: "Copyright",
+    0x83BB: "IPTC",
+    0x8649: "Photoshop",
+    0x8769: "EXIF IFD",
+    0x8825: "GPS IFD",
+    0x02BC: "XMP",
+    0x8773: "ICC profile",
+    0x935C: "Photoshop layers",
+    0x87AF: "GeoTIFF keys",
+    0x830E: "GeoTIFF pixel scale",
+    0x8482: "GeoTIFF tie points",
+    0x85D8: "GeoTIFF transform",
+    0xC612: "DNG version",
+    0xC634: "DNG private data",
+    0x927C: "maker notes",
+}
+
+
+@dataclass
+class TiffModel(ByteModel):
+    """A walked TIFF: the byte model plus what the rebuild needs."""
+
+    layout: Layout = field(default_factory=lambda: Layout("<", False))
+    pages: list[Ifd] = field(default_factory=list)
+    kept_tags: dict[int, set[int]] = field(default_factory=dict)
+    """Per IFD (its offset), the tags written as they are."""
+    icc: dict[int, bytes] = field(default_factory=dict)
+    """Per IFD (its offset), the canonical ICC profile."""
+    xmp: XmpValues = field(default_factory=XmpValues)
+
+
+def tag_name(tag: int) -> str:
+    return _NAMES.get(tag, f"tag 0x{tag:04X}")
+
+
+class _Walk:
+    """Decides, entry by entry, what each byte of a TIFF is."""
+
+    def __init__(self, data: Buffer, model: TiffModel, reader: Reader, policy: ScrubPolicy) -> None:
+        self.data, self.model, self.reader, self.policy = data, model, reader, policy
+        self.claimed: list[tuple[int, int, Kind, str]] = []
+        """Ranges kept (structure, image data, kept items)."""
+        self.dropped: list[tuple[int, int, str]] = []
+        """Ranges of entries and values that are not kept (labelled for the report)."""
+
+    def run(self) -> None:
+        layout = self.model.layout
+        self.claimed.append((0, 16 if layout.big else 8, Kind.STRUCTURE, "TIFF header"))
+        for ifd in all_ifds(self.model.pages):
+            self.ifd(ifd)
+
+    def ifd(self, ifd: Ifd) -> None:
+        layout = self.model.layout
+        kept: set[int] = set()
+        self.claimed.append((ifd.at, ifd.at + layout.count_size, Kind.STRUCTURE, f"{ifd.name} entry count"))
+        self.claimed.append((ifd.end - layout.inline, ifd.end, Kind.STRUCTURE, f"{ifd.name} next-IFD offset"))
+        for tag, entry in sorted(ifd.entries.items()):
+            kind = self.entry_kind(ifd, entry)
+            label = f"{ifd.name} {tag_name(tag)}"
+            entry_end = entry.at + layout.entry_size
+            if kind is Kind.METADATA:
+                self.dropped.append((entry.at, entry_end, label))
+                if entry.out_of_line(layout):
+                    self.dropped.append((entry.value_at, entry.value_at + entry.size, label))
+                continue
+            kept.add(tag)
+            self.claimed.append((entry.at, entry_end, Kind.STRUCTURE, f"{ifd.name} entry"))
+            if entry.out_of_line(layout):
+                self.claimed.append((entry.value_at, entry.value_at + entry.size, kind, label))
+            if tag in DECODING:
+                self.model.proof.append(entry.tag.to_bytes(2, "big") + self.reader.value(entry))
+        self.model.kept_tags[ifd.at] = kept
+        self.image_data(ifd)
+
+    def entry_kind(self, ifd: Ifd, entry: Entry) -> Kind:
+        tag = entry.tag
+        if tag in KEPT_STRUCTURE:
+            return Kind.STRUCTURE
+        if tag == ICC and not self.policy.strip_icc:
+            return self.icc(ifd, entry)
+        if tag == XMP and ifd.name == "IFD0":
+            return self.xmp(entry)
+        if tag in (ARTIST, COPYRIGHT) and self.policy.keep_copyright and entry.type == 2:
+            return Kind.KEPT
+        return Kind.METADATA
+
+    def icc(self, ifd: Ifd, entry: Entry) -> Kind:
+        profile = self.reader.value(entry)
+        try:
+            reduced = profile if is_canonical_icc(profile) else reduce_icc(profile)
+        except IccError as exc:
+            if len(profile) >= 128 and profile[36:40] == b"acsp":
+                raise Refusal(f"the colour profile cannot be reduced safely: {exc}") from None
+            return Kind.METADATA
+        self.model.icc[ifd.at] = reduced
+        return Kind.KEPT if reduced == profile else Kind.METADATA
+
+    def xmp(self, entry: Entry) -> Kind:
+        packet = self.reader.value(entry)
+        self.model.xmp = read_xmp(packet)
+        self.model.xmp_orientation = self.model.xmp.orientation
+        canonical = build_xmp(self.model.xmp)
+        return Kind.KEPT if canonical and packet == canonical else Kind.METADATA
+
+    def image_data(self, ifd: Ifd) -> None:
+        for offsets_tag, counts_tag in IMAGE_DATA.items():
+            offsets, counts = ifd.entries.get(offsets_tag), ifd.entries.get(counts_tag)
+            if offsets is None and counts is None:
+                continue
+            if offsets is None or counts is None:
+                raise TiffStructureError(f"{ifd.name} has image data offsets without byte counts")
+            starts, sizes = self.reader.ints(offsets), self.reader.ints(counts)
+            if len(starts) != len(sizes):
+                raise TiffStructureError(f"{ifd.name}: image data offsets and byte counts differ in number")
+            for start, size in zip(starts, sizes, strict=True):
+                if start + size > self.model.size:
+                    raise TiffStructureError(f"{ifd.name}: image data lies past the end of the file")
+                self.claimed.append((start, start + size, Kind.IMAGE, f"{ifd.name} image data"))
+                self.model.proof.append((start, start + size))
+
+
+def _segment(model: TiffModel, data: Buffer, walk: _Walk) -> None:
+    """Spans from the claimed and dropped ranges; every other byte is unreferenced (metadata)."""
+    claimed = _check_claims(walk.claimed)
+    pos = 0
+    for start, end, kind, label in claimed:
+        _fill(model, data, pos, start, walk.dropped)
+        model.add(start, end, kind, label)
+        pos = end
+    _fill(model, data, pos, model.size, walk.dropped)
+
+
+def _check_claims(claims: list[tuple[int, int, Kind, str]]) -> list[tuple[int, int, Kind, str]]:
+    """Sorted claims, image data merged; any other overlap is an error (one byte, two meanings)."""
+    image = merge_ranges((s, e) for s, e, k, _ in claims if k is Kind.IMAGE)
+    others = sorted({(s, e, k, label) for s, e, k, label in claims if k is not Kind.IMAGE and e > s})
+    merged = sorted([*((s, e, Kind.IMAGE, "image data") for s, e in image), *others])
+    for (s1, e1, _, l1), (s2, _, _, l2) in zip(merged, merged[1:], strict=False):
+        if s2 < e1:
+            raise TiffStructureError(f"{l1} and {l2} overlap")
+    return merged
+
+
+def _fill(model: TiffModel, data: Buffer, start: int, end: int, dropped: list[tuple[int, int, str]]) -> None:
+    """Label the bytes between kept ranges: a value of a dropped tag, word padding, or unreferenced bytes."""
+    if end <= start:
+        return
+    if end - start == 1 and end % 2 == 0 and data[start] == 0:
+        model.add(start, end, Kind.STRUCTURE, "word-alignment padding")
+        return
+    label = next((lab for s, e, lab in dropped if s <= start < e), "bytes no image structure references")
+    model.add(start, end, Kind.METADATA, label)
 
 
 class TiffHandler(FormatHandler):
-    """Classic TIFF (single and multi-page)."""
+    """Classic TIFF and BigTIFF, single and multi-page."""
 
     name = "TIFF"
     mime_type = "image/tiff"
     extension = "tif"
-    mime_types = frozenset({"image/tiff"})
+    mime_types = frozenset({"image/tiff", "image/x-tiff-big"})
     pillow_formats = frozenset({"TIFF"})
+    leftover_group: ClassVar[str] = "TIFF"
     is_tiff = True
 
     @classmethod
     def matches(cls, head: bytes) -> bool:
         return head[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
 
-    def refusal(self, head: bytes) -> str | None:
-        if head[:4] in (b"II+\0", b"MM\0+"):
-            return "BigTIFF cannot be rewritten by ExifTool, so its metadata cannot be removed losslessly"
-        return None
+    def walk(self, data: Buffer, policy: ScrubPolicy, *, verify: bool = True) -> TiffModel:
+        layout, first = read_layout(data)
+        reader = Reader(data, layout)
+        model = TiffModel(format=self.name, size=len(data), layout=layout, pages=walk_ifds(reader, first))
+        _refuse_raw(model, reader)
+        model.frames = len(model.pages)
+        orientation = model.pages[0].entries.get(ORIENTATION)
+        if orientation is not None and orientation.type == 3 and orientation.count == 1:
+            value = reader.ints(orientation)[0]
+            model.orientation = value if 1 <= value <= 8 else None
+        walk = _Walk(data, model, reader, policy)
+        walk.run()
+        _segment(model, data, walk)
+        return model.close()  # type: ignore[return-value]
 
-    def write_args(self, ctx: ScrubContext) -> list[str]:
-        # -all= cannot drop IFD0 of a TIFF (it holds the image): its descriptive tags go one by one.
-        args = [*super().write_args(ctx), "-CommonIFD0="]
-        if ctx.has("GeoTiff") or any(t.group == "IFD0" and t.name.startswith("Model") for t in ctx.tags):
-            args += _GEOTIFF_CARRIERS
-        return args
+    def rewrite(self, model: ByteModel, data: Buffer, policy: ScrubPolicy) -> bytes:
+        assert isinstance(model, TiffModel)
+        return rebuild(model, data, policy)
 
-    def targeted_args(self, leftovers: dict[str, list[str]]) -> list[str]:
-        args = []
-        for location, names in leftovers.items():
-            if location == "GeoTiff":
-                args += _GEOTIFF_CARRIERS
-            elif location == "Photoshop":
-                args += ["-IFD0:ImageSourceData=", "-IFD0:PhotoshopSettings="]
-            elif ":" not in location:
-                args += [f"-{location}:{name}=" for name in names]
-        return args
+
+def _refuse_raw(model: TiffModel, reader: Reader) -> None:
+    if _DNG_VERSION in model.pages[0].entries:
+        raise RawCameraFormat("raw camera format (DNG), not supported")
+    for ifd in all_ifds(model.pages):
+        photometric = ifd.entries.get(0x0106)
+        if photometric is not None and photometric.type == 3 and reader.ints(photometric)[0] in _RAW_PHOTOMETRIC:
+            raise RawCameraFormat("raw camera format (a TIFF-based raw: CFA or linear raw data), not supported")

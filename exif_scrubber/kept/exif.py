@@ -1,0 +1,225 @@
+"""The kept EXIF: a minimal TIFF structure holding only what changes how the image is shown.
+
+Kept values (all enumerations or numbers, never free text): IFD0 ``Orientation`` (1..8), ExifIFD
+``ColorSpace`` (1 = sRGB, 0xFFFF = uncalibrated), ExifIFD ``Gamma``, Interop ``InteropIndex`` (``R98``,
+``R03``, ``THM``: DCF colour space), and with ``keep_copyright`` IFD0 ``Copyright`` and ``Artist``.
+The canonical block is built here, big-endian, entries in tag order, no thumbnail, no unreferenced byte.
+A block is kept as it is only when it equals the canonical block built from its own values.
+
+Parsing is tolerant where decoders are (an entry that cannot be read is simply not a kept value) and never
+reads outside the block.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+ORIENTATION, ARTIST, COPYRIGHT, EXIF_IFD = 0x0112, 0x013B, 0x8298, 0x8769
+COLOR_SPACE, INTEROP_IFD, GAMMA, INTEROP_INDEX = 0xA001, 0xA005, 0xA500, 0x0001
+_SHORT, _LONG, _ASCII, _RATIONAL = 3, 4, 2, 5
+_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
+_INTEROP_INDEXES = frozenset({"R98", "R03", "THM"})
+_MAX_ENTRIES = 1000
+_MAX_TEXT = 2000
+
+
+@dataclass(frozen=True)
+class ExifValues:
+    """What the engine keeps of an EXIF block."""
+
+    orientation: int | None = None
+    color_space: int | None = None
+    gamma: tuple[int, int] | None = None
+    interop_index: str | None = None
+    copyright: str | None = None
+    artist: str | None = None
+
+    def without_copyright(self) -> ExifValues:
+        return ExifValues(self.orientation, self.color_space, self.gamma, self.interop_index)
+
+    @property
+    def empty(self) -> bool:
+        return self == ExifValues()
+
+
+class _Reader:
+    """Bounds-checked reads inside one TIFF structure."""
+
+    def __init__(self, tiff: bytes) -> None:
+        self.tiff = tiff
+        self.order = "<" if tiff[:2] == b"II" else ">"
+
+    def unpack(self, fmt: str, offset: int) -> tuple[int, ...]:
+        size = struct.calcsize(self.order + fmt)
+        if offset < 0 or offset + size > len(self.tiff):
+            raise ValueError("outside the block")
+        return struct.unpack_from(self.order + fmt, self.tiff, offset)
+
+    def entries(self, ifd: int) -> dict[int, tuple[int, int, int]]:
+        """``{tag: (type, count, value offset)}`` of the IFD at ``ifd`` (value offset resolved)."""
+        (count,) = self.unpack("H", ifd)
+        if count > _MAX_ENTRIES:
+            raise ValueError("too many entries")
+        found: dict[int, tuple[int, int, int]] = {}
+        for index in range(count):
+            base = ifd + 2 + 12 * index
+            tag, typ, n = self.unpack("HHI", base)
+            size = _TYPE_SIZES.get(typ, 0) * n
+            where = base + 8 if size <= 4 else self.unpack("I", base + 8)[0]
+            found.setdefault(tag, (typ, n, where))
+        return found
+
+    def short(self, entry: tuple[int, int, int] | None) -> int | None:
+        if entry is None or entry[0] != _SHORT or entry[1] != 1:
+            return None
+        return self.unpack("H", entry[2])[0]
+
+    def long(self, entry: tuple[int, int, int] | None) -> int | None:
+        if entry is None or entry[0] not in (_LONG, 13) or entry[1] != 1:
+            return None
+        return self.unpack("I", entry[2])[0]
+
+    def rational(self, entry: tuple[int, int, int] | None) -> tuple[int, int] | None:
+        if entry is None or entry[0] != _RATIONAL or entry[1] != 1:
+            return None
+        numerator, denominator = self.unpack("II", entry[2])
+        return (numerator, denominator) if denominator else None
+
+    def ascii(self, entry: tuple[int, int, int] | None) -> str | None:
+        if entry is None or entry[0] != _ASCII or not 0 < entry[1] <= _MAX_TEXT:
+            return None
+        raw = bytes(self.tiff[entry[2] : entry[2] + entry[1]])
+        if len(raw) != entry[1]:
+            return None
+        text = raw.split(b"\0", 1)[0].decode("latin-1")
+        return text or None
+
+
+def _safe(read: object, *args: object) -> object:
+    try:
+        return read(*args)  # type: ignore[operator]
+    except (ValueError, struct.error):
+        return None
+
+
+def read_exif(tiff: bytes, *, keep_copyright: bool = False) -> ExifValues:
+    """The kept values of the TIFF structure ``tiff`` (starting at its ``II``/``MM`` header)."""
+    if len(tiff) < 8 or tiff[:4] not in (b"II*\0", b"MM\0*"):
+        return ExifValues()
+    reader = _Reader(tiff)
+    try:
+        ifd0 = reader.entries(reader.unpack("I", 4)[0])
+    except (ValueError, struct.error):
+        return ExifValues()
+    orientation = _safe(reader.short, ifd0.get(ORIENTATION))
+    color_space = gamma = interop = None
+    exif_ifd = _safe(reader.long, ifd0.get(EXIF_IFD))
+    if isinstance(exif_ifd, int):
+        exif = _safe(reader.entries, exif_ifd)
+        if isinstance(exif, dict):
+            color_space = _safe(reader.short, exif.get(COLOR_SPACE))
+            gamma = _safe(reader.rational, exif.get(GAMMA))
+            interop = _interop_index(reader, exif.get(INTEROP_IFD))
+    values = ExifValues(
+        orientation=orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else None,
+        color_space=color_space if color_space in (1, 0xFFFF) else None,
+        gamma=gamma if isinstance(gamma, tuple) else None,
+        interop_index=interop,
+    )
+    if not keep_copyright:
+        return values
+    copyright_, artist = _safe(reader.ascii, ifd0.get(COPYRIGHT)), _safe(reader.ascii, ifd0.get(ARTIST))
+    return ExifValues(
+        values.orientation,
+        values.color_space,
+        values.gamma,
+        values.interop_index,
+        copyright_ if isinstance(copyright_, str) else None,
+        artist if isinstance(artist, str) else None,
+    )
+
+
+def _interop_index(reader: _Reader, pointer: tuple[int, int, int] | None) -> str | None:
+    offset = _safe(reader.long, pointer)
+    if not isinstance(offset, int):
+        return None
+    entries = _safe(reader.entries, offset)
+    if not isinstance(entries, dict):
+        return None
+    entry = entries.get(INTEROP_INDEX)
+    if entry is None or entry[0] != _ASCII or entry[1] != 4:
+        return None
+    text = bytes(reader.tiff[entry[2] : entry[2] + 3]).decode("latin-1")
+    return text if text in _INTEROP_INDEXES else None
+
+
+class _Builder:
+    """Lays out IFDs big-endian: entries first, then the out-of-line values of the same IFD."""
+
+    def __init__(self) -> None:
+        self.out = bytearray(b"MM\0*\0\0\0\x08")
+
+    def ifd(self, entries: list[tuple[int, int, int, bytes]]) -> int:
+        """Append an IFD of ``(tag, type, count, value bytes)`` entries; return its offset."""
+        start = len(self.out)
+        values_at = start + 2 + 12 * len(entries) + 4
+        table = bytearray(struct.pack(">H", len(entries)))
+        values = bytearray()
+        for tag, typ, count, value in sorted(entries):
+            if len(value) <= 4:
+                table += struct.pack(">HHI", tag, typ, count) + value.ljust(4, b"\0")
+            else:
+                table += struct.pack(">HHII", tag, typ, count, values_at + len(values))
+                values += value + b"\0" * (len(value) & 1)
+        self.out += table + b"\0\0\0\0" + values
+        return start
+
+
+def build_exif(values: ExifValues) -> bytes:
+    """The canonical TIFF structure for ``values`` (empty bytes when there is nothing to keep)."""
+    if values.empty:
+        return b""
+    interop = [(INTEROP_INDEX, _ASCII, 4, values.interop_index.encode() + b"\0")] if values.interop_index else []
+    exif: list[tuple[int, int, int, bytes]] = []
+    if values.color_space is not None:
+        exif.append((COLOR_SPACE, _SHORT, 1, struct.pack(">H", values.color_space)))
+    if values.gamma is not None:
+        exif.append((GAMMA, _RATIONAL, 1, struct.pack(">II", *values.gamma)))
+    ifd0: list[tuple[int, int, int, bytes]] = []
+    if values.orientation is not None:
+        ifd0.append((ORIENTATION, _SHORT, 1, struct.pack(">H", values.orientation)))
+    for tag, text in ((ARTIST, values.artist), (COPYRIGHT, values.copyright)):
+        if text:
+            encoded = text.encode("latin-1", "replace") + b"\0"
+            ifd0.append((tag, _ASCII, len(encoded), encoded))
+    # Sub-IFDs follow IFD0; their pointers are patched in once the offsets are known.
+    builder = _Builder()
+    has_exif = bool(exif or interop)
+    if has_exif:
+        ifd0.append((EXIF_IFD, _LONG, 1, b"\0\0\0\0"))
+        if interop:
+            exif.append((INTEROP_IFD, _LONG, 1, b"\0\0\0\0"))
+    ifd0_at = builder.ifd(ifd0)
+    if has_exif:
+        exif_at = builder.ifd(exif)
+        _patch_pointer(builder.out, ifd0_at, EXIF_IFD, exif_at)
+        if interop:
+            _patch_pointer(builder.out, exif_at, INTEROP_IFD, builder.ifd(interop))
+    return bytes(builder.out)
+
+
+def _patch_pointer(out: bytearray, ifd: int, tag: int, target: int) -> None:
+    (count,) = struct.unpack_from(">H", out, ifd)
+    for index in range(count):
+        base = ifd + 2 + 12 * index
+        if struct.unpack_from(">H", out, base)[0] == tag:
+            struct.pack_into(">I", out, base + 8, target)
+            return
+    raise AssertionError(f"no tag 0x{tag:04x} in the IFD at {ifd}")
+
+
+def canonical_exif(tiff: bytes, *, keep_copyright: bool = False) -> tuple[ExifValues, bytes]:
+    """The kept values of ``tiff`` and the canonical block holding them."""
+    values = read_exif(tiff, keep_copyright=keep_copyright)
+    return values, build_exif(values)

@@ -1,0 +1,215 @@
+"""The kept XMP: a packet the engine writes itself, holding only values that change how the image is shown.
+
+Kept values, each checked against a strict pattern (numbers, booleans, versions, and names from fixed lists,
+never free text):
+
+* ``tiff:Orientation`` (1..8), for files that carry their orientation in XMP;
+* HDR gain-map rendering parameters: Adobe/Google ``hdrgm`` (Ultra HDR), Apple ``HDRGainMap`` and ``apdi``;
+* the Google container directory (``Container:Directory``) that tells readers where an Ultra HDR gain map is,
+  whose ``Item:Length`` the rewrite updates.
+
+A packet is kept as it is only when it equals, byte for byte, the packet built here from its own values:
+comments, processing instructions, other properties, padding and any other text make it metadata. Parsing never
+resolves entities or DTDs: a packet with a ``<!DOCTYPE`` or ``<!ENTITY`` is not read at all.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field, replace
+
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+TIFF = "http://ns.adobe.com/tiff/1.0/"
+HDRGM = "http://ns.adobe.com/hdr-gain-map/1.0/"
+HDRGAINMAP = "http://ns.apple.com/HDRGainMap/1.0/"
+APDI = "http://ns.apple.com/pixeldatainfo/1.0/"
+CONTAINER = "http://ns.google.com/photos/1.0/container/"
+ITEM = "http://ns.google.com/photos/1.0/container/item/"
+_PREFIXES = {TIFF: "tiff", HDRGM: "hdrgm", HDRGAINMAP: "HDRGainMap", APDI: "apdi"}
+
+_NUMBER = re.compile(r"[+-]?(?:\d{1,20}(?:\.\d{0,20})?|\.\d{1,20})(?:[eE][+-]?\d{1,3})?")
+_VERSION = re.compile(r"\d{1,3}(?:\.\d{1,3}){0,2}")
+_BOOLEAN = frozenset({"True", "False"})
+_AUX_TYPES = frozenset({"urn:com:apple:photo:2020:aux:hdrgainmap"})
+_SEMANTICS = frozenset({"Primary", "GainMap"})
+_MIMES = frozenset({"image/jpeg", "image/heic", "image/avif", "image/png"})
+_PROPERTIES: dict[str, dict[str, re.Pattern[str] | frozenset[str]]] = {
+    HDRGM: {
+        "Version": _VERSION, "GainMapMin": _NUMBER, "GainMapMax": _NUMBER, "Gamma": _NUMBER, "OffsetSDR": _NUMBER,
+        "OffsetHDR": _NUMBER, "HDRCapacityMin": _NUMBER, "HDRCapacityMax": _NUMBER, "BaseRenditionIsHDR": _BOOLEAN,
+    },
+    HDRGAINMAP: {"HDRGainMapVersion": _NUMBER, "HDRGainMapHeadroom": _NUMBER},
+    APDI: {
+        "AuxiliaryImageType": _AUX_TYPES, "NativeFormat": _NUMBER, "StoredFormat": _NUMBER, "IntMinValue": _NUMBER,
+        "IntMaxValue": _NUMBER, "FloatMinValue": _NUMBER, "FloatMaxValue": _NUMBER,
+    },
+}  # fmt: skip
+"""Gain-map properties kept, per namespace, with the pattern (or set) their value must match."""
+_UNSAFE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_MAX_PACKET = 4 * 1024 * 1024
+
+PACKET_HEAD = b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+PACKET_TAIL = b'\n<?xpacket end="w"?>'
+
+Value = str | tuple[str, ...]
+"""A property value: one string, or an ordered list (``rdf:Seq``, e.g. per-channel gains)."""
+
+
+@dataclass(frozen=True)
+class ContainerItem:
+    """One entry of the Google container directory."""
+
+    semantic: str
+    mime: str
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class XmpValues:
+    """What the engine keeps of an XMP packet."""
+
+    orientation: int | None = None
+    gain_map: tuple[tuple[str, str, Value], ...] = ()
+    """(namespace, property, value) of the kept gain-map properties, in a fixed order."""
+    container: tuple[ContainerItem, ...] = field(default=())
+
+    @property
+    def empty(self) -> bool:
+        return self == XmpValues()
+
+    def with_lengths(self, lengths: dict[str, int]) -> XmpValues:
+        """The same values with the container items of ``lengths``' semantics set to new lengths."""
+        items = tuple(replace(i, length=lengths.get(i.semantic, i.length)) for i in self.container)
+        return replace(self, container=items)
+
+
+def parse_xml(packet: bytes) -> ET.Element | None:
+    """The packet's XML tree, or None when it is not safe, well-formed XML."""
+    if len(packet) > _MAX_PACKET or _UNSAFE.search(packet):
+        return None
+    text = packet.rstrip(b"\0 \t\r\n")
+    try:
+        return ET.fromstring(text)  # noqa: S314 - no DTD or entity can reach the parser (checked above)
+    except ET.ParseError:
+        return None
+
+
+def read_xmp(packet: bytes) -> XmpValues:
+    """The kept values of ``packet`` (empty when it cannot be read)."""
+    root = parse_xml(packet)
+    if root is None:
+        return XmpValues()
+    descriptions = list(root.iter(f"{{{RDF}}}Description"))
+    return XmpValues(
+        orientation=_orientation(descriptions),
+        gain_map=tuple(_gain_map(descriptions)),
+        container=_container(descriptions),
+    )
+
+
+def _property(element: ET.Element, namespace: str, name: str) -> Value | None:
+    """A property written as an attribute, a simple element, or an ``rdf:Seq``/``rdf:Bag`` of values."""
+    key = f"{{{namespace}}}{name}"
+    if key in element.attrib:
+        return element.attrib[key].strip()
+    child = element.find(key)
+    if child is None:
+        return None
+    items = [li.text.strip() for li in child.iter(f"{{{RDF}}}li") if li.text]
+    if items:
+        return tuple(items)
+    return child.text.strip() if child.text else None
+
+
+def _orientation(descriptions: list[ET.Element]) -> int | None:
+    for element in descriptions:
+        raw = _property(element, TIFF, "Orientation")
+        if isinstance(raw, str) and raw.isdigit() and 1 <= int(raw) <= 8:
+            return int(raw)
+    return None
+
+
+def _valid(value: Value, check: re.Pattern[str] | frozenset[str]) -> bool:
+    values = value if isinstance(value, tuple) else (value,)
+    if isinstance(value, tuple) and len(value) not in (1, 3):
+        return False
+    if isinstance(check, frozenset):
+        return all(v in check for v in values)
+    return all(check.fullmatch(v) is not None for v in values)
+
+
+def _gain_map(descriptions: list[ET.Element]) -> list[tuple[str, str, Value]]:
+    found: dict[tuple[str, str], Value] = {}
+    for element in descriptions:
+        for namespace, properties in _PROPERTIES.items():
+            for name, check in properties.items():
+                value = _property(element, namespace, name)
+                if value is not None and _valid(value, check):
+                    found.setdefault((namespace, name), value)
+    order = [(ns, name) for ns, properties in _PROPERTIES.items() for name in properties]
+    return [(ns, name, found[ns, name]) for ns, name in order if (ns, name) in found]
+
+
+def _container(descriptions: list[ET.Element]) -> tuple[ContainerItem, ...]:
+    for element in descriptions:
+        directory = element.find(f"{{{CONTAINER}}}Directory")
+        if directory is None:
+            continue
+        items = []
+        for li in directory.iter(f"{{{RDF}}}li"):
+            holder = li.find(f"{{{CONTAINER}}}Item")
+            item = _container_item(holder if holder is not None else li)
+            if item is None:
+                return ()
+            items.append(item)
+        return tuple(items)
+    return ()
+
+
+def _container_item(element: ET.Element) -> ContainerItem | None:
+    semantic, mime = _property(element, ITEM, "Semantic"), _property(element, ITEM, "Mime")
+    length = _property(element, ITEM, "Length")
+    if semantic not in _SEMANTICS or mime not in _MIMES:
+        return None
+    if length is not None and not (isinstance(length, str) and length.isdigit() and len(length) <= 12):
+        return None
+    return ContainerItem(str(semantic), str(mime), int(length) if isinstance(length, str) else None)
+
+
+def build_xmp(values: XmpValues) -> bytes:
+    """The canonical packet for ``values`` (empty bytes when there is nothing to keep)."""
+    if values.empty:
+        return b""
+    namespaces = {TIFF} if values.orientation is not None else set()
+    namespaces |= {ns for ns, _, _ in values.gain_map}
+    declarations = "".join(f' xmlns:{_PREFIXES[ns]}="{ns}"' for ns in _PREFIXES if ns in namespaces)
+    if values.container:
+        declarations += f' xmlns:Container="{CONTAINER}" xmlns:Item="{ITEM}"'
+    attributes = f' tiff:Orientation="{values.orientation}"' if values.orientation is not None else ""
+    elements = ""
+    for ns, name, value in values.gain_map:
+        qualified = f"{_PREFIXES[ns]}:{name}"
+        if isinstance(value, tuple):
+            items = "".join(f"<rdf:li>{v}</rdf:li>" for v in value)
+            elements += f"<{qualified}><rdf:Seq>{items}</rdf:Seq></{qualified}>"
+        else:
+            attributes += f' {qualified}="{value}"'
+    if values.container:
+        elements += "<Container:Directory><rdf:Seq>" + "".join(map(_item, values.container)) + "</rdf:Seq>"
+        elements += "</Container:Directory>"
+    description = f'<rdf:Description rdf:about=""{declarations}{attributes}'
+    description += f">{elements}</rdf:Description>" if elements else "/>"
+    body = f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{RDF}">{description}</rdf:RDF></x:xmpmeta>'
+    return PACKET_HEAD + body.encode() + PACKET_TAIL
+
+
+def _item(item: ContainerItem) -> str:
+    length = f' Item:Length="{item.length}"' if item.length is not None else ""
+    return f'<rdf:li rdf:parseType="Resource"><Container:Item Item:Semantic="{item.semantic}" Item:Mime="{item.mime}"{length}/></rdf:li>'
+
+
+def canonical_xmp(packet: bytes) -> tuple[XmpValues, bytes]:
+    """The kept values of ``packet`` and the canonical packet holding them."""
+    values = read_xmp(packet)
+    return values, build_xmp(values)
