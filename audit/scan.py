@@ -149,15 +149,10 @@ class Auditor:
             if fetched.handler is None:
                 result.status = Status.UNSUPPORTED
                 return result
-            # The format's own extension, as the engine names its copies (ExifTool sees the same
-            # name pattern here as in the Lambda); the name is ours and safe, so the engine need
-            # not copy it. The image-data hash stays requested although the audit ignores it:
-            # asking ExifTool for ImageDataHash changes what it decodes (without it, the Google
-            # HDRPlus maker note of pillow__ultrahdr.jpg is expanded into ~1,650 more leftover
-            # names and costs 0.7 s more), so this is exactly the Lambda's reading.
+            # The format's own extension, as the engine names its copies: ExifTool sees the same names here.
             named = path.with_name(f"{path.name}.{fetched.handler.extension}")
             path = path.rename(named)
-            scan = self.scrubber.scan(path, complete=True, copy=False)
+            scan = self.scrubber.scan(path, complete=not fetched.ranged, copy=False)
             result.format, result.leftovers, result.error = scan.format, scan.leftovers, scan.error
             if scan.error:
                 result.status = Status.UNREADABLE

@@ -13,6 +13,7 @@ covers, so the two implementations check each other.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -130,6 +131,41 @@ class ByteModel:
         """Merged ranges of the spans of ``kinds`` (e.g. what an audit must read: all but image data)."""
         wanted = set(kinds)
         return merge_ranges((s.start, s.end) for s in self.spans if s.kind in wanted)
+
+
+def claims_to_spans(
+    model: ByteModel,
+    claims: list[tuple[int, int, Kind, str]],
+    data: Buffer,
+    *,
+    gap_label: str,
+    dropped: list[tuple[int, int, str]] | None = None,
+) -> None:
+    """Add spans for ``claims`` (ranges the walker assigned a meaning) and label every byte between them as
+    metadata. Image data claims may overlap each other (they are merged); any other overlap is an error: one
+    byte, two meanings. ``dropped`` names the ranges of things that are removed, for the gaps' labels; a single
+    zero byte that ends on an even offset is word-alignment padding (TIFF)."""
+    image = merge_ranges((s, e) for s, e, k, _ in claims if k is Kind.IMAGE)
+    others = sorted({(s, e, k, label) for s, e, k, label in claims if k is not Kind.IMAGE and e > s})
+    merged = sorted([*((s, e, Kind.IMAGE, "image data") for s, e in image), *others])
+    for (_, e1, _, l1), (s2, _, _, l2) in itertools.pairwise(merged):
+        if s2 < e1:
+            raise StructureError(f"{l1} and {l2} overlap")
+    pos = 0
+    for start, end, kind, label in merged:
+        _gap(model, data, pos, start, gap_label, dropped or [])
+        model.add(start, end, kind, label)
+        pos = end
+    _gap(model, data, pos, model.size, gap_label, dropped or [])
+
+
+def _gap(model: ByteModel, data: Buffer, start: int, end: int, label: str, dropped: list[tuple[int, int, str]]) -> None:
+    if end <= start:
+        return
+    if end - start == 1 and end % 2 == 0 and data[start] == 0 and model.format == "TIFF":
+        model.add(start, end, Kind.STRUCTURE, "word-alignment padding")
+        return
+    model.add(start, end, Kind.METADATA, next((lab for s, e, lab in dropped if s <= start < e), label))
 
 
 def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -460,8 +460,6 @@ def is_allowed(tag: Tag, policy: ScrubPolicy, *, tiff: bool = False) -> bool:
     if group == "XMP-x" and name == "XMPToolkit":
         return str(tag.value).startswith("Image::ExifTool")
     if group.startswith("IFD") and group[3:].isdigit():
-        if tag.doc:
-            return False
         if tiff:
             return name in _TIFF_STRUCTURE
         return group == "IFD0" and name in _EXIF_IFD0_KEPT

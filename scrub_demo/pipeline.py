@@ -141,7 +141,7 @@ def _upload_samples(s3: Any, scrubber: Scrubber, folder: Path) -> list[Upload]:
                 data=data,
                 found=scan.leftovers,
                 image_hash=scan.image_hash,
-                orientation=probe(path, max_pixels=10**9).orientation,
+                orientation=probe(path).orientation,
             )
         )
         s3.put_object(
@@ -214,7 +214,7 @@ def _results_table(s3: Any, scrubber: Scrubber, uploads: list[Upload], folder: P
         after_path = folder / ("after-" + Path(upload.key).name)
         after_path.write_bytes(s3.get_object(Bucket=BUCKET, Key=upload.key)["Body"].read())
         after = scrubber.scan(after_path)
-        orientation = probe(after_path, max_pixels=10**9).orientation
+        orientation = probe(after_path).orientation
         found = summarize(upload.found)
         removed = sum(len(tags) for tags in upload.found.values()) - sum(len(t) for t in after.leftovers.values())
         same_hash = upload.image_hash is not None and upload.image_hash == after.image_hash

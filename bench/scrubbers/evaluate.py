@@ -14,7 +14,10 @@ from typing import Any
 import pillow_heif
 from PIL import Image, ImageChops, ImageStat
 
-from exif_scrubber.pixels import FRAME_DIGEST_PIXEL_BUDGET, PixelProbe, ProbeError, probe
+from exif_scrubber.pixels import PixelProbe, ProbeError, probe
+
+FRAME_DIGEST_PIXEL_BUDGET = 64_000_000
+"""Multi-frame files up to this many pixels in all get every frame's decoded pixels compared."""
 from exif_scrubber.policy import DEFAULT_MAX_PIXELS
 
 pillow_heif.register_heif_opener()
@@ -24,7 +27,7 @@ SAME_FAMILY = ({"JPEG", "MPO"}, {"HEIF", "HEIC"})
 
 def _probe(path: Path) -> PixelProbe | str:
     try:
-        return probe(path, max_pixels=DEFAULT_MAX_PIXELS, digest_frames=False)
+        return probe(path)
     except ProbeError as exc:
         return str(exc)
 

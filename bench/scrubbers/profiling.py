@@ -16,7 +16,7 @@ from typing import Any
 
 import exif_scrubber.engine as engine_module
 from exif_scrubber import Scrubber
-from exif_scrubber.engine import READ_ARGS
+from exif_scrubber.reading import READ_ARGS
 from exif_scrubber.formats import HANDLERS
 
 _WALKERS = ("structure_leftovers", "prepare", "post_process", "image_data_hash")

@@ -12,7 +12,7 @@ import statistics
 import time
 from pathlib import Path
 
-from exif_scrubber.engine import READ_ARGS
+from exif_scrubber.reading import READ_ARGS
 from exif_scrubber.exiftool_process import ExifToolPool
 
 from .machine import load_average

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from .base import FormatHandler
 from .gif import GifHandler
+from .heif import AvifHandler, HeicHandler
 from .jpeg import JpegHandler
 from .png import PngHandler
 from .raw import raw_camera_format
 from .tiff import TiffHandler
 from .webp import WebpHandler
 
-HANDLERS: tuple[type[FormatHandler], ...] = (JpegHandler, PngHandler, WebpHandler, GifHandler, TiffHandler)
+HANDLERS: tuple[type[FormatHandler], ...] = (
+    JpegHandler,
+    PngHandler,
+    WebpHandler,
+    GifHandler,
+    TiffHandler,
+    AvifHandler,
+    HeicHandler,
+)
 HEAD_BYTES = 64
 """How many leading bytes :func:`sniff` and :func:`raw_camera_format` need."""
 

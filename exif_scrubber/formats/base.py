@@ -40,6 +40,8 @@ class FormatHandler(ABC):
     """The group under which the byte model's findings are reported (e.g. ``JPEG``, ``PNG-chunks``)."""
     writer: ClassVar[Literal["engine", "exiftool"]] = "engine"
     is_tiff: ClassVar[bool] = False
+    ranged_audit: ClassVar[bool] = True
+    """The walker finds every structure without reading image data, so an audit may skip it (ranged GETs)."""
     exiftool_read_args: ClassVar[tuple[str, ...]] = ()
     """Extra arguments of ExifTool's second-opinion read for this format."""
 

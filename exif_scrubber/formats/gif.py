@@ -184,6 +184,7 @@ class GifHandler(FormatHandler):
     mime_types = frozenset({"image/gif"})
     pillow_formats = frozenset({"GIF"})
     leftover_group: ClassVar[str] = "GIF-blocks"
+    ranged_audit: ClassVar[bool] = False  # markers / sub-block sizes lie inside the image data
 
     @classmethod
     def matches(cls, head: bytes) -> bool:

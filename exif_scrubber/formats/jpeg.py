@@ -26,7 +26,19 @@ from ..kept.xmp import XmpValues, build_xmp, read_xmp
 from ..policy import ScrubPolicy
 from . import mpf
 from .base import FormatHandler, Refusal
-from .jpeg_segments import DECODING, EOI, SCAN, SOI, SOS, STRAY, JpegStructureError, Segment, frame_size, walk
+from .jpeg_segments import (
+    DECODING,
+    EOI,
+    SCAN,
+    SOI,
+    SOS,
+    STRAY,
+    JpegStructureError,
+    Segment,
+    exiftool_ranges,
+    frame_size,
+    walk,
+)
 
 EXIF_SIG = b"Exif\0"
 XMP_SIG = b"http://ns.adobe.com/xap/1.0/\0"
@@ -302,6 +314,7 @@ class JpegHandler(FormatHandler):
     mime_types = frozenset({"image/jpeg", "image/mpo"})
     pillow_formats = frozenset({"JPEG", "MPO"})
     leftover_group: ClassVar[str] = "JPEG"
+    ranged_audit: ClassVar[bool] = False  # markers / sub-block sizes lie inside the image data
 
     @classmethod
     def matches(cls, head: bytes) -> bool:
@@ -325,9 +338,7 @@ class JpegHandler(FormatHandler):
             pos = start + secondary.size
         if pos < len(data):
             model.add(pos, len(data), Kind.METADATA, "bytes after EOI (trailer)")
-        first_scan = next(s.start for s in model.segments if s.marker == SOS)
-        eoi = model.segments[-1]
-        model.exiftool_ranges = [(first_scan, eoi.start + eoi.fill)]
+        model.exiftool_ranges = exiftool_ranges(view, model.segments)
         if not _mpf_consistent(model, view):
             _relabel(model, "APP2 MPF index", Kind.METADATA)
         return model.close()  # type: ignore[return-value]
@@ -341,8 +352,10 @@ def rewrite_file(model: JpegModel, data: Buffer, policy: ScrubPolicy) -> bytes:
     """The clean file of ``model``: the primary image, then every secondary image, each rewritten."""
     view = memoryview(data)
     secondaries = [rewrite_file(sub, view[start : start + sub.size], policy) for start, sub in model.secondaries]
-    lengths = {"GainMap": len(secondaries[0])} if secondaries else {}
-    kept = replace(model.kept, xmp=model.kept.xmp.with_lengths(lengths))
+    xmp = model.kept.xmp.with_lengths({"GainMap": len(secondaries[0])}) if secondaries else model.kept.xmp
+    if not secondaries:
+        xmp = replace(xmp, container=())  # a directory of images the file does not have: it goes
+    kept = replace(model.kept, xmp=xmp)
     if kept.mpf is not None and kept.mpf.entries and not secondaries:
         kept.mpf = None  # the index points at nothing: the secondary images were a trailer
     primary, mpf_at = _rewrite_image(model, view, kept, policy)

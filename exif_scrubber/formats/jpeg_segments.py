@@ -155,3 +155,42 @@ def frame_size(data: Buffer, segments: list[Segment]) -> tuple[int, int, int] | 
             payload = bytes(data[segment.payload_start : segment.end])
             return int.from_bytes(payload[3:5], "big"), int.from_bytes(payload[1:3], "big"), payload[5]
     return None
+
+
+_STUFFED_OR_RST = re.compile(rb"\xff[\x00\xd0-\xd7]")
+_TAIL_WINDOW = 1 << 16
+
+
+def exiftool_ranges(data: Buffer, segments: list[Segment]) -> list[tuple[int, int]]:
+    """The bytes ExifTool's ``ImageDataHash`` covers in one JPEG image (ExifTool 13.59, ``ProcessJPEG``).
+
+    From each SOS marker (header included) through its scan data, up to the 0xFF of the next marker. When a
+    segment with a length follows the scan (a DHT between progressive scans, an APPn, a COM), ExifTool stops at
+    the scan's last stuffed byte or restart marker instead, and hashes nothing of a scan that has neither.
+    """
+    ranges: list[tuple[int, int]] = []
+    for index, segment in enumerate(segments):
+        if segment.marker != SOS or index + 2 >= len(segments):
+            continue
+        start, scan, following = segment.start + segment.fill, segments[index + 1], segments[index + 2]
+        if following.marker in (EOI, SOS) or 0xD0 <= following.marker <= 0xD7:
+            ranges.append((start, scan.end))
+            continue
+        last = _last_stuffed_or_restart(data, scan.start, scan.end)
+        if last is not None:
+            ranges.append((start, last))
+    return ranges
+
+
+def _last_stuffed_or_restart(data: Buffer, start: int, end: int) -> int | None:
+    window = _TAIL_WINDOW
+    while True:
+        low = max(start, end - window)
+        found = None
+        for found in _STUFFED_OR_RST.finditer(data, low, end):  # type: ignore[call-overload]  # noqa: B007
+            pass
+        if found is not None:
+            return int(found.start())
+        if low == start:
+            return None
+        window *= 4

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..bytemodel import Buffer, ByteModel, Kind, merge_ranges
+from ..bytemodel import Buffer, ByteModel, Kind, claims_to_spans
 from ..kept.icc import IccError, is_canonical_icc, reduce_icc
 from ..kept.xmp import XmpValues, build_xmp, read_xmp
 from ..policy import ScrubPolicy
@@ -226,39 +226,6 @@ class _Walk:
                 self.model.proof.append((start, start + size))
 
 
-def _segment(model: TiffModel, data: Buffer, walk: _Walk) -> None:
-    """Spans from the claimed and dropped ranges; every other byte is unreferenced (metadata)."""
-    claimed = _check_claims(walk.claimed)
-    pos = 0
-    for start, end, kind, label in claimed:
-        _fill(model, data, pos, start, walk.dropped)
-        model.add(start, end, kind, label)
-        pos = end
-    _fill(model, data, pos, model.size, walk.dropped)
-
-
-def _check_claims(claims: list[tuple[int, int, Kind, str]]) -> list[tuple[int, int, Kind, str]]:
-    """Sorted claims, image data merged; any other overlap is an error (one byte, two meanings)."""
-    image = merge_ranges((s, e) for s, e, k, _ in claims if k is Kind.IMAGE)
-    others = sorted({(s, e, k, label) for s, e, k, label in claims if k is not Kind.IMAGE and e > s})
-    merged = sorted([*((s, e, Kind.IMAGE, "image data") for s, e in image), *others])
-    for (s1, e1, _, l1), (s2, _, _, l2) in zip(merged, merged[1:], strict=False):
-        if s2 < e1:
-            raise TiffStructureError(f"{l1} and {l2} overlap")
-    return merged
-
-
-def _fill(model: TiffModel, data: Buffer, start: int, end: int, dropped: list[tuple[int, int, str]]) -> None:
-    """Label the bytes between kept ranges: a value of a dropped tag, word padding, or unreferenced bytes."""
-    if end <= start:
-        return
-    if end - start == 1 and end % 2 == 0 and data[start] == 0:
-        model.add(start, end, Kind.STRUCTURE, "word-alignment padding")
-        return
-    label = next((lab for s, e, lab in dropped if s <= start < e), "bytes no image structure references")
-    model.add(start, end, Kind.METADATA, label)
-
-
 class TiffHandler(FormatHandler):
     """Classic TIFF and BigTIFF, single and multi-page."""
 
@@ -286,12 +253,41 @@ class TiffHandler(FormatHandler):
             model.orientation = value if 1 <= value <= 8 else None
         walk = _Walk(data, model, reader, policy)
         walk.run()
-        _segment(model, data, walk)
+        model.exiftool_ranges = [] if layout.big else _exiftool_ranges(model.pages, reader)
+        claims_to_spans(
+            model, walk.claimed, data, gap_label="bytes no image structure references", dropped=walk.dropped
+        )
         return model.close()  # type: ignore[return-value]
 
     def rewrite(self, model: ByteModel, data: Buffer, policy: ScrubPolicy) -> bytes:
         assert isinstance(model, TiffModel)
         return rebuild(model, data, policy)
+
+
+def _exiftool_ranges(ifds: list[Ifd], reader: Reader) -> list[tuple[int, int]]:
+    """What ExifTool's ImageDataHash covers (13.59, ``ProcessExif``/``AddImageDataHash``): each IFD's SubIFDs
+    first, then its offset/count pairs in the string order of their decimal tag IDs (273, 324, 513), except
+    the strips of a JPEG-compressed IFD whose NewSubfileType is not 0 and the JPEG stream of IFD1."""
+    ranges: list[tuple[int, int]] = []
+    for ifd in ifds:
+        for chain in ifd.sub_chains:
+            ranges += _exiftool_ranges(chain, reader)
+        compression = _short(reader, ifd.entries.get(0x0103))
+        subfile = _short(reader, ifd.entries.get(0x00FE))
+        for offsets_tag in sorted(IMAGE_DATA, key=str):
+            if (offsets_tag == 0x0111 and compression == 7 and subfile != 0) or (
+                offsets_tag == 0x0201 and ifd.name == "IFD1"
+            ):
+                continue
+            offsets, counts = ifd.entries.get(offsets_tag), ifd.entries.get(IMAGE_DATA[offsets_tag])
+            if offsets is not None and counts is not None:
+                pairs = zip(reader.ints(offsets), reader.ints(counts), strict=False)
+                ranges += [(start, start + size) for start, size in pairs if size > 0]
+    return ranges
+
+
+def _short(reader: Reader, entry: Entry | None) -> int | None:
+    return reader.ints(entry)[0] if entry is not None and entry.type in (3, 4) and entry.count else None
 
 
 def _refuse_raw(model: TiffModel, reader: Reader) -> None:

@@ -119,7 +119,6 @@ class _Walk:
     def image(self, chunk: Chunk) -> None:
         self.header_and_padding(chunk, Kind.IMAGE, _name(chunk.fourcc))
         self.model.proof.append((chunk.data_start, chunk.data_end))
-        self.model.exiftool_ranges.append((chunk.data_start, chunk.data_end))
 
     def structure(self, chunk: Chunk, fourcc: bytes) -> None:
         payload = self.payload(chunk)
@@ -225,6 +224,8 @@ class WebpHandler(FormatHandler):
         model = WebpModel(format=self.name, size=size)
         model.add(0, 12, Kind.STRUCTURE, "RIFF header")
         model.chunks = iter_chunks(data, 12, riff_end)
+        # ExifTool's ImageDataHash: each top-level image, ANIM and ANMF chunk's payload with its pad byte
+        model.exiftool_ranges = [(c.data_start, c.end) for c in model.chunks if c.fourcc in _IMAGE | {b"ANIM", b"ANMF"}]
         walker = _Walk(data, model, policy)
         for index, chunk in enumerate(model.chunks):
             walker.chunk(index, chunk)

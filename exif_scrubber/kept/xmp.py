@@ -206,7 +206,8 @@ def build_xmp(values: XmpValues) -> bytes:
 
 def _item(item: ContainerItem) -> str:
     length = f' Item:Length="{item.length}"' if item.length is not None else ""
-    return f'<rdf:li rdf:parseType="Resource"><Container:Item Item:Semantic="{item.semantic}" Item:Mime="{item.mime}"{length}/></rdf:li>'
+    fields = f'Item:Semantic="{item.semantic}" Item:Mime="{item.mime}"{length}'
+    return f'<rdf:li rdf:parseType="Resource"><Container:Item {fields}/></rdf:li>'
 
 
 def canonical_xmp(packet: bytes) -> tuple[XmpValues, bytes]:

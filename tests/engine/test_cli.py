@@ -51,7 +51,7 @@ def test_refused_files_exit_one_with_one_line_each(runner: CliRunner, sample: Sa
     result = runner.invoke(cli, ["clean", str(good), str(text), "--out-dir", str(tmp_path / "out")])
     assert result.exit_code == 1
     refused_lines = [line for line in result.stderr.splitlines() if line.startswith("exif-scrub:")]
-    expected = f"exif-scrub: unsupported: {text}: not a supported image format (first bytes 6e6f7420616e2069)"
+    expected = f"exif-scrub: unsupported: {text}: not a supported image format"
     assert refused_lines == [expected]
     assert (tmp_path / "out" / good.name).exists()
     assert not (tmp_path / "out" / "readme.jpg").exists()

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from exif_scrubber import Outcome, Scrubber
+from exif_scrubber.reading import read
 from scrub_demo.samples import MetadataRecipe
 
 from .conftest import SampleFactory
@@ -52,7 +53,7 @@ def test_orientation_is_kept(
     assert report.outcome is Outcome.CLEANED, report.reason
     assert report.orientation == orientation
     assert report.verification is not None and report.verification.orientation_kept
-    reading = scrubber._read(target)
+    reading = read(scrubber.pool, str(target))
     assert [t.value for t in reading.tags if t.group == "IFD0" and t.name == "Orientation"] == [orientation]
 
 
