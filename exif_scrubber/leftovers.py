@@ -341,6 +341,7 @@ COPYRIGHT_TAGS = frozenset(
         "IPTC:By-line",
         "IPTC:Credit",
         "IPTC:ApplicationRecordVersion",
+        "IPTC:CodedCharacterSet",
         "XMP-dc:Rights",
         "XMP-dc:Creator",
         "XMP-photoshop:Credit",

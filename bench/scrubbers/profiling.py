@@ -19,7 +19,7 @@ from exif_scrubber import Scrubber
 from exif_scrubber.reading import READ_ARGS
 from exif_scrubber.formats import HANDLERS
 
-_WALKERS = ("structure_leftovers", "prepare", "post_process", "image_data_hash")
+_WALKERS = ("walk", "rewrite")
 
 
 def command_kind(args: Sequence[str]) -> str:
@@ -47,7 +47,8 @@ class StepTimer:
         setattr(shutil, "copyfile", self._timed("file copies", shutil.copyfile))  # noqa: B010
         for handler in HANDLERS:
             for name in _WALKERS:
-                setattr(handler, name, self._timed("format walkers (Python)", getattr(handler, name)))
+                label = "format walkers (Python)" if name == "walk" else "format rewrites (Python)"
+                setattr(handler, name, self._timed(label, getattr(handler, name)))
 
     def _timed(self, label: str, func: Callable[..., Any], kind: Callable[..., str] | None = None) -> Any:
         def wrapper(*args: Any, **kwargs: Any) -> Any:

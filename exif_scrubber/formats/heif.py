@@ -167,7 +167,7 @@ class _Walk:
 
     def xmp(self, item: hm.Item) -> Kind:
         data = self.payload(item)
-        values = read_xmp(data) if not item.content_encoding else XmpValues()
+        values = read_xmp(data, keep_copyright=self.policy.keep_copyright) if not item.content_encoding else XmpValues()
         canonical = build_xmp(values)
         if not canonical:
             return Kind.METADATA

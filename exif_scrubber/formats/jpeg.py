@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from ..bytemodel import Buffer, ByteModel, Kind
-from ..kept import gainmap
+from ..kept import gainmap, iptc
 from ..kept.exif import ExifValues, build_exif, read_exif
 from ..kept.icc import IccError, is_canonical_icc, reduce_icc
 from ..kept.xmp import XmpValues, build_xmp, read_xmp
@@ -53,6 +53,7 @@ _KEPT_SIGNATURES = (
     (0xE2, mpf.SIGNATURE, "mpf"),
     (0xE2, gainmap.SIGNATURE, "iso"),
     (0xEE, b"Adobe", "adobe"),
+    (0xED, iptc.SIGNATURE, "iptc"),
 )
 _APP_NAMES = {
     ICC_SIG: "ICC profile",
@@ -88,6 +89,7 @@ class KeptItems:
     xmp: XmpValues = field(default_factory=XmpValues)
     icc: bytes | None = None
     mpf: mpf.MpIndex | None = None
+    iptc: iptc.IptcValues = field(default_factory=iptc.IptcValues)
     iso: bytes | None = None
     adobe: bytes | None = None
 
@@ -148,7 +150,8 @@ class _Walk:
     def _app(self, index: int, segment: Segment) -> tuple[Kind, str]:
         payload = self.payload(segment)
         kind = next((k for m, sig, k in _KEPT_SIGNATURES if segment.marker == m and payload.startswith(sig)), None)
-        if kind is None or (kind in self.seen and kind != "icc") or (kind == "icc" and self.policy.strip_icc):
+        dropped = (kind == "icc" and self.policy.strip_icc) or (kind == "iptc" and not self.policy.keep_copyright)
+        if kind is None or (kind in self.seen and kind != "icc") or dropped:
             return Kind.METADATA, _app_name(segment.marker, payload)
         self.seen.add(kind)
         if kind == "icc":
@@ -156,7 +159,7 @@ class _Walk:
             return Kind.KEPT, "APP2 ICC profile"  # decided by _resolve_icc once every chunk is known
         readers = {
             "jfif": self._jfif, "exif": self._exif, "xmp": self._xmp, "mpf": self._mpf, "iso": self._iso,
-            "adobe": self._adobe,
+            "adobe": self._adobe, "iptc": self._iptc,
         }  # fmt: skip
         return readers[kind](payload)
 
@@ -174,7 +177,7 @@ class _Walk:
         return _kept_if(bool(canonical) and payload == b"Exif\0\0" + canonical, "APP1 EXIF")
 
     def _xmp(self, payload: bytes) -> tuple[Kind, str]:
-        values = read_xmp(payload[len(XMP_SIG) :])
+        values = read_xmp(payload[len(XMP_SIG) :], keep_copyright=self.policy.keep_copyright)
         self.model.kept.xmp, self.model.xmp_orientation = values, values.orientation
         canonical = build_xmp(values)
         return _kept_if(bool(canonical) and payload == XMP_SIG + canonical, "APP1 XMP")
@@ -194,6 +197,12 @@ class _Walk:
         self.model.kept.iso = body
         self.model.proof.append(b"iso21496" + body)
         return Kind.KEPT, "APP2 ISO 21496-1 gain map"
+
+    def _iptc(self, payload: bytes) -> tuple[Kind, str]:
+        values = iptc.read_iptc(payload)
+        self.model.kept.iptc = values
+        canonical = iptc.build_iptc(values)
+        return _kept_if(bool(canonical) and payload == canonical, "APP13 IPTC (rights kept by policy)")
 
     def _adobe(self, payload: bytes) -> tuple[Kind, str]:
         if len(payload) < 12:
@@ -377,6 +386,9 @@ def _rewrite_image(model: JpegModel, view: memoryview, kept: KeptItems, policy: 
     xmp = build_xmp(kept.xmp)
     if xmp:
         out += _segment(0xE1, XMP_SIG + xmp)
+    block = iptc.build_iptc(kept.iptc) if policy.keep_copyright else b""
+    if block:
+        out += _segment(0xED, block)
     if kept.iso is not None:
         out += _segment(0xE2, gainmap.SIGNATURE + kept.iso)
     if kept.icc is not None and not policy.strip_icc:

@@ -71,7 +71,7 @@ def _next_segment(data: Buffer, pos: int, size: int) -> Segment:
     if pos >= size:
         raise JpegStructureError("no EOI marker: the JPEG is truncated")
     if data[pos] != 0xFF:
-        resync = _FF.search(data, pos)  # type: ignore[call-overload]
+        resync = _FF.search(data, pos)
         if resync is None:
             raise JpegStructureError("no EOI marker: the JPEG is truncated")
         return Segment(pos, int(resync.start()), STRAY)
@@ -101,7 +101,7 @@ def _next_segment(data: Buffer, pos: int, size: int) -> Segment:
 
 
 def _end_of_scan(data: Buffer, pos: int) -> int:
-    found = _NEXT_MARKER.search(data, pos)  # type: ignore[call-overload]
+    found = _NEXT_MARKER.search(data, pos)
     if found is None:
         raise JpegStructureError("no EOI marker: the JPEG is truncated")
     return int(found.start())
@@ -187,7 +187,7 @@ def _last_stuffed_or_restart(data: Buffer, start: int, end: int) -> int | None:
     while True:
         low = max(start, end - window)
         found = None
-        for found in _STUFFED_OR_RST.finditer(data, low, end):  # type: ignore[call-overload]  # noqa: B007
+        for found in _STUFFED_OR_RST.finditer(data, low, end):  # noqa: B007
             pass
         if found is not None:
             return int(found.start())

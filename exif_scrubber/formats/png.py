@@ -258,7 +258,7 @@ class _Walk:
     def _xmp(self, index: int, payload: bytes) -> tuple[str, Kind]:
         self.seen.add(b"XMP")
         packet = _itxt_text(payload)
-        values = read_xmp(packet) if packet is not None else XmpValues()
+        values = read_xmp(packet, keep_copyright=self.policy.keep_copyright) if packet is not None else XmpValues()
         self.model.xmp, self.model.xmp_orientation = values, values.orientation
         canonical = build_xmp(values)
         self.model.actions[index] = None  # written from the model, after IHDR

@@ -204,7 +204,7 @@ class _Walk:
 
     def xmp(self, entry: Entry) -> Kind:
         packet = self.reader.value(entry)
-        self.model.xmp = read_xmp(packet)
+        self.model.xmp = read_xmp(packet, keep_copyright=self.policy.keep_copyright)
         self.model.xmp_orientation = self.model.xmp.orientation
         canonical = build_xmp(self.model.xmp)
         return Kind.KEPT if canonical and packet == canonical else Kind.METADATA

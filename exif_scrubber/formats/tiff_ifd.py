@@ -170,7 +170,7 @@ def _walk_sub_ifds(reader: Reader, ifd: Ifd, tag: int) -> None:
     if entry is None:
         return
     for index, first in enumerate(reader.ints(entry)):
-        at, chain = first, []
+        at, chain = first, list[Ifd]()
         while at:
             sub, at = reader.ifd(at, f"{ifd.name}.SubIFD{index}" + (f".{len(chain)}" if chain else ""))
             _walk_sub_ifds(reader, sub, tag)

@@ -55,7 +55,7 @@ class WebpModel(ByteModel):
     """A walked WebP: the byte model plus what the rewrite needs."""
 
     chunks: list[Chunk] = field(default_factory=list)
-    frames: dict[int, list[Chunk]] = field(default_factory=dict)
+    frame_chunks: dict[int, list[Chunk]] = field(default_factory=dict)
     """For each ANMF chunk index, the image chunks of its frame that are kept."""
     vp8x: bytes | None = None
     icc: bytes | None = None
@@ -148,7 +148,7 @@ class _Walk:
                 kept.append(inner)
             else:
                 self.model.add(inner.start, inner.end, Kind.METADATA, f"{_name(inner.fourcc)} inside a frame")
-        self.model.frames[index] = kept
+        self.model.frame_chunks[index] = kept
         if chunk.end > chunk.data_end:
             zero = self.data[chunk.data_end] == 0
             self.model.add(chunk.data_end, chunk.end, Kind.STRUCTURE if zero else Kind.METADATA, "padding byte")
@@ -180,7 +180,7 @@ class _Walk:
         return build_exif(self.model.exif) or None
 
     def xmp(self, payload: bytes) -> bytes | None:
-        self.model.xmp = read_xmp(payload)
+        self.model.xmp = read_xmp(payload, keep_copyright=self.policy.keep_copyright)
         self.model.xmp_orientation = self.model.xmp.orientation
         return build_xmp(self.model.xmp) or None
 
@@ -252,7 +252,7 @@ class WebpHandler(FormatHandler):
                 body += _riff_chunk(chunk.fourcc, bytes(view[chunk.data_start : chunk.data_end]))
             elif chunk.fourcc == b"ANMF":
                 frame = bytes(view[chunk.data_start : chunk.data_start + 16]) + b"".join(
-                    _riff_chunk(c.fourcc, bytes(view[c.data_start : c.data_end])) for c in model.frames[index]
+                    _riff_chunk(c.fourcc, bytes(view[c.data_start : c.data_end])) for c in model.frame_chunks[index]
                 )
                 body += _riff_chunk(b"ANMF", frame)
         body += kept_meta.pop(b"EXIF", b"") + kept_meta.pop(b"XMP ", b"")

@@ -6,7 +6,9 @@ never free text):
 * ``tiff:Orientation`` (1..8), for files that carry their orientation in XMP;
 * HDR gain-map rendering parameters: Adobe/Google ``hdrgm`` (Ultra HDR), Apple ``HDRGainMap`` and ``apdi``;
 * the Google container directory (``Container:Directory``) that tells readers where an Ultra HDR gain map is,
-  whose ``Item:Length`` the rewrite updates.
+  whose ``Item:Length`` the rewrite updates;
+* with ``keep_copyright`` only, the rights fields (``dc:rights``, ``dc:creator``, ``photoshop:Credit``,
+  ``xmpRights:Marked``/``WebStatement``/``UsageTerms``): free text, kept because the policy asks for it.
 
 A packet is kept as it is only when it equals, byte for byte, the packet built here from its own values:
 comments, processing instructions, other properties, padding and any other text make it metadata. Parsing never
@@ -18,6 +20,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
+from xml.sax.saxutils import escape, quoteattr
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 TIFF = "http://ns.adobe.com/tiff/1.0/"
@@ -26,7 +29,19 @@ HDRGAINMAP = "http://ns.apple.com/HDRGainMap/1.0/"
 APDI = "http://ns.apple.com/pixeldatainfo/1.0/"
 CONTAINER = "http://ns.google.com/photos/1.0/container/"
 ITEM = "http://ns.google.com/photos/1.0/container/item/"
-_PREFIXES = {TIFF: "tiff", HDRGM: "hdrgm", HDRGAINMAP: "HDRGainMap", APDI: "apdi"}
+DC = "http://purl.org/dc/elements/1.1/"
+PHOTOSHOP = "http://ns.adobe.com/photoshop/1.0/"
+XMP_RIGHTS = "http://ns.adobe.com/xap/1.0/rights/"
+_RIGHTS = (
+    (DC, "rights", "alt"), (DC, "creator", "seq"), (PHOTOSHOP, "Credit", "text"), (XMP_RIGHTS, "Marked", "bool"),
+    (XMP_RIGHTS, "WebStatement", "text"), (XMP_RIGHTS, "UsageTerms", "alt"),
+)  # fmt: skip
+"""Rights fields kept with ``keep_copyright``: namespace, property and how it is written."""
+_MAX_TEXT = 2000
+_PREFIXES = {
+    TIFF: "tiff", HDRGM: "hdrgm", HDRGAINMAP: "HDRGainMap", APDI: "apdi", DC: "dc", PHOTOSHOP: "photoshop",
+    XMP_RIGHTS: "xmpRights",
+}  # fmt: skip
 
 _NUMBER = re.compile(r"[+-]?(?:\d{1,20}(?:\.\d{0,20})?|\.\d{1,20})(?:[eE][+-]?\d{1,3})?")
 _VERSION = re.compile(r"\d{1,3}(?:\.\d{1,3}){0,2}")
@@ -73,6 +88,8 @@ class XmpValues:
     gain_map: tuple[tuple[str, str, Value], ...] = ()
     """(namespace, property, value) of the kept gain-map properties, in a fixed order."""
     container: tuple[ContainerItem, ...] = field(default=())
+    rights: tuple[tuple[str, str, Value], ...] = ()
+    """(namespace, property, value) of the rights fields kept with ``keep_copyright``."""
 
     @property
     def empty(self) -> bool:
@@ -95,7 +112,7 @@ def parse_xml(packet: bytes) -> ET.Element | None:
         return None
 
 
-def read_xmp(packet: bytes) -> XmpValues:
+def read_xmp(packet: bytes, *, keep_copyright: bool = False) -> XmpValues:
     """The kept values of ``packet`` (empty when it cannot be read)."""
     root = parse_xml(packet)
     if root is None:
@@ -105,7 +122,24 @@ def read_xmp(packet: bytes) -> XmpValues:
         orientation=_orientation(descriptions),
         gain_map=tuple(_gain_map(descriptions)),
         container=_container(descriptions),
+        rights=tuple(_rights(descriptions)) if keep_copyright else (),
     )
+
+
+def _rights(descriptions: list[ET.Element]) -> list[tuple[str, str, Value]]:
+    found = []
+    for namespace, name, form in _RIGHTS:
+        value = next((v for e in descriptions if (v := _property(e, namespace, name)) is not None), None)
+        if value is None:
+            continue
+        if form in ("alt", "text", "bool") and isinstance(value, tuple):
+            value = value[0]
+        if form == "bool" and value not in _BOOLEAN:
+            continue
+        values = value if isinstance(value, tuple) else (value,)
+        if all(0 < len(v) <= _MAX_TEXT for v in values):
+            found.append((namespace, name, value))
+    return found
 
 
 def _property(element: ET.Element, namespace: str, name: str) -> Value | None:
@@ -182,7 +216,7 @@ def build_xmp(values: XmpValues) -> bytes:
     if values.empty:
         return b""
     namespaces = {TIFF} if values.orientation is not None else set()
-    namespaces |= {ns for ns, _, _ in values.gain_map}
+    namespaces |= {ns for ns, _, _ in (*values.gain_map, *values.rights)}
     declarations = "".join(f' xmlns:{_PREFIXES[ns]}="{ns}"' for ns in _PREFIXES if ns in namespaces)
     if values.container:
         declarations += f' xmlns:Container="{CONTAINER}" xmlns:Item="{ITEM}"'
@@ -195,6 +229,9 @@ def build_xmp(values: XmpValues) -> bytes:
             elements += f"<{qualified}><rdf:Seq>{items}</rdf:Seq></{qualified}>"
         else:
             attributes += f' {qualified}="{value}"'
+    rights_attributes, rights_elements = _rights_xml(values.rights)
+    attributes += rights_attributes
+    elements += rights_elements
     if values.container:
         elements += "<Container:Directory><rdf:Seq>" + "".join(map(_item, values.container)) + "</rdf:Seq>"
         elements += "</Container:Directory>"
@@ -204,13 +241,31 @@ def build_xmp(values: XmpValues) -> bytes:
     return PACKET_HEAD + body.encode() + PACKET_TAIL
 
 
+def _rights_xml(rights: tuple[tuple[str, str, Value], ...]) -> tuple[str, str]:
+    """The rights fields as attributes (simple values) and elements (language alternatives, lists), escaped."""
+    forms = {(ns, name): form for ns, name, form in _RIGHTS}
+    attributes = elements = ""
+    for ns, name, value in rights:
+        qualified, form = f"{_PREFIXES[ns]}:{name}", forms[ns, name]
+        values = value if isinstance(value, tuple) else (value,)
+        if form in ("text", "bool"):
+            attributes += f" {qualified}={quoteattr(values[0])}"
+        elif form == "alt":
+            item = f'<rdf:li xml:lang="x-default">{escape(values[0])}</rdf:li>'
+            elements += f"<{qualified}><rdf:Alt>{item}</rdf:Alt></{qualified}>"
+        else:
+            items = "".join(f"<rdf:li>{escape(v)}</rdf:li>" for v in values)
+            elements += f"<{qualified}><rdf:Seq>{items}</rdf:Seq></{qualified}>"
+    return attributes, elements
+
+
 def _item(item: ContainerItem) -> str:
     length = f' Item:Length="{item.length}"' if item.length is not None else ""
     fields = f'Item:Semantic="{item.semantic}" Item:Mime="{item.mime}"{length}'
     return f'<rdf:li rdf:parseType="Resource"><Container:Item {fields}/></rdf:li>'
 
 
-def canonical_xmp(packet: bytes) -> tuple[XmpValues, bytes]:
+def canonical_xmp(packet: bytes, *, keep_copyright: bool = False) -> tuple[XmpValues, bytes]:
     """The kept values of ``packet`` and the canonical packet holding them."""
-    values = read_xmp(packet)
+    values = read_xmp(packet, keep_copyright=keep_copyright)
     return values, build_xmp(values)

@@ -137,7 +137,7 @@ def test_csv_and_table_output(s3: Any, images: dict[str, bytes], tmp_path: Path)
     code, out, _ = run(f"s3://{BUCKET}")
     assert code == 1
     assert "photos/gps.jpg" in out and "photos/clean.jpg" not in out
-    assert "GPS: GPSVersionID, GPSLatitudeRef, GPSLatitude, GPSLongitudeRef, +1 more" in out
+    assert "GPS: GPSVersionID, GPSLatitudeRef, GPSLatitude," in out and "+1 more" in out
     assert "scanned 2 objects: 1 clean, 1 leaking, 0 unsupported, 0 unreadable" in out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -15,18 +16,15 @@ pytestmark = [pytest.mark.corpus, pytest.mark.skipif(not CORPUS.is_dir(), reason
 
 MIN_ACCEPTED = 139
 """Plain ``exiftool -all=`` produces 139 outputs on this corpus, 12 of them still leaking."""
-EXPECTED_REFUSALS = {
-    "mdx__BigTIFF.tif",
-    "mdx__fuzz_crash-2b10c204_badIFD.tif",
-    "mdx__fuzz_crash-5694c3cf.webp",
-    "mdx__fuzz_crash-824dc868.png",
-    "pillow__broken.png",
-    "pillow__truncated_end_chunk.png",
-    "pillow__truncated_jpeg.jpg",
-    "pillow__ultrahdr.jpg",
-    "pillow_heif__corrupted.heic",
-    "pillow_heif__truncated.heic",
-}
+GENUINE_DEFECT = re.compile(
+    r"^malformed \w+: .*(truncated|past the end|cut off|no EOI|no IEND|bad CRC|corrupt|does not decode|no image)"
+)
+"""What a refusal of a real file may say: the file is truncated or corrupt, and where."""
+KNOWN_BAD_REASONS = re.compile(
+    r"verification failed|cannot be removed|Pillow|ExifTool (cannot|could not|crashed|timed out)|internal error|"
+    r"decompression bomb|not supported|orientation changed|frames changed"
+)
+"""Refusals the tool must never give a valid photo (each was a bug once)."""
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +59,13 @@ def test_cleaned_files_are_proven_byte_identical(corpus_results: dict[str, tuple
         assert verification.image_hash_before == verification.image_hash_after
 
 
-def test_refusals_are_exactly_the_broken_or_unwritable_files(corpus_results: dict[str, tuple[Path, object]]) -> None:
-    refused = {name for name, (_, report) in corpus_results.items() if not report.ok}  # type: ignore[attr-defined]
-    assert refused == EXPECTED_REFUSALS
+def test_every_refusal_names_a_genuine_defect(corpus_results: dict[str, tuple[Path, object]]) -> None:
+    refused = {name: report.reason for name, (_, report) in corpus_results.items() if not report.ok}  # type: ignore[attr-defined]
+    assert len(refused) <= len(corpus_results) - MIN_ACCEPTED
+    for name, reason in refused.items():
+        assert "\n" not in str(reason), name
+        assert GENUINE_DEFECT.search(str(reason)), (name, reason)
+        assert not KNOWN_BAD_REASONS.search(str(reason)), (name, reason)
 
 
 def test_mime_type_is_unchanged(corpus_results: dict[str, tuple[Path, object]]) -> None:

@@ -9,6 +9,8 @@ import pytest
 from PIL import Image, ImageCms
 
 from exif_scrubber import Outcome, Scrubber, ScrubPolicy
+from exif_scrubber.kept.icc import is_canonical_icc, reduce_icc
+from exif_scrubber.reading import read
 from scrub_demo.samples import MetadataRecipe, inject, make_pixels
 
 from .conftest import SampleFactory
@@ -26,11 +28,27 @@ def _icc_of(path: Path) -> bytes | None:
         return image.info.get("icc_profile")
 
 
-def test_icc_profile_is_kept_by_default(scrubber: Scrubber, tmp_path: Path) -> None:
+def _renders_the_same(original: bytes, kept: bytes) -> bool:
+    """The same picture converted to sRGB through both profiles gives the same bytes."""
+    picture = make_pixels((64, 48))
+    srgb = ImageCms.createProfile("sRGB")
+    outputs = []
+    for profile in (original, kept):
+        transform = ImageCms.buildTransform(ImageCms.ImageCmsProfile(io.BytesIO(profile)), srgb, "RGB", "RGB")
+        outputs.append(ImageCms.applyTransform(picture, transform).tobytes())  # type: ignore[union-attr]
+    return outputs[0] == outputs[1]
+
+
+def test_icc_profile_is_kept_by_default_reduced_to_what_colour_management_needs(
+    scrubber: Scrubber, tmp_path: Path
+) -> None:
     source = _jpeg_with_icc(scrubber, tmp_path / "icc.jpg")
     report = scrubber.scrub_file(source, tmp_path / "out.jpg")
     assert report.outcome is Outcome.CLEANED
-    assert _icc_of(tmp_path / "out.jpg") == _icc_of(source) is not None
+    original, kept = _icc_of(source), _icc_of(tmp_path / "out.jpg")
+    assert original is not None and kept is not None
+    assert is_canonical_icc(kept) and kept == reduce_icc(original)
+    assert _renders_the_same(original, kept)
 
 
 def test_strip_icc_removes_the_profile(scrubber: Scrubber, tmp_path: Path) -> None:
@@ -47,11 +65,15 @@ def test_keep_copyright_keeps_only_rights_fields(sample: SampleFactory, tmp_path
     with Scrubber(ScrubPolicy(keep_copyright=True)) as keeping:
         report = keeping.scrub_file(source, tmp_path / "out.jpg")
         assert report.outcome is Outcome.CLEANED, report.reason
-        tags = {f"{t.group}:{t.name}": t.value for t in keeping._read(tmp_path / "out.jpg").tags}
+        tags = {f"{t.group}:{t.name}": t.value for t in read(keeping.pool, str(tmp_path / "out.jpg")).tags}
+        assert keeping.scan(tmp_path / "out.jpg").clean
     assert tags["IFD0:Copyright"] == "(c) 2024 Alice Example"
     assert tags["IFD0:Artist"] == "Alice Example"
-    assert "XMP-dc:Rights" in tags
-    assert not [k for k in tags if k.startswith(("GPS:", "IPTC:City", "IFD0:Make", "IFD1:"))]
+    assert tags["XMP-dc:Rights"] == "All rights reserved"
+    assert tags["IPTC:By-line"] == "Alice Example"
+    assert not [k for k in tags if k.startswith(("GPS:", "IPTC:City", "IFD0:Make", "IFD1:", "XMP-dc:Desc"))]
+    data = (tmp_path / "out.jpg").read_bytes()
+    assert b"Rue Example" not in data and b"083024001234" not in data
 
 
 def test_default_policy_removes_copyright(sample: SampleFactory, scrubber: Scrubber, tmp_path: Path) -> None:
@@ -82,4 +104,5 @@ def test_png_icc_survives(scrubber: Scrubber, tmp_path: Path) -> None:
     source.write_bytes(buffer.getvalue())
     inject(scrubber.pool, source, MetadataRecipe(), "PNG")
     assert scrubber.scrub_file(source, tmp_path / "out.png").outcome is Outcome.CLEANED
-    assert _icc_of(tmp_path / "out.png") == profile
+    kept = _icc_of(tmp_path / "out.png")
+    assert kept == reduce_icc(profile) and _renders_the_same(profile, kept)
