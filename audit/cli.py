@@ -6,6 +6,7 @@ Exit codes: 0 clean, 1 something leaks or cannot be read (or matches ``--fail-on
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import threading
@@ -27,12 +28,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from exif_scrubber import Scrubber, ScrubPolicy
+from exif_scrubber import Scrubber, ScrubPolicy, __version__
 from exif_scrubber.errors import ScrubberError
 
+from . import groups
 from .inventory import read_inventory
 from .listing import KeyFilter, ListingError, ObjectRef, count, list_local, list_s3, parse_s3_uri
-from .report import WRITERS, ObjectResult, Summary, fails
+from .report import WRITERS, Header, ObjectResult, Summary, fails, utc_now
 from .scan import Auditor
 
 EXIT_CLEAN, EXIT_LEAKS, EXIT_ERROR = 0, 1, 2
@@ -44,7 +46,22 @@ class AuditError(click.ClickException):
     exit_code = EXIT_ERROR
 
 
+def _list_groups(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(groups.listing())
+        ctx.exit(EXIT_CLEAN)
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="exif-audit", message="%(prog)s %(version)s")
+@click.option(
+    "--list-groups",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_list_groups,
+    help="Print every name --fail-on accepts, then exit.",
+)
 @click.argument("target", required=False)
 @click.option(
     "--inventory",
@@ -76,8 +93,9 @@ class AuditError(click.ClickException):
 @click.option(
     "--fail-on",
     metavar="GROUPS",
-    help="Comma-separated groups that fail the run (e.g. GPS,MakerNotes; also the pseudo-groups "
-    "unreadable, unsupported). Default: any leak or unreadable object.",
+    help="Comma-separated names that fail the run: pseudo-groups (leaking, unreadable, unsupported), families "
+    "(EXIF, GPS, MakerNotes, Comment, Trailer) or ExifTool groups as prefixes (XMP, IPTC, ICC, ...); an unknown "
+    "name is an error (see --list-groups). Default: any leak or unreadable object.",
 )
 @click.option("--full-read", is_flag=True, help="Read every object whole (no ranged GETs).")
 @click.option(
@@ -122,9 +140,7 @@ def main(
     if bool(target) == bool(inventory):
         raise click.UsageError("give either TARGET (s3://bucket[/prefix] or a folder) or --inventory MANIFEST")
     keys = KeyFilter(include, exclude)
-    fail_groups = [g.strip() for g in fail_on.split(",") if g.strip()] if fail_on else None
-    if fail_on is not None and not fail_groups:
-        raise click.BadParameter("name at least one group", param_hint="--fail-on")
+    fail_groups = _fail_on(fail_on)
     policy = ScrubPolicy(keep_copyright=keep_copyright, strip_icc=strip_icc, keep_c2pa=keep_c2pa)
     is_s3 = bool(inventory) or bool(target and target.startswith("s3://"))
     if do_fix and not is_s3:
@@ -145,7 +161,15 @@ def main(
             raise AuditError(str(exc)) from None
         auditor = stack.enter_context(Auditor(scrubber, client=client, ranged=not full_read))
         out: IO[str] = stack.enter_context(output.open("w", newline="")) if output else sys.stdout
-        writer = WRITERS[fmt](out)
+        header = Header(
+            started=utc_now(),
+            target=target or f"inventory {inventory}",
+            policy={"fingerprint": policy.fingerprint(), **dataclasses.asdict(policy)},
+            versions={"exif-scrubber": __version__, "exiftool": scrubber.exiftool_version},
+            options={"all_versions": all_versions, "fail_on": fail_groups, "include": list(include),
+                     "exclude": list(exclude), "full_read": full_read},
+        )  # fmt: skip
+        writer = WRITERS[fmt](out, header)
         bar = _Bar(stack, err, totals) if show_progress else None
         try:
             for result in auditor.audit_all(refs, max_workers):
@@ -162,15 +186,42 @@ def main(
             raise AuditError(f"ExifTool failed: {exc}") from None
         finally:
             summary.seconds = time.monotonic() - started
+            summary.finished = utc_now()
             writer.close(summary)
         if to_fix:
             if output is None:
                 sys.stdout.flush()
             summary.failing -= _fix(client, scrubber, policy, to_fix, yes, err)
+    _verdict(summary, fail_groups, to_file=output is not None, table=fmt == "table", err=err)
     if access_errors:
         err.print(f"[red]error:[/red] {access_errors} object(s) could not be read (see the report)", highlight=False)
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_LEAKS if summary.failing else EXIT_CLEAN)
+
+
+def _fail_on(raw: str | None) -> list[str] | None:
+    """The ``--fail-on`` names; a name that can never match anything is a usage error (exit 2)."""
+    if raw is None:
+        return None
+    names = [g.strip() for g in raw.split(",") if g.strip()]
+    if not names:
+        raise click.BadParameter("name at least one group", param_hint="--fail-on")
+    unknown = groups.unknown_names(names)
+    if unknown:
+        raise click.BadParameter(groups.usage_message(unknown), param_hint="--fail-on")
+    return names
+
+
+def _verdict(summary: Summary, fail_on: list[str] | None, *, to_file: bool, table: bool, err: Console) -> None:
+    """The one-line verdict: on stdout after a table or when the report went to a file (with the counts),
+    else on stderr so that JSON/CSV on stdout stays parseable."""
+    line = summary.verdict_line(fail_on)
+    if to_file:
+        click.echo(f"{line}\n{summary.counts_line()}")
+    elif table:
+        click.echo(line)
+    else:
+        err.print(line, highlight=False, markup=False)
 
 
 def _fix(

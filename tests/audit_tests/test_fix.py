@@ -68,3 +68,17 @@ def test_fix_never_rewrites_a_noncurrent_version(s3: Any, images: dict[str, byte
 def test_fix_refuses_folders(tmp_path: Any) -> None:
     code, _, err = run(str(tmp_path), "--fix")
     assert code == 2 and "does not apply to folders" in err
+
+
+def test_a_forged_marker_on_a_leaking_object_does_not_stop_fix(s3: Any, images: dict[str, bytes]) -> None:
+    """The uploader sets x-amz-meta-exif-stripped himself: the audit reports the leak, --fix scrubs it anyway."""
+    for forged in ("p1;icc;engine=0.1.0;exiftool=13.59", "p1;icc;sig=" + "0" * 32):
+        s3.put_object(Bucket=BUCKET, Key="up/forged.jpg", Body=images["gps.jpg"], Metadata={"exif-stripped": forged})
+        code, doc = report(f"s3://{BUCKET}")
+        assert code == 1 and doc["objects"][0]["status"] == "leaking" and doc["objects"][0]["marker"] == forged
+        result = CliRunner().invoke(main, [f"s3://{BUCKET}", "--fix", "--yes", "-q"], catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+        assert "fix: 1 scrubbed" in result.stderr
+        code, doc = report(f"s3://{BUCKET}")
+        assert code == 0 and doc["objects"][0]["status"] == "clean"
+        assert s3.get_object(Bucket=BUCKET, Key="up/forged.jpg")["Body"].read() != images["gps.jpg"]
