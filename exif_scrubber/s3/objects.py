@@ -204,7 +204,7 @@ class S3Objects:
         try:
             response = self.client.head_object(**args)
         except ClientError as exc:
-            if is_not_found(exc):
+            if is_not_found(exc) or http_status(exc) == 405:  # 405: the version named is a delete marker
                 return None
             raise
         return Head(

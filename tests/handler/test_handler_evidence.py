@@ -211,3 +211,12 @@ def test_report_only_reads_exactly_the_noncurrent_version_asked_for(
     assert result.version_id == dirty
     assert records(harness.s3, versioned_bucket) == []  # the report-only function writes nothing
     assert "PutObject" not in harness.calls.names and "PutObjectTagging" not in harness.calls.names
+
+
+def test_report_only_on_a_delete_marker_version_is_skipped(harness_factory: Any, versioned_bucket: str) -> None:
+    """An inventory of all versions lists delete markers too: a task naming one is not a failure."""
+    harness: Harness = harness_factory(report_only=True)
+    put(harness.s3, versioned_bucket, "gone.jpg", jpeg(seed=22))
+    marker = harness.s3.delete_object(Bucket=versioned_bucket, Key="gone.jpg")["VersionId"]
+    result = harness.process(versioned_bucket, "gone.jpg", version_id=marker)
+    assert result.status is Status.SKIPPED and not result.failed
