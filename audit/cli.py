@@ -109,6 +109,12 @@ def _list_groups(ctx: click.Context, _param: click.Parameter, value: bool) -> No
     is_flag=True,
     help="Scrub the leaking current objects through the Lambda's own path (asks first).",
 )
+@click.option(
+    "--purge-noncurrent",
+    is_flag=True,
+    help="With --fix --all-versions: permanently delete the leaking noncurrent versions (versions cannot be "
+    "rewritten); a version that is its key's only copy is kept.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before --fix writes.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def main(
@@ -129,6 +135,7 @@ def main(
     strip_icc: bool,
     keep_c2pa: bool,
     do_fix: bool,
+    purge_noncurrent: bool,
     yes: bool,
     quiet: bool,
 ) -> None:
@@ -145,6 +152,8 @@ def main(
     is_s3 = bool(inventory) or bool(target and target.startswith("s3://"))
     if do_fix and not is_s3:
         raise click.UsageError("--fix rewrites S3 objects through the Lambda's path; it does not apply to folders")
+    if purge_noncurrent and not (do_fix and (all_versions or inventory)):
+        raise click.UsageError("--purge-noncurrent needs --fix and --all-versions (or an --inventory of all versions)")
     client = _s3_client(endpoint_url, profile, region, max_workers) if is_s3 else None
     refs, totals = _listing(target, inventory, client, all_versions, keys)
     err = Console(stderr=True)
@@ -191,7 +200,7 @@ def main(
         if to_fix:
             if output is None:
                 sys.stdout.flush()
-            summary.failing -= _fix(client, scrubber, policy, to_fix, yes, err)
+            summary.failing -= _fix(client, scrubber, policy, to_fix, yes, err, purge_noncurrent=purge_noncurrent)
     _verdict(summary, fail_groups, to_file=output is not None, table=fmt == "table", err=err)
     if access_errors:
         err.print(f"[red]error:[/red] {access_errors} object(s) could not be read (see the report)", highlight=False)
@@ -225,18 +234,38 @@ def _verdict(summary: Summary, fail_on: list[str] | None, *, to_file: bool, tabl
 
 
 def _fix(
-    client: Any, scrubber: Scrubber, policy: ScrubPolicy, leaking: list[ObjectResult], yes: bool, err: Console
+    client: Any,
+    scrubber: Scrubber,
+    policy: ScrubPolicy,
+    leaking: list[ObjectResult],
+    yes: bool,
+    err: Console,
+    *,
+    purge_noncurrent: bool = False,
 ) -> int:
-    """Confirm, then scrub; return how many objects were scrubbed (they no longer fail the run)."""
+    """Confirm, then scrub (and purge); return how many objects no longer leak (they no longer fail the run)."""
     from .fix import fix
 
-    question = f"Scrub {len(leaking)} leaking object(s) in place (conditional writes, attributes kept)?"
+    current = sum(r.is_latest for r in leaking)
+    question = f"Scrub {current} leaking object(s) in place (conditional writes, attributes kept)?"
+    if purge_noncurrent:
+        question = (
+            f"Scrub {current} leaking object(s) in place and PERMANENTLY DELETE {len(leaking) - current} leaking "
+            "noncurrent version(s)?"
+        )
     if not yes and not click.confirm(question, default=False, err=True):
         err.print("not fixed: nothing was written", highlight=False)
         return 0
-    outcomes = fix(client, scrubber, policy, leaking, lambda line: err.print(line, highlight=False, markup=False))
+    outcomes = fix(
+        client,
+        scrubber,
+        policy,
+        leaking,
+        lambda line: err.print(line, highlight=False, markup=False),
+        purge_noncurrent=purge_noncurrent,
+    )
     err.print("fix: " + ", ".join(f"{n} {status}" for status, n in sorted(outcomes.items())), highlight=False)
-    return outcomes["scrubbed"]
+    return outcomes["scrubbed"] + outcomes["purged"]
 
 
 def _s3_client(endpoint_url: str | None, profile: str | None, region: str | None, workers: int) -> Any:
