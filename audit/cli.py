@@ -6,6 +6,7 @@ Exit codes: 0 clean, 1 something leaks or cannot be read (or matches ``--fail-on
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import threading
@@ -27,12 +28,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from exif_scrubber import Scrubber, ScrubPolicy
+from exif_scrubber import Scrubber, ScrubPolicy, __version__
 from exif_scrubber.errors import ScrubberError
 
+from . import groups
 from .inventory import read_inventory
 from .listing import KeyFilter, ListingError, ObjectRef, count, list_local, list_s3, parse_s3_uri
-from .report import WRITERS, ObjectResult, Summary, fails
+from .report import WRITERS, Header, ObjectResult, Summary, fails, utc_now
 from .scan import Auditor
 
 EXIT_CLEAN, EXIT_LEAKS, EXIT_ERROR = 0, 1, 2
@@ -44,7 +46,22 @@ class AuditError(click.ClickException):
     exit_code = EXIT_ERROR
 
 
+def _list_groups(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(groups.listing())
+        ctx.exit(EXIT_CLEAN)
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="exif-audit", message="%(prog)s %(version)s")
+@click.option(
+    "--list-groups",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_list_groups,
+    help="Print every name --fail-on accepts, then exit.",
+)
 @click.argument("target", required=False)
 @click.option(
     "--inventory",
@@ -76,8 +93,9 @@ class AuditError(click.ClickException):
 @click.option(
     "--fail-on",
     metavar="GROUPS",
-    help="Comma-separated groups that fail the run (e.g. GPS,MakerNotes; also the pseudo-groups "
-    "unreadable, unsupported). Default: any leak or unreadable object.",
+    help="Comma-separated names that fail the run: pseudo-groups (leaking, unreadable, unsupported), families "
+    "(EXIF, GPS, MakerNotes, Comment, Trailer) or ExifTool groups as prefixes (XMP, IPTC, ICC, ...); an unknown "
+    "name is an error (see --list-groups). Default: any leak or unreadable object.",
 )
 @click.option("--full-read", is_flag=True, help="Read every object whole (no ranged GETs).")
 @click.option(
@@ -90,6 +108,12 @@ class AuditError(click.ClickException):
     "do_fix",
     is_flag=True,
     help="Scrub the leaking current objects through the Lambda's own path (asks first).",
+)
+@click.option(
+    "--purge-noncurrent",
+    is_flag=True,
+    help="With --fix --all-versions: permanently delete the leaking noncurrent versions (versions cannot be "
+    "rewritten); a version that is its key's only copy is kept.",
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before --fix writes.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -111,6 +135,7 @@ def main(
     strip_icc: bool,
     keep_c2pa: bool,
     do_fix: bool,
+    purge_noncurrent: bool,
     yes: bool,
     quiet: bool,
 ) -> None:
@@ -122,13 +147,13 @@ def main(
     if bool(target) == bool(inventory):
         raise click.UsageError("give either TARGET (s3://bucket[/prefix] or a folder) or --inventory MANIFEST")
     keys = KeyFilter(include, exclude)
-    fail_groups = [g.strip() for g in fail_on.split(",") if g.strip()] if fail_on else None
-    if fail_on is not None and not fail_groups:
-        raise click.BadParameter("name at least one group", param_hint="--fail-on")
+    fail_groups = _fail_on(fail_on)
     policy = ScrubPolicy(keep_copyright=keep_copyright, strip_icc=strip_icc, keep_c2pa=keep_c2pa)
     is_s3 = bool(inventory) or bool(target and target.startswith("s3://"))
     if do_fix and not is_s3:
         raise click.UsageError("--fix rewrites S3 objects through the Lambda's path; it does not apply to folders")
+    if purge_noncurrent and not (do_fix and (all_versions or inventory)):
+        raise click.UsageError("--purge-noncurrent needs --fix and --all-versions (or an --inventory of all versions)")
     client = _s3_client(endpoint_url, profile, region, max_workers) if is_s3 else None
     refs, totals = _listing(target, inventory, client, all_versions, keys)
     err = Console(stderr=True)
@@ -145,7 +170,15 @@ def main(
             raise AuditError(str(exc)) from None
         auditor = stack.enter_context(Auditor(scrubber, client=client, ranged=not full_read))
         out: IO[str] = stack.enter_context(output.open("w", newline="")) if output else sys.stdout
-        writer = WRITERS[fmt](out)
+        header = Header(
+            started=utc_now(),
+            target=target or f"inventory {inventory}",
+            policy={"fingerprint": policy.fingerprint(), **dataclasses.asdict(policy)},
+            versions={"exif-scrubber": __version__, "exiftool": scrubber.exiftool_version},
+            options={"all_versions": all_versions, "fail_on": fail_groups, "include": list(include),
+                     "exclude": list(exclude), "full_read": full_read},
+        )  # fmt: skip
+        writer = WRITERS[fmt](out, header)
         bar = _Bar(stack, err, totals) if show_progress else None
         try:
             for result in auditor.audit_all(refs, max_workers):
@@ -162,30 +195,77 @@ def main(
             raise AuditError(f"ExifTool failed: {exc}") from None
         finally:
             summary.seconds = time.monotonic() - started
+            summary.finished = utc_now()
             writer.close(summary)
         if to_fix:
             if output is None:
                 sys.stdout.flush()
-            summary.failing -= _fix(client, scrubber, policy, to_fix, yes, err)
+            summary.failing -= _fix(client, scrubber, policy, to_fix, yes, err, purge_noncurrent=purge_noncurrent)
+    _verdict(summary, fail_groups, to_file=output is not None, table=fmt == "table", err=err)
     if access_errors:
         err.print(f"[red]error:[/red] {access_errors} object(s) could not be read (see the report)", highlight=False)
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_LEAKS if summary.failing else EXIT_CLEAN)
 
 
+def _fail_on(raw: str | None) -> list[str] | None:
+    """The ``--fail-on`` names; a name that can never match anything is a usage error (exit 2)."""
+    if raw is None:
+        return None
+    names = [g.strip() for g in raw.split(",") if g.strip()]
+    if not names:
+        raise click.BadParameter("name at least one group", param_hint="--fail-on")
+    unknown = groups.unknown_names(names)
+    if unknown:
+        raise click.BadParameter(groups.usage_message(unknown), param_hint="--fail-on")
+    return names
+
+
+def _verdict(summary: Summary, fail_on: list[str] | None, *, to_file: bool, table: bool, err: Console) -> None:
+    """The one-line verdict: on stdout after a table or when the report went to a file (with the counts),
+    else on stderr so that JSON/CSV on stdout stays parseable."""
+    line = summary.verdict_line(fail_on)
+    if to_file:
+        click.echo(f"{line}\n{summary.counts_line()}")
+    elif table:
+        click.echo(line)
+    else:
+        err.print(line, highlight=False, markup=False)
+
+
 def _fix(
-    client: Any, scrubber: Scrubber, policy: ScrubPolicy, leaking: list[ObjectResult], yes: bool, err: Console
+    client: Any,
+    scrubber: Scrubber,
+    policy: ScrubPolicy,
+    leaking: list[ObjectResult],
+    yes: bool,
+    err: Console,
+    *,
+    purge_noncurrent: bool = False,
 ) -> int:
-    """Confirm, then scrub; return how many objects were scrubbed (they no longer fail the run)."""
+    """Confirm, then scrub (and purge); return how many objects no longer leak (they no longer fail the run)."""
     from .fix import fix
 
-    question = f"Scrub {len(leaking)} leaking object(s) in place (conditional writes, attributes kept)?"
+    current = sum(r.is_latest for r in leaking)
+    question = f"Scrub {current} leaking object(s) in place (conditional writes, attributes kept)?"
+    if purge_noncurrent:
+        question = (
+            f"Scrub {current} leaking object(s) in place and PERMANENTLY DELETE {len(leaking) - current} leaking "
+            "noncurrent version(s)?"
+        )
     if not yes and not click.confirm(question, default=False, err=True):
         err.print("not fixed: nothing was written", highlight=False)
         return 0
-    outcomes = fix(client, scrubber, policy, leaking, lambda line: err.print(line, highlight=False, markup=False))
+    outcomes = fix(
+        client,
+        scrubber,
+        policy,
+        leaking,
+        lambda line: err.print(line, highlight=False, markup=False),
+        purge_noncurrent=purge_noncurrent,
+    )
     err.print("fix: " + ", ".join(f"{n} {status}" for status, n in sorted(outcomes.items())), highlight=False)
-    return outcomes["scrubbed"]
+    return outcomes["scrubbed"] + outcomes["purged"]
 
 
 def _s3_client(endpoint_url: str | None, profile: str | None, region: str | None, workers: int) -> Any:

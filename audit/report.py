@@ -5,62 +5,16 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import IO, Any
 
 from rich.console import Console
 from rich.table import Table
 
-MAKERNOTE_GROUPS = frozenset(
-    {
-        "MakerNotes",
-        "Apple",
-        "Canon",
-        "CanonCustom",
-        "CanonRaw",
-        "CanonVRD",
-        "Casio",
-        "DJI",
-        "FLIR",
-        "FujiFilm",
-        "GE",
-        "GoPro",
-        "HP",
-        "JVC",
-        "Kodak",
-        "KodakIFD",
-        "Kyocera",
-        "Leica",
-        "Minolta",
-        "MinoltaRaw",
-        "Motorola",
-        "Nikon",
-        "NikonCapture",
-        "NikonCustom",
-        "NikonScan",
-        "NikonSettings",
-        "Nintendo",
-        "Olympus",
-        "OlympusCameraSettings",
-        "OlympusEquipment",
-        "OlympusFocusInfo",
-        "OlympusImageProcessing",
-        "OlympusRawDevelopment",
-        "Panasonic",
-        "Pentax",
-        "PhaseOne",
-        "Reconyx",
-        "Ricoh",
-        "Samsung",
-        "Sanyo",
-        "Sigma",
-        "Sony",
-        "Unknown",
-    }
-)
-"""ExifTool family-1 groups of maker notes, so that ``--fail-on MakerNotes`` matches them all."""
+from .groups import matches
 
 
 class Status(StrEnum):
@@ -81,6 +35,8 @@ class ObjectResult:
     size: int
     status: Status
     bucket: str = ""
+    etag: str | None = None
+    """ETag of the bytes read (S3 only): with ``version_id`` it names exactly what was audited."""
     format: str | None = None
     leftovers: dict[str, list[str]] = field(default_factory=dict)
     marker: str | None = None
@@ -110,15 +66,6 @@ class ObjectResult:
         return data
 
 
-def group_matches(pattern: str, group: str) -> bool:
-    """``--fail-on`` matching: exact (case-insensitive), a family prefix (``XMP`` -> ``XMP-dc``),
-    or ``MakerNotes`` for any maker-note group."""
-    p, g = pattern.lower(), group.lower()
-    if p == "makernotes" and group in MAKERNOTE_GROUPS:
-        return True
-    return g == p or (g.startswith(p) and not g[len(p)].isalpha())
-
-
 @dataclass
 class Summary:
     """Counts over the whole audit."""
@@ -135,6 +82,24 @@ class Summary:
     leaking_by_group: Counter[str] = field(default_factory=Counter)
     failing: int = 0
     """Objects that make the run fail (leaks, unreadable, or what ``--fail-on`` names)."""
+    finished: str = ""
+    """UTC time the audit ended (ISO 8601)."""
+
+    @property
+    def verdict(self) -> str:
+        """``PASS`` or ``FAIL`` (what the exit code says, access errors aside)."""
+        return "FAIL" if self.failing else "PASS"
+
+    def verdict_line(self, fail_on: Sequence[str] | None) -> str:
+        """One line for people and CI logs."""
+        rule = f"--fail-on {','.join(fail_on)}" if fail_on else "any leak or unreadable image"
+        return f"exif-audit: {self.verdict}: {self.failing:,} of {self.scanned:,} object(s) fail ({rule})"
+
+    def counts_line(self) -> str:
+        return (
+            f"scanned {self.scanned:,} objects: {self.clean:,} clean, {self.leaking:,} leaking, "
+            f"{self.unsupported:,} unsupported, {self.unreadable:,} unreadable; {self.with_marker:,} carry the marker"
+        )
 
     def add(self, result: ObjectResult, fails: bool) -> None:
         self.scanned += 1
@@ -150,25 +115,62 @@ class Summary:
         data = asdict(self)
         data["leaking_by_group"] = dict(sorted(self.leaking_by_group.items()))
         data["seconds"] = round(self.seconds, 3)
+        data["verdict"] = self.verdict
         return data
 
 
+@dataclass(frozen=True)
+class Header:
+    """What a filed report must say about its own run: when, what, by which rules and tools."""
+
+    started: str
+    """UTC time the audit started (ISO 8601)."""
+    target: str
+    policy: dict[str, Any]
+    versions: dict[str, str]
+    options: dict[str, Any]
+    tool: str = "exif-audit"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def lines(self) -> list[tuple[str, str]]:
+        """``(name, value)`` pairs, flattened for CSV comments and people."""
+        pairs = [("tool", self.tool), ("started", self.started), ("target", self.target)]
+        pairs += [(f"policy.{k}", json.dumps(v) if not isinstance(v, str) else v) for k, v in self.policy.items()]
+        pairs += [(f"version.{k}", v) for k, v in self.versions.items()]
+        pairs += [(f"option.{k}", json.dumps(v)) for k, v in self.options.items()]
+        return pairs
+
+
+def utc_now() -> str:
+    """Now, UTC, to the second: ``2026-11-26T09:14:03Z``."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
 def fails(result: ObjectResult, fail_on: Iterable[str] | None) -> bool:
-    """Whether ``result`` makes the run exit 1. Without ``fail_on``: leaks and unreadable objects;
-    with it: only the named groups (plus the pseudo-groups ``unreadable`` and ``unsupported``)."""
+    """Whether ``result`` makes the run exit 1. Without ``fail_on``: leaks and unreadable objects; with it, only
+    what the names cover (:mod:`.groups`: the pseudo-groups ``leaking``, ``unreadable``, ``unsupported``,
+    the families and ExifTool groups)."""
     if fail_on is None:
         return result.status in (Status.LEAKING, Status.UNREADABLE) or bool(result.leftovers)
-    patterns = list(fail_on)
+    patterns = [p.lower() for p in fail_on]
     if result.status is Status.UNREADABLE and "unreadable" in patterns:
         return True
     if result.status is Status.UNSUPPORTED and "unsupported" in patterns:
         return True
-    return any(group_matches(p, g) for p in patterns for g in result.groups())
+    if result.leftovers and "leaking" in patterns:
+        return True
+    return any(
+        matches(p, location.rpartition(":")[2], names) for p in patterns for location, names in result.leftovers.items()
+    )
 
 
 CSV_FIELDS = (
+    "bucket",
     "key",
     "version_id",
+    "etag",
     "is_latest",
     "size",
     "format",
@@ -184,8 +186,9 @@ CSV_FIELDS = (
 class Writer:
     """Base of the report writers: ``row`` per object as it is scanned, ``close`` with the summary."""
 
-    def __init__(self, out: IO[str]) -> None:
+    def __init__(self, out: IO[str], header: Header) -> None:
         self.out = out
+        self.header = header
 
     def row(self, result: ObjectResult) -> None:
         raise NotImplementedError
@@ -195,12 +198,16 @@ class Writer:
 
 
 class JsonWriter(Writer):
-    """``{"objects": [...], "summary": {...}}``, written object by object."""
+    """``{"header": {...}, "objects": [...], "summary": {...}}``, written object by object.
 
-    def __init__(self, out: IO[str]) -> None:
-        super().__init__(out)
+    The header (started, target, policy, versions, options) comes first; the summary (totals, verdict,
+    finished) last, once known.
+    """
+
+    def __init__(self, out: IO[str], header: Header) -> None:
+        super().__init__(out, header)
         self.first = True
-        out.write('{"objects": [')
+        out.write('{"header": ' + json.dumps(header.as_dict(), sort_keys=True) + ',\n"objects": [')
 
     def row(self, result: ObjectResult) -> None:
         self.out.write(("\n  " if self.first else ",\n  ") + json.dumps(result.as_dict(), sort_keys=True))
@@ -211,10 +218,13 @@ class JsonWriter(Writer):
 
 
 class CsvWriter(Writer):
-    """One CSV row per object; leftovers as ``Group: Tag, Tag; Group: ...``. The summary is not in CSV."""
+    """One CSV row per object (leftovers as ``Group: Tag, Tag; Group: ...``), framed by ``#`` comment lines: the
+    header's fields before the column names, the totals and the verdict after the last row."""
 
-    def __init__(self, out: IO[str]) -> None:
-        super().__init__(out)
+    def __init__(self, out: IO[str], header: Header) -> None:
+        super().__init__(out, header)
+        for name, value in header.lines():
+            out.write(f"# {name}: {_one_line(value)}\n")
         self.csv = csv.writer(out)
         self.csv.writerow(CSV_FIELDS)
 
@@ -224,14 +234,20 @@ class CsvWriter(Writer):
         self.csv.writerow(["" if data[name] is None else data[name] for name in CSV_FIELDS])
 
     def close(self, summary: Summary) -> None:
+        for name, value in summary.as_dict().items():
+            self.out.write(f"# summary.{name}: {_one_line(value if isinstance(value, str) else json.dumps(value))}\n")
         self.out.flush()
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", " ").replace("\n", " ")
 
 
 class TableWriter(Writer):
     """A table of the objects that are not clean, then the summary (for people)."""
 
-    def __init__(self, out: IO[str], *, width: int | None = None) -> None:
-        super().__init__(out)
+    def __init__(self, out: IO[str], header: Header, *, width: int | None = None) -> None:
+        super().__init__(out, header)
         self.console = Console(
             file=out, width=width or 160, soft_wrap=False, emoji=False, markup=False, highlight=False
         )
@@ -258,10 +274,7 @@ class TableWriter(Writer):
                 )
             self.console.print(table)
         s = summary
-        self.console.print(
-            f"scanned {s.scanned:,} objects: {s.clean:,} clean, {s.leaking:,} leaking, "
-            f"{s.unsupported:,} unsupported, {s.unreadable:,} unreadable; {s.with_marker:,} carry the marker"
-        )
+        self.console.print(s.counts_line())
         if s.leaking_by_group:
             by_group = ", ".join(f"{g} {n}" for g, n in sorted(s.leaking_by_group.items(), key=lambda i: (-i[1], i[0])))
             self.console.print(f"leaking by group (objects): {by_group}")

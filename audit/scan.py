@@ -100,6 +100,11 @@ class Auditor:
 
     def audit(self, ref: ObjectRef) -> ObjectResult:
         """Audit one object; raises :class:`AccessError` when S3 refuses the read."""
+        if ref.size == 0:  # S3 object or local file alike: nothing to scan
+            return ObjectResult(
+                ref.key, ref.version_id, 0, Status.UNSUPPORTED, bucket=ref.bucket, is_latest=ref.is_latest,
+                error="empty object",
+            )  # fmt: skip
         if ref.bucket:
             if self.client is None:
                 raise AccessError("no S3 client")
@@ -124,12 +129,10 @@ class Auditor:
         raise AssertionError("unreachable")
 
     def _audit_s3(self, ref: ObjectRef) -> ObjectResult:
-        if ref.size == 0:
-            return ObjectResult(
-                ref.key, ref.version_id, 0, Status.UNSUPPORTED, is_latest=ref.is_latest, error="empty object"
-            )
         source = S3Object(self.client, ref)
-        return self._scan(ref, source, source.version_id, source.metadata.get(MARKER_KEY))
+        result = self._scan(ref, source, source.version_id, source.metadata.get(MARKER_KEY))
+        result.etag = source.etag.strip('"') or None
+        return result
 
     def _scan(self, ref: ObjectRef, source: Any, version_id: str | None, marker: str | None) -> ObjectResult:
         path = self._temp_path()

@@ -7,20 +7,22 @@ stay warm across invocations; outside Lambda the same happens on the first call.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from botocore.config import Config
 
-from exif_scrubber import Scrubber
+from exif_scrubber import Scrubber, __version__
+from exif_scrubber.s3.marker import Marker
 from exif_scrubber.s3.processor import ObjectScrubber
 from exif_scrubber.s3.result import ObjectResult, Status
 
-from .config import HandlerConfig
+from .config import ConfigError, HandlerConfig
 from .events import ObjectTask, parse_event
 from .results import ItemOutcome, log_result, record_metrics, respond
+from .secrets import marker_secret
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -43,10 +45,25 @@ class Runtime:
     def create(cls, config: HandlerConfig | None = None, s3_client: S3Client | None = None) -> Runtime:
         """Validate the environment (``ConfigError`` names every bad variable) and warm ExifTool up."""
         config = config or HandlerConfig.from_env()
+        if config.marker_secret_arn and config.marker_secret is None:
+            config = replace(config, marker_secret=marker_secret(config.marker_secret_arn))
         scrubber = Scrubber(config.policy, work_dir=config.work_dir)
         scrubber.warm_up()
         client = s3_client or boto3.client("s3", config=S3_CONFIG)
         return cls(config=config, scrubber=scrubber, processor=ObjectScrubber(client, scrubber, config))
+
+    def refresh_secret(self) -> None:
+        """Pick up a rotated marker secret (Powertools' cache answers without a call until it is stale)."""
+        if not self.config.marker_secret_arn:
+            return
+        try:
+            secret = marker_secret(self.config.marker_secret_arn)
+        except ConfigError as exc:
+            logger.warning("marker secret not refreshed; keeping the one read earlier", extra={"reason": str(exc)})
+            return
+        if secret != self.processor.marker.secret:
+            self.processor.marker = Marker(base=self.processor.marker.base, secret=secret)
+            logger.info("marker secret rotated")
 
 
 _runtime: Runtime | None = None
@@ -57,6 +74,11 @@ def runtime() -> Runtime:
     global _runtime
     if _runtime is None:
         _runtime = Runtime.create()
+        logger.append_keys(  # every log line names the rules and tools it was made with
+            policy=_runtime.config.policy.fingerprint(),
+            engine=__version__,
+            exiftool=_runtime.scrubber.exiftool_version,
+        )
         logger.info(
             "scrubber ready",
             extra={
@@ -64,6 +86,7 @@ def runtime() -> Runtime:
                 "marker": _runtime.processor.marker.base,
                 "marker_signed": _runtime.processor.marker.secret is not None,
                 "report_only": _runtime.config.report_only,
+                "evidence": _runtime.config.evidence_prefix,
             },
         )
     return _runtime
@@ -87,6 +110,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if request_id:
         logger.append_keys(request_id=request_id)
     rt = runtime()
+    rt.refresh_secret()
     parsed = parse_event(event)
     outcomes: list[ItemOutcome] = []
     for item in parsed.items:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from pathlib import Path
 from exif_scrubber import ScrubPolicy
 from exif_scrubber.policy import parse_bool
 from exif_scrubber.s3.settings import (
+    DEFAULT_EVIDENCE_PREFIX,
     DEFAULT_MAX_OBJECT_BYTES,
     DEFAULT_QUARANTINE_PREFIX,
     SINGLE_PUT_LIMIT,
@@ -19,7 +21,7 @@ from exif_scrubber.s3.settings import (
     ScrubSettings,
 )
 
-__all__ = ["TMP_SPACE_FACTOR", "ConfigError", "HandlerConfig"]
+__all__ = ["DEFAULT_EVIDENCE_PREFIX", "TMP_SPACE_FACTOR", "ConfigError", "HandlerConfig"]
 
 
 class ConfigError(ValueError):
@@ -27,11 +29,21 @@ class ConfigError(ValueError):
 
 
 MIN_SECRET_LENGTH = 16
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_SECRET_ID = re.compile(
+    r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]+"
+)
 
 
 @dataclass(frozen=True)
 class HandlerConfig(ScrubSettings):
-    """The Lambda's :class:`~exif_scrubber.s3.settings.ScrubSettings`, read from its environment."""
+    """The Lambda's :class:`~exif_scrubber.s3.settings.ScrubSettings`, read from its environment.
+
+    The marker secret itself is never in the environment: ``MARKER_SECRET_ARN`` names it in Secrets Manager and
+    the runtime reads it at init (``handler.secrets``).
+    """
+
+    marker_secret_arn: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandlerConfig:
@@ -64,9 +76,20 @@ class HandlerConfig(ScrubSettings):
             )
         max_bytes = _parse_size(env, problems)
         work_dir = Path(tempfile.gettempdir())
-        secret = (env.get("MARKER_SECRET") or "").strip()
-        if secret and len(secret) < MIN_SECRET_LENGTH:
-            problems.append(f"MARKER_SECRET must be at least {MIN_SECRET_LENGTH} characters long")
+        if env.get("MARKER_SECRET"):
+            problems.append(
+                "MARKER_SECRET is not read: anyone allowed lambda:GetFunctionConfiguration can read an environment "
+                "variable; store the secret in Secrets Manager and set MARKER_SECRET_ARN"
+            )
+        secret_arn = (env.get("MARKER_SECRET_ARN") or "").strip() or None
+        if secret_arn and not _SECRET_ID.fullmatch(secret_arn):
+            problems.append(f"MARKER_SECRET_ARN must be a Secrets Manager secret ARN or name, got {secret_arn!r}")
+        evidence_prefix = _folder(env, "EVIDENCE_PREFIX", problems)
+        evidence_bucket = (env.get("EVIDENCE_BUCKET") or "").strip() or None
+        if evidence_bucket and not _BUCKET_NAME.fullmatch(evidence_bucket):
+            problems.append(f"EVIDENCE_BUCKET must be a bucket name, got {evidence_bucket!r}")
+        if evidence_bucket and not evidence_prefix:
+            problems.append("EVIDENCE_BUCKET needs EVIDENCE_PREFIX (e.g. 'exif-scrubber-evidence/')")
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
         return cls(
@@ -79,8 +102,20 @@ class HandlerConfig(ScrubSettings):
             exclude_prefixes=_prefixes(env.get("EXCLUDE_PREFIXES")),
             report_only=flags["REPORT_ONLY"],
             work_dir=work_dir,
-            marker_secret=secret.encode() if secret else None,
+            marker_secret_arn=secret_arn,
+            evidence_prefix=evidence_prefix,
+            evidence_bucket=evidence_bucket,
         )
+
+
+def _folder(env: Mapping[str, str], name: str, problems: list[str]) -> str | None:
+    """An optional folder-like prefix (``evidence/``); None when unset."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    if not value.endswith("/") or value.startswith("/"):
+        problems.append(f"{name} must be a folder-like prefix ending in '/' (e.g. 'evidence/'), got {value!r}")
+    return value
 
 
 def _prefixes(raw: str | None) -> tuple[str, ...]:

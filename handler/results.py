@@ -94,6 +94,8 @@ def record_metrics(metrics: Metrics, result: ObjectResult) -> None:
         metrics.add_metric(name="Failed", unit=MetricUnit.Count, value=1)
     if result.status is Status.REPORTED and result.verdict == "dirty":
         metrics.add_metric(name="Dirty", unit=MetricUnit.Count, value=1)
+    if result.evidence_failed:
+        metrics.add_metric(name="EvidenceFailed", unit=MetricUnit.Count, value=1)
     if result.bytes_removed:
         metrics.add_metric(name="BytesRemoved", unit=MetricUnit.Bytes, value=result.bytes_removed)
 

@@ -139,6 +139,9 @@ class Resolver:
         assert not unknown, f"not template parameters: {sorted(unknown)}"
         self.values: dict[str, Any] = {name: str(p.get("Default", "")) for name, p in declared.items()}
         self.values.update(parameters)
+        for name, declared_parameter in declared.items():  # a list parameter's Ref is a list
+            if declared_parameter.get("Type") == "CommaDelimitedList" and isinstance(self.values[name], str):
+                self.values[name] = self.values[name].split(",")
         self.values.update(PSEUDO)
         self._condition_defs: Mapping[str, Any] = template.get("Conditions", {})
         self.conditions: dict[str, bool] = {}

@@ -70,6 +70,30 @@ AXES: dict[str, tuple[str, ...]] = {
 }
 ALL_COMBINATIONS = [dict(zip(AXES, values, strict=True)) for values in itertools.product(*AXES.values())]
 
+READERS = f"arn:aws:iam::{ACCOUNT}:role/photo-cdn,arn:aws:iam::{ACCOUNT}:role/ops-*"
+INVENTORY = {"ReauditInventoryBucket": "inventory-reports", "ReauditInventoryPrefix": "inv/holiday-photos/weekly/"}
+
+
+def gated(parameters: Mapping[str, str]) -> dict[str, str]:
+    """The same deployment with every compliance option asked for: read gate with readers, scheduled re-audit,
+    an alarm e-mail, evidence retention."""
+    extras = {
+        "ReadGate": "true", "ReaderRoleArns": READERS, "ReauditSchedule": "rate(7 days)",
+        "AlarmEmail": "privacy@example.com", "EvidenceRetentionDays": "365",
+    }  # fmt: skip
+    return {**parameters, **extras, **(INVENTORY if parameters.get("ExistingBucketName") else {})}
+
+
+ALL_VARIANTS = ALL_COMBINATIONS + [gated(p) for p in ALL_COMBINATIONS]
+"""Every combination as it was, and again with read gating, re-audit and the other compliance options on."""
+
+
+def _variant_id(parameters: Mapping[str, str]) -> str:
+    return "-".join(v or "-" for k, v in parameters.items() if k in AXES) + (
+        "-gated" if "ReadGate" in parameters else ""
+    )
+
+
 ALLOWED_S3_ACTIONS = {
     "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject",
     "s3:GetObjectTagging", "s3:GetObjectVersionTagging", "s3:PutObjectTagging", "s3:PutObjectVersionTagging",
@@ -124,15 +148,16 @@ def logical_id(resources: Mapping[str, Any], prefix: str) -> str:
 # ------------------------------------------------------------------------------------ lint and cycles
 
 
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
+@pytest.mark.parametrize("name", [*sorted(SCENARIOS), "defaults+gated", "existing-queue-arm-keep-kms-prefix+gated"])
 def test_translated_template_is_lint_clean(name: str) -> None:
-    parameters = SCENARIOS[name]
+    base = SCENARIOS[name.removesuffix("+gated")]
+    parameters = gated(base) if name.endswith("+gated") else base
     translated = _translated(tuple(sorted(parameters.items())))
     assert lint_findings(translated) == []
     assert lint_findings(concretize(translated, parameters)) == []
 
 
-@pytest.mark.parametrize("parameters", ALL_COMBINATIONS, ids=lambda p: "-".join(v or "-" for v in p.values()))
+@pytest.mark.parametrize("parameters", ALL_VARIANTS, ids=_variant_id)
 def test_no_dependency_cycle_in_any_combination(parameters: dict[str, str]) -> None:
     assert dependency_cycle(deployed(parameters)) is None
 
@@ -164,13 +189,19 @@ def test_cycle_check_catches_a_policy_that_refs_the_created_bucket() -> None:
 # ------------------------------------------------------------------------------------ least privilege
 
 
-@pytest.mark.parametrize("parameters", ALL_COMBINATIONS, ids=lambda p: "-".join(v or "-" for v in p.values()))
+@pytest.mark.parametrize("parameters", ALL_VARIANTS, ids=_variant_id)
 def test_scrubber_role_is_least_privilege(parameters: dict[str, str]) -> None:
     template = deployed(parameters)
     role = template["Resources"]["ScrubberFunctionRole"]["Properties"]
     assert role["ManagedPolicyArns"] == ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
     statements = role_statements(template, "ScrubberFunctionRole")
     assert all(s["Effect"] == "Allow" for s in statements)
+    (evidence,) = [s for s in statements if s.get("Sid") == "WriteEvidenceRecords"]
+    assert evidence["Action"] == ["s3:PutObject"] and evidence["Resource"] == [_evidence_arn(parameters)]
+    (secret,) = [s for s in statements if any(a.startswith("secretsmanager:") for a in s["Action"])]
+    assert secret["Action"] == ["secretsmanager:GetSecretValue"] and secret["Resource"] == [{"Ref": "MarkerSecret"}]
+    statements = [s for s in statements if s not in (evidence, secret)]
+    assert all(a.split(":")[0] in ("s3", "kms", "sqs") for a in actions(statements))
     s3 = s3_statements(statements)
     _assert_s3_scoped(s3, parameters)
     _assert_optional_grants(s3, parameters)
@@ -191,6 +222,15 @@ def _assert_s3_scoped(s3: list[dict[str, Any]], parameters: Mapping[str, str]) -
     assert listing["Action"] == ["s3:ListBucket"]
     assert listing["Resource"] == [f"arn:aws:s3:::{bucket}"]
     assert listing["Condition"] == {"StringLikeIfExists": {"s3:prefix": f"{prefix}*"}}
+
+
+def _evidence_arn(parameters: Mapping[str, str], suffix: str = "*") -> Any:
+    """The evidence prefix's ARN: in the created evidence bucket (symbolic) or the one named."""
+    if parameters.get("EvidenceBucketName"):
+        return f"arn:aws:s3:::{parameters['EvidenceBucketName']}/exif-scrubber-evidence/{suffix}"
+    return {
+        "Fn::Sub": [f"arn:aws:s3:::${{Bucket}}/exif-scrubber-evidence/{suffix}", {"Bucket": {"Ref": "EvidenceBucket"}}]
+    }
 
 
 def _quarantine_arn(parameters: Mapping[str, str]) -> str:
@@ -256,9 +296,10 @@ def test_audit_role_can_only_read(name: str) -> None:
     assert env["DELETE_ORIGINAL_VERSION"] == "false"
 
 
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
+@pytest.mark.parametrize("name", sorted(SCENARIOS) + [f"{n}+gated" for n in sorted(SCENARIOS)])
 def test_batch_operations_role(name: str) -> None:
-    parameters = SCENARIOS[name]
+    base = SCENARIOS[name.removesuffix("+gated")]
+    parameters = gated(base) if name.endswith("+gated") else base
     template = deployed(parameters)
     role = template["Resources"]["BatchOperationsRole"]["Properties"]
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
@@ -278,8 +319,11 @@ def test_batch_operations_role(name: str) -> None:
         if isinstance(bucket, dict)
         else {f"arn:aws:s3:::{bucket}/exif-scrubber-batch/*"}
     )
-    assert writes == expected
+    assert writes == expected | {_key(_evidence_arn(parameters, "audits/*"))}
     assert not actions(statements) & {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectTagging"}
+    reads = resources_for(statements, "s3:GetObject")
+    external = f"arn:aws:s3:::{INVENTORY['ReauditInventoryBucket']}/{INVENTORY['ReauditInventoryPrefix']}*"
+    assert (external in reads) == bool(parameters.get("ReauditSchedule") and parameters.get("ExistingBucketName"))
 
 
 # ------------------------------------------------------------------------------------ wiring
@@ -379,10 +423,11 @@ def test_environment_follows_the_parameters() -> None:
     function = deployed(parameters)["Resources"]["ScrubberFunction"]["Properties"]
     assert function["Environment"]["Variables"] == {
         "KEEP_COPYRIGHT": "true", "STRIP_ICC": "true", "KEEP_C2PA": "true",
-        "MARKER_SECRET": {"Fn::Sub": "{{resolve:secretsmanager:${MarkerSecret}:SecretString}}"},
+        "MARKER_SECRET_ARN": {"Ref": "MarkerSecret"},
+        "EVIDENCE_BUCKET": {"Ref": "EvidenceBucket"}, "EVIDENCE_PREFIX": "exif-scrubber-evidence/",
         "DELETE_ORIGINAL_VERSION": "false", "ON_FAILURE": "quarantine", "QUARANTINE_PREFIX": "quarantine/",
         "MAX_OBJECT_BYTES": "1000", "INCLUDE_PREFIXES": "in/",
-        "EXCLUDE_PREFIXES": "quarantine/,exif-scrubber-batch/", "REPORT_ONLY": "false",
+        "EXCLUDE_PREFIXES": "quarantine/,exif-scrubber-batch/,exif-scrubber-evidence/", "REPORT_ONLY": "false",
         "EXIFTOOL_PATH": "/opt/bin/exiftool", "POWERTOOLS_SERVICE_NAME": "exif-scrubber",
         "POWERTOOLS_METRICS_NAMESPACE": "ExifScrubber", "POWERTOOLS_LOG_LEVEL": "INFO",
     }  # fmt: skip
@@ -396,21 +441,217 @@ def test_the_marker_is_signed_with_a_generated_secret_unless_turned_off() -> Non
     assert signed["MarkerSecret"]["Properties"]["GenerateSecretString"]["PasswordLength"] >= 16
     unsigned = deployed({"SignMarker": "false"})["Resources"]
     assert "MarkerSecret" not in unsigned
-    assert unsigned["ScrubberFunction"]["Properties"]["Environment"]["Variables"]["MARKER_SECRET"] == ""
+    assert unsigned["ScrubberFunction"]["Properties"]["Environment"]["Variables"]["MARKER_SECRET_ARN"] == ""
+    statements = role_statements(deployed({"SignMarker": "false"}), "ScrubberFunctionRole")
+    assert not [s for s in statements if any(a.startswith("secretsmanager:") for a in s["Action"])]
 
 
-def test_failures_are_caught_and_alarmed() -> None:
-    resources = deployed({"AlarmTopicArn": f"arn:aws:sns:eu-west-1:{ACCOUNT}:ops"})["Resources"]
+_DLQ, _QUEUE = {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}, {"Fn::GetAtt": ["UploadQueue", "QueueName"]}
+ALARMS = {
+    "DeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", _DLQ),
+    "FunctionErrorsAlarm": ("AWS/Lambda", "Errors", "FunctionName", {"Ref": "ScrubberFunction"}),
+    "FunctionThrottlesAlarm": ("AWS/Lambda", "Throttles", "FunctionName", {"Ref": "ScrubberFunction"}),
+    "FailedObjectsAlarm": ("ExifScrubber", "Failed", "service", "exif-scrubber"),
+    "UnsupportedObjectsAlarm": ("ExifScrubber", "Unsupported", "service", "exif-scrubber"),
+    "QueueAgeAlarm": ("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", _QUEUE),
+    "ReauditErrorsAlarm": ("AWS/Lambda", "Errors", "FunctionName", {"Ref": "ReauditStarterFunction"}),
+}
+
+
+@pytest.mark.parametrize("parameters", ALL_VARIANTS, ids=_variant_id)
+def test_every_alarm_notifies_a_topic(parameters: dict[str, str]) -> None:
+    resources = deployed(parameters)["Resources"]
+    expected = set(ALARMS) - ({"QueueAgeAlarm"} if parameters["Trigger"] != "Queue" else set())
+    expected -= {"ReauditErrorsAlarm"} if "ReauditSchedule" not in parameters else set()
+    alarms = {name for name, body in resources.items() if body["Type"] == "AWS::CloudWatch::Alarm"}
+    assert alarms == expected
+    assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    for name in alarms:
+        namespace, metric, dimension, value = ALARMS[name]
+        alarm = resources[name]["Properties"]
+        assert (alarm["Namespace"], alarm["MetricName"]) == (namespace, metric), name
+        assert alarm["Dimensions"] == [{"Name": dimension, "Value": value}], name
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}] == alarm["OKActions"], name
+        assert alarm["Threshold"] == ("600" if name == "QueueAgeAlarm" else 1), name
+    subscription = resources.get("AlarmEmailSubscription")
+    if "AlarmEmail" in parameters:
+        assert subscription is not None and subscription["Properties"] == {
+            "Protocol": "email", "Endpoint": "privacy@example.com", "TopicArn": {"Ref": "AlarmTopic"},
+        }  # fmt: skip
+    else:
+        assert subscription is None
+
+
+def test_the_failed_metric_alarm_watches_the_dimension_the_handler_emits() -> None:
+    """Powertools adds the dimension service=POWERTOOLS_SERVICE_NAME to every EMF metric."""
+    resources = deployed({})["Resources"]
+    env = resources["ScrubberFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == resources["FailedObjectsAlarm"]["Properties"]["Namespace"]
+    assert resources["FailedObjectsAlarm"]["Properties"]["Dimensions"][0]["Value"] == env["POWERTOOLS_SERVICE_NAME"]
+
+
+def test_a_given_topic_is_used_and_none_is_created() -> None:
+    topic = f"arn:aws:sns:eu-west-1:{ACCOUNT}:ops"
+    resources = deployed({"AlarmTopicArn": topic, "AlarmEmail": "a@example.com"})["Resources"]
+    assert "AlarmTopic" not in resources
+    assert resources["FailedObjectsAlarm"]["Properties"]["AlarmActions"] == [topic]
+    assert resources["AlarmEmailSubscription"]["Properties"]["TopicArn"] == topic
+
+
+def test_failures_are_caught_and_logs_kept_a_year() -> None:
+    resources = deployed({"ReauditSchedule": "rate(1 day)"})["Resources"]
     invoke = resources["ScrubberFunctionEventInvokeConfig"]["Properties"]
     assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == _arn("DeadLetterQueue")
-    dlq_alarm = resources["DeadLetterQueueAlarm"]["Properties"]
-    assert dlq_alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}]
-    errors_alarm = resources["FunctionErrorsAlarm"]["Properties"]
-    assert errors_alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "ScrubberFunction"}}]
-    for alarm in (dlq_alarm, errors_alarm):
-        assert alarm["AlarmActions"] == [f"arn:aws:sns:eu-west-1:{ACCOUNT}:ops"]
-    for group in ("ScrubberLogGroup", "AuditLogGroup"):
-        assert resources[group]["Properties"]["RetentionInDays"] == "30"
+    for group in ("ScrubberLogGroup", "AuditLogGroup", "ReauditLogGroup"):
+        assert resources[group]["Properties"]["RetentionInDays"] == "365"
+
+
+@pytest.mark.parametrize("parameters", ALL_VARIANTS, ids=_variant_id)
+def test_no_function_has_a_secret_in_its_environment(parameters: dict[str, str]) -> None:
+    resources = _translated(tuple(sorted(parameters.items())))["Resources"]
+    functions = {n: b for n, b in resources.items() if b["Type"] == "AWS::Lambda::Function"}
+    assert {"ScrubberFunction", "AuditFunction"} <= set(functions)
+    for name, body in functions.items():
+        variables = body["Properties"].get("Environment", {}).get("Variables", {})
+        assert "MARKER_SECRET" not in variables, name
+        assert "resolve:secretsmanager" not in json.dumps(variables), name
+        assert "SecretString" not in json.dumps(variables), name
+    scrubber_env = functions["ScrubberFunction"]["Properties"]["Environment"]["Variables"]
+    assert scrubber_env["MARKER_SECRET_ARN"] == {"Fn::If": ["SignsMarker", {"Ref": "MarkerSecret"}, ""]}
+
+
+@pytest.mark.parametrize("parameters", ALL_VARIANTS, ids=_variant_id)
+def test_read_gate_when_asked(parameters: dict[str, str]) -> None:
+    template = deployed(parameters)
+    resources, outputs = template["Resources"], template["Outputs"]
+    asked, existing = parameters.get("ReadGate") == "true", bool(parameters["ExistingBucketName"])
+    statements = resources["ScrubBucketTlsOnly"]["Properties"]["PolicyDocument"]["Statement"] if not existing else []
+    gate = {
+        s["Sid"]: s for s in statements if s["Sid"] in ("ReadOnlyScrubbedObjects", "OnlyTheScrubberSetsTheScrubTag")
+    }
+    if not asked:
+        assert gate == {} and "ReadGatePolicyStatements" not in outputs
+        return
+    exempt = [_arn("ScrubberFunctionRole"), _arn("AuditFunctionRole"), _arn("BatchOperationsRole")]
+    if existing:
+        assert gate == {}
+        document = outputs["ReadGatePolicyStatements"]["Value"]
+        text = document["Fn::Sub"] if isinstance(document["Fn::Sub"], str) else document["Fn::Sub"][0]
+        for role in ("ScrubberFunctionRole", "AuditFunctionRole", "BatchOperationsRole"):
+            assert f"${{{role}.Arn}}" in text
+        filled = text.replace("${ScrubberFunctionRole.Arn}", "arn:scrubber").replace("${AuditFunctionRole.Arn}", "a")
+        parsed = json.loads(filled.replace("${BatchOperationsRole.Arn}", "b"))
+        read, tag = parsed
+        prefix = parameters["WatchPrefix"]
+        assert read["Resource"] == f"arn:aws:s3:::{EXISTING}/{prefix}*"
+        assert read["Condition"]["StringNotEquals"] == {"s3:ExistingObjectTag/exif-scrub": "clean"}
+        assert read["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == ["arn:scrubber", "a", "b", *READERS.split(",")]
+        assert tag["Condition"]["ForAnyValue:StringEquals"] == {"s3:RequestObjectTagKeys": ["exif-scrub"]}
+        return
+    read, tag = gate["ReadOnlyScrubbedObjects"], gate["OnlyTheScrubberSetsTheScrubTag"]
+    assert read["Effect"] == tag["Effect"] == "Deny" and read["Principal"] == tag["Principal"] == "*"
+    assert read["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert read["Resource"] == {"Fn::Sub": f"${{ScrubBucket.Arn}}/{parameters['WatchPrefix']}*"}
+    assert read["Condition"] == {
+        "StringNotEquals": {"s3:ExistingObjectTag/exif-scrub": "clean"},
+        "ArnNotLike": {"aws:PrincipalArn": exempt},
+        "StringNotLike": {"aws:PrincipalArn": READERS.split(",")},
+    }
+    assert tag["Action"] == ["s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"]
+    assert tag["Resource"] == {"Fn::Sub": "${ScrubBucket.Arn}/*"}
+    assert tag["Condition"] == {
+        "ForAnyValue:StringEquals": {"s3:RequestObjectTagKeys": ["exif-scrub"]},
+        "ArnNotLike": {"aws:PrincipalArn": exempt},
+        "StringNotLike": {"aws:PrincipalArn": READERS.split(",")},
+    }
+
+
+def test_read_gate_without_readers_exempts_only_the_stack() -> None:
+    statements = deployed({"ReadGate": "true"})["Resources"]["ScrubBucketTlsOnly"]["Properties"]["PolicyDocument"]
+    (read,) = [s for s in statements["Statement"] if s["Sid"] == "ReadOnlyScrubbedObjects"]
+    assert set(read["Condition"]) == {"StringNotEquals", "ArnNotLike"}
+
+
+@pytest.mark.parametrize("parameters", ALL_VARIANTS, ids=_variant_id)
+def test_evidence_goes_to_a_locked_bucket_that_triggers_nothing(parameters: dict[str, str]) -> None:
+    resources = deployed(parameters)["Resources"]
+    bucket = resources["EvidenceBucket"]
+    properties = bucket["Properties"]
+    assert bucket["DeletionPolicy"] == "Retain" and properties["ObjectLockEnabled"] is True
+    assert "NotificationConfiguration" not in properties
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(properties["PublicAccessBlockConfiguration"].values())
+    retention = properties.get("ObjectLockConfiguration")
+    if "EvidenceRetentionDays" in parameters:
+        assert retention == {
+            "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": "365"}}
+        }  # fmt: skip
+    else:
+        assert retention is None
+    for rule in [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]:
+        assert "EvidenceBucket" not in json.dumps(rule)
+
+
+def test_an_existing_evidence_bucket_is_named_not_created() -> None:
+    resources = deployed({"EvidenceBucketName": "audit-vault", "EvidencePrefix": "scrub/"})["Resources"]
+    assert "EvidenceBucket" not in resources
+    env = resources["ScrubberFunction"]["Properties"]["Environment"]["Variables"]
+    assert (env["EVIDENCE_BUCKET"], env["EVIDENCE_PREFIX"]) == ("audit-vault", "scrub/")
+    assert env["EXCLUDE_PREFIXES"].split(",")[-1] == "scrub/"
+
+
+@pytest.mark.parametrize("parameters", [gated(p) for p in ALL_COMBINATIONS], ids=_variant_id)
+def test_scheduled_reaudit_is_wired_and_least_privilege(parameters: dict[str, str]) -> None:
+    template = deployed(parameters)
+    resources = template["Resources"]
+    starter = resources["ReauditStarterFunction"]["Properties"]
+    assert starter["Handler"] == "handler.reaudit.lambda_handler"
+    env = starter["Environment"]["Variables"]
+    assert env["AUDIT_FUNCTION_ARN"] == _arn("AuditFunction") and env["BATCH_ROLE_ARN"] == _arn("BatchOperationsRole")
+    assert (
+        env["REPORT_BUCKET"] == {"Ref": "EvidenceBucket"} and env["REPORT_PREFIX"] == "exif-scrubber-evidence/audits/"
+    )
+    existing = bool(parameters["ExistingBucketName"])
+    inventory_bucket = INVENTORY["ReauditInventoryBucket"] if existing else CREATED_BUCKET
+    inventory_prefix = (
+        INVENTORY["ReauditInventoryPrefix"]
+        if existing
+        else f"exif-scrubber-batch/inventory/{CREATED_BUCKET}/exif-scrubber-reaudit/"
+    )
+    assert (env["INVENTORY_BUCKET"], env["INVENTORY_PREFIX"]) == (inventory_bucket, inventory_prefix)
+    (schedule,) = [
+        b for b in resources.values() if b["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in b["Properties"]
+    ]
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(7 days)"
+    assert schedule["Properties"]["Targets"][0]["Arn"] == _arn("ReauditStarterFunction")
+    statements = role_statements(template, "ReauditStarterFunctionRole")
+    assert actions(statements) == {"s3:ListBucket", "s3:GetObject", "s3:CreateJob", "iam:PassRole"}
+    (create,) = [s for s in statements if s["Action"] == ["s3:CreateJob"]]
+    assert create["Condition"] == {"StringEquals": {"s3:RequestJobOperation": "LambdaInvoke"}}
+    (passrole,) = [s for s in statements if s["Action"] == ["iam:PassRole"]]
+    assert passrole["Resource"] == [_arn("BatchOperationsRole")]
+    assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "batchoperations.s3.amazonaws.com"}}
+    readable = inventory_prefix if existing else "exif-scrubber-batch/inventory/"
+    assert resources_for(statements, "s3:GetObject") == {f"arn:aws:s3:::{inventory_bucket}/{readable}*"}
+    (listing,) = [s for s in statements if s["Action"] == ["s3:ListBucket"]]
+    assert listing["Resource"] == [f"arn:aws:s3:::{inventory_bucket}"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": f"{readable}*"}}
+    if not existing:
+        (inventory,) = resources["ScrubBucket"]["Properties"]["InventoryConfigurations"]
+        assert inventory["IncludedObjectVersions"] == "All" and inventory["Destination"]["Format"] == "CSV"
+        assert inventory["Destination"]["BucketArn"] == f"arn:aws:s3:::{CREATED_BUCKET}"
+        assert inventory["Destination"]["Prefix"] == "exif-scrubber-batch/inventory"
+        assert inventory.get("Prefix") == (parameters["WatchPrefix"] or None)
+        policy = resources["ScrubBucketTlsOnly"]["Properties"]["PolicyDocument"]["Statement"]
+        (delivery,) = [s for s in policy if s["Sid"] == "InventoryDelivery"]
+        assert delivery["Principal"] == {"Service": "s3.amazonaws.com"} and delivery["Action"] == "s3:PutObject"
+        assert delivery["Resource"] == {"Fn::Sub": "${ScrubBucket.Arn}/exif-scrubber-batch/inventory/*"}
+
+
+def test_no_schedule_no_starter_no_inventory() -> None:
+    resources = deployed({})["Resources"]
+    assert "ReauditStarterFunction" not in resources
+    assert "InventoryConfigurations" not in resources["ScrubBucket"]["Properties"]
 
 
 # ------------------------------------------------------------------------------------ packaging inputs

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 STATUS_TAG = "exif-scrub"
-"""Object tag set on objects we could not clean: ``unsupported`` or ``failed``."""
+"""Object tag: ``clean`` (scrubbed or already clean: what a read-gating bucket policy lets through), or
+``unsupported`` / ``failed`` on objects we could not clean."""
 MAX_TAGS = 10
 CHUNK = 1024 * 1024
 
@@ -195,12 +196,15 @@ class S3Objects:
     def __init__(self, client: S3Client) -> None:
         self.client = client
 
-    def head(self, bucket: str, key: str) -> Head | None:
-        """HEAD the current object; None when there is none."""
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> Head | None:
+        """HEAD the current object (or exactly ``version_id``); None when there is none."""
+        args: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version_id:
+            args["VersionId"] = version_id
         try:
-            response = self.client.head_object(Bucket=bucket, Key=key)
+            response = self.client.head_object(**args)
         except ClientError as exc:
-            if is_not_found(exc):
+            if is_not_found(exc) or http_status(exc) == 405:  # 405: the version named is a delete marker
                 return None
             raise
         return Head(

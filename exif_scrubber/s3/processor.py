@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -15,16 +16,20 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .. import __version__
 from ..engine import Scrubber
 from ..report import Outcome
+from .evidence import NO_RECORD, EvidenceWriter, Provenance, utc_now
 from .marker import MARKER_KEY, etag_is_md5, file_md5
 from .objects import (
+    MAX_TAGS,
     STATUS_TAG,
     ObjectChanged,
     ObjectGone,
     ObjectTooLarge,
     S3Objects,
     Snapshot,
+    Written,
     error_code,
     http_status,
     is_transient,
@@ -52,12 +57,21 @@ class ObjectScrubber:
         self.scrubber = scrubber
         self.config = config
         self.marker = config.marker(scrubber.exiftool_version)
+        self.evidence: EvidenceWriter | None = None
+        if config.evidence_prefix and not config.report_only:
+            provenance = Provenance(
+                policy={"fingerprint": config.policy.fingerprint(), **dataclasses.asdict(config.policy)},
+                engine=__version__,
+                exiftool=scrubber.exiftool_version,
+                marker=self.marker.base,
+            )
+            self.evidence = EvidenceWriter(s3_client, config.evidence_prefix, config.evidence_bucket, provenance)
 
     def process(self, bucket: str, key: str, etag: str | None = None, version_id: str | None = None) -> ObjectResult:
         """Process ``s3://bucket/key``, as of the event's ``etag``/``version_id`` when given."""
         started = time.perf_counter()
         version_id = normalise_version(version_id)
-        result = ObjectResult(bucket=bucket, key=key, etag=etag, version_id=version_id)
+        result = ObjectResult(bucket=bucket, key=key, etag=etag, version_id=version_id, time=utc_now())
         try:
             self._process(result, etag, version_id)
         except ClientError as exc:
@@ -69,8 +83,23 @@ class ObjectScrubber:
         except Exception as exc:  # fail closed: one object's surprise must not take the batch down
             log.exception("unexpected error processing s3://%s/%s", bucket, key)
             result.status, result.reason = Status.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+        self._evidence(result)
         result.ms = round((time.perf_counter() - started) * 1000, 1)
         return result
+
+    def _evidence(self, result: ObjectResult) -> None:
+        """Write the object's evidence record. A failure never undoes the scrub: it is a problem on the result,
+        so the event source retries (and a retry that finds our marker writes the record then)."""
+        if self.evidence is None or (result.status in NO_RECORD and not result.redelivered):
+            return
+        try:
+            result.evidence_key = self.evidence.write(result, late=result.redelivered)
+        except ClientError as exc:
+            result.evidence_failed = True
+            result.problems.append(f"evidence record not written: {error_code(exc)} {_message(exc)}".strip())
+        except (BotoCoreError, OSError) as exc:
+            result.evidence_failed = True
+            result.problems.append(f"evidence record not written: {type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------------ steps
 
@@ -80,7 +109,9 @@ class ObjectScrubber:
         if excluded:
             result.status, result.reason = Status.SKIPPED, excluded
             return
-        head = self.s3.head(bucket, key)  # 1. loop guard: our own write-back ends here
+        # 1. loop guard: our own write-back ends here. A report names exactly the version asked for (an
+        # inventory of all versions audits noncurrent ones too); a scrub only ever rewrites the current one.
+        head = self.s3.head(bucket, key, version_id if self.config.report_only else None)
         if head is None:
             result.status, result.reason = Status.SKIPPED, "gone: no such key (deleted since the event)"
             return
@@ -90,7 +121,11 @@ class ObjectScrubber:
         )
         if trusted and not self.config.report_only:
             result.status, result.reason = Status.SKIPPED, f"already scrubbed ({MARKER_KEY}={head.marker})"
-            result.etag, result.version_id = head.etag, head.version_id
+            if (version_id and version_id != normalise_version(head.version_id)) or (etag and etag != head.etag):
+                result.redelivered = True  # the event names the version we replaced: ours is current now
+                result.new_etag, result.new_version_id = head.etag, head.version_id
+            else:
+                result.etag, result.version_id = head.etag, head.version_id
             return
         if head.marker is not None and not trusted:
             why = "not signed by this scrubber" if self.config.trust_marker else "markers are not trusted here"
@@ -171,11 +206,15 @@ class ObjectScrubber:
     def _scrub(self, result: ObjectResult, snapshot: Snapshot, original: Path, clean: Path) -> None:
         report = self.scrubber.scrub_file(original, clean, display_name=result.key)
         result.format, result.removed = report.format, dict(report.removed)
+        if report.verification is not None:
+            result.image_hash_before = report.verification.image_hash_before
+            result.image_hash_after = report.verification.image_hash_after
         if report.outcome is Outcome.UNSUPPORTED:
             result.status, result.reason = Status.UNSUPPORTED, report.reason
             self._tag(result, snapshot.version_id, "unsupported")
         elif report.outcome is Outcome.ALREADY_CLEAN:
             result.status, result.reason = Status.ALREADY_CLEAN, "nothing to remove; not rewritten"
+            self._mark_clean(result, snapshot, original)
         elif report.outcome is Outcome.CLEANED and report.verified and clean.is_file():
             self._write(result, snapshot, clean)
         else:
@@ -186,25 +225,49 @@ class ObjectScrubber:
                 tag_version=snapshot.version_id,
             )
 
-    def _write(self, result: ObjectResult, snapshot: Snapshot, clean: Path) -> None:
+    def _mark_clean(self, result: ObjectResult, snapshot: Snapshot, original: Path) -> None:
+        """Tag an already-clean object ``exif-scrub=clean`` (what a read-gating bucket policy lets through).
+
+        A version is tagged exactly. Without versions a tag request has no condition and could land on a newer,
+        dirty upload, so the same bytes are written back with the tag under ``If-Match`` instead.
+        """
+        if self.config.report_only:
+            return
+        if snapshot.versioned:
+            self._tag(result, snapshot.version_id, "clean")
+            return
+        written = self._put_clean(result, snapshot, original)
+        if written is not None:
+            result.status, result.reason = Status.ALREADY_CLEAN, "nothing to remove; same bytes written back tagged"
+            result.new_etag, result.new_version_id = written.etag, written.version_id
+
+    def _put_clean(self, result: ObjectResult, snapshot: Snapshot, clean: Path) -> Written | None:
+        """Conditionally write ``clean`` over the version read, tagged ``exif-scrub=clean`` with the marker.
+
+        Returns None when nothing was written (``result`` says why: conflict or failure)."""
         bucket, key = result.bucket, result.key
         tags = self.s3.tags(bucket, key, snapshot.version_id) if snapshot.tag_count else {}
+        tags[STATUS_TAG] = "clean"
+        if len(tags) > MAX_TAGS:  # S3's limit: keep the owner's tags, write the clean bytes, say so loudly
+            del tags[STATUS_TAG]
+            result.problems.append(
+                f"not tagged {STATUS_TAG}=clean: the object already has {MAX_TAGS} tags (S3's limit); a read-gating "
+                "bucket policy keeps it unreadable"
+            )
         size = clean.stat().st_size
         md5 = file_md5(clean) if etag_is_md5("0" * 32, snapshot.attributes.server_side_encryption) else None
         marker = self.marker.value(bucket, key, size, md5)
         metadata = {**snapshot.attributes.metadata, MARKER_KEY: marker}
         try:
-            written = self.s3.put(
+            return self.s3.put(
                 bucket, key, clean, attributes=snapshot.attributes, metadata=metadata, tags=tags, if_match=snapshot.etag
             )
         except ObjectChanged:
             result.status = Status.CONFLICT
             result.reason = "a newer upload replaced the object after we read it; kept theirs, discarded ours"
-            return
         except ObjectGone:
             result.status = Status.CONFLICT
             result.reason = "the object was deleted after we read it; not recreated"
-            return
         except ClientError as exc:
             if is_transient(exc):
                 raise
@@ -214,6 +277,12 @@ class ObjectScrubber:
                 f"S3 refused the clean object: {error_code(exc)} {_message(exc)}".strip(),
                 tag_version=snapshot.version_id,
             )
+        return None
+
+    def _write(self, result: ObjectResult, snapshot: Snapshot, clean: Path) -> None:
+        bucket, key = result.bucket, result.key
+        written = self._put_clean(result, snapshot, clean)
+        if written is None:
             return
         result.status = Status.SCRUBBED
         result.new_etag, result.new_version_id = written.etag, written.version_id

@@ -13,7 +13,9 @@ class Status(StrEnum):
     SCRUBBED = "scrubbed"
     """Metadata removed, output verified, written back under the same key."""
     ALREADY_CLEAN = "already_clean"
-    """Nothing to remove: not rewritten (no new version, no new event)."""
+    """Nothing to remove: tagged ``exif-scrub=clean``. In a versioned bucket the version read is tagged (no new
+    version, no new event); in an unversioned one the same bytes are written back with the tag and the marker
+    under ``If-Match`` (a tag set without a condition could land on a newer, dirty upload)."""
     SKIPPED = "skipped"
     """Not processed: carries our marker, excluded prefix, stale event or gone; ``reason`` says which."""
     CONFLICT = "conflict"
@@ -54,6 +56,10 @@ class ObjectResult:
     bytes_before: int | None = None
     bytes_after: int | None = None
     removed: dict[str, int] = field(default_factory=dict)
+    image_hash_before: str | None = None
+    """SHA-256 of the image data read (ExifTool ImageDataHash), when the engine rewrote the object."""
+    image_hash_after: str | None = None
+    """The same hash of the clean object written: equal to ``image_hash_before`` (pixels untouched)."""
     marker: str | None = None
     verdict: str | None = None
     """REPORT_ONLY: ``clean``, ``dirty``, ``unsupported`` or ``error``."""
@@ -61,6 +67,15 @@ class ObjectResult:
     problems: list[str] = field(default_factory=list)
     """Things that went wrong after the main outcome (e.g. the original version could not be deleted)."""
     notes: list[str] = field(default_factory=list)
+    evidence_key: str | None = None
+    """Where the evidence record of this object went (``s3://bucket/key``)."""
+    redelivered: bool = False
+    """An event for a version this scrubber has already replaced (a retry or a late duplicate): skipped, and its
+    evidence record is written now if the first attempt could not write it."""
+    evidence_failed: bool = False
+    """The evidence record could not be written (also a problem: the object is reported failed and retried)."""
+    time: str | None = None
+    """UTC time the object was processed (ISO 8601)."""
     ms: float = 0.0
 
     @property
@@ -71,7 +86,7 @@ class ObjectResult:
     @property
     def retryable(self) -> bool:
         """True when a later attempt may succeed."""
-        return self.status is Status.RETRY
+        return self.status is Status.RETRY or self.evidence_failed
 
     @property
     def bytes_removed(self) -> int:
@@ -100,4 +115,4 @@ class ObjectResult:
         data = asdict(self)
         data["status"] = self.status.value
         data["bytes_removed"] = self.bytes_removed
-        return {name: value for name, value in data.items() if value not in (None, [], {})}
+        return {name: value for name, value in data.items() if value not in (None, [], {}, False)}

@@ -19,6 +19,7 @@ SINGLE_PUT_LIMIT = 5 * 1024**3
 """S3's largest single PUT: the clean object is written with one conditional PutObject (see objects)."""
 DEFAULT_MAX_OBJECT_BYTES = 1024**3
 DEFAULT_QUARANTINE_PREFIX = "quarantine/"
+DEFAULT_EVIDENCE_PREFIX = "exif-scrubber-evidence/"
 TMP_SPACE_FACTOR = 4
 """Peak /tmp use per object: our download, the engine's private copy, its output, and our clean copy."""
 
@@ -40,16 +41,23 @@ class ScrubSettings:
     trust_marker: bool = True
     """Skip an object whose marker proves we wrote it (the Lambda's loop guard). ``exif-audit --fix`` sets
     False: it decides by content only."""
+    evidence_prefix: str | None = None
+    """Write one evidence record per handled object under this prefix (None: no records, e.g. ``exif-audit --fix``).
+    Keys under it are never processed."""
+    evidence_bucket: str | None = None
+    """The bucket of the evidence records; None: the object's own bucket."""
     work_dir: Path = Path(tempfile.gettempdir())
     """Where objects are downloaded (``TMPDIR``, i.e. /tmp on Lambda); its free space is checked per object."""
 
     def excluded_because(self, key: str) -> str | None:
         """Why ``key`` is outside the scrubber's scope, or None when it is to be processed.
 
-        The quarantine prefix is always excluded, whatever the exclusions say.
+        The quarantine and evidence prefixes are always excluded, whatever the exclusions say.
         """
         if key.startswith(self.quarantine_prefix):
             return f"key is under the quarantine prefix {self.quarantine_prefix!r}"
+        if self.evidence_prefix and key.startswith(self.evidence_prefix):
+            return f"key is under the evidence prefix {self.evidence_prefix!r}"
         for prefix in self.exclude_prefixes:
             if key.startswith(prefix):
                 return f"key is under EXCLUDE_PREFIXES entry {prefix!r}"

@@ -58,7 +58,7 @@ def test_mixed_bucket_exact_report(s3: Any, images: dict[str, bytes]) -> None:
     assert rows["photos/notes.txt"]["status"] == "unsupported" and rows["photos/notes.txt"]["format"] is None
     corrupt = rows["photos/corrupt.png"]
     assert corrupt["status"] == "unreadable" and corrupt["format"] == "PNG" and corrupt["error"]
-    assert doc["summary"] | {"seconds": 0} == {
+    assert doc["summary"] | {"seconds": 0, "finished": "t"} == {
         "scanned": 5,
         "clean": 1,
         "leaking": 2,
@@ -70,6 +70,8 @@ def test_mixed_bucket_exact_report(s3: Any, images: dict[str, bytes]) -> None:
         "seconds": 0,
         "failing": 3,
         "leaking_by_group": {"GPS": 2, "IFD0": 1, "JPEG": 2, "XMP-dc": 1},
+        "finished": "t",
+        "verdict": "FAIL",
     }
 
 
@@ -127,8 +129,13 @@ def test_csv_and_table_output(s3: Any, images: dict[str, bytes], tmp_path: Path)
     upload(s3, images, "clean.jpg", "gps.jpg")
     target = tmp_path / "report.csv"
     code, out, _ = run(f"s3://{BUCKET}", "--format", "csv", "--output", str(target))
-    assert code == 1 and out == ""
-    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    assert code == 1
+    assert out.splitlines() == [
+        "exif-audit: FAIL: 1 of 2 object(s) fail (any leak or unreadable image)",
+        "scanned 2 objects: 1 clean, 1 leaking, 0 unsupported, 0 unreadable; 0 carry the marker",
+    ]
+    lines = target.read_text().splitlines()
+    rows = list(csv.DictReader(io.StringIO("\n".join(line for line in lines if not line.startswith("#")))))
     assert [(r["key"], r["status"]) for r in rows] == [("photos/clean.jpg", "clean"), ("photos/gps.jpg", "leaking")]
     assert (
         rows[1]["leftovers"] == "JPEG: APP1 EXIF; IFD0: Make, Model; GPS: GPSVersionID, GPSLatitudeRef, GPSLatitude, "
@@ -150,7 +157,7 @@ def test_local_folder_gives_the_same_report(s3: Any, images: dict[str, bytes], t
     _, remote = report(f"s3://{BUCKET}")
     code, local = report(str(tmp_path))
     assert code == 1
-    strip = ("key", "version_id", "marker", "bucket")
+    strip = ("key", "version_id", "marker", "bucket", "etag")
     assert [{k: v for k, v in r.items() if k not in strip} for r in local["objects"]] == [
         {k: v for k, v in r.items() if k not in strip} for r in remote["objects"]
     ]

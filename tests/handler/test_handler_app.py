@@ -374,3 +374,26 @@ def test_failure_tag_from_the_handler(harness: Harness, bucket: str) -> None:
 def test_unknown_event_fails_loudly(harness: Harness) -> None:
     with pytest.raises(ValueError, match="unrecognised event"):
         handle({"hello": "world"})
+
+
+def test_log_line_has_hashes_and_evidence_and_a_failed_record_is_metered_and_retried(
+    harness_factory: Any, bucket: str, log_lines: Any
+) -> None:
+    harness = harness_factory(evidence_prefix="evidence/", evidence_bucket="no-such-evidence-bucket")
+    put(harness.s3, bucket, "h.jpg", jpeg(seed=41))
+
+    response = handle(sqs_event(s3_event(s3_record(bucket, "h.jpg"))))
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}  # retried: no object without evidence
+    lines = log_lines()
+    (line,) = [entry for entry in lines if entry.get("key") == "h.jpg"]
+    assert line["outcome"] == "scrubbed" and line["level"] == "ERROR"
+    assert len(line["image_hash_before"]) == 64 and line["image_hash_after"] == line["image_hash_before"]
+    assert line["evidence_failed"] is True and "evidence record not written: NoSuchBucket" in line["problems"][0]
+    (emf,) = [entry for entry in lines if "_aws" in entry]
+    assert _total(emf["EvidenceFailed"]) == 1 and _total(emf["Failed"]) == 1
+
+    harness.s3.create_bucket(Bucket="no-such-evidence-bucket")
+    assert handle(sqs_event(s3_event(s3_record(bucket, "h.jpg", etag=line["etag"])))) == {"batchItemFailures": []}
+    listing = harness.s3.list_objects_v2(Bucket="no-such-evidence-bucket")["Contents"]
+    assert [o["Key"] for o in listing] == [f"evidence/{bucket}/h.jpg/null.{line['etag']}.json"]

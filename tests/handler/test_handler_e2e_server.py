@@ -109,7 +109,10 @@ def test_upload_notification_handler_and_audit_over_http(endpoint: str, scrubber
         assert _scan_bytes(scrubber, tmp_path, data).clean
     head = s3.head_object(Bucket=bucket, Key=key)
     assert head["ContentType"] == "image/jpeg" and head["Metadata"]["owner"] == "u42" and MARKER_KEY in head["Metadata"]
-    assert s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"] == [{"Key": "album", "Value": "summer"}]
+    assert s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"] == [
+        {"Key": "album", "Value": "summer"},
+        {"Key": "exif-scrub", "Value": "clean"},
+    ]
 
 
 def _scan_bytes(scrubber: Scrubber, tmp_path: Any, data: bytes) -> Any:

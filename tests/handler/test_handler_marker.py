@@ -67,6 +67,7 @@ def test_signature_binds_bucket_key_size_and_md5() -> None:
     assert marker.trusted("b", "k.jpg", kms, 100, "f" * 32, "aws:kms")
 
 
-def test_short_secret_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigError, match="MARKER_SECRET"):
-        HandlerConfig.from_env({"MARKER_SECRET": "short"})
+def test_a_secret_in_the_environment_is_refused() -> None:
+    """Anyone allowed lambda:GetFunctionConfiguration reads environment variables: the value never goes there."""
+    with pytest.raises(ConfigError, match=r"MARKER_SECRET is not read.*MARKER_SECRET_ARN"):
+        HandlerConfig.from_env({"MARKER_SECRET": "0123456789abcdef-long-enough"})

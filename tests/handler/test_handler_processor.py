@@ -47,14 +47,50 @@ def test_dirty_jpeg_is_scrubbed_in_place_with_marker(harness: Harness, bucket: s
     assert harness.calls.names == ["HeadObject", "GetObject", "PutObject"]
 
 
-def test_already_clean_object_is_not_rewritten(harness: Harness, bucket: str) -> None:
-    etag = etag_of(put(harness.s3, bucket, "clean.jpg", jpeg(gps=False, seed=2)))
+def test_already_clean_version_is_tagged_not_rewritten(harness: Harness, versioned_bucket: str) -> None:
+    response = put(harness.s3, versioned_bucket, "clean.jpg", jpeg(gps=False, seed=2), Tagging="owner=me")
+
+    result = harness.process(versioned_bucket, "clean.jpg", etag=etag_of(response))
+
+    assert result.status is Status.ALREADY_CLEAN
+    assert "PutObject" not in harness.calls.names
+    assert harness.calls.names[-1] == "PutObjectTagging"
+    assert [v["VersionId"] for v in versions_of(harness.s3, versioned_bucket, "clean.jpg")] == [response["VersionId"]]
+    assert tags_of(harness.s3, versioned_bucket, "clean.jpg", response["VersionId"]) == {
+        "owner": "me",
+        STATUS_TAG: "clean",
+    }
+
+
+def test_already_clean_unversioned_object_is_written_back_tagged_under_if_match(harness: Harness, bucket: str) -> None:
+    """Without versions a tag request has no condition: the same bytes go back with the tag, If-Match the read."""
+    original = jpeg(gps=False, seed=2)
+    etag = etag_of(put(harness.s3, bucket, "clean.jpg", original))
 
     result = harness.process(bucket, "clean.jpg", etag=etag)
 
     assert result.status is Status.ALREADY_CLEAN
-    assert "PutObject" not in harness.calls.names
+    assert harness.calls.names == ["HeadObject", "GetObject", "PutObject"]
+    assert body_of(harness.s3, bucket, "clean.jpg") == original
     assert etag_of(harness.s3.head_object(Bucket=bucket, Key="clean.jpg")) == etag
+    assert tags_of(harness.s3, bucket, "clean.jpg") == {STATUS_TAG: "clean"}
+    assert harness.process(bucket, "clean.jpg").status is Status.SKIPPED  # its write-back event: the marker
+
+
+def test_already_clean_unversioned_object_replaced_meanwhile_is_not_tagged(harness: Harness, bucket: str) -> None:
+    etag = etag_of(put(harness.s3, bucket, "race.jpg", jpeg(gps=False, seed=5)))
+    dirty = jpeg(seed=6)
+
+    def replace_before_write(**kwargs: Any) -> None:
+        if kwargs["model"].name == "PutObject":
+            harness.s3.put_object(Bucket=bucket, Key="race.jpg", Body=dirty)
+
+    harness.handler_s3.meta.events.register("before-call.s3.PutObject", replace_before_write)
+    result = harness.process(bucket, "race.jpg", etag=etag)
+
+    assert result.status is Status.CONFLICT
+    assert body_of(harness.s3, bucket, "race.jpg") == dirty
+    assert tags_of(harness.s3, bucket, "race.jpg") == {}
 
 
 def test_marker_means_one_head_and_nothing_else(harness: Harness, bucket: str) -> None:
@@ -293,7 +329,7 @@ def test_every_attribute_round_trips(harness: Harness, bucket: str) -> None:
     assert before["StorageClass"] == "STANDARD_IA" and before["SSEKMSKeyId"] == key_id
     assert after["Metadata"] == {**before["Metadata"], MARKER_KEY: harness.processor.marker.base}
     assert "ChecksumSHA256" in after and after["ChecksumSHA256"] != before["ChecksumSHA256"]
-    assert tags_of(harness.s3, bucket, "attrs.jpg") == {"project": "x", "secret": "no"}
+    assert tags_of(harness.s3, bucket, "attrs.jpg") == {"project": "x", "secret": "no", STATUS_TAG: "clean"}
 
 
 def test_sse_s3_round_trips(harness: Harness, bucket: str) -> None:
