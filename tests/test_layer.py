@@ -76,6 +76,25 @@ def meta(run: subprocess.CompletedProcess[bytes]) -> list[dict[str, object]]:
     return list(json.loads(run.stdout))
 
 
+# ---------------------------------------------------------------- how it was built
+def test_layer_is_built_by_its_sam_target_without_apt_or_dpkg(layer: Path, arch: str) -> None:
+    """`layer` is what `make --makefile exiftool_layer/Makefile build-ExifToolLayer<Arch>` wrote to
+    ARTIFACTS_DIR with a PATH of make, a bare python3, uname and touch: no apt-get, no dpkg-deb, no npm."""
+    path = ls.build_path()
+    assert sorted(os.listdir(path)) == sorted(ls.BUILD_TOOLS)
+    for tool in ("apt-get", "dpkg-deb", "dpkg", "npm", "perl"):
+        assert shutil.which(tool, path=path) is None, tool
+    log = (ls.BUILD / f"{layer.name}.log").read_text()
+    assert log.startswith(f"PATH={path}\n") and ls.SAM_TARGET[arch] in log.splitlines()[1]
+    assert f"layer {arch} (debian perl) -> {layer}" in log
+    buildinfo = (layer / "exiftool" / "BUILDINFO.txt").read_text()
+    locked = ls.builder().debian_packages.read_lock()
+    debian_arch = ls.builder().DEBIAN_ARCH[arch]
+    for package in ls.builder().PACKAGES:  # the layer holds exactly the locked (sha256-checked) versions
+        entry = locked[(debian_arch, package)]
+        assert f"  {package} {entry.version} ({debian_arch})\n" in buildinfo
+
+
 # ---------------------------------------------------------------- (a) ELF
 def test_every_elf_file_needs_only_glibc_2_34_and_the_layer(layer: Path, arch: str) -> None:
     reports, problems = ls.elf_problems(layer, arch)
