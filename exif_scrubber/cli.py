@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from . import __version__
+from .cli_exiftool import exiftool_group
 from .engine import Scrubber
 from .errors import ScrubberError
 from .policy import ScrubPolicy
@@ -164,6 +165,9 @@ def demo(keep_running: bool, verbose: bool) -> None:
     except ImportError as exc:  # moto and the handler come with the dev extras
         raise click.UsageError(f"the demo needs the dev extras (pip install -e '.[dev]'): {exc}") from None
     sys.exit(run_demo(keep_running=keep_running, verbose=verbose))
+
+
+cli.add_command(exiftool_group)
 
 
 def main() -> None:

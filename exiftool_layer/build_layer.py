@@ -212,6 +212,8 @@ def install_exiftool(tarball: Path, dest: Path) -> None:
             name = member.name
             if not member.isfile() or name.endswith(".pod"):
                 continue
+            if name.startswith("/") or ".." in name.split("/"):
+                raise SystemExit(f"unsafe path {name!r} in {tarball}")
             if name == "package/bin/exiftool" or name.startswith("package/bin/lib/"):
                 rel = name[len("package/bin/"):]
             elif name == "package/LICENSE":

@@ -22,7 +22,7 @@ from elftools.elf.gnuversions import GNUVerNeedSection
 REPO = Path(__file__).resolve().parents[1]
 LAYER_DIR = REPO / "exiftool_layer"
 BUILD = LAYER_DIR / "build"
-PIN = LAYER_DIR / "exiftool.pin"
+PIN = REPO / "exif_scrubber" / "exiftool.pin"
 # All the layer build may find on PATH: no apt-get, no dpkg-deb, no npm; python3 is the bare interpreter (no venv).
 BUILD_TOOLS = ("make", "python3", "uname", "touch")
 SAM_TARGET = {"x86_64": "build-ExifToolLayerX86", "arm64": "build-ExifToolLayerArm64"}
@@ -81,7 +81,7 @@ def inputs_digest() -> str:
     """sha256 over everything the layer build reads from the repository (the cache key)."""
     files = [p for p in LAYER_DIR.rglob("*") if p.is_file() and BUILD not in p.parents and "__pycache__" not in p.parts]
     digest = hashlib.sha256()
-    for path in sorted(files):
+    for path in sorted([*files, PIN, REPO / "exif_scrubber" / "exiftool_install.py"]):
         digest.update(f"{path.relative_to(REPO)}\0".encode() + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
