@@ -118,7 +118,7 @@ def test_elf_scan_rejects_host_libraries_built_for_newer_glibc(tmp_path: Path) -
 
 
 def test_host_perl_mode_builds_a_working_layer(tmp_path: Path) -> None:
-    """PERL_FROM=host (what `sam build --use-container` uses in the AL2023 image) on this host's Perl."""
+    """PERL_FROM=host: a layer made from the build host's own Perl runs and keeps @INC inside the layer."""
     if ls.builder().host_arch() != "x86_64" or not LOCAL_EXIFTOOL.exists():
         pytest.skip("host-mode check runs on x86_64 with `make -C exiftool_layer local` done")
     tarball = next((ls.BUILD / "dist").glob("*.tgz"))
