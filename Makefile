@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint setup exiftool clean sam-setup bench
+.PHONY: demo test lint setup exiftool clean sam-setup sam-build bench
 
 setup: $(STAMP) exiftool
 
@@ -32,6 +32,11 @@ $(SAM_STAMP):
 	{ $(PYTHON) -m venv $(SAM_VENV) && $(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION) \
 		&& touch $@; } >$(SAM_VENV).log 2>&1 \
 		|| { echo "SAM CLI could not be installed (see $(SAM_VENV).log): the SAM tests will skip"; rm -rf $(SAM_VENV); }
+
+# `sam build` of only the architecture the stack deploys: ARCH=arm64|x86_64, else the Architecture in samconfig.toml's
+# deploy parameter_overrides (saved by `sam deploy --guided`), else both. See deploy/sam_build.py.
+sam-build: sam-setup
+	$(SAM_VENV)/bin/python deploy/sam_build.py $(if $(ARCH),--arch $(ARCH))
 
 demo: setup
 	$(BIN)/python -m scrub_demo $(DEMO_ARGS)

@@ -18,12 +18,15 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from exif_scrubber.formats import HANDLERS
+
 from .exiftool_groups import FAMILY1
 
 PSEUDO_GROUPS = ("leaking", "unreadable", "unsupported")
 
-STRUCTURE_GROUPS = frozenset({"JPEG", "PNG-chunks", "GIF-blocks"})
-"""Leftover groups the engine's own structure walkers report (segments, chunks, blocks, trailers)."""
+STRUCTURE_GROUPS = frozenset({handler.leftover_group for handler in HANDLERS} | {"ExifTool-warnings"})
+"""Leftover groups of the engine's byte model (segments, chunks, boxes, tags, trailers), one per format, and
+ExifTool's warnings about blocks the engine keeps."""
 
 _MAKERNOTE_NAMES = """
     MakerNotes Apple Canon CanonCustom CanonRaw CanonVRD Casio DJI FLIR FujiFilm GE GoPro HP JVC Kodak KodakIFD
@@ -58,11 +61,11 @@ def _makernotes(group: str, names: Sequence[str]) -> bool:
 
 
 def _comment(group: str, names: Sequence[str]) -> bool:
-    return any("comment" in name.lower() for name in names)
+    return any("comment" in name.lower() or name.startswith("COM") for name in names)
 
 
 def _trailer(group: str, names: Sequence[str]) -> bool:
-    return group.lower() == "trailer" or any(name.startswith("Trailer") for name in names)
+    return group.lower() == "trailer" or any(name.startswith(("Trailer", "bytes after")) for name in names)
 
 
 @dataclass(frozen=True)

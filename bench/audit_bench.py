@@ -35,7 +35,18 @@ from exif_scrubber.exiftool_process import locate_exiftool
 from exif_scrubber.leftovers import find_leftovers, parse_exiftool_json
 
 HERE = Path(__file__).resolve().parent
-NAIVE_ARGS = ("-j", "-G3:1", "-a", "-ee", "-n", "-api", "ImageHashType=SHA256", "-all:all", "--System:all", "-ImageDataHash")
+NAIVE_ARGS = (
+    "-j",
+    "-G3:1",
+    "-a",
+    "-ee",
+    "-n",
+    "-api",
+    "ImageHashType=SHA256",
+    "-all:all",
+    "--System:all",
+    "-ImageDataHash",
+)
 """What a script would ask ExifTool for each object: every tag, embedded documents, the image-data hash."""
 BUCKET = "bench-corpus"
 

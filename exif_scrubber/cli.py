@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from . import __version__
+from .cli_exiftool import exiftool_group
 from .engine import Scrubber
 from .errors import ScrubberError
 from .policy import ScrubPolicy
@@ -164,6 +165,9 @@ def inspect(
     policy = ScrubPolicy(keep_copyright=keep_copyright, strip_icc=strip_icc, keep_c2pa=keep_c2pa)
     reports = _run(jobs, policy, workers, show_progress=sys.stderr.isatty() and not as_json)
     sys.exit(_print(reports, as_json, inspecting=True))
+
+
+cli.add_command(exiftool_group)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import exiftool  # PyExifTool
 
 from .errors import ExifToolCrashed, ExifToolNotFound, ExifToolTimeout, ExifToolVersionError
+from .exiftool_install import installed_exiftool
 
 MIN_EXIFTOOL_VERSION = (13, 54)
 """Security fixes up to 13.54; ``ImageDataHash`` needs 12.63+."""
@@ -32,12 +33,14 @@ DEFAULT_TIMEOUT_S = 60.0
 
 
 def locate_exiftool(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Find ExifTool: ``explicit``, ``$EXIFTOOL_PATH``, the Lambda layer, the project build, ``PATH``."""
+    """Find ExifTool: ``explicit``, ``$EXIFTOOL_PATH``, the Lambda layer, the project build, the one
+    ``exif-scrub exiftool install`` put in the user's data directory, ``PATH``."""
     candidates: list[tuple[str, Path | None]] = [
         ("argument", Path(explicit) if explicit else None),
         ("EXIFTOOL_PATH", Path(os.environ["EXIFTOOL_PATH"]) if os.environ.get("EXIFTOOL_PATH") else None),
         ("Lambda layer", LAYER_EXIFTOOL),
         ("project build", PROJECT_EXIFTOOL),
+        ("user install", installed_exiftool()),
     ]
     for origin, path in candidates:
         if path is None:
@@ -50,8 +53,8 @@ def locate_exiftool(explicit: str | os.PathLike[str] | None = None) -> Path:
     if on_path:
         return Path(on_path)
     raise ExifToolNotFound(
-        "ExifTool not found: set EXIFTOOL_PATH, attach the Lambda layer (/opt/bin/exiftool) "
-        "or run `make -C exiftool_layer local`"
+        "ExifTool not found: run `exif-scrub exiftool install` (needs perl 5), set EXIFTOOL_PATH, "
+        "or attach the Lambda layer (/opt/bin/exiftool)"
     )
 
 
@@ -71,7 +74,7 @@ def check_version(text: str, path: Path) -> tuple[int, int]:
         wanted = ".".join(map(str, MIN_EXIFTOOL_VERSION))
         raise ExifToolVersionError(
             f"ExifTool {text.strip()} at {path} is too old: {wanted} or newer is required "
-            "(security fixes); run `make -C exiftool_layer local` or set EXIFTOOL_PATH"
+            "(security fixes); run `exif-scrub exiftool install` or set EXIFTOOL_PATH"
         )
     return version
 

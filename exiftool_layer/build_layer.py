@@ -1,9 +1,10 @@
 """Assemble the self-contained ExifTool Lambda layer tree (for /opt) for x86_64 or arm64.
 
-Perl comes from Debian 12 packages (``apt-get download`` with a private apt state, so no root and any
-architecture) or, where apt is missing (the SAM build image), from the build host. Only the Perl files
-listed in perl-modules.txt (traced by trace_modules.py) and the non-glibc shared libraries the shipped
-ELF files need are copied. ExifTool comes from the pinned, checksum-verified tarball.
+Perl comes from Debian 12 packages pinned in debian.lock, downloaded, sha256-checked and unpacked in Python
+(debian_packages.py, debfile.py: no apt, no dpkg, no root, any build architecture and OS), or with
+``--perl-from host`` from the build host's own Perl. Only the Perl files listed in perl-modules.txt (traced
+by trace_modules.py) and the non-glibc shared libraries the shipped ELF files need are copied. ExifTool
+comes from the pinned, checksum-verified tarball.
 Runs on Python 3.9+ with the standard library only, so it also works inside SAM build images.
 """
 
@@ -22,20 +23,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # debfile, debian_packages: next to this script (also when loaded by file path)
+import debfile  # noqa: E402
+import debian_packages  # noqa: E402
+from debian_packages import DEBIAN_ARCH  # noqa: E402
+
 MODULE_LIST = HERE / "perl-modules.txt"
-DEBIAN_ARCH = {"x86_64": "amd64", "arm64": "arm64"}
 TRIPLET = {"x86_64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}
-KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-MIRROR = "http://deb.debian.org/debian"
-SUITES = [
-    f"{MIRROR} bookworm main",
-    f"{MIRROR} bookworm-updates main",
-    "http://deb.debian.org/debian-security bookworm-security main",
-    # Only for libcrypt1: bookworm's 4.4.33 needs arc4random_buf@GLIBC_2.36, bullseye's needs <= 2.25.
-    f"{MIRROR} bullseye main",
-]
-PACKAGES = ["perl-base", "libperl5.36", "perl-modules-5.36", "libcrypt1=1:4.4.18-4", "zlib1g"]
+# Pinned with their sha256 in debian.lock (see debian_packages.py: libcrypt1 is Debian 11's, the rest Debian 12's).
+PACKAGES = ["perl-base", "libperl5.36", "perl-modules-5.36", "libcrypt1", "zlib1g"]
 # Sonames glibc itself provides (present in every Lambda runtime); everything else ships in the layer.
 GLIBC_SONAMES = frozenset(
     {
@@ -145,56 +142,16 @@ class PerlSource:
         raise SystemExit(f"shared library {soname} not found in {[str(d) for d in self.lib_dirs]}")
 
 
-def apt_options(state: Path, arch: str) -> list[str]:
-    """apt-get options for a private apt state: no root, no host apt config, any architecture."""
-    etc = state / "etc"
-    return [
-        f"-oDir::State={state / 'state'}",
-        f"-oDir::State::status={state / 'state' / 'status'}",
-        f"-oDir::Cache={state / 'cache'}",
-        f"-oDir::Etc={etc}",
-        f"-oDir::Etc::sourcelist={etc / 'sources.list'}",
-        "-oDir::Etc::sourceparts=-",
-        f"-oDir::Etc::parts={etc / 'apt.conf.d'}",
-        f"-oDir::Etc::preferencesparts={etc / 'preferences.d'}",
-        f"-oAPT::Architecture={DEBIAN_ARCH[arch]}",
-        f"-oAPT::Architectures={DEBIAN_ARCH[arch]}",
-        "-oDebug::NoLocking=1",
-        "-oAcquire::Languages=none",
-        f"-oAPT::Sandbox::User={'root' if os.geteuid() == 0 else os.environ.get('USER', 'nobody')}",
-    ]
-
-
-def fetch_debs(arch: str, state: Path, packages: Sequence[str] = tuple(PACKAGES)) -> list[Path]:
-    """Download Debian packages for ``arch`` into ``state/debs`` (cached by package list)."""
-    debs = state / "debs"
-    marker = debs / ".packages"
-    if marker.exists() and marker.read_text() == "\n".join(packages):
-        return sorted(debs.glob("*.deb"))
-    shutil.rmtree(state, ignore_errors=True)
-    for sub in ("state/lists/partial", "cache/archives/partial", "etc/apt.conf.d", "etc/preferences.d", "debs"):
-        (state / sub).mkdir(parents=True)
-    (state / "state" / "status").touch()
-    lines = [f"deb [signed-by={KEYRING}] {suite}" for suite in SUITES]
-    (state / "etc" / "sources.list").write_text("\n".join(lines) + "\n")
-    opts = apt_options(state, arch)
-    run(["apt-get", *opts, "-q", "update"])
-    run(["apt-get", *opts, "-q", "download", *packages], cwd=debs)
-    marker.write_text("\n".join(packages))
-    return sorted(debs.glob("*.deb"))
-
-
 def debian_source(arch: str, state: Path) -> PerlSource:
-    """Unpack the Debian packages with ``dpkg -x`` and describe the result."""
-    debs = fetch_debs(arch, state)
+    """Fetch the pinned Debian packages (debian.lock), unpack them in Python and describe the result."""
+    debs = debian_packages.fetch(arch, PACKAGES, state / "debs")
     root = state / "root"
     shutil.rmtree(root, ignore_errors=True)
-    root.mkdir()
-    packages = []
-    for deb in debs:
-        run(["dpkg-deb", "-x", str(deb), str(root)])
-        name, version = run(["dpkg-deb", "-f", str(deb), "Package", "Version"]).split("\n")[:2]
-        packages.append(f"{name.split(': ')[1]} {version.split(': ')[1]} ({DEBIAN_ARCH[arch]})")
+    for _, deb in debs:
+        try:
+            debfile.extract(deb, root)
+        except debfile.DebError as exc:
+            raise SystemExit(str(exc)) from None
     trip = TRIPLET[arch]
     module_dirs = [
         root / f"usr/lib/{trip}/perl-base",
@@ -204,13 +161,13 @@ def debian_source(arch: str, state: Path) -> PerlSource:
     ]
     lib_dirs = [root / f"lib/{trip}", root / f"usr/lib/{trip}", root / "lib", root / "usr/lib"]
     src = PerlSource(root, root / "usr/bin/perl", module_dirs, lib_dirs)
-    src.packages = packages
+    src.packages = sorted(f"{e.package} {e.version} ({e.arch})" for e, _ in debs)
     src.copyrights = {p.parent.name: p for p in sorted(root.glob("usr/share/doc/*/copyright"))}
     return src
 
 
 def host_source() -> PerlSource:
-    """The build host's own Perl (used where apt is missing, e.g. the AL2023 SAM build image)."""
+    """The build host's own Perl (``--perl-from host``: a Linux host of the layer's architecture)."""
     perl = shutil.which("perl")
     if perl is None:
         raise SystemExit("PERL_FROM=host needs perl on PATH (AL2023: dnf install -y perl-interpreter)")
@@ -274,6 +231,8 @@ def install_exiftool(tarball: Path, dest: Path) -> None:
             name = member.name
             if not member.isfile() or name.endswith(".pod"):
                 continue
+            if name.startswith("/") or ".." in name.split("/"):
+                raise SystemExit(f"unsafe path {name!r} in {tarball}")
             if name == "package/bin/exiftool" or name.startswith("package/bin/lib/"):
                 rel = name[len("package/bin/") :]
             elif name == "package/LICENSE":
@@ -344,7 +303,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--out", type=Path, required=True, help="layer tree (its content goes to /opt)")
     ap.add_argument("--tarball", type=Path, required=True, help="verified exiftool-vendored.pl tarball")
     ap.add_argument("--exiftool-version", required=True)
-    ap.add_argument("--perl-from", choices=["debian", "host", "auto"], default="auto")
+    ap.add_argument("--perl-from", choices=["debian", "host"], default="debian")
     ap.add_argument("--state", type=Path, help="Debian download cache (default: build/debian-<arch>)")
     ap.add_argument("--zip", type=Path, help="also write this zip of the tree")
     return ap.parse_args(argv)
@@ -354,14 +313,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Build the layer tree (and zip), then smoke-test it where the host can run it."""
     opts = parse_args(argv)
     mode = opts.perl_from
-    if mode == "auto":
-        mode = "debian" if shutil.which("apt-get") and shutil.which("dpkg-deb") else "host"
     if mode == "host" and opts.arch != host_arch():
         raise SystemExit(f"PERL_FROM=host can only build for the host architecture ({host_arch()})")
     state = opts.state or HERE / "build" / f"debian-{opts.arch}"
     src = debian_source(opts.arch, state.resolve()) if mode == "debian" else host_source()
     build(opts.arch, opts.out.resolve(), opts.tarball, opts.exiftool_version, src)
-    if opts.arch == host_arch():
+    if opts.arch == host_arch() and sys.platform.startswith("linux"):
         smoke_test(opts.out, opts.exiftool_version)
     if opts.zip:
         write_zip(opts.out, opts.zip)

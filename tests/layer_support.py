@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -21,6 +22,10 @@ from elftools.elf.gnuversions import GNUVerNeedSection
 REPO = Path(__file__).resolve().parents[1]
 LAYER_DIR = REPO / "exiftool_layer"
 BUILD = LAYER_DIR / "build"
+PIN = REPO / "exif_scrubber" / "exiftool.pin"
+# All the layer build may find on PATH: no apt-get, no dpkg-deb, no npm; python3 is the bare interpreter (no venv).
+BUILD_TOOLS = ("make", "python3", "uname", "touch")
+SAM_TARGET = {"x86_64": "build-ExifToolLayerX86", "arm64": "build-ExifToolLayerArm64"}
 CHROOT = Path(__file__).resolve().parent / "layer_chroot.py"
 MAX_GLIBC = (2, 34)
 MACHINE = {"x86_64": "EM_X86_64", "arm64": "EM_AARCH64"}
@@ -34,12 +39,12 @@ BINFMT = Path("/proc/sys/fs/binfmt_misc")
 
 def pin() -> dict[str, str]:
     """Key/value pairs from exiftool.pin."""
-    lines = (LAYER_DIR / "exiftool.pin").read_text().splitlines()
+    lines = PIN.read_text().splitlines()
     return dict(ln.split("=", 1) for ln in lines if "=" in ln and not ln.startswith("#"))
 
 
 def builder() -> ModuleType:
-    """exiftool_layer/build_layer.py as a module (for its private-apt download helper)."""
+    """exiftool_layer/build_layer.py as a module (for its Debian download and unpack helpers)."""
     spec = importlib.util.spec_from_file_location("build_layer", LAYER_DIR / "build_layer.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -59,11 +64,52 @@ def build_lock(name: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def build_path() -> str:
+    """A PATH directory of symlinks to BUILD_TOOLS and nothing else."""
+    tools = BUILD / ".build-path"
+    tools.mkdir(parents=True, exist_ok=True)
+    for tool in BUILD_TOOLS:
+        real = Path(sys.executable).resolve() if tool == "python3" else shutil.which(tool)
+        assert real is not None, f"{tool} is needed to build the layer"
+        link = tools / tool
+        link.unlink(missing_ok=True)
+        link.symlink_to(real)
+    return str(tools)
+
+
+def inputs_digest() -> str:
+    """sha256 over everything the layer build reads from the repository (the cache key)."""
+    files = [p for p in LAYER_DIR.rglob("*") if p.is_file() and BUILD not in p.parents and "__pycache__" not in p.parts]
+    digest = hashlib.sha256()
+    for path in sorted([*files, PIN, REPO / "exif_scrubber" / "exiftool_install.py"]):
+        digest.update(f"{path.relative_to(REPO)}\0".encode() + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def build_layer(arch: str) -> Path:
-    """Build (or reuse, via make's dependency check) build/layer-<arch>/ and its zip."""
+    """The layer as `sam build` builds it (build/sam-layer-<arch>/, plus a zip), rebuilt when an input changed."""
+    out = BUILD / f"sam-layer-{arch}"
+    stamp = BUILD / f"sam-layer-{arch}.inputs"
     with build_lock(f"layer-{arch}"):
-        subprocess.run(["make", "-s", "-C", str(LAYER_DIR), f"layer-{arch}"], check=True)
-    return BUILD / f"layer-{arch}"
+        digest = inputs_digest()
+        if not (stamp.is_file() and stamp.read_text() == digest and (out / "bin" / "exiftool").is_file()):
+            stamp.unlink(missing_ok=True)
+            run_sam_target(arch, out)
+            builder().write_zip(out, BUILD / f"{out.name}.zip")
+            stamp.write_text(digest)
+    return out
+
+
+def run_sam_target(arch: str, out: Path) -> None:
+    """Run the layer's SAM target as `sam build` does (make --makefile ... build-<LogicalId>, ARTIFACTS_DIR
+    set, the caller's environment) but with PATH = build_path(); the output goes to build/sam-layer-<arch>.log."""
+    path = build_path()
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VIRTUAL_ENV")}
+    env.update(PATH=path, ARTIFACTS_DIR=str(out))
+    make = [str(Path(path) / "make"), "--makefile", str(LAYER_DIR / "Makefile"), SAM_TARGET[arch]]
+    res = subprocess.run(make, cwd=LAYER_DIR, env=env, capture_output=True, text=True, check=False, timeout=1200)
+    (BUILD / f"sam-layer-{arch}.log").write_text(f"PATH={path}\n$ {' '.join(make)}\n{res.stdout}{res.stderr}")
+    assert res.returncode == 0, f"{SAM_TARGET[arch]} failed:\n{res.stdout}{res.stderr}"
 
 
 # ---------------------------------------------------------------- ELF scan
@@ -175,11 +221,11 @@ def hermetic_root(arch: str, layer: Path) -> Path:
     with build_lock(f"hermetic-{arch}"):
         if (base / "stamp").exists() and (base / "stamp").read_text() == stamp:
             return root
-        debs = builder().fetch_debs(arch, base / "apt", ["libc6", "dash"])
+        layer_builder = builder()
+        debs = layer_builder.debian_packages.fetch(arch, ["libc6", "dash"], base / "debs")
         shutil.rmtree(root, ignore_errors=True)
-        root.mkdir(parents=True)
-        for deb in debs:
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+        for _, deb in debs:
+            layer_builder.debfile.extract(deb, root)
         keep_only_libc_and_dash(root)
         shutil.copytree(layer, root / "opt", symlinks=True)
         for d in ("tmp", "proc", "dev"):

@@ -84,6 +84,25 @@ def meta(run: subprocess.CompletedProcess[bytes]) -> list[dict[str, object]]:
     return list(json.loads(run.stdout))
 
 
+# ---------------------------------------------------------------- how it was built
+def test_layer_is_built_by_its_sam_target_without_apt_or_dpkg(layer: Path, arch: str) -> None:
+    """`layer` is what `make --makefile exiftool_layer/Makefile build-ExifToolLayer<Arch>` wrote to
+    ARTIFACTS_DIR with a PATH of make, a bare python3, uname and touch: no apt-get, no dpkg-deb, no npm."""
+    path = ls.build_path()
+    assert sorted(os.listdir(path)) == sorted(ls.BUILD_TOOLS)
+    for tool in ("apt-get", "dpkg-deb", "dpkg", "npm", "perl"):
+        assert shutil.which(tool, path=path) is None, tool
+    log = (ls.BUILD / f"{layer.name}.log").read_text()
+    assert log.startswith(f"PATH={path}\n") and ls.SAM_TARGET[arch] in log.splitlines()[1]
+    assert f"layer {arch} (debian perl) -> {layer}" in log
+    buildinfo = (layer / "exiftool" / "BUILDINFO.txt").read_text()
+    locked = ls.builder().debian_packages.read_lock()
+    debian_arch = ls.builder().DEBIAN_ARCH[arch]
+    for package in ls.builder().PACKAGES:  # the layer holds exactly the locked (sha256-checked) versions
+        entry = locked[(debian_arch, package)]
+        assert f"  {package} {entry.version} ({debian_arch})\n" in buildinfo
+
+
 # ---------------------------------------------------------------- (a) ELF
 def test_every_elf_file_needs_only_glibc_2_34_and_the_layer(layer: Path, arch: str) -> None:
     reports, problems = ls.elf_problems(layer, arch)
@@ -109,7 +128,7 @@ def test_elf_scan_rejects_host_libraries_built_for_newer_glibc(tmp_path: Path) -
 
 
 def test_host_perl_mode_builds_a_working_layer(tmp_path: Path) -> None:
-    """PERL_FROM=host (what `sam build --use-container` uses in the AL2023 image) on this host's Perl."""
+    """PERL_FROM=host: a layer made from the build host's own Perl runs and keeps @INC inside the layer."""
     if ls.builder().host_arch() != "x86_64" or not LOCAL_EXIFTOOL.exists():
         pytest.skip("host-mode check runs on x86_64 with `make -C exiftool_layer local` done")
     tarball = next((ls.BUILD / "dist").glob("*.tgz"))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from template_support import ROOT, concretize, load_template
 
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
@@ -209,3 +210,27 @@ def test_built_x86_function_cold_starts_on_python312(built: Path, tmp_path: Path
     assert report["handler"] == str(built / "ScrubberFunction" / "handler" / "app.py")
     assert report["exiftool"]
     assert report["marker"].startswith("p1;icc;engine=")
+
+
+def test_sam_build_of_one_architecture(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`make sam-build ARCH=arm64` (deploy/sam_build.py with the real SAM CLI): only arm64's layers are built, and
+    the built template deploys only what it built (nothing left pointing at a source folder)."""
+    source = tmp_path_factory.mktemp("sam-src-arm64")
+    _copy_sources(source)
+    build = source / ".aws-sam" / "build"
+    command = [str(SAM.parent / "python"), str(source / "deploy" / "sam_build.py"), "--arch", "arm64",
+               "--sam", str(SAM), "--build-dir", str(build)]  # fmt: skip
+    result = subprocess.run(command, cwd=source, env=_sam_env(), capture_output=True, text=True, check=False)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    assert "building arm64 only" in result.stderr
+    built = {p.name for p in build.iterdir() if p.is_dir()}
+    assert built == {"ScrubberFunction", "AuditFunction", "ExifToolLayerArm64", "PythonDepsLayerArm64"}
+    template = yaml.safe_load((build / "template.yaml").read_text(encoding="utf-8"))
+    assert template["Parameters"]["Architecture"]["AllowedValues"] == ["arm64"]
+    uris = {name: res["Properties"].get("CodeUri") or res["Properties"].get("ContentUri")
+            for name, res in template["Resources"].items()
+            if res["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion")}  # fmt: skip
+    assert uris == {name: name for name in built}
+    assert _elf_machine(build / "ExifToolLayerArm64" / "exiftool" / "perl" / "bin" / "perl") == ELF_MACHINE["arm64"]
+    validate = _sam("validate", "--template-file", str(build / "template.yaml"), cwd=source)
+    assert validate.returncode == 0, validate.stdout + validate.stderr
