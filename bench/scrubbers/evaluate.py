@@ -15,10 +15,10 @@ import pillow_heif
 from PIL import Image, ImageChops, ImageStat
 
 from exif_scrubber.pixels import PixelProbe, ProbeError, probe
+from exif_scrubber.policy import DEFAULT_MAX_PIXELS
 
 FRAME_DIGEST_PIXEL_BUDGET = 64_000_000
 """Multi-frame files up to this many pixels in all get every frame's decoded pixels compared."""
-from exif_scrubber.policy import DEFAULT_MAX_PIXELS
 
 pillow_heif.register_heif_opener()
 Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS
