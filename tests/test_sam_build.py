@@ -224,7 +224,13 @@ def test_sam_build_of_one_architecture(tmp_path_factory: pytest.TempPathFactory)
     assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
     assert "building arm64 only" in result.stderr
     built = {p.name for p in build.iterdir() if p.is_dir()}
-    assert built == {"ScrubberFunction", "AuditFunction", "ExifToolLayerArm64", "PythonDepsLayerArm64"}
+    assert built == {
+        "ScrubberFunction",
+        "AuditFunction",
+        "ReauditStarterFunction",
+        "ExifToolLayerArm64",
+        "PythonDepsLayerArm64",
+    }
     template = yaml.safe_load((build / "template.yaml").read_text(encoding="utf-8"))
     assert template["Parameters"]["Architecture"]["AllowedValues"] == ["arm64"]
     uris = {name: res["Properties"].get("CodeUri") or res["Properties"].get("ContentUri")

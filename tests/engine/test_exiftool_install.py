@@ -25,7 +25,7 @@ from exif_scrubber import Outcome, Scrubber, ScrubPolicy, exiftool_install, exif
 from exif_scrubber.cli import cli
 from exif_scrubber.exiftool_install import InstallError, install
 from exif_scrubber.exiftool_process import locate_exiftool
-from exif_scrubber.samples import make_sample
+from scrub_demo.samples import make_sample
 
 PIN = exiftool_install.read_pin()
 DIST = Path(__file__).resolve().parents[2] / "exiftool_layer" / "build" / "dist"
