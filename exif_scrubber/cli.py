@@ -20,6 +20,7 @@ from .cli_options import RunOptions, run_options
 from .cli_text import FileResult, Printer
 from .engine import Scrubber
 from .errors import ScrubberError
+from .inplace import InPlace
 from .walk import Entry, Filters, NotFound, Walker
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -31,6 +32,7 @@ class Mode:
 
     out_dir: Path | None = None
     in_place: bool = False
+    break_hard_links: bool = False
 
     @property
     def inspecting(self) -> bool:
@@ -39,7 +41,8 @@ class Mode:
     def job(self, scrubber: Scrubber, work: Path) -> Job:
         """The function that handles one entry in this mode."""
         if self.in_place:
-            return lambda entry, slot: scrubber.scrub_file(entry.path, entry.path, display_name=str(entry.path))
+            in_place = InPlace(scrubber, work, break_hard_links=self.break_hard_links)
+            return lambda entry, slot: in_place.scrub(entry.path, str(entry.path), slot)
         out_dir = self.out_dir
         if out_dir is None:
             return lambda entry, slot: scrubber.inspect(entry.path, display_name=str(entry.path))
@@ -137,19 +140,29 @@ def cli() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), help="Write cleaned files here.")
 @click.option("--in-place", is_flag=True, help="Replace the input files (atomically, only when verified).")
+@click.option(
+    "--break-hard-links",
+    is_flag=True,
+    help="With --in-place: also replace files that have other hard links (only the name given is cleaned; "
+    "the other names keep the original).",
+)
 @run_options
-def clean(paths: tuple[Path, ...], out_dir: Path | None, in_place: bool, **kwargs: Any) -> None:
+def clean(paths: tuple[Path, ...], out_dir: Path | None, in_place: bool, break_hard_links: bool, **kwargs: Any) -> None:
     """Clean PATH... (files or folders) into --out-dir, or --in-place.
 
     Folders are walked without following symbolic links; links, FIFOs and other special files found there
-    are listed as skipped. SIGTERM or Ctrl-C lets the files in progress finish, starts no more and prints what was done.
+    are listed as skipped. --in-place refuses symbolic links (give the target), files with other hard links
+    (see --break-hard-links) and files changed while being scrubbed; it keeps owner, group, mode and times.
+    SIGTERM or Ctrl-C lets the files in progress finish, starts no more and prints what was done.
 
     Exit code 0 when every file is clean now or was left alone as unsupported, 1 when any file failed
     (or was unsupported, with --fail-on-unsupported), 2 on usage errors, 128+N when stopped by signal N.
     """
     if bool(out_dir) == in_place:
         raise click.UsageError("give exactly one of --out-dir DIR or --in-place")
-    mode = Mode(out_dir=out_dir, in_place=in_place)
+    if break_hard_links and not in_place:
+        raise click.UsageError("--break-hard-links goes with --in-place")
+    mode = Mode(out_dir=out_dir, in_place=in_place, break_hard_links=break_hard_links)
     sys.exit(_execute(paths, RunOptions.pop(kwargs), mode))
 
 
