@@ -5,6 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# Other supported Pythons (pyenv, or python3.X on PATH): the engine, handler and audit tests also run on each,
+# in fresh virtualenvs .venv-3.X. EXTRA_PYTHONS= (empty) runs 3.11 only.
+EXTRA_PYTHONS ?= 3.12 3.13
+CROSS_TESTS := tests/engine tests/handler tests/audit_tests
+PYENV_ROOT ?= $(HOME)/.pyenv
+find_python = $(or $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1)))),$(shell command -v python$(1) 2>/dev/null))
+EXTRA_STAMPS := $(foreach v,$(EXTRA_PYTHONS),.venv-$(v)/.installed)
+
 .PHONY: demo test lint setup exiftool clean sam-setup sam-build bench
 
 setup: $(STAMP) exiftool
@@ -41,10 +49,20 @@ sam-build: sam-setup
 demo: setup
 	$(BIN)/python -m scrub_demo $(DEMO_ARGS)
 
-test: setup sam-setup
-	$(BIN)/ruff check .
-	$(BIN)/mypy
+# Lint, the whole suite on 3.11, then the engine, handler and audit tests on each of EXTRA_PYTHONS.
+test: lint sam-setup $(EXTRA_STAMPS)
 	$(BIN)/pytest -n 2 tests
+	@set -e; for version in $(EXTRA_PYTHONS); do \
+		echo "== Python $$version: $(CROSS_TESTS)"; \
+		.venv-$$version/bin/pytest -n 2 $(CROSS_TESTS); \
+	done
+
+.venv-%/.installed: pyproject.toml
+	@python="$(call find_python,$*)"; test -n "$$python" || { echo "need Python $* (pyenv install $*, or EXTRA_PYTHONS=)"; exit 2; }; \
+		echo "$$python -m venv .venv-$*"; rm -rf .venv-$*; "$$python" -m venv .venv-$*
+	.venv-$*/bin/pip install --quiet --upgrade pip
+	.venv-$*/bin/pip install --quiet -e '.[dev]'
+	touch $@
 
 # Scrubbers side by side in one run (this engine, `exiftool -all=`, the Pillow re-encode) on ../shared/corpus
 # and generated 12/24/48 MP photos: writes bench/results/scrubbers.{md,json} and charts. BENCH_ARGS=--quick to try.
@@ -59,8 +77,9 @@ $(BENCH_STAMP): pyproject.toml
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(SAM_VENV).log .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) $(SAM_VENV).log .aws-sam $(foreach v,$(EXTRA_PYTHONS),.venv-$(v))
 	$(MAKE) -C exiftool_layer clean

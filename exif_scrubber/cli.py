@@ -2,123 +2,133 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from . import __version__
+from .batch import Batch, Job, StopSignal, WarningCapture, stopping_on_signals
 from .cli_exiftool import exiftool_group
+from .cli_options import RunOptions, run_options
+from .cli_text import FileResult, Printer
 from .engine import Scrubber
 from .errors import ScrubberError
-from .policy import ScrubPolicy
-from .report import Outcome, ScrubReport
+from .inplace import InPlace
+from .walk import Entry, Filters, NotFound, Walker
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 
 @dataclass(frozen=True)
-class Job:
-    """One input file and where its output goes (None: inspect only)."""
+class Mode:
+    """Where outputs go: ``out_dir``, in place, or nowhere (inspect)."""
 
-    source: Path
-    target: Path | None
-    label: str
+    out_dir: Path | None = None
+    in_place: bool = False
+    break_hard_links: bool = False
+
+    @property
+    def inspecting(self) -> bool:
+        return self.out_dir is None and not self.in_place
+
+    def job(self, scrubber: Scrubber, work: Path) -> Job:
+        """The function that handles one entry in this mode."""
+        if self.in_place:
+            in_place = InPlace(scrubber, work, break_hard_links=self.break_hard_links)
+            return lambda entry, slot: in_place.scrub(entry.path, str(entry.path), slot)
+        out_dir = self.out_dir
+        if out_dir is None:
+            return lambda entry, slot: scrubber.inspect(entry.path, display_name=str(entry.path))
+        return lambda entry, slot: scrubber.scrub_file(
+            entry.path, out_dir / entry.relative, display_name=str(entry.path)
+        )
 
 
-def _walk(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
-    """Yield (file, path relative to its argument) for files and, recursively, folders."""
-    for path in paths:
-        if path.is_dir():
-            for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink()):
-                yield file, Path(path.name) / file.relative_to(path)
-        elif path.is_file():
-            yield path, Path(path.name)
-        else:
-            raise click.BadParameter(f"no such file or folder: {path}", param_hint="PATH")
-
-
-def _jobs(paths: tuple[Path, ...], out_dir: Path | None, in_place: bool) -> list[Job]:
-    jobs, seen = [], set()
-    for file, relative in _walk(paths):
-        target = file if in_place else (out_dir / relative if out_dir else None)
-        if target is not None:
-            if target in seen:
+def _entries(paths: tuple[Path, ...], filters: Filters, mode: Mode) -> list[Entry]:
+    try:
+        entries = list(Walker(filters, prune=mode.out_dir).entries(paths))
+    except NotFound as exc:
+        raise click.BadParameter(str(exc), param_hint="PATH") from None
+    if not mode.inspecting:
+        seen: dict[Path, Path] = {}
+        for entry in entries:
+            target = (mode.out_dir / entry.relative) if mode.out_dir else entry.path.absolute()
+            if entry.skip is None and seen.setdefault(target, entry.path) != entry.path:
                 raise click.BadParameter(f"two inputs would be written to {target}", param_hint="PATH")
-            seen.add(target)
-        jobs.append(Job(source=file, target=target, label=str(file)))
-    return jobs
+    return entries
 
 
-def _policy_options(func: click.decorators.FC) -> click.decorators.FC:
-    options = [
-        click.option("--keep-copyright", is_flag=True, help="Keep copyright/creator/credit fields."),
-        click.option("--strip-icc", is_flag=True, help="Also remove the ICC colour profile."),
-        click.option("--keep-c2pa", is_flag=True, help="Keep C2PA/JUMBF content credentials."),
-        click.option(
-            "--workers",
-            type=click.IntRange(1, 64),
-            default=os.cpu_count() or 1,
-            show_default=True,
-            help="Files handled in parallel (one warm ExifTool each).",
-        ),
-        click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+@dataclass
+class _Live:
+    """Where per-file lines go while a run is going on, and how the progress bar moves."""
+
+    progress: Progress | None = None
+    task: TaskID | None = None
+
+    def echo(self, line: str, *, err: bool = False) -> None:
+        """Print ``line``: above the live bar when there is one and stdout shares its terminal."""
+        if self.progress is not None and (err or sys.stdout.isatty()):
+            self.progress.console.print(line, markup=False, highlight=False, soft_wrap=True, emoji=False)
+        else:
+            click.echo(line, err=err)
+
+    def advance(self) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.advance(self.task)
 
 
-def _run(jobs: list[Job], policy: ScrubPolicy, workers: int, show_progress: bool) -> list[ScrubReport]:
-    with Scrubber(policy, pool_size=workers) as scrubber:
-
-        def work(job: Job) -> ScrubReport:
-            return scrubber.scrub_file(job.source, job.target, display_name=job.label)
-
-        with ThreadPoolExecutor(max_workers=workers) as executor:
-            results = executor.map(work, jobs)
-            if not show_progress:
-                return list(results)
-            reports = []
-            columns = (TextColumn("[bold]scrubbing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-            with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-                task = progress.add_task("scrub", total=len(jobs))
-                for report in results:
-                    reports.append(report)
-                    progress.advance(task)
-            return reports
+@contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[_Live]:
+    """A live bar on stderr when ``enabled``; lines printed through the yielded object go above it."""
+    if not enabled:
+        yield _Live()
+        return
+    columns = (TextColumn("[bold]scrubbing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        yield _Live(progress, progress.add_task("scrub", total=total))
 
 
-def _summary_line(report: ScrubReport, *, inspecting: bool) -> str:
-    removed = ", ".join(f"{group}: {count}" for group, count in report.removed.items())
-    if report.outcome is Outcome.CLEANED:
-        verb = "would remove" if inspecting else "cleaned"
-        size = "" if inspecting else f"; {report.bytes_before:,} -> {report.bytes_after or 0:,} bytes"
-        dropped = f"; dropped {', '.join(report.dropped_secondary_images)}" if report.dropped_secondary_images else ""
-        return f"{verb:<13} {report.source}  ({removed}{size}{dropped})"
-    return f"{'clean':<13} {report.source}  (nothing to remove)"
+def _execute(paths: tuple[Path, ...], options: RunOptions, mode: Mode) -> int:
+    """Run a whole command; returns its exit code."""
+    filters = Filters(options.include, options.exclude)
+    entries = _entries(paths, filters, mode)
+    capture = WarningCapture()
+    with stopping_on_signals() as stop, capture.installed(), tempfile.TemporaryDirectory(prefix="exif-scrub-") as tmp:
+        work = Path(tmp)
+        printer = Printer(inspecting=mode.inspecting, as_json=options.as_json, temp_dirs=(work,))
+        with Scrubber(options.policy, pool_size=options.workers, work_dir=work) as scrubber:
+            batch = Batch(mode.job(scrubber, work), options.workers, stop, capture)
+            show = sys.stderr.isatty() and not options.as_json
+            with _progress(len(entries), show) as live:
+                printer.totals.not_started = batch.run(entries, _printing(printer, live))
+    printer.totals.excluded = filters.excluded
+    printer.finish(stopped_by=stop.name, stray_warnings=capture.stray)
+    return _exit_code(printer, stop, options.fail_on_unsupported)
 
 
-def _print(reports: list[ScrubReport], as_json: bool, inspecting: bool) -> int:
-    refused = [r for r in reports if not r.ok]
-    if as_json:
-        click.echo(json.dumps([r.to_dict() for r in reports], indent=2, default=str))
-    else:
-        for report in reports:
-            if report.ok:
-                click.echo(_summary_line(report, inspecting=inspecting))
-                if inspecting and report.kept:
-                    click.echo(f"{'':<13} keeps {', '.join(f'{g}: {n}' for g, n in report.kept.items())}")
-    for report in refused:
-        click.echo(f"exif-scrub: {report.outcome.value}: {report.source}: {report.reason}", err=True)
-    return EXIT_REFUSED if refused else EXIT_OK
+def _printing(printer: Printer, live: _Live) -> Callable[[FileResult], None]:
+    def on_result(result: FileResult) -> None:
+        printer.add(result, live.echo)
+        live.advance()
+
+    return on_result
+
+
+def _exit_code(printer: Printer, stop: StopSignal, fail_on_unsupported: bool) -> int:
+    if stop.signum is not None:
+        return 128 + stop.signum
+    outcomes = printer.totals.outcomes
+    if outcomes["failed"] or (fail_on_unsupported and outcomes["unsupported"]):
+        return EXIT_REFUSED
+    return EXIT_OK
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -131,40 +141,38 @@ def cli() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), help="Write cleaned files here.")
 @click.option("--in-place", is_flag=True, help="Replace the input files (atomically, only when verified).")
-@_policy_options
-def clean(
-    paths: tuple[Path, ...],
-    out_dir: Path | None,
-    in_place: bool,
-    keep_copyright: bool,
-    strip_icc: bool,
-    keep_c2pa: bool,
-    workers: int,
-    as_json: bool,
-) -> None:
+@click.option(
+    "--break-hard-links",
+    is_flag=True,
+    help="With --in-place: also replace files that have other hard links (only the name given is cleaned; "
+    "the other names keep the original).",
+)
+@run_options
+def clean(paths: tuple[Path, ...], out_dir: Path | None, in_place: bool, break_hard_links: bool, **kwargs: Any) -> None:
     """Clean PATH... (files or folders) into --out-dir, or --in-place.
 
-    Exit code 0 when every file is clean now, 1 when any file was refused or failed, 2 on usage errors.
+    Folders are walked without following symbolic links; links, FIFOs and other special files found there
+    are listed as skipped. --in-place refuses symbolic links (give the target), files with other hard links
+    (see --break-hard-links) and files changed while being scrubbed; it keeps owner, group, mode and times.
+    SIGTERM or Ctrl-C lets the files in progress finish, starts no more and prints what was done.
+
+    Exit code 0 when every file is clean now or was left alone as unsupported, 1 when any file failed
+    (or was unsupported, with --fail-on-unsupported), 2 on usage errors, 128+N when stopped by signal N.
     """
     if bool(out_dir) == in_place:
         raise click.UsageError("give exactly one of --out-dir DIR or --in-place")
-    jobs = _jobs(paths, out_dir, in_place)
-    policy = ScrubPolicy(keep_copyright=keep_copyright, strip_icc=strip_icc, keep_c2pa=keep_c2pa)
-    reports = _run(jobs, policy, workers, show_progress=sys.stderr.isatty() and not as_json)
-    sys.exit(_print(reports, as_json, inspecting=False))
+    if break_hard_links and not in_place:
+        raise click.UsageError("--break-hard-links goes with --in-place")
+    mode = Mode(out_dir=out_dir, in_place=in_place, break_hard_links=break_hard_links)
+    sys.exit(_execute(paths, RunOptions.pop(kwargs), mode))
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@_policy_options
-def inspect(
-    paths: tuple[Path, ...], keep_copyright: bool, strip_icc: bool, keep_c2pa: bool, workers: int, as_json: bool
-) -> None:
-    """Show what would be removed and kept in PATH..., without writing anything."""
-    jobs = _jobs(paths, None, False)
-    policy = ScrubPolicy(keep_copyright=keep_copyright, strip_icc=strip_icc, keep_c2pa=keep_c2pa)
-    reports = _run(jobs, policy, workers, show_progress=sys.stderr.isatty() and not as_json)
-    sys.exit(_print(reports, as_json, inspecting=True))
+@run_options
+def inspect(paths: tuple[Path, ...], **kwargs: Any) -> None:
+    """Show what would be removed and kept in PATH..., without writing anything (JSON outcome: would_clean)."""
+    sys.exit(_execute(paths, RunOptions.pop(kwargs), Mode()))
 
 
 cli.add_command(exiftool_group)

@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,11 +23,16 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
+import click
 from rich.console import Console
 from rich.table import Table
 
 from exif_scrubber import Scrubber, ScrubPolicy
+from exif_scrubber.cli_text import printable
 from exif_scrubber.pixels import probe
+from exif_scrubber.s3.processor import ObjectScrubber
+from exif_scrubber.s3.result import ObjectResult, Status
+from handler.config import HandlerConfig
 from scrub_demo.samples import make_demo_set
 
 BUCKET = "demo-photos"
@@ -118,8 +126,10 @@ def _environment(**values: str) -> Iterator[None]:
 
 
 def _wire_bucket(s3: Any, sqs: Any) -> str:
-    """Bucket -> queue notifications for every created object (no suffix filter: keys are case-sensitive)."""
+    """A versioned bucket (as production should be: the handler then deletes each original version it
+    replaced) -> queue notifications for every created object (no suffix filter: keys are case-sensitive)."""
     s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     s3.put_bucket_notification_configuration(
@@ -156,8 +166,62 @@ def _upload_samples(s3: Any, scrubber: Scrubber, folder: Path) -> list[Upload]:
     return uploads
 
 
-def _drain(sqs: Any, queue_url: str, console: Console | None, idle_rounds: int = 2) -> int:
-    """Feed queued S3 notifications to the Lambda handler until the queue stays empty."""
+class RecordingProcessor(ObjectScrubber):
+    """The handler's own processor, keeping each object's result so that the demo can say what an event did."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.results: dict[tuple[str, str | None], ObjectResult] = {}
+
+    def process(self, bucket: str, key: str, etag: str | None = None, version_id: str | None = None) -> ObjectResult:
+        result = super().process(bucket, key, etag=etag, version_id=version_id)
+        self.results[(key, version_id)] = result
+        return result
+
+
+@contextmanager
+def recording_runtime(s3: Any) -> Iterator[RecordingProcessor]:
+    """Install the handler's runtime (its configuration from the environment) with a recording processor."""
+    from handler import app
+
+    config = HandlerConfig.from_env()
+    scrubber = Scrubber(config.policy, work_dir=config.work_dir)
+    processor = RecordingProcessor(s3, scrubber, config)
+    previous = app.install_runtime(app.Runtime(config=config, scrubber=scrubber, processor=processor))
+    try:
+        yield processor
+    finally:
+        app.install_runtime(previous)
+        scrubber.close()
+
+
+_WORDS = {
+    Status.SCRUBBED: "scrubbed",
+    Status.ALREADY_CLEAN: "skipped",
+    Status.SKIPPED: "skipped",
+    Status.CONFLICT: "skipped",
+    Status.UNSUPPORTED: "skipped",
+    Status.REPORTED: "skipped",
+}
+
+
+def event_outcome(result: ObjectResult | None, failed: bool) -> str:
+    """``scrubbed (33,966 -> 28,764 bytes; original version 3f2a... deleted)``, ``skipped (already scrubbed)``
+    or ``failed (reason)``."""
+    if result is None:
+        return "failed (not processed)" if failed else "skipped (not an object event)"
+    word = "failed" if failed or result.failed else _WORDS.get(result.status, "failed")
+    if result.status is Status.SCRUBBED:
+        details = [f"{result.bytes_before or 0:,} -> {result.bytes_after or 0:,} bytes"]
+        if result.deleted_version_id:
+            details.append(f"original version {result.deleted_version_id[:8]}… deleted")
+        return f"{word} ({'; '.join(details + result.problems)})"
+    reason = (result.reason or result.status.value).split(" (", 1)[0]
+    return f"{word} ({reason})"
+
+
+def _drain(sqs: Any, queue_url: str, processor: RecordingProcessor, echo: bool, idle_rounds: int = 2) -> int:
+    """Feed queued S3 notifications to the Lambda handler until the queue stays empty; one line per event."""
     from handler.app import lambda_handler
 
     handled, idle = 0, 0
@@ -168,41 +232,50 @@ def _drain(sqs: Any, queue_url: str, console: Console | None, idle_rounds: int =
             idle += 1
             continue
         idle = 0
-        event = {
-            "Records": [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:{QUEUE}",
-                    "attributes": {},
-                    "messageAttributes": {},
-                    "md5OfBody": "",
-                    "awsRegion": REGION,
-                }
-                for m in batch
-            ]
-        }
-        context = SimpleNamespace(
-            aws_request_id=f"demo-{handled}",
-            function_name="exif-scrubber-demo",
-            memory_limit_in_mb=1024,
-            invoked_function_arn="arn:aws:lambda:demo",
-        )
-        response = lambda_handler(event, context)
+        response = lambda_handler(_sqs_event(batch), _context(handled))
         failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         for message in batch:
             if message["MessageId"] not in failed:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-            if console is not None:
-                body = json.loads(message["Body"])
-                for record in body.get("Records", []):
-                    state = "FAILED" if message["MessageId"] in failed else "done"
-                    key = unquote_plus(record["s3"]["object"]["key"])
-                    console.print(f"  event {record['eventName']:<24} {key}  {state}")
+            if echo:
+                _echo_events(message, processor, message["MessageId"] in failed)
         handled += len(batch)
     return handled
+
+
+def _echo_events(message: dict[str, Any], processor: RecordingProcessor, failed: bool) -> None:
+    for record in json.loads(message["Body"]).get("Records", []):
+        key = unquote_plus(record["s3"]["object"]["key"])
+        result = processor.results.get((key, record["s3"]["object"].get("versionId")))
+        click.echo(f"  event {record['eventName']:<24} {printable(key)}  {event_outcome(result, failed)}")
+
+
+def _sqs_event(batch: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:{QUEUE}",
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "awsRegion": REGION,
+            }
+            for m in batch
+        ]
+    }
+
+
+def _context(handled: int) -> SimpleNamespace:
+    return SimpleNamespace(
+        aws_request_id=f"demo-{handled}",
+        function_name="exif-scrubber-demo",
+        memory_limit_in_mb=1024,
+        invoked_function_arn="arn:aws:lambda:demo",
+    )
 
 
 def _results_table(s3: Any, scrubber: Scrubber, uploads: list[Upload], folder: Path) -> Table:
@@ -231,16 +304,45 @@ def _results_table(s3: Any, scrubber: Scrubber, uploads: list[Upload], folder: P
     return table
 
 
-def _run_audit(endpoint: str) -> int:
-    from exif_scrubber.audit.cli import main as audit_main
+DEMO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": REGION}
+"""moto's fake keys: what every command the demo prints needs in front of it."""
 
-    try:
-        audit_main.main(
-            args=[f"s3://{BUCKET}", "--endpoint-url", endpoint, "--all-versions", "--quiet"], standalone_mode=False
-        )
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-    return 0
+
+def _shell_line(argv: list[str]) -> str:
+    """``KEY=value ... argv`` as one line a POSIX shell runs as it is."""
+    return " ".join([*(f"{name}={value}" for name, value in DEMO_CREDENTIALS.items()), shlex.join(argv)])
+
+
+def _audit_program() -> list[str]:
+    """``exif-audit`` beside this interpreter (relative to the current folder when inside it)."""
+    script = Path(sys.executable).parent / "exif-audit"
+    if not script.exists():
+        return [sys.executable, "-m", "exif_scrubber.audit"]
+    with suppress(ValueError):
+        return [str(script.absolute().relative_to(Path.cwd()))]
+    return [str(script.absolute())]
+
+
+def audit_argv(endpoint: str) -> list[str]:
+    """The audit the demo runs and prints: every version of the bucket."""
+    return [*_audit_program(), f"s3://{BUCKET}", "--endpoint-url", endpoint, "--all-versions", "--quiet"]
+
+
+def upload_argv(endpoint: str) -> list[str]:
+    """An AWS CLI upload into the demo bucket."""
+    return ["aws", "--endpoint-url", endpoint, "s3", "cp", "photo.jpg", f"s3://{BUCKET}/mine/photo.jpg"]
+
+
+def _run_audit(endpoint: str) -> int:
+    """Run the printed audit command as a user would: a new process with only the printed variables added."""
+    argv = audit_argv(endpoint)
+    click.echo("The demo runs this command; paste it into a shell to run it yourself:")
+    click.echo(_shell_line(argv))
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "POWERTOOLS_"))}
+    done = subprocess.run(argv, env={**env, **DEMO_CREDENTIALS}, capture_output=True, text=True, timeout=600)
+    click.echo(done.stdout, nl=False)
+    click.echo(done.stderr, nl=False, err=True)
+    return done.returncode
 
 
 def run_demo(*, keep_running: bool = False, verbose: bool = False) -> int:
@@ -256,37 +358,36 @@ def run_demo(*, keep_running: bool = False, verbose: bool = False) -> int:
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
         sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION)
         console.rule("[bold]exif-scrubber demo")
-        console.print(f"Embedded S3 + SQS (moto) at {endpoint}; bucket [bold]{BUCKET}[/] notifies queue {QUEUE}.")
+        console.print(
+            f"Embedded S3 + SQS (moto) at {endpoint}; versioned bucket [bold]{BUCKET}[/] notifies queue {QUEUE}."
+        )
         queue_url = _wire_bucket(s3, sqs)
-        with Scrubber(ScrubPolicy()) as scrubber:
+        with Scrubber(ScrubPolicy()) as scrubber, recording_runtime(s3) as processor:
             uploads = _upload_samples(s3, scrubber, folder)
             console.print(f"Uploaded {len(uploads)} photos with GPS, camera, serials, IPTC, XMP, thumbnails.")
             console.print("Lambda handler consuming the notifications (our own writes come back as events too):")
-            _drain(sqs, queue_url, console)
+            _drain(sqs, queue_url, processor, echo=True)
             console.print(_results_table(s3, scrubber, uploads, folder))
-        console.rule("[bold]exif-audit s3://" + BUCKET + " --all-versions")
-        code = _run_audit(endpoint)
-        verdict = "[green]CLEAN[/]" if code == 0 else f"[red]NOT CLEAN (exit {code})[/]"
-        marker = s3.head_object(Bucket=BUCKET, Key=uploads[0].key)["Metadata"].get("exif-stripped")
-        console.print(f"Marker on scrubbed objects (loop guard): exif-stripped={marker}")
-        console.print(f"Audit verdict: {verdict}   ({time.monotonic() - started:.1f} s in all)")
-        if keep_running:
-            _serve(console, endpoint, sqs, queue_url)
+            console.rule("[bold]exif-audit, every version of the bucket")
+            code = _run_audit(endpoint)
+            verdict = "[green]CLEAN[/]" if code == 0 else f"[red]NOT CLEAN (exit {code})[/]"
+            marker = s3.head_object(Bucket=BUCKET, Key=uploads[0].key)["Metadata"].get("exif-stripped")
+            console.print(f"Marker on scrubbed objects (loop guard): exif-stripped={marker}")
+            console.print(f"Audit verdict: {verdict}   ({time.monotonic() - started:.1f} s in all)")
+            if keep_running:
+                _serve(console, endpoint, sqs, queue_url, processor)
     return code
 
 
-def _serve(console: Console, endpoint: str, sqs: Any, queue_url: str) -> None:
+def _serve(console: Console, endpoint: str, sqs: Any, queue_url: str, processor: RecordingProcessor) -> None:
     console.rule("[bold]embedded S3 left running")
-    console.print(
-        "Upload your own photo and watch it being scrubbed:\n"
-        f"  AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo aws --endpoint-url {endpoint} "
-        f"s3 cp photo.jpg s3://{BUCKET}/mine/photo.jpg\n"
-        f"  (or boto3 with endpoint_url='{endpoint}')\n"
-        f"then audit it: exif-audit s3://{BUCKET} --endpoint-url {endpoint}\n"
-        "Ctrl-C stops the server."
-    )
+    click.echo("Upload your own photo and watch it being scrubbed:")
+    click.echo(_shell_line(upload_argv(endpoint)))
+    click.echo(f"(or boto3 with endpoint_url='{endpoint}' and the same keys); then audit the bucket again:")
+    click.echo(_shell_line(audit_argv(endpoint)))
+    click.echo("Ctrl-C stops the server.")
     try:
         while True:
-            _drain(sqs, queue_url, console, idle_rounds=1)
+            _drain(sqs, queue_url, processor, echo=True, idle_rounds=1)
     except KeyboardInterrupt:
-        console.print("stopping")
+        click.echo("stopping")

@@ -45,50 +45,9 @@ class MetadataRecipe:
     def exiftool_args(self, image_format: str, thumbnail: Path | None) -> list[str]:
         """ExifTool assignments for this recipe, limited to what ``image_format`` can hold."""
         args: list[str] = []
-        if self.gps:
-            args += [
-                "-GPSLatitude=48.8584",
-                "-GPSLatitudeRef=N",
-                "-GPSLongitude=2.2945",
-                "-GPSLongitudeRef=E",
-                "-GPSAltitude=35",
-                "-XMP-exif:GPSLatitude=48.8584 N",
-                "-XMP-exif:GPSLongitude=2.2945 E",
-            ]
-        if self.camera:
-            args += [
-                "-Make=Canon",
-                "-Model=Canon EOS 5D Mark IV",
-                "-Software=Firmware 1.2.3",
-                "-LensModel=EF24-70mm",
-                "-HostComputer=alice-laptop",
-            ]
-        if self.serial:
-            args += ["-SerialNumber=083024001234", "-LensSerialNumber=0000c12345", "-XMP-aux:SerialNumber=083024001234"]
-        if self.timestamps:
-            args += [
-                "-DateTimeOriginal=2024:05:01 12:34:56",
-                "-CreateDate=2024:05:01 12:34:56",
-                "-OffsetTimeOriginal=+02:00",
-            ]
-        if self.iptc and image_format in ("JPEG", "TIFF", "PNG", "WEBP"):
-            args += [
-                "-IPTC:City=Paris",
-                "-IPTC:Keywords=private",
-                "-IPTC:By-line=Alice Example",
-                "-IPTC:Sub-location=12 Rue Example",
-            ]
-        if self.xmp:
-            args += [
-                "-XMP-dc:Description=Family picnic at home",
-                "-XMP-dc:Subject=kids",
-                "-XMP-photoshop:City=Paris",
-                "-XMP-xmp:CreatorTool=PhoneCam 9",
-            ]
-        if self.comment and image_format in ("JPEG", "PNG", "GIF"):
-            args += ["-Comment=taken at 12 Rue Example, Paris"]
-        if self.copyright:
-            args += ["-Copyright=(c) 2024 Alice Example", "-Artist=Alice Example", "-XMP-dc:Rights=All rights reserved"]
+        for kind, (assignments, formats) in _ASSIGNMENTS.items():
+            if getattr(self, kind) and (formats is None or image_format in formats):
+                args += assignments
         if self.thumbnail and thumbnail is not None and image_format == "JPEG":
             args += [f"-ThumbnailImage<={thumbnail}"]
         if self.orientation is not None and image_format != "GIF":
@@ -96,6 +55,64 @@ class MetadataRecipe:
         if image_format == "GIF":  # GIF holds XMP and comments only
             args = [a for a in args if a.startswith(("-XMP", "-Comment"))]
         return args
+
+
+_ASSIGNMENTS: dict[str, tuple[list[str], tuple[str, ...] | None]] = {
+    "gps": (
+        [
+            "-GPSLatitude=48.8584",
+            "-GPSLatitudeRef=N",
+            "-GPSLongitude=2.2945",
+            "-GPSLongitudeRef=E",
+            "-GPSAltitude=35",
+            "-XMP-exif:GPSLatitude=48.8584 N",
+            "-XMP-exif:GPSLongitude=2.2945 E",
+        ],
+        None,
+    ),
+    "camera": (
+        [
+            "-Make=Canon",
+            "-Model=Canon EOS 5D Mark IV",
+            "-Software=Firmware 1.2.3",
+            "-LensModel=EF24-70mm",
+            "-HostComputer=alice-laptop",
+        ],
+        None,
+    ),
+    "serial": (
+        ["-SerialNumber=083024001234", "-LensSerialNumber=0000c12345", "-XMP-aux:SerialNumber=083024001234"],
+        None,
+    ),
+    "timestamps": (
+        ["-DateTimeOriginal=2024:05:01 12:34:56", "-CreateDate=2024:05:01 12:34:56", "-OffsetTimeOriginal=+02:00"],
+        None,
+    ),
+    "iptc": (
+        [
+            "-IPTC:City=Paris",
+            "-IPTC:Keywords=private",
+            "-IPTC:By-line=Alice Example",
+            "-IPTC:Sub-location=12 Rue Example",
+        ],
+        ("JPEG", "TIFF", "PNG", "WEBP"),
+    ),
+    "xmp": (
+        [
+            "-XMP-dc:Description=Family picnic at home",
+            "-XMP-dc:Subject=kids",
+            "-XMP-photoshop:City=Paris",
+            "-XMP-xmp:CreatorTool=PhoneCam 9",
+        ],
+        None,
+    ),
+    "comment": (["-Comment=taken at 12 Rue Example, Paris"], ("JPEG", "PNG", "GIF")),
+    "copyright": (
+        ["-Copyright=(c) 2024 Alice Example", "-Artist=Alice Example", "-XMP-dc:Rights=All rights reserved"],
+        None,
+    ),
+}
+"""What each recipe flag writes, in order, and the formats it applies to (None: every format)."""
 
 
 def make_pixels(size: tuple[int, int], seed: int = 0, mode: str = "RGB") -> Image.Image:

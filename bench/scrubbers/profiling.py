@@ -16,8 +16,8 @@ from typing import Any
 
 import exif_scrubber.engine as engine_module
 from exif_scrubber import Scrubber
-from exif_scrubber.reading import READ_ARGS
 from exif_scrubber.formats import HANDLERS
+from exif_scrubber.reading import READ_ARGS
 
 _WALKERS = ("walk", "rewrite")
 

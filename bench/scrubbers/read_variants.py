@@ -12,8 +12,8 @@ import statistics
 import time
 from pathlib import Path
 
-from exif_scrubber.reading import READ_ARGS
 from exif_scrubber.exiftool_process import ExifToolPool
+from exif_scrubber.reading import READ_ARGS
 
 from .machine import load_average
 

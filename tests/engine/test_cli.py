@@ -44,17 +44,16 @@ def test_hostile_file_names_are_never_handed_to_exiftool(
         assert (tmp_path / "out" / name).exists()
 
 
-def test_refused_files_exit_one_with_one_line_each(runner: CliRunner, sample: SampleFactory, tmp_path: Path) -> None:
+def test_failed_files_exit_one_with_one_line_each(runner: CliRunner, sample: SampleFactory, tmp_path: Path) -> None:
     good = sample("PNG")
-    text = tmp_path / "readme.jpg"
-    text.write_text("not an image")
-    result = runner.invoke(cli, ["clean", str(good), str(text), "--out-dir", str(tmp_path / "out")])
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    result = runner.invoke(cli, ["clean", str(good), str(empty), "--out-dir", str(tmp_path / "out")])
     assert result.exit_code == 1
-    refused_lines = [line for line in result.stderr.splitlines() if line.startswith("exif-scrub:")]
-    expected = f"exif-scrub: unsupported: {text}: not a supported image format"
-    assert refused_lines == [expected]
+    failed_lines = [line for line in result.stderr.splitlines() if line.startswith("exif-scrub:")]
+    assert failed_lines == [f"exif-scrub: failed: {empty}: empty file (0 bytes)"]
     assert (tmp_path / "out" / good.name).exists()
-    assert not (tmp_path / "out" / "readme.jpg").exists()
+    assert not (tmp_path / "out" / "empty.jpg").exists()
 
 
 def test_usage_errors_exit_two(runner: CliRunner, tmp_path: Path) -> None:

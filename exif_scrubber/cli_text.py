@@ -1,0 +1,225 @@
+"""What ``exif-scrub`` prints: one escaped line per file, a totals line, never file content or temp paths."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .report import Outcome, ScrubReport
+
+REASON_MAX = 240
+"""A printed reason is cut here: a reason is a sentence, never a dump."""
+
+_UNSAFE = re.compile(
+    r"[\\\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]"
+)
+"""Characters that would split a line, move the cursor, reorder text (bidi controls) or not encode at all
+(lone surrogates: the bytes of a file name that is not UTF-8). The backslash is escaped so escapes stay unambiguous."""
+
+_NAMED = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+Echo = Callable[..., None]
+"""Prints one line: ``echo(line)`` to stdout, ``echo(line, err=True)`` to stderr."""
+
+SKIPPED = "skipped"
+WOULD_CLEAN = "would_clean"
+
+
+def printable(text: str) -> str:
+    """``text`` on one terminal line: control, format and separator characters as backslash escapes."""
+    return _UNSAFE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's stand-in for an undecodable byte
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def first_line(reason: str | None, *, temp_dirs: Iterable[Path] = ()) -> str:
+    """The first line of ``reason`` cut to :data:`REASON_MAX`, with any path under ``temp_dirs`` replaced by
+    ``<temp file>`` (a reason names the problem, not where the scrubber keeps its copies)."""
+    text = (reason or "").strip()
+    text = text.splitlines()[0] if text else "no reason given"
+    for folder in temp_dirs:
+        text = re.sub(re.escape(str(folder)) + r"\S*", "<temp file>", text)
+    return text if len(text) <= REASON_MAX else text[: REASON_MAX - 1] + "…"
+
+
+def one_line(reason: str | None, *, temp_dirs: Iterable[Path] = ()) -> str:
+    """:func:`first_line`, escaped for a terminal."""
+    return printable(first_line(reason, temp_dirs=temp_dirs))
+
+
+@dataclass
+class FileResult:
+    """One listed entry: a scrub report, or the reason it was not handed to the engine."""
+
+    label: str
+    report: ScrubReport | None = None
+    skipped: str | None = None
+    failed: bool = False
+    """For entries without a report: True when it counts as a failure (e.g. a FIFO named on the command line)."""
+    order: int = 0
+    """Position among the entries of the run (JSON lists results in this order)."""
+
+    def outcome(self, *, inspecting: bool) -> str:
+        """``cleaned``/``would_clean``/``already_clean``/``unsupported``/``failed``/``skipped``."""
+        if self.report is None:
+            return Outcome.FAILED.value if self.failed else SKIPPED
+        if inspecting and self.report.outcome is Outcome.CLEANED:
+            return WOULD_CLEAN
+        return self.report.outcome.value
+
+
+def removed_text(report: ScrubReport) -> str:
+    """What goes, by group: tag counts, then groups that hold no tags (a comment segment, a trailer) by name."""
+    parts = [f"{group}: {count}" for group, count in report.removed.items()]
+    for group, names in report.leftovers_before.items():
+        if group not in report.removed and names:
+            shown = ", ".join(names[:4]) + (", …" if len(names) > 4 else "")
+            parts.append(f"{group}: {shown}")
+    return printable(", ".join(parts)) if parts else "structure only"
+
+
+def _details(report: ScrubReport, *, inspecting: bool) -> list[str]:
+    details = [removed_text(report)]
+    if not inspecting and report.bytes_after is not None:
+        details.append(f"{report.bytes_before:,} -> {report.bytes_after:,} bytes")
+    if report.dropped_secondary_images:
+        details.append("dropped " + printable(", ".join(report.dropped_secondary_images)))
+    return details
+
+
+def _notes(report: ScrubReport) -> list[str]:
+    return [one_line(note) for note in report.notes]
+
+
+_VERBS = {
+    "cleaned": "cleaned",
+    WOULD_CLEAN: "would remove",
+    "already_clean": "clean",
+    "unsupported": "unsupported",
+    SKIPPED: "skipped",
+}
+
+
+def result_line(result: FileResult, *, inspecting: bool, temp_dirs: Iterable[Path] = ()) -> str:
+    """The stdout line of a listed entry (not of a failure: see :func:`failure_line`)."""
+    outcome = result.outcome(inspecting=inspecting)
+    name = printable(result.label)
+    report = result.report
+    if report is None:
+        details = [one_line(result.skipped)]
+    elif report.outcome is Outcome.CLEANED:
+        details = _details(report, inspecting=inspecting) + _notes(report)
+    elif report.outcome is Outcome.ALREADY_CLEAN:
+        details = ["nothing to remove", *_notes(report)]
+    else:
+        details = [one_line(report.reason, temp_dirs=temp_dirs), *_notes(report)]
+    return f"{_VERBS.get(outcome, outcome):<13} {name}  ({'; '.join(details)})"
+
+
+def kept_line(report: ScrubReport) -> str:
+    """The indented ``keeps ...`` line ``inspect`` prints under a file."""
+    return f"{'':<13} keeps {printable(', '.join(f'{g}: {n}' for g, n in report.kept.items()))}"
+
+
+def failure_line(result: FileResult, *, temp_dirs: Iterable[Path] = ()) -> str:
+    """The stderr line of a failed entry: ``exif-scrub: failed: NAME: one-line reason``."""
+    reason = result.skipped if result.report is None else result.report.reason
+    notes = _notes(result.report) if result.report is not None else []
+    tail = "".join(f" ({note})" for note in notes)
+    return f"exif-scrub: failed: {printable(result.label)}: {one_line(reason, temp_dirs=temp_dirs)}{tail}"
+
+
+@dataclass
+class Totals:
+    """Counts for the closing line."""
+
+    inspecting: bool
+    outcomes: Counter[str] = field(default_factory=Counter)
+    bytes_before: int = 0
+    bytes_after: int = 0
+    excluded: int = 0
+    not_started: int = 0
+
+    def add(self, result: FileResult) -> None:
+        """Count one finished entry."""
+        self.outcomes[result.outcome(inspecting=self.inspecting)] += 1
+        report = result.report
+        if report is not None and report.outcome is Outcome.CLEANED and report.bytes_after is not None:
+            self.bytes_before += report.bytes_before
+            self.bytes_after += report.bytes_after
+
+    def line(self, *, stopped_by: str | None = None) -> str:
+        """E.g. ``5 files: 3 cleaned, 1 already clean, 1 unsupported; 120,000 -> 90,000 bytes``."""
+        total = sum(self.outcomes.values())
+        order = ("cleaned", WOULD_CLEAN, "already_clean", "unsupported", "failed", SKIPPED)
+        labels = {WOULD_CLEAN: "would be cleaned", "already_clean": "already clean"}
+        counts = [f"{self.outcomes[key]} {labels.get(key, key)}" for key in order if self.outcomes[key]]
+        parts = [f"{total} file{'' if total == 1 else 's'}: " + (", ".join(counts) or "nothing to do")]
+        if self.bytes_after:
+            parts.append(f"{self.bytes_before:,} -> {self.bytes_after:,} bytes")
+        if self.excluded:
+            parts.append(f"{self.excluded} excluded by --include/--exclude")
+        if stopped_by:
+            parts.append(f"stopped by {stopped_by}: {self.not_started} not started")
+        return "; ".join(parts)
+
+
+@dataclass
+class Printer:
+    """Prints each result as it arrives (text), or all of them at the end (JSON), then the totals line."""
+
+    inspecting: bool
+    as_json: bool
+    temp_dirs: tuple[Path, ...] = ()
+    totals: Totals = field(init=False)
+    _results: list[FileResult] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self.totals = Totals(inspecting=self.inspecting)
+
+    def add(self, result: FileResult, echo: Echo = click.echo) -> None:
+        """Count ``result`` and, in text mode, print its line now through ``echo`` (``click.echo``'s signature)."""
+        self.totals.add(result)
+        if self.as_json:
+            self._results.append(result)
+        elif result.outcome(inspecting=self.inspecting) == Outcome.FAILED.value:
+            echo(failure_line(result, temp_dirs=self.temp_dirs), err=True)
+        else:
+            echo(result_line(result, inspecting=self.inspecting, temp_dirs=self.temp_dirs))
+            if self.inspecting and result.report is not None and result.report.kept:
+                echo(kept_line(result.report))
+
+    def finish(self, *, stopped_by: str | None, stray_warnings: Iterable[str] = ()) -> None:
+        """The JSON document (in entry order) or nothing, then the totals line (stderr with ``--json``)."""
+        for warning in stray_warnings:
+            click.echo(f"exif-scrub: {one_line(warning, temp_dirs=self.temp_dirs)}", err=True)
+        if self.as_json:
+            ordered = sorted(self._results, key=lambda r: r.order)
+            click.echo(json.dumps([self._json(r) for r in ordered], indent=2, default=str))
+        click.echo(self.totals.line(stopped_by=stopped_by), err=self.as_json)
+
+    def _json(self, result: FileResult) -> dict[str, Any]:
+        outcome = result.outcome(inspecting=self.inspecting)
+        if result.report is None:
+            return {"source": result.label, "outcome": outcome, "reason": first_line(result.skipped)}
+        data = result.report.to_dict()
+        data["outcome"] = outcome
+        if data.get("reason") is not None:
+            data["reason"] = first_line(data["reason"], temp_dirs=self.temp_dirs)
+        data["notes"] = [first_line(note, temp_dirs=self.temp_dirs) for note in result.report.notes]
+        return data

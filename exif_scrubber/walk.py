@@ -1,0 +1,138 @@
+"""Which files a run handles: the arguments, folders walked without following links, --include/--exclude.
+
+Nothing found is dropped silently: a symbolic link or a FIFO inside a folder is listed as skipped, and one
+named on the command line is listed as failed (it was asked for and cannot be handled). The output folder
+of the run is never walked, so ``--out-dir`` may sit inside an input folder.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+class NotFound(ValueError):
+    """An argument names nothing (a usage error)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One thing found: a file to scrub, or something listed with the reason it is not scrubbed."""
+
+    path: Path
+    relative: Path
+    """Its place under ``--out-dir``: the argument's own name, then the path inside it."""
+    skip: str | None = None
+    failed: bool = False
+    """True for a skipped entry that counts as a failure (it was named on the command line)."""
+
+
+def not_regular(mode: int) -> str:
+    """``"not a regular file (a FIFO)"`` and the like."""
+    return f"not a regular file ({_KINDS.get(stat.S_IFMT(mode), 'of an unknown kind')})"
+
+
+@dataclass
+class Filters:
+    """``--include``/``--exclude`` globs, case-insensitive.
+
+    A pattern without ``/`` is matched against the file name, one with ``/`` against the path inside the
+    folder given (``*`` also crosses ``/`` there). A file is taken when it matches an include (or none is
+    given) and no exclude.
+    """
+
+    include: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    excluded: int = 0
+
+    def wants(self, inside: str) -> bool:
+        """True when the file at ``inside`` (POSIX path inside its argument) is taken; counts the others."""
+        taken = (not self.include or self._any(self.include, inside)) and not self._any(self.exclude, inside)
+        self.excluded += not taken
+        return taken
+
+    @staticmethod
+    def _any(patterns: Sequence[str], inside: str) -> bool:
+        name = inside.rsplit("/", 1)[-1]
+        return any(fnmatchcase((inside if "/" in p else name).casefold(), p.casefold()) for p in patterns)
+
+
+@dataclass
+class Walker:
+    """Turns the command line's PATHs into entries, in a stable order (sorted by name per folder)."""
+
+    filters: Filters = field(default_factory=Filters)
+    prune: Path | None = None
+    """A folder never entered (the run's ``--out-dir``)."""
+
+    def __post_init__(self) -> None:
+        self._prune = self.prune.resolve() if self.prune is not None else None
+
+    def entries(self, paths: Sequence[Path]) -> Iterator[Entry]:
+        """Every entry of every argument; raises :class:`NotFound` for an argument that names nothing."""
+        for path in paths:
+            yield from self._argument(path)
+
+    def _argument(self, path: Path) -> Iterator[Entry]:
+        try:
+            info = path.stat()  # an argument that is a link is followed: it was named on purpose
+        except FileNotFoundError:
+            if path.is_symlink():
+                yield self._listed(path, Path(path.name), "broken symbolic link", failed=True)
+                return
+            raise NotFound(f"no such file or folder: {path}") from None
+        except OSError as exc:
+            yield self._listed(path, Path(path.name), f"cannot read it: {exc.strerror}", failed=True)
+            return
+        if stat.S_ISDIR(info.st_mode):
+            yield from self._folder(path, Path(path.name), "")
+        elif stat.S_ISREG(info.st_mode):
+            if self.filters.wants(path.name):
+                yield Entry(path, Path(path.name))
+        else:
+            yield self._listed(path, Path(path.name), not_regular(info.st_mode), failed=True)
+
+    def _folder(self, folder: Path, relative: Path, inside: str) -> Iterator[Entry]:
+        if self._prune is not None and folder.resolve() == self._prune:
+            return
+        try:
+            with os.scandir(folder) as scan:
+                children = sorted(scan, key=lambda child: child.name)
+        except OSError as exc:
+            yield self._listed(folder, relative, f"cannot read the folder: {exc.strerror}", failed=True)
+            return
+        for child in children:
+            yield from self._child(child, relative / child.name, f"{inside}{child.name}")
+
+    def _child(self, child: os.DirEntry[str], relative: Path, inside: str) -> Iterator[Entry]:
+        path = Path(child.path)
+        try:
+            if child.is_dir(follow_symlinks=False):
+                yield from self._folder(path, relative, inside + "/")
+                return
+            mode = child.stat(follow_symlinks=False).st_mode
+        except OSError as exc:
+            yield self._listed(path, relative, f"cannot read it: {exc.strerror}", failed=True)
+            return
+        if not self.filters.wants(inside):
+            return
+        if stat.S_ISLNK(mode):
+            yield Entry(path, relative, skip="symbolic link, not followed")
+        elif stat.S_ISREG(mode):
+            yield Entry(path, relative)
+        else:
+            yield Entry(path, relative, skip=not_regular(mode))
+
+    def _listed(self, path: Path, relative: Path, reason: str, *, failed: bool) -> Entry:
+        return Entry(path, relative, skip=reason, failed=failed)
