@@ -86,7 +86,7 @@ def test_pillow_warnings_go_into_the_file_line_not_raw_to_stderr(tmp_path: Path)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     (line,) = [line for line in result.stdout.splitlines() if "truncated-exif.jpg" in line]
-    assert "warning: Truncated File Read" in line
+    assert "Bad offset for IFD0 ImageDescription" in line  # ExifTool's warning, as one escaped line
     assert "site-packages" not in result.stdout and "UserWarning" not in result.stdout
 
 
@@ -112,7 +112,7 @@ def test_summary_names_comments_and_trailers(runner: CliRunner, tmp_path: Path) 
         lines = result.stdout.splitlines()
         assert "()" not in result.stdout and "(;" not in result.stdout
         assert "COM" in next(line for line in lines if "commented.jpg" in line)
-        assert "Trailer" in next(line for line in lines if "trailing.jpg" in line)
+        assert "trailer" in next(line for line in lines if "trailing.jpg" in line).lower()
         assert "TOKEN-" not in result.output
 
 
