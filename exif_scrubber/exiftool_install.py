@@ -179,6 +179,10 @@ def checked_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
             raise InstallError(f"unsafe path in the ExifTool tarball: {name!r}: refused")
         if not (member.isfile() or member.isdir()):
             raise InstallError(f"link or special file in the ExifTool tarball: {name!r}: refused")
+        if norm == "package/patches" or norm.startswith("package/patches/"):
+            raise InstallError(
+                "the ExifTool package carries downstream patches (package/patches): not the unmodified distribution"
+            )
         if _wanted(norm) is not None:
             keep.append(member)
     if not any(_wanted(posixpath.normpath(m.name)) == "exiftool" for m in keep):

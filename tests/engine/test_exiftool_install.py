@@ -177,6 +177,7 @@ def entry(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.T
         (entry("package/bin/lib/Image/evil.pm", tarfile.SYMTYPE, "/etc/passwd"), "link or special file"),
         (entry("package/bin/lib/x", tarfile.SYMTYPE, "../../../../escape"), "link or special file"),
         (entry("package/bin/lib/h", tarfile.LNKTYPE, "package/bin/exiftool"), "link or special file"),
+        (entry("package/patches/2026-08-07-exiftool-stdin-eof.patch"), "downstream patches"),
     ],
 )
 def test_unsafe_tarball_members_are_refused(
