@@ -6,8 +6,8 @@ ANMF frames. Kept items: ICCP (reduced profile), EXIF (minimal EXIF) and XMP (ca
 unknown chunks (top level or inside a frame), repeated EXIF/XMP/ICCP, a non-zero padding byte and bytes after
 the RIFF end.
 
-The rewrite rebuilds the chunk list, recomputes the VP8X flags and the RIFF and ANMF sizes; a simple-format
-file that must keep an orientation or a profile gets the VP8X header the specification asks for.
+The rewrite rebuilds the chunk list, recomputes the VP8X flags and the RIFF and ANMF sizes; a simple-format file
+(no VP8X) stays simple, its kept chunks in canonical form where they were.
 """
 
 from __future__ import annotations
@@ -189,17 +189,6 @@ def _riff_chunk(fourcc: bytes, payload: bytes) -> bytes:
     return fourcc + struct.pack("<I", len(payload)) + payload + (b"\0" if len(payload) & 1 else b"")
 
 
-def bitstream_size(data: Buffer, chunk: Chunk) -> tuple[int, int, bool] | None:
-    """(width, height, alpha) from a VP8 or VP8L bitstream header, for a simple-format file."""
-    head = bytes(data[chunk.data_start : chunk.data_start + 10])
-    if chunk.fourcc == b"VP8L" and len(head) >= 5 and head[0] == 0x2F:
-        bits = int.from_bytes(head[1:5], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, bool((bits >> 28) & 1)
-    if chunk.fourcc == b"VP8 " and len(head) >= 10 and head[3:6] == b"\x9d\x01\x2a":
-        return int.from_bytes(head[6:8], "little") & 0x3FFF, int.from_bytes(head[8:10], "little") & 0x3FFF, False
-    return None
-
-
 class WebpHandler(FormatHandler):
     """Lossy, lossless, extended and animated WebP."""
 
@@ -271,19 +260,12 @@ class WebpHandler(FormatHandler):
         return chunks
 
     def _vp8x(self, model: WebpModel, data: Buffer, kept: dict[bytes, bytes]) -> bytes | None:
-        """The VP8X payload of the output: the input's with recomputed flags, or a new one when needed."""
+        """The VP8X payload of the output: the input's with recomputed flags. A simple-format file stays simple
+        (conforming readers ignore metadata chunks without VP8X: adding one would change what they show)."""
+        if model.vp8x is None:
+            return None
         flags = 0
         for fourcc, flag in ((b"ICCP", _FLAG_ICC), (b"EXIF", _FLAG_EXIF), (b"XMP ", _FLAG_XMP)):
             flags |= flag if fourcc in kept else 0
-        if model.vp8x is not None:
-            keep = model.vp8x[0] & (_FLAG_ALPHA | _FLAG_ANIMATION)
-            return bytes([keep | flags]) + model.vp8x[1:]
-        if not flags:
-            return None
-        image = next(c for c in model.chunks if c.fourcc in (b"VP8 ", b"VP8L"))
-        size = bitstream_size(data, image)
-        if size is None:
-            raise Refusal("cannot read the image size needed to keep its orientation or profile")
-        width, height, alpha = size
-        canvas = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
-        return bytes([flags | (_FLAG_ALPHA if alpha else 0)]) + b"\0\0\0" + canvas
+        keep = model.vp8x[0] & (_FLAG_ALPHA | _FLAG_ANIMATION)
+        return bytes([keep | flags]) + model.vp8x[1:]

@@ -1,0 +1,492 @@
+"""Hostile files for the tests: real images from Pillow, then a unique token planted where metadata can hide.
+
+Every builder returns the file's bytes; the token is somewhere ExifTool may not look (a block it cannot parse,
+bytes nothing references, padding, free text inside a kept item). The tests check that the token is in no output.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import Callable
+
+from PIL import Image, ImageCms
+
+from exif_scrubber.kept.exif import ExifValues, build_exif
+from exif_scrubber.kept.xmp import XmpValues, build_xmp
+from scrub_demo.samples import make_pixels
+
+XMP_SIG = b"http://ns.adobe.com/xap/1.0/\0"
+
+
+def pixels(size: tuple[int, int] = (64, 48), seed: int = 0) -> Image.Image:
+    return make_pixels(size, seed)
+
+
+# ---------------------------------------------------------------------- JPEG
+
+
+def jpeg(*, progressive: bool = False, orientation: int | None = 6, size: tuple[int, int] = (64, 48)) -> bytes:
+    buffer = io.BytesIO()
+    options: dict[str, object] = {"quality": 90, "progressive": progressive}
+    if orientation:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        options["exif"] = exif.tobytes()
+    pixels(size).save(buffer, "JPEG", **options)
+    return buffer.getvalue()
+
+
+def segment(marker: int, payload: bytes) -> bytes:
+    return b"\xff" + bytes([marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def insert_after_soi(data: bytes, *segments: bytes) -> bytes:
+    return data[:2] + b"".join(segments) + data[2:]
+
+
+def before_eoi(data: bytes, extra: bytes) -> bytes:
+    assert data.endswith(b"\xff\xd9")
+    return data[:-2] + extra + data[-2:]
+
+
+def tiff_header_ifd(entries: list[tuple[int, int, int, bytes]], next_ifd: int = 0, order: str = ">") -> bytes:
+    """A TIFF structure with one IFD at offset 8 whose values all fit in their entries."""
+    head = (b"MM\0*" if order == ">" else b"II*\0") + struct.pack(order + "I", 8)
+    table = struct.pack(order + "H", len(entries))
+    for tag, typ, count, value in entries:
+        table += struct.pack(order + "HHI", tag, typ, count) + value.ljust(4, b"\0")
+    return head + table + struct.pack(order + "I", next_ifd)
+
+
+def exif_with_orphan(token: bytes) -> bytes:
+    """An Orientation-only IFD0, then a GPS IFD no IFD points to, holding the token."""
+    tiff = tiff_header_ifd([(0x0112, 3, 1, struct.pack(">H", 6))])
+    gps = struct.pack(">H", 1) + struct.pack(">HHII", 0x0002, 2, len(token), len(tiff) + 18) + b"\0\0\0\0" + token
+    return b"Exif\0\0" + tiff + gps
+
+
+def exif_with_thumbnail(token: bytes) -> bytes:
+    """An Orientation-only IFD0 followed by a complete JPEG thumbnail nothing references."""
+    buffer = io.BytesIO()
+    pixels((16, 12), seed=3).save(buffer, "JPEG", quality=50, comment=token)
+    return b"Exif\0\0" + tiff_header_ifd([(0x0112, 3, 1, struct.pack(">H", 6))]) + buffer.getvalue()
+
+
+def icc_with_private_tag(token: bytes) -> bytes:
+    """An sRGB profile with one extra private tag ('prvt') holding the token."""
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    (count,) = struct.unpack_from(">I", profile, 128)
+    body = b"text" + bytes(4) + token + b"\0"
+    table_end = 132 + 12 * count
+    entry = struct.pack(">4sII", b"prvt", len(profile) + 12 + ((4 - len(profile) % 4) % 4), len(body))
+    shifted = bytearray(profile[:table_end] + entry + profile[table_end:])
+    struct.pack_into(">I", shifted, 128, count + 1)
+    for index in range(count):  # every data offset moved by the 12-byte entry
+        at = 132 + 12 * index + 4
+        struct.pack_into(">I", shifted, at, struct.unpack_from(">I", shifted, at)[0] + 12)
+    shifted += bytes((4 - len(shifted) % 4) % 4)
+    struct.pack_into(">I", shifted, 132 + 12 * count + 4, len(shifted))
+    shifted += body
+    struct.pack_into(">I", shifted, 0, len(shifted))
+    return bytes(shifted)
+
+
+def icc_segment(profile: bytes) -> bytes:
+    return segment(0xE2, b"ICC_PROFILE\0\x01\x01" + profile)
+
+
+def orientation_xmp_with_comment(token: bytes) -> bytes:
+    packet = build_xmp(XmpValues(orientation=6))
+    return packet.replace(b"<rdf:RDF", b"<!-- " + token + b" --><rdf:RDF")
+
+
+def progressive_with(extra: bytes) -> bytes:
+    """A progressive JPEG with ``extra`` inserted before its second scan (between scans)."""
+    data = jpeg(progressive=True)
+    first = data.index(b"\xff\xda")
+    second = data.index(b"\xff\xda", first + 2)
+    return data[:second] + extra + data[second:]
+
+
+def junk_between_segments(token: bytes) -> bytes:
+    data = jpeg()
+    at = data.index(b"\xff\xdb")  # before the first DQT
+    return data[:at] + token + data[at:]
+
+
+JPEG_CASES: dict[str, Callable[[bytes], bytes]] = {
+    "APP1 EXIF whose IFD0 points past the segment, then text": lambda t: insert_after_soi(
+        jpeg(orientation=None), segment(0xE1, b"Exif\0\0II*\0\xff\xff\0\0" + b"GPS 48.8584N 2.2945E " + t)
+    ),
+    "XMP that is not XML": lambda t: insert_after_soi(jpeg(), segment(0xE1, XMP_SIG + b"<not xml " + t)),
+    "ICC_PROFILE segment of garbage": lambda t: insert_after_soi(jpeg(), icc_segment(b"garbage " + t * 3)),
+    "orphaned GPS IFD inside a kept EXIF block": lambda t: insert_after_soi(
+        jpeg(orientation=None), segment(0xE1, exif_with_orphan(t))
+    ),
+    "JPEG thumbnail after an Orientation-only IFD0": lambda t: insert_after_soi(
+        jpeg(orientation=None), segment(0xE1, exif_with_thumbnail(t))
+    ),
+    "extra bytes after the JFIF APP0 fields": lambda t: insert_after_soi(
+        jpeg(), segment(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0" + t)
+    ),
+    "extra bytes after the Adobe APP14 fields": lambda t: insert_after_soi(
+        jpeg(), segment(0xEE, b"Adobe\0\x64\0\0\0\0\x01" + t)
+    ),
+    "XML comment inside an XMP packet kept for the Orientation": lambda t: insert_after_soi(
+        jpeg(orientation=None), segment(0xE1, XMP_SIG + orientation_xmp_with_comment(t))
+    ),
+    "private tag inside a kept ICC profile": lambda t: insert_after_soi(jpeg(), icc_segment(icc_with_private_tag(t))),
+    "COM after the scan data": lambda t: before_eoi(jpeg(), segment(0xFE, t)),
+    "APP9 between progressive scans": lambda t: progressive_with(segment(0xE9, t)),
+    "bytes between header segments": junk_between_segments,
+    "trailer after EOI": lambda t: jpeg() + t,
+    "COM before the frame": lambda t: insert_after_soi(jpeg(), segment(0xFE, t)),
+}
+
+
+# ---------------------------------------------------------------------- PNG
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png(*, mode: str = "RGB", icc: bytes | None = None) -> bytes:
+    buffer = io.BytesIO()
+    image = pixels().convert(mode) if mode != "P" else pixels().convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    image.save(buffer, "PNG", **({"icc_profile": icc} if icc else {}))
+    return buffer.getvalue()
+
+
+def png_insert(data: bytes, *chunks: bytes, before: bytes = b"IDAT") -> bytes:
+    at = data.index(before) - 4
+    return data[:at] + b"".join(chunks) + data[at:]
+
+
+def png_with_iend_payload(token: bytes) -> bytes:
+    data = png()
+    return data[: data.index(b"IEND") - 4] + chunk(b"IEND", token)
+
+
+def png_with_idat_tail(token: bytes) -> bytes:
+    """Bytes hidden inside IDAT, after the end of the compressed stream."""
+    data = png()
+    start = data.index(b"IDAT") - 4
+    (length,) = struct.unpack_from(">I", data, start)
+    payload = data[start + 8 : start + 8 + length]
+    return data[:start] + chunk(b"IDAT", payload + token) + data[start + 12 + length :]
+
+
+PNG_CASES: dict[str, Callable[[bytes], bytes]] = {
+    "eXIf with a bogus IFD0 offset": lambda t: png_insert(png(), chunk(b"eXIf", b"MM\0*\0\0\xff\xff" + t)),
+    "a second eXIf chunk": lambda t: png_insert(
+        png(),
+        chunk(b"eXIf", build_exif(ExifValues(orientation=6))),
+        chunk(b"eXIf", tiff_header_ifd([(0x0112, 3, 1, b"\0\x06"), (0x010F, 2, 4, b"Cam\0")]) + t),
+    ),
+    "iTXt XMP that is not XML": lambda t: png_insert(png(), chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0<x " + t)),
+    "iCCP holding compressed garbage": lambda t: png_insert(png(), chunk(b"iCCP", b"ICC profile\0\0x\x9c" + t)),
+    "iCCP profile name": lambda t: png_insert(
+        png(),
+        chunk(
+            b"iCCP",
+            t[:60] + b"\0\0" + zlib.compress(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()),
+        ),
+    ),
+    "IEND with a payload": png_with_iend_payload,
+    "pHYs with extra bytes": lambda t: png_insert(png(), chunk(b"pHYs", b"\0\0\x0b\x13\0\0\x0b\x13\x01" + t)),
+    "gAMA with extra bytes": lambda t: png_insert(png(), chunk(b"gAMA", b"\0\0\xb1\x8f" + t)),
+    "sBIT with extra bytes": lambda t: png_insert(png(), chunk(b"sBIT", b"\x08\x08\x08" + t)),
+    "tEXt": lambda t: png_insert(png(), chunk(b"tEXt", b"Comment\0" + t)),
+    "a private chunk": lambda t: png_insert(png(), chunk(b"prVt", t)),
+    "sPLT palette name": lambda t: png_insert(png(), chunk(b"sPLT", t[:40] + b"\0\x08" + b"\x01\x02\x03\x04\0\x01")),
+    "bytes after IEND": lambda t: png() + t,
+    "text after the image data": lambda t: png_insert(png(), chunk(b"tEXt", b"Comment\0" + t), before=b"IEND"),
+    "a private tag inside the kept iCCP profile": lambda t: png_insert(
+        png(),
+        chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_with_private_tag(t), 0)),  # stored: token visible
+    ),
+}
+REFUSED_PNG_CASES: dict[str, Callable[[bytes], bytes]] = {
+    "bytes hidden in IDAT after the compressed stream": png_with_idat_tail,
+}
+
+
+# ---------------------------------------------------------------------- WebP
+
+
+def riff(chunks: bytes) -> bytes:
+    return b"RIFF" + struct.pack("<I", len(chunks) + 4) + b"WEBP" + chunks
+
+
+def webp_chunk(fourcc: bytes, payload: bytes) -> bytes:
+    return fourcc + struct.pack("<I", len(payload)) + payload + (b"\0" if len(payload) & 1 else b"")
+
+
+def webp(*, animated: bool = False, orientation: int | None = None) -> bytes:
+    buffer = io.BytesIO()
+    options: dict[str, object] = {"quality": 80}
+    if orientation:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        options["exif"] = exif.tobytes()
+    if animated:
+        frames = [pixels(seed=i) for i in range(3)]
+        frames[0].save(buffer, "WEBP", save_all=True, append_images=frames[1:], duration=100, **options)
+    else:
+        pixels().save(buffer, "WEBP", **options)
+    return buffer.getvalue()
+
+
+def webp_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    found, pos = [], 12
+    while pos + 8 <= len(data):
+        fourcc, size = struct.unpack_from("<4sI", data, pos)
+        found.append((fourcc, data[pos + 8 : pos + 8 + size]))
+        pos += 8 + size + (size & 1)
+    return found
+
+
+def webp_build(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    return riff(b"".join(webp_chunk(f, p) for f, p in chunks))
+
+
+def webp_add(token_chunk: tuple[bytes, bytes], *, flags: int = 0) -> bytes:
+    chunks = webp_chunks(webp(orientation=6))
+    fourcc, payload = chunks[0]
+    assert fourcc == b"VP8X"
+    chunks[0] = (fourcc, bytes([payload[0] | flags]) + payload[1:])
+    return webp_build([*chunks, token_chunk])
+
+
+def webp_frame_with(extra: tuple[bytes, bytes]) -> bytes:
+    chunks = webp_chunks(webp(animated=True))
+    for index, (fourcc, payload) in enumerate(chunks):
+        if fourcc == b"ANMF":
+            chunks[index] = (fourcc, payload + webp_chunk(*extra))
+            break
+    return webp_build(chunks)
+
+
+def webp_simple_with_exif(orientation: int, token: bytes) -> bytes:
+    """A simple-format file (no VP8X) that still carries an EXIF chunk, as some tools write: Orientation and Make."""
+    exif = tiff_header_ifd([(0x0112, 3, 1, struct.pack(">H", orientation)), (0x010F, 2, 4, b"Cam\0")]) + token
+    chunks = [c for c in webp_chunks(webp()) if c[0] in (b"VP8 ", b"VP8L")]
+    return webp_build([*chunks, (b"EXIF", exif)])
+
+
+WEBP_CASES: dict[str, Callable[[bytes], bytes]] = {
+    "EXIF chunk with a bogus offset": lambda t: webp_add((b"EXIF", b"II*\0\xff\xff\0\0" + t), flags=0x08),
+    "XMP chunk that is not XML": lambda t: webp_add((b"XMP ", b"<x " + t), flags=0x04),
+    "an unknown chunk": lambda t: webp_add((b"ZZZZ", t)),
+    "an EXIF chunk inside an ANMF frame": lambda t: webp_frame_with((b"EXIF", b"MM\0*\0\0\0\x08" + t)),
+    "an unknown chunk inside an ANMF frame": lambda t: webp_frame_with((b"ABCD", t)),
+    "bytes after the RIFF end": lambda t: webp() + t,
+}
+
+
+# ---------------------------------------------------------------------- GIF
+
+
+def gif(*, animated: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    frames = [
+        pixels(seed=i).convert("P", palette=Image.Palette.ADAPTIVE, colors=32) for i in range(2 if animated else 1)
+    ]
+    frames[0].save(buffer, "GIF", save_all=animated, append_images=frames[1:], loop=0, duration=100)
+    return buffer.getvalue()
+
+
+def gif_replace(data: bytes, old: bytes, new: bytes) -> bytes:
+    assert data.count(old) >= 1, old
+    return data.replace(old, new, 1)
+
+
+def sub_blocks(payload: bytes) -> bytes:
+    return (
+        b"".join(bytes([len(payload[i : i + 255])]) + payload[i : i + 255] for i in range(0, len(payload), 255)) + b"\0"
+    )
+
+
+def gif_before_trailer(extension: bytes) -> bytes:
+    data = gif()
+    return data[:-1] + extension + data[-1:]
+
+
+GIF_CASES: dict[str, Callable[[bytes], bytes]] = {
+    "extra sub-blocks in NETSCAPE2.0": lambda t: gif_replace(
+        gif(animated=True), b"NETSCAPE2.0\x03\x01\x00\x00\x00", b"NETSCAPE2.0\x03\x01\x00\x00" + sub_blocks(t)
+    ),
+    "extra sub-blocks in a graphic control extension": lambda t: gif_with_gce_extra(t),
+    "a comment extension": lambda t: gif_before_trailer(b"\x21\xfe" + sub_blocks(t)),
+    "a plain-text extension": lambda t: gif_before_trailer(b"\x21\x01\x0c" + bytes(12) + sub_blocks(t)),
+    "an unknown application extension": lambda t: gif_before_trailer(b"\x21\xff\x0bUNKNOWNAPP1" + sub_blocks(t)),
+    "an XMP application extension": lambda t: gif_before_trailer(b"\x21\xff\x0bXMP DataXMP" + sub_blocks(t)),
+    "bytes after the trailer": lambda t: gif() + t,
+}
+
+
+def gif_with_gce_extra(token: bytes) -> bytes:
+    data = gif(animated=True)
+    at = data.index(b"\x21\xf9\x04")
+    return data[: at + 7] + sub_blocks(token) + data[at + 8 :]
+
+
+# ---------------------------------------------------------------------- TIFF
+
+
+def tiff(**tags: object) -> bytes:
+    """A TIFF from Pillow carrying ``tags`` ({tag id as 'tNNN': value})."""
+    from PIL import TiffImagePlugin
+
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[0x0112] = 6
+    for key, value in tags.items():
+        info[int(key[1:])] = value
+    buffer = io.BytesIO()
+    pixels().save(buffer, "TIFF", tiffinfo=info)
+    return buffer.getvalue()
+
+
+TIFF_CASES: dict[str, Callable[[bytes], bytes]] = {
+    "tag 700 (XMP) holding garbage": lambda t: tiff(t700=b"<garbage " + t),
+    "the ICC tag holding garbage": lambda t: tiff(t34675=b"garbage " + t),
+    "InkNames": lambda t: tiff(t333=t.decode()),
+    "a private tag": lambda t: tiff(t49152=t.decode()),
+    "ImageDescription and Software": lambda t: tiff(t270=t.decode(), t305="Cam 1.0"),
+    "bytes nothing references": lambda t: tiff() + t,
+}
+
+
+# ---------------------------------------------------------------------- HEIF
+
+
+def heic(*, exif: bytes | None = None, two: bool = False) -> bytes:
+    import pillow_heif
+
+    heif = pillow_heif.from_pillow(pixels((64, 48)))
+    if exif is not None:
+        heif.info["exif"] = exif
+    if two:
+        second = heif.add_from_pillow(pixels((64, 48), seed=5))
+        if exif is not None:
+            second.info["exif"] = exif
+    buffer = io.BytesIO()
+    heif.save(buffer, quality=50)
+    return buffer.getvalue()
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I4s", len(payload) + 8, kind) + payload
+
+
+def _full(kind: bytes, payload: bytes, version: int = 0, flags: int = 0) -> bytes:
+    return _box(kind, bytes([version]) + flags.to_bytes(3, "big") + payload)
+
+
+def _children(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    found, pos = [], start
+    while pos < end:
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        found.append((kind, pos, pos + size))
+        pos += size
+    return found
+
+
+def heif_edit(
+    data: bytes,
+    *,
+    items: list[tuple[bytes, bytes, bytes, int | None]] = (),  # type: ignore[assignment]
+    item_names: dict[int, bytes] | None = None,
+    properties: list[bytes] = (),  # type: ignore[assignment]
+    handler_name: bytes = b"",
+    top_level: bytes = b"",
+    mdat_tail: bytes = b"",
+) -> bytes:
+    """Rebuild a HEIF written by pillow-heif with hostile additions (a test-side writer of its own).
+
+    ``items``: (type, content type, payload, described item) added; ``properties``: boxes appended to ``ipco`` and
+    associated with the primary item; ``mdat_tail``: bytes in ``mdat`` that no item references.
+    """
+    from exif_scrubber.formats import heif_meta
+
+    top = _children(data, 0, len(data))
+    meta_kind, meta_start, meta_end = next(t for t in top if t[0] == b"meta")
+    ftyp = next(data[s:e] for k, s, e in top if k == b"ftyp")
+    parsed = heif_meta.parse_meta(data, heif_meta.Box(meta_start, meta_end, meta_kind, meta_start + 8))
+    payloads = {i: b"".join(data[s : s + n] for s, n in item.extents) for i, item in parsed.items.items()}
+    entries = [(i, item.type, item.content_type) for i, item in parsed.items.items()]
+    references = [(r.type, r.from_id, r.to_ids) for r in parsed.references]
+    next_id = max(parsed.items) + 1
+    for kind, content_type, payload, described in items:
+        entries.append((next_id, kind, content_type))
+        payloads[next_id] = payload
+        if described is not None:
+            references.append((b"cdsc", next_id, (described,)))
+        next_id += 1
+    names = item_names or {}
+    infe = b"".join(
+        _full(
+            b"infe", struct.pack(">HH", i, 0) + k + names.get(i, b"") + b"\0" + (ct + b"\0" if k == b"mime" else b""), 2
+        )
+        for i, k, ct in entries
+    )
+    iinf = _full(b"iinf", struct.pack(">H", len(entries)) + infe)
+    iref = _full(
+        b"iref",
+        b"".join(
+            _box(t, struct.pack(">HH", f, len(to)) + b"".join(struct.pack(">H", x) for x in to))
+            for t, f, to in references
+        ),
+    )
+    ipco_raw = b"".join(data[p.start : p.end] for p in parsed.properties) + b"".join(properties)
+    associations = {i: list(item.properties) for i, item in parsed.items.items()}
+    for offset in range(len(properties)):
+        associations.setdefault(parsed.primary, []).append((False, len(parsed.properties) + 1 + offset))
+    ipma_body = b""
+    for i, links in associations.items():
+        ipma_body += struct.pack(">HB", i, len(links)) + bytes((int(e) << 7) | x for e, x in links)
+    iprp = _box(b"iprp", _box(b"ipco", ipco_raw) + _full(b"ipma", struct.pack(">I", len(associations)) + ipma_body))
+    hdlr = _full(b"hdlr", bytes(4) + b"pict" + bytes(12) + handler_name + b"\0")
+    pitm = _full(b"pitm", struct.pack(">H", parsed.primary))
+
+    def meta_with(offsets: dict[int, int]) -> bytes:
+        body = struct.pack(">HH", 0x4400, len(entries))
+        for i, _, _ in entries:
+            body += struct.pack(">HHH", i, 0, 1) + struct.pack(">II", offsets.get(i, 0), len(payloads[i]))
+        iloc = _full(b"iloc", body)
+        return _full(b"meta", hdlr + pitm + iloc + iinf + iref + iprp)
+
+    size = len(meta_with({}))
+    position = len(ftyp) + size + 8
+    offsets = {}
+    for i, _, _ in entries:
+        offsets[i] = position
+        position += len(payloads[i])
+    mdat = _box(b"mdat", b"".join(payloads[i] for i, _, _ in entries) + mdat_tail)
+    return ftyp + meta_with(offsets) + mdat + top_level
+
+
+def uuid_property(token: bytes) -> bytes:
+    return _box(b"uuid", bytes(range(16)) + token[:16].ljust(16, b"."))
+
+
+HEIF_CASES: dict[str, Callable[[bytes], bytes]] = {
+    "an Exif item replaced with garbage": lambda t: heif_edit(
+        heic(), items=[(b"Exif", b"", b"\0\0\0\0garbage " + t, 1)]
+    ),
+    "an XMP item replaced with garbage": lambda t: heif_edit(
+        heic(), items=[(b"mime", b"application/rdf+xml", b"<not xml " + t, 1)]
+    ),
+    "a top-level free box holding text": lambda t: heif_edit(heic(), top_level=_box(b"free", t)),
+    "a top-level skip box holding text": lambda t: heif_edit(heic(), top_level=_box(b"skip", t)),
+    "a mime item of type text/plain": lambda t: heif_edit(heic(), items=[(b"mime", b"text/plain", t, 1)]),
+    "a 32-byte uuid property": lambda t: heif_edit(heic(), properties=[uuid_property(t)]),
+    "an item name": lambda t: heif_edit(heic(), item_names={1: t}),
+    "the handler name": lambda t: heif_edit(heic(), handler_name=t),
+    "a free box inside ipco": lambda t: heif_edit(heic(), properties=[_box(b"free", t)]),
+    "bytes in mdat no item references": lambda t: heif_edit(heic(), mdat_tail=t),
+    "a user-description property": lambda t: heif_edit(heic(), properties=[_full(b"udes", b"en\0" + t + b"\0\0\0")]),
+}
