@@ -10,6 +10,7 @@ import io
 import struct
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from PIL import Image, ImageCms
 
@@ -363,10 +364,10 @@ TIFF_CASES: dict[str, Callable[[bytes], bytes]] = {
 # ---------------------------------------------------------------------- HEIF
 
 
-def heic(*, exif: bytes | None = None, two: bool = False) -> bytes:
+def heic(*, exif: bytes | None = None, two: bool = False, size: tuple[int, int] = (64, 48)) -> bytes:
     import pillow_heif
 
-    heif = pillow_heif.from_pillow(pixels((64, 48)))
+    heif = pillow_heif.from_pillow(pixels(size))
     if exif is not None:
         heif.info["exif"] = exif
     if two:
@@ -395,78 +396,159 @@ def _children(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]
     return found
 
 
+@dataclass
+class NewItem:
+    """An item :func:`heif_edit` adds: its type, data, and how it relates to the others."""
+
+    type: bytes
+    payload: bytes
+    content_type: bytes = b""
+    describes: int | None = None
+    references: list[tuple[bytes, tuple[int, ...]]] = field(default_factory=list)
+    """(reference type, item ids) from this item, e.g. ``(b"dimg", (1, 2))``, ``(b"auxl", (1,))``."""
+    properties: list[tuple[bytes, bool]] = field(default_factory=list)
+    """(property box, essential) associated with this item (added to ipco)."""
+    hidden: bool = False
+    in_idat: bool = False
+
+
 def heif_edit(
     data: bytes,
     *,
-    items: list[tuple[bytes, bytes, bytes, int | None]] = (),  # type: ignore[assignment]
+    items: list[NewItem] | None = None,
     item_names: dict[int, bytes] | None = None,
-    properties: list[bytes] = (),  # type: ignore[assignment]
+    properties: list[bytes] | None = None,
     handler_name: bytes = b"",
     top_level: bytes = b"",
     mdat_tail: bytes = b"",
+    groups: bytes = b"",
+    brands: tuple[bytes, ...] = (),
+    base_offsets: bool = False,
+    references: list[tuple[bytes, int, tuple[int, ...]]] | None = None,
+    associate: list[tuple[int, bytes, bool]] | None = None,
+    hidden: set[int] | None = None,
+    primary: int | None = None,
 ) -> bytes:
-    """Rebuild a HEIF written by pillow-heif with hostile additions (a test-side writer of its own).
+    """Rebuild a HEIF written by pillow-heif with additions (a test-side writer, independent of the engine's).
 
-    ``items``: (type, content type, payload, described item) added; ``properties``: boxes appended to ``ipco`` and
-    associated with the primary item; ``mdat_tail``: bytes in ``mdat`` that no item references.
+    New items get the ids after the file's highest (see :func:`next_item_id`). ``properties`` are appended to ``ipco``
+    and associated with the primary item; ``mdat_tail`` lands in ``mdat`` where no item points; ``groups`` are
+    ``grpl`` children; ``base_offsets`` writes every location as a base offset plus non-zero extent offsets.
     """
     from exif_scrubber.formats import heif_meta
 
     top = _children(data, 0, len(data))
     meta_kind, meta_start, meta_end = next(t for t in top if t[0] == b"meta")
     ftyp = next(data[s:e] for k, s, e in top if k == b"ftyp")
+    if brands:
+        ftyp = _box(b"ftyp", ftyp[8:] + b"".join(brands))
     parsed = heif_meta.parse_meta(data, heif_meta.Box(meta_start, meta_end, meta_kind, meta_start + 8))
-    payloads = {i: b"".join(data[s : s + n] for s, n in item.extents) for i, item in parsed.items.items()}
-    entries = [(i, item.type, item.content_type) for i, item in parsed.items.items()]
-    references = [(r.type, r.from_id, r.to_ids) for r in parsed.references]
-    next_id = max(parsed.items) + 1
-    for kind, content_type, payload, described in items:
-        entries.append((next_id, kind, content_type))
-        payloads[next_id] = payload
-        if described is not None:
-            references.append((b"cdsc", next_id, (described,)))
-        next_id += 1
+    layout = _Layout(parsed, data)
+    for new in items or []:
+        layout.add(new)
+    for prop in properties or []:
+        layout.associate(parsed.primary, prop, False)
+    for item_id, prop, essential in associate or []:
+        layout.associate(item_id, prop, essential)
+    layout.references += references or []
+    layout.entries = [(i, k, ct, h or i in (hidden or set())) for i, k, ct, h in layout.entries]
     names = item_names or {}
     infe = b"".join(
         _full(
-            b"infe", struct.pack(">HH", i, 0) + k + names.get(i, b"") + b"\0" + (ct + b"\0" if k == b"mime" else b""), 2
+            b"infe",
+            struct.pack(">HH", i, 0) + k + names.get(i, b"") + b"\0" + (ct + b"\0" if k == b"mime" else b""),
+            2,
+            int(hidden),
         )
-        for i, k, ct in entries
+        for i, k, ct, hidden in layout.entries
     )
-    iinf = _full(b"iinf", struct.pack(">H", len(entries)) + infe)
+    iinf = _full(b"iinf", struct.pack(">H", len(layout.entries)) + infe)
     iref = _full(
         b"iref",
         b"".join(
             _box(t, struct.pack(">HH", f, len(to)) + b"".join(struct.pack(">H", x) for x in to))
-            for t, f, to in references
+            for t, f, to in layout.references
         ),
     )
-    ipco_raw = b"".join(data[p.start : p.end] for p in parsed.properties) + b"".join(properties)
-    associations = {i: list(item.properties) for i, item in parsed.items.items()}
-    for offset in range(len(properties)):
-        associations.setdefault(parsed.primary, []).append((False, len(parsed.properties) + 1 + offset))
-    ipma_body = b""
-    for i, links in associations.items():
-        ipma_body += struct.pack(">HB", i, len(links)) + bytes((int(e) << 7) | x for e, x in links)
-    iprp = _box(b"iprp", _box(b"ipco", ipco_raw) + _full(b"ipma", struct.pack(">I", len(associations)) + ipma_body))
+    ipma_body = b"".join(
+        struct.pack(">HB", i, len(links)) + bytes((int(e) << 7) | x for e, x in links)
+        for i, links in layout.associations.items()
+    )
+    iprp = _box(
+        b"iprp", _box(b"ipco", layout.ipco) + _full(b"ipma", struct.pack(">I", len(layout.associations)) + ipma_body)
+    )
     hdlr = _full(b"hdlr", bytes(4) + b"pict" + bytes(12) + handler_name + b"\0")
-    pitm = _full(b"pitm", struct.pack(">H", parsed.primary))
+    pitm = _full(b"pitm", struct.pack(">H", primary or parsed.primary))
+    idat = _box(b"idat", b"".join(layout.payloads[i] for i in layout.idat)) if layout.idat else b""
+    grpl = _box(b"grpl", groups) if groups else b""
 
-    def meta_with(offsets: dict[int, int]) -> bytes:
-        body = struct.pack(">HH", 0x4400, len(entries))
-        for i, _, _ in entries:
-            body += struct.pack(">HHH", i, 0, 1) + struct.pack(">II", offsets.get(i, 0), len(payloads[i]))
-        iloc = _full(b"iloc", body)
-        return _full(b"meta", hdlr + pitm + iloc + iinf + iref + iprp)
+    def meta_with(offsets: dict[int, int], mdat_at: int) -> bytes:
+        base_size = 4 if base_offsets else 0
+        body = struct.pack(">HH", 0x4400 | (base_size << 4), len(layout.entries))
+        idat_at = 0
+        for i, _, _, _ in layout.entries:
+            size = len(layout.payloads[i])
+            method = 1 if i in layout.idat else 0
+            start = idat_at if method else offsets.get(i, 0)
+            base = mdat_at if base_offsets and not method else 0
+            body += struct.pack(">HH", i, method) + b"\0\0" + (struct.pack(">I", base) if base_offsets else b"")
+            body += struct.pack(">HII", 1, start - base, size)
+            idat_at += size if method else 0
+        return _full(b"meta", hdlr + pitm + _full(b"iloc", body, 1) + iinf + iref + iprp + idat + grpl)
 
-    size = len(meta_with({}))
-    position = len(ftyp) + size + 8
-    offsets = {}
-    for i, _, _ in entries:
-        offsets[i] = position
-        position += len(payloads[i])
-    mdat = _box(b"mdat", b"".join(payloads[i] for i, _, _ in entries) + mdat_tail)
-    return ftyp + meta_with(offsets) + mdat + top_level
+    size = len(meta_with({}, 0))
+    mdat_at = len(ftyp) + size + 8
+    position, offsets = mdat_at, {}
+    for i, _, _, _ in layout.entries:
+        if i not in layout.idat:
+            offsets[i] = position
+            position += len(layout.payloads[i])
+    mdat = _box(
+        b"mdat", b"".join(layout.payloads[i] for i, _, _, _ in layout.entries if i not in layout.idat) + mdat_tail
+    )
+    return ftyp + meta_with(offsets, mdat_at) + mdat + top_level
+
+
+class _Layout:
+    """The items, references and properties of the file being rebuilt by :func:`heif_edit`."""
+
+    def __init__(self, parsed: object, data: bytes) -> None:
+        from exif_scrubber.formats.heif_meta import Meta
+
+        assert isinstance(parsed, Meta)
+        self.payloads = {i: b"".join(data[s : s + n] for s, n in item.extents) for i, item in parsed.items.items()}
+        self.entries = [(i, item.type, item.content_type, item.hidden) for i, item in parsed.items.items()]
+        self.references = [(r.type, r.from_id, r.to_ids) for r in parsed.references]
+        self.ipco = b"".join(data[p.start : p.end] for p in parsed.properties)
+        self.count = len(parsed.properties)
+        self.associations = {i: list(item.properties) for i, item in parsed.items.items()}
+        self.next_id = max(parsed.items) + 1
+        self.idat: set[int] = set()
+
+    def associate(self, item_id: int, prop: bytes, essential: bool) -> None:
+        self.ipco += prop
+        self.count += 1
+        self.associations.setdefault(item_id, []).append((essential, self.count))
+
+    def add(self, new: NewItem) -> None:
+        item_id, self.next_id = self.next_id, self.next_id + 1
+        self.entries.append((item_id, new.type, new.content_type, new.hidden))
+        self.payloads[item_id] = new.payload
+        if new.describes is not None:
+            self.references.append((b"cdsc", item_id, (new.describes,)))
+        self.references += [(kind, item_id, to) for kind, to in new.references]
+        for prop, essential in new.properties:
+            self.associate(item_id, prop, essential)
+        if new.in_idat:
+            self.idat.add(item_id)
+
+
+def next_item_id(data: bytes) -> int:
+    """The id :func:`heif_edit` gives the first item it adds."""
+    from exif_scrubber.formats import heif_meta
+
+    kind, start, end = next(t for t in _children(data, 0, len(data)) if t[0] == b"meta")
+    return max(heif_meta.parse_meta(data, heif_meta.Box(start, end, kind, start + 8)).items) + 1
 
 
 def uuid_property(token: bytes) -> bytes:
@@ -475,14 +557,14 @@ def uuid_property(token: bytes) -> bytes:
 
 HEIF_CASES: dict[str, Callable[[bytes], bytes]] = {
     "an Exif item replaced with garbage": lambda t: heif_edit(
-        heic(), items=[(b"Exif", b"", b"\0\0\0\0garbage " + t, 1)]
+        heic(), items=[NewItem(b"Exif", b"\0\0\0\0garbage " + t, describes=1)]
     ),
     "an XMP item replaced with garbage": lambda t: heif_edit(
-        heic(), items=[(b"mime", b"application/rdf+xml", b"<not xml " + t, 1)]
+        heic(), items=[NewItem(b"mime", b"<not xml " + t, b"application/rdf+xml", describes=1)]
     ),
     "a top-level free box holding text": lambda t: heif_edit(heic(), top_level=_box(b"free", t)),
     "a top-level skip box holding text": lambda t: heif_edit(heic(), top_level=_box(b"skip", t)),
-    "a mime item of type text/plain": lambda t: heif_edit(heic(), items=[(b"mime", b"text/plain", t, 1)]),
+    "a mime item of type text/plain": lambda t: heif_edit(heic(), items=[NewItem(b"mime", t, b"text/plain", 1)]),
     "a 32-byte uuid property": lambda t: heif_edit(heic(), properties=[uuid_property(t)]),
     "an item name": lambda t: heif_edit(heic(), item_names={1: t}),
     "the handler name": lambda t: heif_edit(heic(), handler_name=t),
