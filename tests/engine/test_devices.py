@@ -406,3 +406,18 @@ def test_a_dng_is_refused_as_raw(scrubber: Scrubber, tmp_path: Path) -> None:
     source.write_bytes(hostile.tiff(t50706=b"\x01\x04\x00\x00"))
     report = scrubber.scrub_file(source, tmp_path / "out.dng")
     assert report.outcome is Outcome.UNSUPPORTED and "raw camera format (DNG)" in str(report.reason)
+
+
+def test_heif_thumbnail_items_are_removed(scrubber: Scrubber, tmp_path: Path) -> None:
+    """A thumbnail may show what the photo was cropped from: it goes; the photo itself is untouched."""
+    heif = pillow_heif.from_pillow(hostile.pixels((256, 192)))
+    heif[0].info["thumbnails"] = [64]
+    exif = Image.Exif()
+    exif[0x010F] = "Cam"
+    heif[0].info["exif"] = exif.tobytes()
+    source = tmp_path / "thumb.heic"
+    heif.save(str(source), quality=50)
+    assert b"thmb" in source.read_bytes()
+    target = scrubbed(scrubber, source)
+    assert b"thmb" not in target.read_bytes()
+    assert frames(source) == frames(target)
