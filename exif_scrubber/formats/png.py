@@ -308,19 +308,36 @@ def _inflate_whole(stream: bytes, limit: int = 64 * 1024 * 1024) -> bytes | None
 
 
 def check_image_data(data: Buffer, model: PngModel) -> None:
-    """IDAT inflates to exactly the size IHDR declares, and nothing follows the compressed stream."""
-    width, height, depth, colour, interlace = model.ihdr
-    expected = expected_image_bytes(width, height, depth, colour, interlace)
+    """IDAT inflates to exactly the size IHDR declares, each APNG frame's fdAT data to exactly the size its fcTL
+    declares, and nothing follows any compressed stream."""
+    size = (model.ihdr[0], model.ihdr[1])
+    _check_stream(data, [c for c in model.chunks if c.type == b"IDAT"], 0, size, model.ihdr, "IHDR")
+    frame: tuple[int, int] | None = None
+    chunks: list[Chunk] = []
+    for chunk in [*model.chunks, None]:
+        if chunk is None or chunk.type in (b"fcTL", b"IEND"):
+            if frame is not None and chunks:
+                _check_stream(data, chunks, 4, frame, model.ihdr, "its fcTL")
+            chunks = []
+            if chunk is not None and chunk.type == b"fcTL":
+                frame = struct.unpack(">II", data[chunk.data_start + 4 : chunk.data_start + 12])
+        elif chunk.type == b"fdAT":
+            chunks.append(chunk)
+
+
+def _check_stream(
+    data: Buffer, chunks: list[Chunk], skip: int, size: tuple[int, int], ihdr: tuple[int, ...], declared: str
+) -> None:
+    """The payloads of ``chunks`` (after ``skip`` sequence bytes) are one zlib stream of exactly the image size."""
+    expected = expected_image_bytes(size[0], size[1], ihdr[2], ihdr[3], ihdr[4])
     inflater, produced = zlib.decompressobj(), 0
-    for chunk in model.chunks:
-        if chunk.type != b"IDAT":
-            continue
+    for chunk in chunks:
         try:
-            produced += _inflate_counting(inflater, data[chunk.data_start : chunk.data_end], expected - produced)
+            produced += _inflate_counting(inflater, data[chunk.data_start + skip : chunk.data_end], expected - produced)
         except zlib.error:
             raise PngStructureError("the compressed image data is corrupt") from None
     if not inflater.eof or produced != expected:
-        raise PngStructureError(f"the image data holds {produced} of the {expected} bytes IHDR declares")
+        raise PngStructureError(f"the image data holds {produced} of the {expected} bytes {declared} declares")
     if inflater.unused_data:
         raise PngStructureError("bytes hidden after the end of the compressed image data")
 

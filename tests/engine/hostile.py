@@ -210,8 +210,21 @@ PNG_CASES: dict[str, Callable[[bytes], bytes]] = {
         chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_with_private_tag(t), 0)),  # stored: token visible
     ),
 }
+def apng_with_fdat_tail(token: bytes) -> bytes:
+    """Bytes hidden inside an APNG frame's fdAT, after the end of its compressed stream."""
+    buffer = io.BytesIO()
+    frames = [pixels(seed=i) for i in range(2)]
+    frames[0].save(buffer, "PNG", save_all=True, append_images=frames[1:])
+    data = buffer.getvalue()
+    start = data.index(b"fdAT") - 4
+    (length,) = struct.unpack_from(">I", data, start)
+    payload = data[start + 8 : start + 8 + length]
+    return data[:start] + chunk(b"fdAT", payload + token) + data[start + 12 + length :]
+
+
 REFUSED_PNG_CASES: dict[str, Callable[[bytes], bytes]] = {
     "bytes hidden in IDAT after the compressed stream": png_with_idat_tail,
+    "bytes hidden in an APNG frame after its compressed stream": apng_with_fdat_tail,
 }
 
 
