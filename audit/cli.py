@@ -144,16 +144,10 @@ def main(
     Exit codes: 0 clean, 1 leaks or unreadable images (or what --fail-on names), 2 errors.
     """
     warnings.filterwarnings("ignore", message="ExifTool process was previously running but died")
-    if bool(target) == bool(inventory):
-        raise click.UsageError("give either TARGET (s3://bucket[/prefix] or a folder) or --inventory MANIFEST")
+    is_s3 = _check_usage(target, inventory, do_fix=do_fix, purge_noncurrent=purge_noncurrent, all_versions=all_versions)
     keys = KeyFilter(include, exclude)
     fail_groups = _fail_on(fail_on)
     policy = ScrubPolicy(keep_copyright=keep_copyright, strip_icc=strip_icc, keep_c2pa=keep_c2pa)
-    is_s3 = bool(inventory) or bool(target and target.startswith("s3://"))
-    if do_fix and not is_s3:
-        raise click.UsageError("--fix rewrites S3 objects through the Lambda's path; it does not apply to folders")
-    if purge_noncurrent and not (do_fix and (all_versions or inventory)):
-        raise click.UsageError("--purge-noncurrent needs --fix and --all-versions (or an --inventory of all versions)")
     client = _s3_client(endpoint_url, profile, region, max_workers) if is_s3 else None
     refs, totals = _listing(target, inventory, client, all_versions, keys)
     err = Console(stderr=True)
@@ -187,8 +181,7 @@ def main(
                 writer.row(result)
                 if do_fix and result.leftovers and not result.access_error:
                     to_fix.append(result)
-                if bar is not None:
-                    bar.advance(result)
+                _advance(bar, result)
         except ListingError as exc:
             raise AuditError(str(exc)) from None
         except ScrubberError as exc:
@@ -206,6 +199,25 @@ def main(
         err.print(f"[red]error:[/red] {access_errors} object(s) could not be read (see the report)", highlight=False)
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_LEAKS if summary.failing else EXIT_CLEAN)
+
+
+def _check_usage(
+    target: str | None, inventory: str | None, *, do_fix: bool, purge_noncurrent: bool, all_versions: bool
+) -> bool:
+    """Refuse option combinations that cannot work (exit 2); True when the target is S3."""
+    if bool(target) == bool(inventory):
+        raise click.UsageError("give either TARGET (s3://bucket[/prefix] or a folder) or --inventory MANIFEST")
+    is_s3 = bool(inventory) or bool(target and target.startswith("s3://"))
+    if do_fix and not is_s3:
+        raise click.UsageError("--fix rewrites S3 objects through the Lambda's path; it does not apply to folders")
+    if purge_noncurrent and not (do_fix and (all_versions or inventory)):
+        raise click.UsageError("--purge-noncurrent needs --fix and --all-versions (or an --inventory of all versions)")
+    return is_s3
+
+
+def _advance(bar: _Bar | None, result: ObjectResult) -> None:
+    if bar is not None:
+        bar.advance(result)
 
 
 def _fail_on(raw: str | None) -> list[str] | None:

@@ -442,42 +442,55 @@ def _is_box_structure(name: str, value: Any) -> bool:
     return False
 
 
-def is_allowed(tag: Tag, policy: ScrubPolicy, *, tiff: bool = False) -> bool:
-    """True when ``tag`` is structure the image needs, or kept on purpose by ``policy``."""
+def _kept_by_policy(tag: Tag, policy: ScrubPolicy) -> bool | None:
+    """True or False when the policy decides about ``tag`` (colour profile, copyright, C2PA), else None."""
     group, name = tag.group, tag.name
-    if group in IGNORED_GROUPS:
-        return True
-    if group.startswith("ICC"):
-        return not policy.strip_icc
-    if name == "ICC_Profile" and group in ("PNG", "IFD0", "RIFF", "QuickTime"):
+    if group.startswith("ICC") or (name == "ICC_Profile" and group in ("PNG", "IFD0", "RIFF", "QuickTime")):
         return not policy.strip_icc
     if policy.keep_copyright and f"{group}:{name}" in COPYRIGHT_TAGS:
         return True
     if policy.keep_c2pa and group.startswith(C2PA_GROUPS):
         return True
-    if group in GAIN_MAP_XMP_GROUPS:
+    return None
+
+
+def _kept_xmp_or_ifd(tag: Tag, tiff: bool) -> bool | None:
+    """Gain-map XMP, the XMP Orientation, and the IFD tags kept as structure; None when ``tag`` is neither."""
+    group, name = tag.group, tag.name
+    if group in GAIN_MAP_XMP_GROUPS or (group == "XMP-tiff" and name == "Orientation"):
         return True
-    if group == "XMP-tiff" and name == "Orientation":
-        return True  # where a format keeps its orientation only in XMP (e.g. some AVIF)
     if group == "XMP-x" and name == "XMPToolkit":
         return str(tag.value).startswith("Image::ExifTool")
     if group.startswith("IFD") and group[3:].isdigit():
-        if tiff:
-            return name in _TIFF_STRUCTURE
-        return group == "IFD0" and name in _EXIF_IFD0_KEPT
-    base = "Track" if group.startswith("Track") and group[5:].isdigit() else group
-    if group.startswith("MPImage") and group[7:].isdigit():
-        base = "MPImage"
-        if name.startswith("MPImage") and name[7:].isdigit():
-            return True  # the secondary image itself (its own bytes are accounted for by the byte model)
+        return name in _TIFF_STRUCTURE if tiff else group == "IFD0" and name in _EXIF_IFD0_KEPT
+    return None
+
+
+def _structure_base(group: str) -> str:
+    """The allowlist a numbered group uses: ``Track2`` -> ``Track``, ``MPImage3`` -> ``MPImage``."""
+    for base in ("Track", "MPImage"):
+        if group.startswith(base) and group[len(base) :].isdigit():
+            return base
+    return group
+
+
+def is_allowed(tag: Tag, policy: ScrubPolicy, *, tiff: bool = False) -> bool:
+    """True when ``tag`` is structure the image needs, or kept on purpose by ``policy``."""
+    if tag.group in IGNORED_GROUPS:
+        return True
+    decided = _kept_by_policy(tag, policy)
+    if decided is None:
+        decided = _kept_xmp_or_ifd(tag, tiff)
+    if decided is not None:
+        return decided
+    base, name = _structure_base(tag.group), tag.name
+    if base == "MPImage" and name.startswith("MPImage") and name[7:].isdigit():
+        return True  # the secondary image itself (its own bytes are accounted for by the byte model)
     if base in ("QuickTime", "Track") and _is_box_structure(name, tag.value):
         return True
-    allowed = _STRUCTURE.get(base)
-    if allowed is None or name not in allowed:
+    if name not in _STRUCTURE.get(base, ()):
         return False
-    if name in _DATE_TAGS and base in ("QuickTime", "Track"):
-        return str(tag.value) == ZERO_DATE
-    return True
+    return str(tag.value) == ZERO_DATE if name in _DATE_TAGS and base in ("QuickTime", "Track") else True
 
 
 def find_leftovers(tags: Iterable[Tag], policy: ScrubPolicy, *, tiff: bool = False) -> dict[str, list[str]]:

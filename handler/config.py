@@ -63,33 +63,13 @@ class HandlerConfig(ScrubSettings):
             except ValueError as exc:
                 problems.append(str(exc))
                 flags[name] = default
-        on_failure_raw = (env.get("ON_FAILURE") or "tag").strip().lower()
-        if on_failure_raw not in ("tag", "quarantine"):
-            problems.append(f"ON_FAILURE must be 'tag' or 'quarantine', got {env.get('ON_FAILURE')!r}")
-            on_failure_raw = "tag"
-        on_failure: OnFailure = "quarantine" if on_failure_raw == "quarantine" else "tag"
-        quarantine_prefix = (env.get("QUARANTINE_PREFIX") or DEFAULT_QUARANTINE_PREFIX).strip()
-        if not quarantine_prefix.endswith("/") or quarantine_prefix.startswith("/"):
-            problems.append(
-                f"QUARANTINE_PREFIX must be a folder-like prefix ending in '/' (e.g. 'quarantine/'), "
-                f"got {quarantine_prefix!r}"
-            )
+        on_failure = _on_failure(env, problems)
+        quarantine_prefix = _quarantine_prefix(env, problems)
         max_bytes = _parse_size(env, problems)
         work_dir = Path(tempfile.gettempdir())
-        if env.get("MARKER_SECRET"):
-            problems.append(
-                "MARKER_SECRET is not read: anyone allowed lambda:GetFunctionConfiguration can read an environment "
-                "variable; store the secret in Secrets Manager and set MARKER_SECRET_ARN"
-            )
-        secret_arn = (env.get("MARKER_SECRET_ARN") or "").strip() or None
-        if secret_arn and not _SECRET_ID.fullmatch(secret_arn):
-            problems.append(f"MARKER_SECRET_ARN must be a Secrets Manager secret ARN or name, got {secret_arn!r}")
+        secret_arn = _secret_arn(env, problems)
         evidence_prefix = _folder(env, "EVIDENCE_PREFIX", problems)
-        evidence_bucket = (env.get("EVIDENCE_BUCKET") or "").strip() or None
-        if evidence_bucket and not _BUCKET_NAME.fullmatch(evidence_bucket):
-            problems.append(f"EVIDENCE_BUCKET must be a bucket name, got {evidence_bucket!r}")
-        if evidence_bucket and not evidence_prefix:
-            problems.append("EVIDENCE_BUCKET needs EVIDENCE_PREFIX (e.g. 'exif-scrubber-evidence/')")
+        evidence_bucket = _evidence_bucket(env, evidence_prefix, problems)
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
         return cls(
@@ -120,6 +100,43 @@ def _folder(env: Mapping[str, str], name: str, problems: list[str]) -> str | Non
 
 def _prefixes(raw: str | None) -> tuple[str, ...]:
     return tuple(p.strip() for p in (raw or "").split(",") if p.strip())
+
+
+def _on_failure(env: Mapping[str, str], problems: list[str]) -> OnFailure:
+    raw = (env.get("ON_FAILURE") or "tag").strip().lower()
+    if raw not in ("tag", "quarantine"):
+        problems.append(f"ON_FAILURE must be 'tag' or 'quarantine', got {env.get('ON_FAILURE')!r}")
+    return "quarantine" if raw == "quarantine" else "tag"
+
+
+def _quarantine_prefix(env: Mapping[str, str], problems: list[str]) -> str:
+    prefix = (env.get("QUARANTINE_PREFIX") or DEFAULT_QUARANTINE_PREFIX).strip()
+    if not prefix.endswith("/") or prefix.startswith("/"):
+        problems.append(
+            f"QUARANTINE_PREFIX must be a folder-like prefix ending in '/' (e.g. 'quarantine/'), got {prefix!r}"
+        )
+    return prefix
+
+
+def _secret_arn(env: Mapping[str, str], problems: list[str]) -> str | None:
+    if env.get("MARKER_SECRET"):
+        problems.append(
+            "MARKER_SECRET is not read: anyone allowed lambda:GetFunctionConfiguration can read an environment "
+            "variable; store the secret in Secrets Manager and set MARKER_SECRET_ARN"
+        )
+    arn = (env.get("MARKER_SECRET_ARN") or "").strip() or None
+    if arn and not _SECRET_ID.fullmatch(arn):
+        problems.append(f"MARKER_SECRET_ARN must be a Secrets Manager secret ARN or name, got {arn!r}")
+    return arn
+
+
+def _evidence_bucket(env: Mapping[str, str], evidence_prefix: str | None, problems: list[str]) -> str | None:
+    bucket = (env.get("EVIDENCE_BUCKET") or "").strip() or None
+    if bucket and not _BUCKET_NAME.fullmatch(bucket):
+        problems.append(f"EVIDENCE_BUCKET must be a bucket name, got {bucket!r}")
+    if bucket and not evidence_prefix:
+        problems.append("EVIDENCE_BUCKET needs EVIDENCE_PREFIX (e.g. 'exif-scrubber-evidence/')")
+    return bucket
 
 
 def _parse_size(env: Mapping[str, str], problems: list[str]) -> int:

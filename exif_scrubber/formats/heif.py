@@ -299,6 +299,32 @@ class _Walk:
                 self.claim(child.start, child.end, Kind.STRUCTURE if unchanged else Kind.METADATA, "ipma")
 
 
+def _sequence(data: Buffer, model: HeifModel, walker: _Walk, moovs: list[Box]) -> None:
+    """The movie header of an image sequence, and its tracks' samples as image data."""
+    if len(moovs) > 1:
+        raise BoxError("the file has more than one moov box")
+    if not moovs:
+        return
+    model.moov, model.movie = moovs[0], parse_movie(data, moovs[0])
+    walker.claims += model.movie.claims
+    for track in model.movie.tracks:
+        model.proof.append(f"track {track.track_id} {track.handler.decode('latin-1')}".encode())
+        for start, length in track.chunks:
+            walker.claim(start, start + length, Kind.IMAGE, f"track {track.track_id} samples")
+            model.proof.append((start, start + length))
+
+
+def _top_level(walker: _Walk, boxes: list[Box]) -> None:
+    """ftyp and the mdat header are structure; meta and moov are walked; any other top-level box is metadata."""
+    for top in boxes:
+        if top.type == b"ftyp":
+            walker.claim(top.start, top.end, Kind.STRUCTURE, "ftyp")
+        elif top.type == b"mdat":
+            walker.claim(top.start, top.body, Kind.STRUCTURE, "mdat header")
+        elif top.type not in (b"meta", b"moov"):
+            walker.claim(top.start, top.end, Kind.METADATA, f"{top.name} box")
+
+
 def _frames(model: HeifModel) -> int:
     """What Pillow counts: the frames of the first visual track of a sequence, else the images shown."""
     if model.movie is not None:
@@ -348,24 +374,8 @@ class _HeifBase(FormatHandler):
         model.ftyp, model.meta = boxes[0], hm.parse_meta(data, metas[0])
         walker = _Walk(data, model, model.meta, policy)
         walker.run()
-        moovs = [b for b in boxes if b.type == b"moov"]
-        if len(moovs) > 1:
-            raise BoxError("the file has more than one moov box")
-        if moovs:
-            model.moov, model.movie = moovs[0], parse_movie(data, moovs[0])
-            walker.claims += model.movie.claims
-            for track in model.movie.tracks:
-                model.proof.append(f"track {track.track_id} {track.handler.decode('latin-1')}".encode())
-                for start, length in track.chunks:
-                    walker.claim(start, start + length, Kind.IMAGE, f"track {track.track_id} samples")
-                    model.proof.append((start, start + length))
-        for top in boxes:
-            if top.type == b"ftyp":
-                walker.claim(top.start, top.end, Kind.STRUCTURE, "ftyp")
-            elif top.type == b"mdat":
-                walker.claim(top.start, top.body, Kind.STRUCTURE, "mdat header")
-            elif top.type not in (b"meta", b"moov"):
-                walker.claim(top.start, top.end, Kind.METADATA, f"{top.name} box")
+        _sequence(data, model, walker, [b for b in boxes if b.type == b"moov"])
+        _top_level(walker, boxes)
         claims_to_spans(model, walker.claims, data, gap_label="bytes no kept item references")
         model.exiftool_ranges = [
             (start, start + length)
@@ -384,59 +394,77 @@ class _HeifBase(FormatHandler):
 def _rebuild(model: HeifModel, data: Buffer) -> bytes:
     """ftyp, a new meta, the rebuilt moov (sequences) and one mdat: every kept range of image data copied once
     (items and track samples may share bytes), then the canonical EXIF/XMP items."""
-    meta = model.meta
-    assert meta is not None and model.ftyp is not None
+    assert model.meta is not None and model.ftyp is not None
+    plan = _RebuildPlan(model, data)
     view = memoryview(data)
-    items = [meta.items[i] for i in model.kept_items]
-    idat, layout = bytearray(), {}
-    for item in items:
-        if item.method == 1 and item.id not in model.replaced:
-            layout[item.id] = (1, [(len(idat), item.size)])
-            idat += b"".join(bytes(view[s : s + n]) for s, n in item.extents)
-    ranges = [
-        (s, s + n) for item in items if item.method == 0 and item.id not in model.replaced for s, n in item.extents
-    ]
-    if model.movie is not None:
-        ranges += [(s, s + n) for track in model.movie.tracks for s, n in track.chunks]
-    blocks = merge_ranges(ranges)
-    payload = sum(e - s for s, e in blocks) + sum(len(model.replaced[i.id]) for i in items if i.id in model.replaced)
-    wide = payload + len(data) > 0xFFFFFFF0
     ftyp = bytes(view[model.ftyp.start : model.ftyp.end])
+    header = 16 if plan.wide else 8
+    meta_box, moov_box = plan.boxes(0)
+    meta_box, moov_box = plan.boxes(len(ftyp) + len(meta_box) + len(moov_box) + header)
+    replaced = [model.replaced[i.id] for i in plan.items if i.id in model.replaced]
+    mdat = [bytes(view[s:e]) for s, e in plan.blocks] + replaced
+    size = sum(len(part) for part in mdat) + header
+    mdat_header = struct.pack(">I4sQ", 1, b"mdat", size) if plan.wide else struct.pack(">I4s", size, b"mdat")
+    return b"".join([ftyp, meta_box, moov_box, mdat_header, *mdat])
 
-    def build(base: int) -> tuple[bytes, bytes, dict[int, int]]:
+
+class _RebuildPlan:
+    """What the rebuilt file holds: the kept items, their idat bytes, and the merged ranges of mdat image data."""
+
+    def __init__(self, model: HeifModel, data: Buffer) -> None:
+        assert model.meta is not None
+        self.model, self.data, self.meta = model, data, model.meta
+        view = memoryview(data)
+        self.items = [self.meta.items[i] for i in model.kept_items]
+        self.idat, self.in_idat = bytearray(), dict[int, list[tuple[int, int]]]()
+        for item in self.items:
+            if item.method == 1 and item.id not in model.replaced:
+                self.in_idat[item.id] = [(len(self.idat), item.size)]
+                self.idat += b"".join(bytes(view[s : s + n]) for s, n in item.extents)
+        ranges = [
+            (s, s + n)
+            for item in self.items
+            if item.method == 0 and item.id not in model.replaced
+            for s, n in item.extents
+        ]
+        if model.movie is not None:
+            ranges += [(s, s + n) for track in model.movie.tracks for s, n in track.chunks]
+        self.blocks = merge_ranges(ranges)
+        replaced = sum(len(model.replaced[i.id]) for i in self.items if i.id in model.replaced)
+        self.wide = sum(e - s for s, e in self.blocks) + replaced + len(data) > 0xFFFFFFF0
+
+    def boxes(self, base: int) -> tuple[bytes, bytes]:
+        """The meta and moov boxes when the mdat payload starts at ``base``."""
         starts, position = {}, base
-        for start, end in blocks:
+        for start, end in self.blocks:
             starts[start] = position
             position += end - start
-        moved = _mover(blocks, starts)
-        locations = []
-        for item in items:
-            if item.id in layout:
-                locations.append((item.id, 1, layout[item.id][1]))
-            elif item.id in model.replaced:
-                locations.append((item.id, 0, [(position, len(model.replaced[item.id]))]))
-                position += len(model.replaced[item.id])
-            else:
-                locations.append((item.id, 0, [(moved(s), n) for s, n in item.extents]))
+        moved = _mover(self.blocks, starts)
+        meta, model, view = self.meta, self.model, memoryview(self.data)
         body = hm.hdlr_box(meta.handler) + hm.pitm_box(meta.primary)
         if meta.dinf is not None:
             body += bytes(view[meta.dinf.start : meta.dinf.end])
-        body += hm.iloc_box(locations, wide) + hm.iinf_box(items) + hm.iref_box(model.references)
+        body += hm.iloc_box(self._locations(moved, position), self.wide) + hm.iinf_box(self.items)
+        body += hm.iref_box(model.references)
         body += hm.iprp_box(model.properties, model.associations) + hm.grpl_box(model.groups)
-        body += box(b"idat", bytes(idat)) if idat else b""
+        body += box(b"idat", bytes(self.idat)) if self.idat else b""
         moov = b""
         if model.movie is not None and model.moov is not None:
-            moov = rebuild_moov(data, model.moov, model.movie, moved, wide)
-        return box(b"meta", b"\0\0\0\0" + body), moov, starts
+            moov = rebuild_moov(self.data, model.moov, model.movie, moved, self.wide)
+        return box(b"meta", b"\0\0\0\0" + body), moov
 
-    header = 16 if wide else 8
-    meta_box, moov_box, _ = build(0)
-    base = len(ftyp) + len(meta_box) + len(moov_box) + header
-    meta_box, moov_box, _ = build(base)
-    mdat = [view[s:e] for s, e in blocks] + [model.replaced[i.id] for i in items if i.id in model.replaced]
-    size = sum(len(part) for part in mdat) + header
-    mdat_header = struct.pack(">I4sQ", 1, b"mdat", size) if wide else struct.pack(">I4s", size, b"mdat")
-    return b"".join([ftyp, meta_box, moov_box, mdat_header, *map(bytes, mdat)])
+    def _locations(self, moved: Callable[[int], int], position: int) -> list[tuple[int, int, list[tuple[int, int]]]]:
+        """Each kept item's construction method and extents; replaced items follow the image data."""
+        locations = []
+        for item in self.items:
+            if item.id in self.in_idat:
+                locations.append((item.id, 1, self.in_idat[item.id]))
+            elif item.id in self.model.replaced:
+                locations.append((item.id, 0, [(position, len(self.model.replaced[item.id]))]))
+                position += len(self.model.replaced[item.id])
+            else:
+                locations.append((item.id, 0, [(moved(s), n) for s, n in item.extents]))
+        return locations
 
 
 def _mover(blocks: list[tuple[int, int]], starts: dict[int, int]) -> Callable[[int], int]:

@@ -375,30 +375,31 @@ def rewrite_file(model: JpegModel, data: Buffer, policy: ScrubPolicy) -> bytes:
     return primary + b"".join(secondaries)
 
 
+def _kept_segments(kept: KeptItems, policy: ScrubPolicy) -> list[tuple[int, bytes]]:
+    """(marker, payload) of every kept item in canonical form, in output order (the MPF index last)."""
+    exif = build_exif(kept.exif if policy.keep_copyright else kept.exif.without_copyright())
+    xmp = build_xmp(kept.xmp)
+    block = iptc.build_iptc(kept.iptc) if policy.keep_copyright else b""
+    segments = [
+        (0xE0, kept.jfif or b""),
+        (0xE1, b"Exif\0\0" + exif if exif else b""),
+        (0xE1, XMP_SIG + xmp if xmp else b""),
+        (0xED, block),
+        (0xE2, gainmap.SIGNATURE + kept.iso if kept.iso is not None else b""),
+    ]
+    if kept.icc is not None and not policy.strip_icc:
+        segments += [(0xE2, payload) for payload in _icc_payloads(kept.icc)]
+    segments += [(0xEE, kept.adobe or b""), (0xE2, mpf.build(kept.mpf) if kept.mpf is not None else b"")]
+    return [(marker, payload) for marker, payload in segments if payload]
+
+
 def _rewrite_image(model: JpegModel, view: memoryview, kept: KeptItems, policy: ScrubPolicy) -> tuple[bytes, int]:
     """The image with its kept items in canonical form, and where its MPF payload starts (-1: none)."""
     out, mpf_at = bytearray(b"\xff\xd8"), -1
-    if kept.jfif is not None:
-        out += _segment(0xE0, kept.jfif)
-    exif = build_exif(kept.exif if policy.keep_copyright else kept.exif.without_copyright())
-    if exif:
-        out += _segment(0xE1, b"Exif\0\0" + exif)
-    xmp = build_xmp(kept.xmp)
-    if xmp:
-        out += _segment(0xE1, XMP_SIG + xmp)
-    block = iptc.build_iptc(kept.iptc) if policy.keep_copyright else b""
-    if block:
-        out += _segment(0xED, block)
-    if kept.iso is not None:
-        out += _segment(0xE2, gainmap.SIGNATURE + kept.iso)
-    if kept.icc is not None and not policy.strip_icc:
-        for payload in _icc_payloads(kept.icc):
-            out += _segment(0xE2, payload)
-    if kept.mpf is not None:
-        mpf_at = len(out) + 4
-        out += _segment(0xE2, mpf.build(kept.mpf))
-    if kept.adobe is not None:
-        out += _segment(0xEE, kept.adobe)
+    for marker, payload in _kept_segments(kept, policy):
+        if payload.startswith(mpf.SIGNATURE) and marker == 0xE2:
+            mpf_at = len(out) + 4
+        out += _segment(marker, payload)
     for segment in model.segments:
         if segment.marker in DECODING or segment.marker == SCAN:
             out += view[segment.start + segment.fill : segment.end]

@@ -67,32 +67,40 @@ def walk(data: Buffer, start: int = 0) -> list[Segment]:
             pos = scan_end
 
 
+_TRUNCATED = "no EOI marker: the JPEG is truncated"
+
+
 def _next_segment(data: Buffer, pos: int, size: int) -> Segment:
     if pos >= size:
-        raise JpegStructureError("no EOI marker: the JPEG is truncated")
+        raise JpegStructureError(_TRUNCATED)
     if data[pos] != 0xFF:
         resync = _FF.search(data, pos)
         if resync is None:
-            raise JpegStructureError("no EOI marker: the JPEG is truncated")
+            raise JpegStructureError(_TRUNCATED)
         return Segment(pos, int(resync.start()), STRAY)
     fill = 0
     while pos + fill + 1 < size and data[pos + fill + 1] == 0xFF:
         fill += 1
     marker_at = pos + fill
     if marker_at + 1 >= size:
-        raise JpegStructureError("no EOI marker: the JPEG is truncated")
+        raise JpegStructureError(_TRUNCATED)
     marker = data[marker_at + 1]
     if marker in (EOI, 0x01) or 0xD0 <= marker <= 0xD7:
         return Segment(pos, marker_at + 2, marker, fill)
     if marker == 0x00:  # a stuffed 0xFF outside the scan data: decoders skip it as stray bytes
         return Segment(pos, marker_at + 2, STRAY)
+    return _length_segment(data, pos, marker_at, marker, fill)
+
+
+def _length_segment(data: Buffer, pos: int, marker_at: int, marker: int, fill: int) -> Segment:
+    """A segment with a 2-byte length, its decoding fields checked."""
     if marker == SOI:
         raise JpegStructureError(f"a second SOI marker at offset {marker_at}")
-    if marker_at + 4 > size:
+    if marker_at + 4 > len(data):
         raise JpegStructureError("truncated segment header")
     length = int.from_bytes(data[marker_at + 2 : marker_at + 4], "big")
     end = marker_at + 2 + length
-    if length < 2 or end > size:
+    if length < 2 or end > len(data):
         raise JpegStructureError(f"segment 0xFF{marker:02X} at offset {marker_at} is truncated")
     segment = Segment(pos, end, marker, fill)
     if marker in DECODING:

@@ -176,32 +176,41 @@ class _Builder:
         return start
 
 
-def build_exif(values: ExifValues) -> bytes:
-    """The canonical TIFF structure for ``values`` (empty bytes when there is nothing to keep)."""
-    if values.empty:
-        return b""
-    interop = [(INTEROP_INDEX, _ASCII, 4, values.interop_index.encode() + b"\0")] if values.interop_index else []
-    exif: list[tuple[int, int, int, bytes]] = []
-    if values.color_space is not None:
-        exif.append((COLOR_SPACE, _SHORT, 1, struct.pack(">H", values.color_space)))
-    if values.gamma is not None:
-        exif.append((GAMMA, _RATIONAL, 1, struct.pack(">II", *values.gamma)))
-    ifd0: list[tuple[int, int, int, bytes]] = []
+Entry = tuple[int, int, int, bytes]
+"""(tag, type, count, value bytes) of an IFD entry being built."""
+
+
+def _entries(values: ExifValues) -> tuple[list[Entry], list[Entry], list[Entry]]:
+    """The IFD0, ExifIFD and Interop entries of ``values`` (sub-IFD pointers not yet added)."""
+    ifd0: list[Entry] = []
     if values.orientation is not None:
         ifd0.append((ORIENTATION, _SHORT, 1, struct.pack(">H", values.orientation)))
     for tag, text in ((ARTIST, values.artist), (COPYRIGHT, values.copyright)):
         if text:
             encoded = text.encode("latin-1", "replace") + b"\0"
             ifd0.append((tag, _ASCII, len(encoded), encoded))
+    exif: list[Entry] = []
+    if values.color_space is not None:
+        exif.append((COLOR_SPACE, _SHORT, 1, struct.pack(">H", values.color_space)))
+    if values.gamma is not None:
+        exif.append((GAMMA, _RATIONAL, 1, struct.pack(">II", *values.gamma)))
+    interop = [(INTEROP_INDEX, _ASCII, 4, values.interop_index.encode() + b"\0")] if values.interop_index else []
+    return ifd0, exif, interop
+
+
+def build_exif(values: ExifValues) -> bytes:
+    """The canonical TIFF structure for ``values`` (empty bytes when there is nothing to keep)."""
+    if values.empty:
+        return b""
+    ifd0, exif, interop = _entries(values)
     # Sub-IFDs follow IFD0; their pointers are patched in once the offsets are known.
     builder = _Builder()
-    has_exif = bool(exif or interop)
-    if has_exif:
+    if interop:
+        exif.append((INTEROP_IFD, _LONG, 1, b"\0\0\0\0"))
+    if exif:
         ifd0.append((EXIF_IFD, _LONG, 1, b"\0\0\0\0"))
-        if interop:
-            exif.append((INTEROP_IFD, _LONG, 1, b"\0\0\0\0"))
     ifd0_at = builder.ifd(ifd0)
-    if has_exif:
+    if exif:
         exif_at = builder.ifd(exif)
         _patch_pointer(builder.out, ifd0_at, EXIF_IFD, exif_at)
         if interop:

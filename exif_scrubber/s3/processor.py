@@ -24,6 +24,7 @@ from .marker import MARKER_KEY, etag_is_md5, file_md5
 from .objects import (
     MAX_TAGS,
     STATUS_TAG,
+    Head,
     ObjectChanged,
     ObjectGone,
     ObjectTooLarge,
@@ -104,44 +105,55 @@ class ObjectScrubber:
     # ------------------------------------------------------------------ steps
 
     def _process(self, result: ObjectResult, etag: str | None, version_id: str | None) -> None:
-        bucket, key = result.bucket, result.key
-        excluded = self.config.excluded_because(key)
+        excluded = self.config.excluded_because(result.key)
         if excluded:
             result.status, result.reason = Status.SKIPPED, excluded
             return
         # 1. loop guard: our own write-back ends here. A report names exactly the version asked for (an
         # inventory of all versions audits noncurrent ones too); a scrub only ever rewrites the current one.
-        head = self.s3.head(bucket, key, version_id if self.config.report_only else None)
+        head = self.s3.head(result.bucket, result.key, version_id if self.config.report_only else None)
         if head is None:
             result.status, result.reason = Status.SKIPPED, "gone: no such key (deleted since the event)"
             return
+        if self._ours_or_stale(result, head, etag, version_id) or not self._fits(result, head):
+            return
+        self._download_and_run(result, head)
+
+    def _ours_or_stale(self, result: ObjectResult, head: Head, etag: str | None, version_id: str | None) -> bool:
+        """True (with ``result`` saying why) when the current object is our own signed write or not the one
+        the event names; a newer upload has its own event."""
         result.marker = head.marker
         trusted = self.config.trust_marker and self.marker.trusted(
-            bucket, key, head.marker, head.size, head.etag, head.server_side_encryption
+            result.bucket, result.key, head.marker, head.size, head.etag, head.server_side_encryption
         )
+        current_version = normalise_version(head.version_id)
         if trusted and not self.config.report_only:
             result.status, result.reason = Status.SKIPPED, f"already scrubbed ({MARKER_KEY}={head.marker})"
-            if (version_id and version_id != normalise_version(head.version_id)) or (etag and etag != head.etag):
+            if (version_id and version_id != current_version) or (etag and etag != head.etag):
                 result.redelivered = True  # the event names the version we replaced: ours is current now
                 result.new_etag, result.new_version_id = head.etag, head.version_id
             else:
                 result.etag, result.version_id = head.etag, head.version_id
-            return
+            return True
         if head.marker is not None and not trusted:
             why = "not signed by this scrubber" if self.config.trust_marker else "markers are not trusted here"
             result.notes.append(f"{MARKER_KEY} marker present but {why}: checked anyway")
-        current_version = normalise_version(head.version_id)
         if version_id and current_version != version_id:
             result.status = Status.SKIPPED
             result.reason = f"stale event: version {version_id} is no longer current ({head.version_id} is)"
-            return
+            return True
         if etag and head.etag != etag:
             result.status = Status.SKIPPED
             result.reason = (
                 f"stale event: ETag {etag} is no longer current ({head.etag} is); the newer upload has its own event"
             )
-            return
+            return True
         result.etag, result.version_id, result.bytes_before = head.etag, version_id or current_version, head.size
+        return False
+
+    def _fits(self, result: ObjectResult, head: Head) -> bool:
+        """False (failed, or retry when only the free space is short) when the object is over the size limit
+        or the work directory cannot hold it and its output."""
         if head.size > self.config.max_object_bytes:
             self._fail(
                 result,
@@ -149,7 +161,7 @@ class ObjectScrubber:
                 f"too large: {head.size} bytes > MAX_OBJECT_BYTES={self.config.max_object_bytes}",
                 tag_version=result.version_id,
             )
-            return
+            return False
         disk = shutil.disk_usage(self.config.work_dir)
         free, needed = disk.free, head.size * TMP_SPACE_FACTOR + TMP_SPACE_MARGIN
         if disk.total < needed:  # no retry can help: the function's /tmp is too small for this object
@@ -160,17 +172,21 @@ class ObjectScrubber:
                 "in all (raise the ephemeral storage or lower MAX_OBJECT_BYTES)",
                 tag_version=result.version_id,
             )
-            return
+            return False
         if free < needed:
             result.status = Status.RETRY
             result.reason = f"not enough space in {self.config.work_dir}: {free} bytes free, {needed} needed"
-            return
+            return False
+        return True
+
+    def _download_and_run(self, result: ObjectResult, head: Head) -> None:
+        """Read exactly the version checked into a private directory, then report on it or scrub it."""
         with tempfile.TemporaryDirectory(prefix="exif-scrub-object-", dir=self.config.work_dir) as tmp:
             original, clean = Path(tmp) / "original", Path(tmp) / "clean"  # never the key: our own names
             try:
                 snapshot = self.s3.download(
-                    bucket,
-                    key,
+                    result.bucket,
+                    result.key,
                     original,
                     etag=head.etag,
                     version_id=result.version_id,

@@ -210,6 +210,8 @@ PNG_CASES: dict[str, Callable[[bytes], bytes]] = {
         chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_with_private_tag(t), 0)),  # stored: token visible
     ),
 }
+
+
 def apng_with_fdat_tail(token: bytes) -> bytes:
     """Bytes hidden inside an APNG frame's fdAT, after the end of its compressed stream."""
     buffer = io.BytesIO()
