@@ -134,7 +134,7 @@ def _exit_code(printer: Printer, stop: StopSignal, fail_on_unsupported: bool) ->
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="exif-scrub")
 def cli() -> None:
-    """Remove image metadata losslessly, with proof (ExifTool ImageDataHash + leftover scan)."""
+    """Remove image metadata without re-encoding, and prove it: every byte accounted for, image data identical."""
 
 
 @cli.command()
