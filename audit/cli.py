@@ -210,8 +210,8 @@ def _check_usage(
     is_s3 = bool(inventory) or bool(target and target.startswith("s3://"))
     if do_fix and not is_s3:
         raise click.UsageError("--fix rewrites S3 objects through the Lambda's path; it does not apply to folders")
-    if purge_noncurrent and not (do_fix and (all_versions or inventory)):
-        raise click.UsageError("--purge-noncurrent needs --fix and --all-versions (or an --inventory of all versions)")
+    if purge_noncurrent and not (do_fix and all_versions):  # without --all-versions no noncurrent row is read
+        raise click.UsageError("--purge-noncurrent needs --fix and --all-versions (also with --inventory)")
     return is_s3
 
 

@@ -97,8 +97,6 @@ def _details(report: ScrubReport, *, inspecting: bool) -> list[str]:
     details = [removed_text(report)]
     if not inspecting and report.bytes_after is not None:
         details.append(f"{report.bytes_before:,} -> {report.bytes_after:,} bytes")
-    if report.dropped_secondary_images:
-        details.append("dropped " + printable(", ".join(report.dropped_secondary_images)))
     return details
 
 

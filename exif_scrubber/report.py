@@ -69,8 +69,6 @@ class ScrubReport:
     leftovers_before: dict[str, list[str]] = field(default_factory=dict)
     """Privacy-relevant tags found in the input, per group."""
     orientation: int | None = None
-    dropped_secondary_images: list[str] = field(default_factory=list)
-    """Secondary images (MPF stereo views, gain maps) removed because their metadata cannot be cleaned."""
     notes: list[str] = field(default_factory=list)
     verification: Verification | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)

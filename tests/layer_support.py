@@ -190,7 +190,7 @@ def emulation_problem(arch: str) -> str | None:
         return None
     name, qemu = QEMU[arch]
     if not Path(qemu).is_file():
-        return f"{qemu} missing (Debian package qemu-user-static; the root Makefile installs it)"
+        return f"{qemu} missing (Debian package qemu-user-static; `.ci/run` installs it)"
     if not (BINFMT / "register").exists():
         res = subprocess.run(
             ["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT)], capture_output=True, text=True, check=False

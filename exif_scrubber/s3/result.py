@@ -57,7 +57,7 @@ class ObjectResult:
     bytes_after: int | None = None
     removed: dict[str, int] = field(default_factory=dict)
     image_hash_before: str | None = None
-    """SHA-256 of the image data read (ExifTool ImageDataHash), when the engine rewrote the object."""
+    """The proof hash (SHA-256 over the image data and decoding structure, from the byte model) of the object read."""
     image_hash_after: str | None = None
     """The same hash of the clean object written: equal to ``image_hash_before`` (pixels untouched)."""
     marker: str | None = None

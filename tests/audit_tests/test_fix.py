@@ -111,8 +111,13 @@ def test_purge_noncurrent_asks_and_needs_fix_and_versions(s3: Any, images: dict[
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     dirty = s3.put_object(Bucket=BUCKET, Key="v/p.jpg", Body=images["gps.jpg"])["VersionId"]
     s3.put_object(Bucket=BUCKET, Key="v/p.jpg", Body=images["clean.jpg"])
-    for args in (["--purge-noncurrent"], ["--fix", "--purge-noncurrent"]):
-        code, _, err = run(f"s3://{BUCKET}", *args)
+    target, inventory = [f"s3://{BUCKET}"], ["--inventory", "manifest.json"]
+    for args in (
+        [*target, "--purge-noncurrent"],
+        [*target, "--fix", "--purge-noncurrent"],
+        [*inventory, "--fix", "--purge-noncurrent"],
+    ):
+        code, _, err = run(*args)
         assert code == 2 and "--purge-noncurrent needs --fix and --all-versions" in err
     result = CliRunner().invoke(
         main, [f"s3://{BUCKET}", "--all-versions", "--fix", "--purge-noncurrent", "-q"], input="n\n"
