@@ -30,7 +30,7 @@ from .formats import HEAD_BYTES, FormatHandler, raw_camera_format, sniff
 from .formats.base import ORIENTATION_GROUPS, Refusal
 from .formats.raw import RawCameraFormat
 from .leftovers import Tag, count_by_group, find_leftovers
-from .pixels import PixelProbe, ProbeError, probe
+from .pixels import PixelProbe, ProbeError
 from .policy import ScrubPolicy
 from .reading import Reading, first_error, read
 from .report import Outcome, ScrubReport, Verification
@@ -214,13 +214,13 @@ class Scrubber:
         with self._workspace() as work:
             source = work / f"in.{handler.extension}"
             output = work / f"out.{handler.extension}"
-            shutil.copyfile(src, source)
+            _link_or_copy(src, source)
             self._scrub_in(handler, source, output, report)
             if dst is None or report.outcome not in (Outcome.CLEANED, Outcome.ALREADY_CLEAN):
                 return
             if report.outcome is Outcome.CLEANED:
-                _atomic_copy(output, dst)
                 report.bytes_after = output.stat().st_size
+                _atomic_copy(output, dst, move=True)
             elif dst.resolve() != src.resolve():
                 _atomic_copy(source, dst)
 
@@ -273,7 +273,7 @@ class Scrubber:
             raise Refused(f"{refusal}: {exc}") from None
         reading = self._read(handler, path, unknown=unknown)
         findings = _merged(_byte_findings(handler, model), self._leftovers(handler, reading))
-        return _Side(path, model, model.proof_hash(data), reading, self._probe(path), findings)
+        return _Side(path, model, model.proof_hash(data), reading, self._probe(handler, path), findings)
 
     def _write(self, handler: FormatHandler, before: _Side, data: Buffer, output: Path) -> None:
         if handler.writer == "engine":
@@ -290,6 +290,12 @@ class Scrubber:
         targeted = handler.targeted_args(leftovers) if leftovers else []
         if targeted:
             self.pool.execute(["-overwrite_original", *targeted, str(output)])
+        try:
+            handler.finish(output, self.policy)
+        except StructureError as exc:
+            raise Refused(f"the output is malformed: {exc}") from None
+        except Refusal as exc:
+            raise Refused(str(exc)) from None
 
     def _read(self, handler: FormatHandler, path: Path, *, unknown: bool = True) -> Reading:
         reading = read(self.pool, str(path), unknown=unknown, extra=handler.exiftool_read_args)
@@ -303,9 +309,9 @@ class Scrubber:
             found["ExifTool-warnings"] = sorted(set(reading.block_warnings))
         return found
 
-    def _probe(self, path: Path) -> PixelProbe:
+    def _probe(self, handler: FormatHandler, path: Path) -> PixelProbe:
         try:
-            return probe(path)
+            return handler.probe(path)
         except ProbeError as exc:
             raise Refused(str(exc)) from None
 
@@ -420,14 +426,28 @@ def _merged(*parts: dict[str, list[str]]) -> dict[str, list[str]]:
     return merged
 
 
-def _atomic_copy(source: Path, dst: Path) -> None:
-    """Write ``dst`` through a temp file in its folder and a rename: never a partial file."""
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """Give ``src`` the engine's own name ``dst``: a hard link where the file system allows (no second copy of a
+    5 GiB video on a Lambda's /tmp), else a copy. Nothing writes to it: ExifTool and the finish step write
+    only the output."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def _atomic_copy(source: Path, dst: Path, *, move: bool = False) -> None:
+    """Write ``dst`` through a temp file in its folder and a rename: never a partial file. ``move``: ``source``
+    is a temp file of ours, renamed rather than copied where it is on the same file system."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(prefix=".exif-scrub-", dir=dst.parent)
     os.close(handle)
     tmp = Path(tmp_name)
     try:
-        shutil.copyfile(source, tmp)
+        if move and source.stat().st_dev == tmp.stat().st_dev:
+            source.replace(tmp)
+        else:
+            shutil.copyfile(source, tmp)
         if dst.exists():
             shutil.copymode(dst, tmp)
         else:

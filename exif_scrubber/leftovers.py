@@ -287,6 +287,24 @@ _STRUCTURE: dict[str, frozenset[str]] = {
             "TrackModifyDate",
             "MediaCreateDate",
             "MediaModifyDate",
+            # movies (MP4/MOV): what ExifTool reads of the sample descriptions and sample tables the byte model
+            # accounts for field by field
+            "HandlerClass",
+            "AVCConfiguration",
+            "HEVCConfiguration",
+            "Balance",
+            "AudioFormat",
+            "AudioChannels",
+            "AudioBitsPerSample",
+            "AudioSampleRate",
+            "PurchaseFileFormat",
+            "LayoutFlags",
+            "SampleGroupDescription",
+            "SampleToGroup",
+            "BufferSize",
+            "MaxBitrate",
+            "AverageBitrate",
+            "CompositionTimeToSample",
         }
     ),
     "Meta": frozenset({"PrimaryItemReference", "MetaImageSize"}),
@@ -424,6 +442,9 @@ _BOX_STRUCTURE = frozenset(
         "Unknown_mdcv",
         "Unknown_sdtp",
         "Unknown_stss",
+        "Unknown_edts",
+        "Unknown_mp4a",
+        "Unknown_esds",
     }
 )
 """ISO-BMFF boxes ExifTool lists with ``-u`` that only describe how to decode and show the image."""
@@ -476,6 +497,8 @@ def is_allowed(tag: Tag, policy: ScrubPolicy, *, tiff: bool = False) -> bool:
         return False
     if name in _DATE_TAGS and base in ("QuickTime", "Track"):
         return str(tag.value) == ZERO_DATE
+    if name == "HandlerDescription":
+        return str(tag.value) == ""  # a handler's name may name the device or the software
     return True
 
 
