@@ -302,4 +302,7 @@ def first_and_last_frames(path: Path) -> tuple[Any, Any, int]:
 def stream_summary(path: Path) -> list[tuple[str, str, int, int]]:
     """(type, codec, frames, duration) of each stream."""
     with av.open(str(path)) as container:
-        return [(s.type, s.codec_context.name, s.frames, s.duration or 0) for s in container.streams]
+        return [
+            (s.type, s.codec_context.name if s.codec_context else "-", s.frames, s.duration or 0)
+            for s in container.streams
+        ]
