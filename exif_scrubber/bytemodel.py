@@ -141,11 +141,11 @@ HASH_STEP = 16 * 1024 * 1024
 def hash_range(digest: hashlib._Hash, view: memoryview, start: int, end: int) -> None:
     """Hash ``view[start:end]``. Over a memory-mapped file the pages read are released step by step, so that
     hashing the samples of a 5 GiB video keeps the process's memory flat (they stay in the page cache)."""
-    mapped = view.obj if isinstance(view.obj, mmap.mmap) else None
+    mapped = view.obj if isinstance(view.obj, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED") else None
     for pos in range(start, end, HASH_STEP):
         stop = min(end, pos + HASH_STEP)
         digest.update(view[pos:stop])
-        if mapped is not None and stop - pos == HASH_STEP and hasattr(mmap, "MADV_DONTNEED"):
+        if mapped is not None and stop - pos >= mmap.PAGESIZE:
             first = pos - pos % mmap.PAGESIZE
             mapped.madvise(mmap.MADV_DONTNEED, first, stop - first)
 

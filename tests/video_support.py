@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -306,3 +307,32 @@ def stream_summary(path: Path) -> list[tuple[str, str, int, int]]:
             (s.type, s.codec_context.name if s.codec_context else "-", s.frames, s.duration or 0)
             for s in container.streams
         ]
+
+
+def big_movie(path: Path, target_bytes: int, *, size: tuple[int, int] = (640, 480)) -> Path:
+    """A movie of about ``target_bytes``: a few lossless intra-only frames of noise, encoded once, their packets
+    muxed again and again (stream copy: seconds for a gigabyte). Every frame is a key frame, so it plays."""
+    import os
+
+    with av.open(str(path), "w", format="mov") as out:
+        video: Any = out.add_stream("libx264", rate=25, options={"g": "1", "qp": "0", "preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
+        packets = []
+        for index in range(8):
+            frame = av.VideoFrame(size[0], size[1], "yuv420p")
+            for plane in frame.planes:
+                plane.update(os.urandom(plane.buffer_size))
+            frame.pts = index
+            packets += [bytes(p) for p in video.encode(frame)]
+        packets += [bytes(p) for p in video.encode()]
+        written, index = 0, 0
+        while written < target_bytes:
+            payload = packets[index % len(packets)]
+            packet = av.Packet(payload)
+            packet.stream, packet.pts, packet.dts = video, index, index
+            packet.time_base = Fraction(1, 25)
+            packet.is_keyframe = True
+            out.mux(packet)
+            written += len(payload)
+            index += 1
+    return path
