@@ -35,6 +35,8 @@ from .policy import ScrubPolicy
 from .reading import Reading, first_error, read
 from .report import Outcome, ScrubReport, Verification
 
+EXIFTOOL_BYTES_PER_SECOND = 20 * 1024 * 1024
+"""A slow pace for ExifTool copying a file it rewrites (measured here: about 1 GB/s); it scales the timeout."""
 _SAFE_PATH = re.compile(r"[A-Za-z0-9._/-]+")
 """Paths ExifTool may be given as they are: no spaces, pipes, quotes or other shell-ish characters."""
 
@@ -283,13 +285,14 @@ class Scrubber:
                 raise Refused(str(exc)) from None
             return
         args = handler.exiftool_args(before.model, before.reading.tags, self.policy)
-        result = self.pool.execute([*args, "-o", str(output), str(before.path)])
+        timeout = self._timeout(before.path)
+        result = self.pool.execute([*args, "-o", str(output), str(before.path)], timeout_s=timeout)
         if not output.exists():
             raise Refused(f"ExifTool could not rewrite it: {first_error(result.stderr)}")
         leftovers = self._leftovers(handler, self._read(handler, output))
         targeted = handler.targeted_args(leftovers) if leftovers else []
         if targeted:
-            self.pool.execute(["-overwrite_original", *targeted, str(output)])
+            self.pool.execute(["-overwrite_original", *targeted, str(output)], timeout_s=timeout)
         try:
             handler.finish(output, self.policy)
         except StructureError as exc:
@@ -298,10 +301,16 @@ class Scrubber:
             raise Refused(str(exc)) from None
 
     def _read(self, handler: FormatHandler, path: Path, *, unknown: bool = True) -> Reading:
-        reading = read(self.pool, str(path), unknown=unknown, extra=handler.exiftool_read_args)
+        reading = read(
+            self.pool, str(path), unknown=unknown, extra=handler.exiftool_read_args, timeout_s=self._timeout(path)
+        )
         if reading.error:
             raise Refused(f"ExifTool cannot read it: {reading.error}")
         return reading
+
+    def _timeout(self, path: Path) -> float:
+        """The pool's per-command limit, plus time to stream a large file (a 5 GiB video) through ExifTool."""
+        return self.pool.timeout_s + path.stat().st_size / EXIFTOOL_BYTES_PER_SECOND
 
     def _leftovers(self, handler: FormatHandler, reading: Reading) -> dict[str, list[str]]:
         found = find_leftovers(reading.tags, self.policy, tiff=handler.is_tiff)

@@ -190,31 +190,45 @@ def camm_sample(token: bytes) -> bytes:
 def add_metadata_tracks(path: Path, plants: Plants, *, gpmd: bool = True, camm: bool = True) -> None:
     """Append timed-metadata tracks (GPS in every sample) to a movie whose header is at the end: the samples go
     in a second ``mdat`` after the header, which is rebuilt with the new tracks."""
-    data = path.read_bytes()
-    assert moov_last(data), "plant tracks only into a movie whose header is last"
-    moov = find_path(data, [b"moov"])[0]
-    tracks: list[tuple[bytes, bytes, list[bytes]]] = []
-    if gpmd:
-        entry = box(b"gpmd", bytes(6) + struct.pack(">H", 1) + bytes(4))
-        samples = [gpmf_sample(plants.token("gpmd samples"))] * 3
-        tracks.append((b"meta", entry, samples))
-    if camm:
-        entry = box(b"camm", bytes(6) + struct.pack(">H", 1))
-        samples = [camm_sample(plants.token("camm samples"))] * 3
-        tracks.append((b"camm", entry, samples))
-    next_id = 10
-    body = data[moov.body : moov.end]
-    traks = b""
-    payload = b""
-    header_size = len(body) + 8 + sum(len(_trak(0, h, e, [len(s) for s in ss], 0, 1000)) for h, e, ss in tracks)
-    mdat_start = moov.start + header_size
-    for handler, entry, samples in tracks:
-        traks += _trak(next_id, handler, entry, [len(s) for s in samples], mdat_start + 8 + len(payload), 1000)
-        payload += b"".join(samples)
-        next_id += 1
-    new_moov = box(b"moov", body + traks)
-    assert len(new_moov) == header_size
-    path.write_bytes(data[: moov.start] + new_moov + box(b"mdat", payload) + data[moov.end :])
+    with path.open("r+b") as handle:
+        size = handle.seek(0, 2)
+        top = list(_top_boxes(handle, size))
+        moov = top[-1]
+        assert moov[2] == b"moov", "plant tracks only into a movie whose header is last"
+        handle.seek(moov[0])
+        body = handle.read(moov[1] - moov[0])[8:]
+        tracks: list[tuple[bytes, bytes, list[bytes]]] = []
+        if gpmd:
+            entry = box(b"gpmd", bytes(6) + struct.pack(">H", 1) + bytes(4))
+            tracks.append((b"meta", entry, [gpmf_sample(plants.token("gpmd samples"))] * 3))
+        if camm:
+            entry = box(b"camm", bytes(6) + struct.pack(">H", 1))
+            tracks.append((b"camm", entry, [camm_sample(plants.token("camm samples"))] * 3))
+        header_size = len(body) + 8 + sum(len(_trak(0, h, e, [len(s) for s in ss], 0, 1000)) for h, e, ss in tracks)
+        mdat_start = moov[0] + header_size
+        traks, payload, next_id = b"", b"", 10
+        for handler, entry, samples in tracks:
+            traks += _trak(next_id, handler, entry, [len(s) for s in samples], mdat_start + 8 + len(payload), 1000)
+            payload += b"".join(samples)
+            next_id += 1
+        new_moov = box(b"moov", body + traks)
+        assert len(new_moov) == header_size
+        handle.seek(moov[0])
+        handle.truncate()
+        handle.write(new_moov + box(b"mdat", payload))
+
+
+def _top_boxes(handle: Any, size: int) -> Any:
+    """(start, end, type) of each top-level box, read from the file's headers only."""
+    pos = 0
+    while pos < size:
+        handle.seek(pos)
+        length, kind = struct.unpack(">I4s", handle.read(8))
+        if length == 1:
+            length = struct.unpack(">Q", handle.read(8))[0]
+        end = size if length == 0 else pos + length
+        yield pos, end, kind
+        pos = end
 
 
 def plant_boxes(path: Path, plants: Plants) -> None:
