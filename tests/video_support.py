@@ -350,3 +350,14 @@ def big_movie(path: Path, target_bytes: int, *, size: tuple[int, int] = (640, 48
             written += len(payload)
             index += 1
     return path
+
+
+def remux(source: Path, target: Path, options: dict[str, str], container_format: str = "mp4") -> Path:
+    """A stream copy of ``source`` into ``target`` with muxer ``options`` (faststart, fragmented, ...)."""
+    with av.open(str(source)) as inp, av.open(str(target), "w", format=container_format, options=options) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams}
+        for packet in inp.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    return target

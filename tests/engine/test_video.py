@@ -7,7 +7,6 @@ import hashlib
 import struct
 from pathlib import Path
 
-import av
 import pytest
 
 from exif_scrubber import Scrubber
@@ -22,6 +21,7 @@ from tests.video_support import (
     find_path,
     first_and_last_frames,
     planted_movie,
+    remux,
     sample_hashes,
     stream_summary,
 )
@@ -105,21 +105,12 @@ def test_other_brands_and_faststart(
     if options:  # remux with the header first (the in-place rewrite moves it nowhere but earlier)
         staged = tmp_path / f"staged.{suffix}"
         source.rename(staged)
-        _remux(staged, source, options)
+        remux(staged, source, options)
     handler = sniff(source.read_bytes()[:64])
     assert handler is not None and handler.name == name
     report = scrubber.scrub_file(source, tmp_path / f"out.{suffix}")
     assert report.outcome is Outcome.CLEANED, report.reason
     assert sample_hashes(tmp_path / f"out.{suffix}") == sample_hashes(source)
-
-
-def _remux(source: Path, target: Path, options: dict[str, str]) -> None:
-    with av.open(str(source)) as inp, av.open(str(target), "w", format="mp4", options=options) as out:
-        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams}
-        for packet in inp.demux():
-            if packet.dts is not None:
-                packet.stream = streams[packet.stream.index]
-                out.mux(packet)
 
 
 def test_exiftool_image_data_hash_agrees(scrubber: Scrubber, tmp_path: Path) -> None:
@@ -161,7 +152,7 @@ def test_a_changed_rotation_changes_the_proof(scrubber: Scrubber, tmp_path: Path
 def test_fragmented_movie_is_refused_with_the_reason(scrubber: Scrubber, tmp_path: Path) -> None:
     staged = encode_movie(tmp_path / "staged.mp4", "mp4")
     source = tmp_path / "in.mp4"
-    _remux(staged, source, {"movflags": "frag_keyframe+empty_moov"})
+    remux(staged, source, {"movflags": "frag_keyframe+empty_moov"})
     report = scrubber.scrub_file(source, tmp_path / "out.mp4")
     assert report.outcome is Outcome.FAILED
     assert "fragmented movie" in str(report.reason)
