@@ -102,6 +102,7 @@ class _MovieHandler(FormatHandler):
         moovs = [b for b in boxes if b.type == b"moov"]
         if len(moovs) != 1:
             raise BoxError("the file has no moov box, or more than one")
+        data[moovs[0].start : moovs[0].end]  # one read of the whole header (an audit's lazy buffer: one ranged GET)
         quicktime = boxes[0].type != b"ftyp" or _major_brands(bytes(data[: boxes[0].end]))[0] == b"qt  "
         movie = parse_movie(data, moovs[0], keep=_kept, quicktime=quicktime)
         if not movie.tracks:
