@@ -361,3 +361,24 @@ def remux(source: Path, target: Path, options: dict[str, str], container_format:
                 packet.stream = streams[packet.stream.index]
                 out.mux(packet)
     return target
+
+
+def apple_makernote(content_identifier: bytes) -> bytes:
+    """An Apple maker note holding the Live Photo pairing identifier (tag 0x0011), as an iPhone writes it."""
+    value = content_identifier + b"\0"
+    header = b"Apple iOS\0" + b"\0\x01" + b"MM"
+    data_at = len(header) + 2 + 12 + 4  # offsets count from the start of the maker note
+    return header + struct.pack(">HHHII", 1, 0x0011, 2, len(value), data_at) + bytes(4) + value
+
+
+def live_photo_still(path: Path, content_identifier: bytes) -> Path:
+    """The HEIC half of a Live Photo: EXIF with make, model and the pairing identifier in Apple's maker note."""
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0112] = "Apple", "iPhone 15 Pro", 6
+    exif.get_ifd(0x8769)[0x927C] = apple_makernote(content_identifier)
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(path, exif=exif.tobytes())
+    return path

@@ -17,9 +17,11 @@ from exif_scrubber.leftovers import find_leftovers, parse_exiftool_json
 from exif_scrubber.policy import ScrubPolicy
 from exif_scrubber.report import Outcome
 from tests.video_support import (
+    Plants,
     encode_movie,
     find_path,
     first_and_last_frames,
+    live_photo_still,
     planted_movie,
     remux,
     sample_hashes,
@@ -217,3 +219,19 @@ def test_in_place_only_when_nothing_unread_is_overwritten(
     pieces: list[tuple[int, bytes | tuple[int, int]]], expected: bool
 ) -> None:
     assert _in_place(pieces) is expected
+
+
+def test_live_photo_both_halves_lose_the_pairing_identifier(scrubber: Scrubber, tmp_path: Path) -> None:
+    """A Live Photo is a HEIC and a MOV sharing a ContentIdentifier (Apple maker note; QuickTime Keys): both go."""
+    plants = Plants()
+    movie = encode_movie(tmp_path / "IMG_0001.MOV", "mov", plants=plants)
+    identifier = plants.tokens["content identifier"]
+    still = live_photo_still(tmp_path / "IMG_0001.HEIC", identifier)
+    for half in (still, movie):
+        assert identifier in half.read_bytes()
+        assert [t for t in _read(scrubber, half)[0] if t.name == "ContentIdentifier"], half.name
+        output = tmp_path / f"clean-{half.name}"
+        report = scrubber.scrub_file(half, output)
+        assert report.outcome is Outcome.CLEANED, report.reason
+        assert identifier not in output.read_bytes()
+        assert not [t for t in _read(scrubber, output)[0] if t.name == "ContentIdentifier"]
