@@ -104,6 +104,11 @@ def _list_groups(ctx: click.Context, _param: click.Parameter, value: bool) -> No
 @click.option("--strip-icc", is_flag=True, help="Policy: ICC profiles count as leftovers (as STRIP_ICC).")
 @click.option("--keep-c2pa", is_flag=True, help="Policy: C2PA/JUMBF is kept (as KEEP_C2PA).")
 @click.option(
+    "--keep-live-photo-pairing",
+    is_flag=True,
+    help="Policy: a Live Photo's pairing identifier is kept (as KEEP_LIVE_PHOTO_PAIRING).",
+)
+@click.option(
     "--fix",
     "do_fix",
     is_flag=True,
@@ -134,6 +139,7 @@ def main(
     keep_copyright: bool,
     strip_icc: bool,
     keep_c2pa: bool,
+    keep_live_photo_pairing: bool,
     do_fix: bool,
     purge_noncurrent: bool,
     yes: bool,
@@ -148,7 +154,12 @@ def main(
         raise click.UsageError("give either TARGET (s3://bucket[/prefix] or a folder) or --inventory MANIFEST")
     keys = KeyFilter(include, exclude)
     fail_groups = _fail_on(fail_on)
-    policy = ScrubPolicy(keep_copyright=keep_copyright, strip_icc=strip_icc, keep_c2pa=keep_c2pa)
+    policy = ScrubPolicy(
+        keep_copyright=keep_copyright,
+        strip_icc=strip_icc,
+        keep_c2pa=keep_c2pa,
+        keep_live_photo_pairing=keep_live_photo_pairing,
+    )
     is_s3 = bool(inventory) or bool(target and target.startswith("s3://"))
     if do_fix and not is_s3:
         raise click.UsageError("--fix rewrites S3 objects through the Lambda's path; it does not apply to folders")

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .kept.exif import CONTENT_IDENTIFIER
 from .policy import ScrubPolicy
 
 IGNORED_GROUPS = frozenset({"File", "System", "ExifTool", "Composite", "SourceFile"})
@@ -467,20 +468,9 @@ def is_allowed(tag: Tag, policy: ScrubPolicy, *, tiff: bool = False) -> bool:
     group, name = tag.group, tag.name
     if group in IGNORED_GROUPS:
         return True
-    if group.startswith("ICC"):
-        return not policy.strip_icc
-    if name == "ICC_Profile" and group in ("PNG", "IFD0", "RIFF", "QuickTime"):
-        return not policy.strip_icc
-    if policy.keep_copyright and f"{group}:{name}" in COPYRIGHT_TAGS:
-        return True
-    if policy.keep_c2pa and group.startswith(C2PA_GROUPS):
-        return True
-    if group in GAIN_MAP_XMP_GROUPS:
-        return True
-    if group == "XMP-tiff" and name == "Orientation":
-        return True  # where a format keeps its orientation only in XMP (e.g. some AVIF)
-    if group == "XMP-x" and name == "XMPToolkit":
-        return str(tag.value).startswith("Image::ExifTool")
+    kept = _kept_on_purpose(tag, policy)
+    if kept is not None:
+        return kept
     if group.startswith("IFD") and group[3:].isdigit():
         if tiff:
             return name in _TIFF_STRUCTURE
@@ -495,10 +485,33 @@ def is_allowed(tag: Tag, policy: ScrubPolicy, *, tiff: bool = False) -> bool:
     allowed = _STRUCTURE.get(base)
     if allowed is None or name not in allowed:
         return False
+    return _value_allowed(base, name, tag.value)
+
+
+def _kept_on_purpose(tag: Tag, policy: ScrubPolicy) -> bool | None:
+    """The verdict on what the policy or the engine keeps whatever the format (None: not such a tag)."""
+    group, name = tag.group, tag.name
+    if group.startswith("ICC") or (name == "ICC_Profile" and group in ("PNG", "IFD0", "RIFF", "QuickTime")):
+        return not policy.strip_icc
+    if (policy.keep_copyright and f"{group}:{name}" in COPYRIGHT_TAGS) or (
+        policy.keep_c2pa and group.startswith(C2PA_GROUPS)
+    ):
+        return True
+    if policy.keep_live_photo_pairing and name == "ContentIdentifier" and group in ("Apple", "Keys"):
+        return CONTENT_IDENTIFIER.fullmatch(str(tag.value)) is not None
+    if group in GAIN_MAP_XMP_GROUPS or (group == "XMP-tiff" and name == "Orientation"):
+        return True  # gain-map parameters; an orientation a format keeps only in XMP (e.g. some AVIF)
+    if group == "XMP-x" and name == "XMPToolkit":
+        return str(tag.value).startswith("Image::ExifTool")
+    return None
+
+
+def _value_allowed(base: str, name: str, value: Any) -> bool:
+    """Structure tags whose value must also be empty: box dates (zero) and handler names (empty)."""
     if name in _DATE_TAGS and base in ("QuickTime", "Track"):
-        return str(tag.value) == ZERO_DATE
+        return str(value) == ZERO_DATE
     if name == "HandlerDescription":
-        return str(tag.value) == ""  # a handler's name may name the device or the software
+        return str(value) == ""  # a handler's name may name the device or the software
     return True
 
 

@@ -49,6 +49,7 @@ def encode_movie(
     audio: bool = True,
     plants: Plants | None = None,
     keyframe_every: int = 4,
+    content_identifier: str | None = None,
 ) -> Path:
     """A short H.264 (+ AAC) movie; with ``plants``, Apple keys, a creation date and handler names carry tokens."""
     options = {"movflags": "use_metadata_tags"} if plants is not None else {}
@@ -58,7 +59,8 @@ def encode_movie(
             out.metadata["com.apple.quicktime.make"] = plants.token("keys make").decode()
             out.metadata["com.apple.quicktime.model"] = plants.token("keys model").decode()
             out.metadata["com.apple.quicktime.software"] = plants.token("keys software").decode()
-            out.metadata["com.apple.quicktime.content.identifier"] = plants.token("content identifier").decode()
+            pairing = content_identifier or plants.token("content identifier").decode()
+            out.metadata["com.apple.quicktime.content.identifier"] = pairing
             out.metadata["creation_time"] = "2024-05-06T07:08:09Z"
         video: Any = out.add_stream("libx264", rate=10, options={"g": str(keyframe_every), "preset": "ultrafast"})
         video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
@@ -371,14 +373,15 @@ def apple_makernote(content_identifier: bytes) -> bytes:
     return header + struct.pack(">HHHII", 1, 0x0011, 2, len(value), data_at) + bytes(4) + value
 
 
-def live_photo_still(path: Path, content_identifier: bytes) -> Path:
+def live_photo_still(path: Path, content_identifier: bytes, plants: Plants | None = None) -> Path:
     """The HEIC half of a Live Photo: EXIF with make, model and the pairing identifier in Apple's maker note."""
     import pillow_heif
     from PIL import Image
 
     pillow_heif.register_heif_opener()
     exif = Image.Exif()
-    exif[0x010F], exif[0x0110], exif[0x0112] = "Apple", "iPhone 15 Pro", 6
+    model = plants.token("still model").decode() if plants is not None else "iPhone 15 Pro"
+    exif[0x010F], exif[0x0110], exif[0x0112] = "Apple", model, 6
     exif.get_ifd(0x8769)[0x927C] = apple_makernote(content_identifier)
     Image.new("RGB", (64, 48), (10, 200, 30)).save(path, exif=exif.tobytes())
     return path

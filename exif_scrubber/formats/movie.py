@@ -79,6 +79,8 @@ class Movie:
     """Per sample description (by offset): ``visual``, ``audio`` or ``whole`` (kept as it is)."""
     dropped: list[Track] = field(default_factory=list)
     """Tracks removed whole (the caller's ``keep`` said no)."""
+    replaced: dict[int, bytes] = field(default_factory=dict)
+    """Boxes (by offset) the rebuild writes in this canonical form instead (a kept Live Photo identifier)."""
 
     @property
     def dropped_ids(self) -> set[int]:
@@ -410,6 +412,8 @@ class _Rebuild:
 
     def child(self, child: Box) -> bytes:
         data = self.data
+        if child.start in self.movie.replaced:
+            return self.movie.replaced[child.start]
         raw = bytes(data[child.start : child.end])
         if child.type == b"trak" and any(t.box == child for t in self.movie.dropped):
             return b""

@@ -31,6 +31,7 @@ from ..policy import ScrubPolicy
 from .base import FormatHandler, Refusal
 from .isobmff import Box, BoxError, brands, iter_boxes
 from .movie import VISUAL_HANDLERS, Movie, Track, parse_movie, rebuild_moov
+from .movie_pairing import keep_pairing
 from .video_probe import probe_video
 
 KEPT_HANDLERS = (b"vide", b"soun")
@@ -107,6 +108,8 @@ class _MovieHandler(FormatHandler):
         movie = parse_movie(data, moovs[0], keep=_kept, quicktime=quicktime)
         if not movie.tracks:
             raise Refusal("the movie has no audio or video track")
+        if policy.keep_live_photo_pairing:
+            keep_pairing(data, movie)
         model.boxes, model.moov, model.movie = boxes, moovs[0], movie
         claims = list(movie.claims)
         media = [(b.body, b.end) for b in boxes if b.type == b"mdat"]
@@ -137,7 +140,8 @@ class _MovieHandler(FormatHandler):
     def exiftool_args(self, model: ByteModel, tags: Sequence[Tag], policy: ScrubPolicy) -> list[str]:
         # -m: a minor error (ExifTool's heuristics on an odd but readable box, e.g. a track's ISO-style meta)
         # must not stop the write; whatever ExifTool leaves is the finish step's, and the output is verified.
-        return ["-m", "-all="]
+        keep = ["-tagsFromFile", "@", "-Keys:ContentIdentifier"] if policy.keep_live_photo_pairing else []
+        return ["-m", "-all=", *keep]
 
     def targeted_args(self, leftovers: dict[str, list[str]]) -> list[str]:
         return []  # what ExifTool's writer leaves (dates, names, tracks) is the finish step's

@@ -235,3 +235,37 @@ def test_live_photo_both_halves_lose_the_pairing_identifier(scrubber: Scrubber, 
         assert report.outcome is Outcome.CLEANED, report.reason
         assert identifier not in output.read_bytes()
         assert not [t for t in _read(scrubber, output)[0] if t.name == "ContentIdentifier"]
+
+
+def test_live_photo_pairing_kept_when_asked_and_nothing_else(tmp_path: Path) -> None:
+    identifier = "2C5B8A1E-1F6D-4B8E-9A57-0123456789AB"
+    plants = Plants()
+    movie = encode_movie(tmp_path / "IMG_0002.MOV", "mov", plants=plants, content_identifier=identifier)
+    still = live_photo_still(tmp_path / "IMG_0002.HEIC", identifier.encode(), plants)
+    keep = ScrubPolicy(keep_live_photo_pairing=True)
+    assert keep.fingerprint().endswith(";livephoto")
+    with Scrubber(keep) as keeper, Scrubber(ScrubPolicy()) as default:
+        for half in (still, movie):
+            output = tmp_path / f"paired-{half.name}"
+            report = keeper.scrub_file(half, output)
+            assert report.outcome is Outcome.CLEANED, report.reason
+            data = output.read_bytes()
+            assert [place for place, token in plants.tokens.items() if token in data] == []
+            values = [t.value for t in _read(keeper, output)[0] if t.name == "ContentIdentifier"]
+            assert values == [identifier], half.name
+            assert keeper.scan(output).clean, keeper.scan(output).leftovers
+            assert keeper.scrub_file(output, tmp_path / f"again-{half.name}").outcome is Outcome.ALREADY_CLEAN
+            assert "ContentIdentifier" in str(default.scan(output).leftovers), "without the option it is a leftover"
+
+
+def test_only_a_uuid_is_kept_as_the_pairing_identifier(tmp_path: Path) -> None:
+    """The option keeps an identifier, not a place to hide text: anything but an upper-case UUID still goes."""
+    plants = Plants()
+    movie = encode_movie(tmp_path / "IMG_0003.MOV", "mov", plants=plants)  # the identifier is a token, no UUID
+    still = live_photo_still(tmp_path / "IMG_0003.HEIC", plants.tokens["content identifier"])
+    with Scrubber(ScrubPolicy(keep_live_photo_pairing=True)) as keeper:
+        for half in (still, movie):
+            output = tmp_path / f"out-{half.name}"
+            assert keeper.scrub_file(half, output).outcome is Outcome.CLEANED
+            assert plants.tokens["content identifier"] not in output.read_bytes()
+            assert not [t for t in _read(keeper, output)[0] if t.name == "ContentIdentifier"]
