@@ -30,7 +30,7 @@ from .formats import HEAD_BYTES, FormatHandler, raw_camera_format, sniff
 from .formats.base import ORIENTATION_GROUPS, Refusal
 from .formats.raw import RawCameraFormat
 from .leftovers import Tag, count_by_group, find_leftovers
-from .pixels import PixelProbe, ProbeError
+from .pixels import PixelProbe, ProbeError, probe
 from .policy import ScrubPolicy
 from .reading import Reading, first_error, read
 from .report import Outcome, ScrubReport, Verification
@@ -320,7 +320,7 @@ class Scrubber:
 
     def _probe(self, handler: FormatHandler, path: Path) -> PixelProbe:
         try:
-            return handler.probe(path)
+            return handler.probe(path) or probe(path)
         except ProbeError as exc:
             raise Refused(str(exc)) from None
 

@@ -16,7 +16,7 @@ from typing import ClassVar, Literal
 
 from ..bytemodel import Buffer, ByteModel
 from ..leftovers import Tag
-from ..pixels import PixelProbe, probe
+from ..pixels import PixelProbe
 from ..policy import ScrubPolicy
 
 ORIENTATION_GROUPS = ("IFD0", "XMP-tiff")
@@ -65,9 +65,10 @@ class FormatHandler(ABC):
         """Where the byte model cannot tell a corrupt file from a good one without decoding (GIF), decode it;
         raises ``ProbeError``. Nothing to do for most formats."""
 
-    def probe(self, path: Path) -> PixelProbe:
-        """The independent reader's view of the file's headers (Pillow for images); raises ``ProbeError``."""
-        return probe(path)
+    def probe(self, path: Path) -> PixelProbe | None:
+        """The independent reader's view of the file's headers where it is not Pillow's (videos: FFmpeg); None:
+        the engine asks Pillow. Raises ``ProbeError``."""
+        return None
 
     def finish(self, path: Path, policy: ScrubPolicy) -> None:  # noqa: B027 - an optional hook
         """After ExifTool's passes (``writer == "exiftool"``): remove in place what ExifTool's writer leaves and
