@@ -20,7 +20,7 @@ def probe_video(path: Path) -> PixelProbe:
     import av  # imported here: image-only runs never load FFmpeg
 
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with _open(av, path) as container:
             streams: list[Any] = [s for s in container.streams if s.type in ("video", "audio")]
             video = next((s for s in streams if s.type == "video"), None)
             parts = [_describe(stream) for stream in streams]
@@ -38,13 +38,22 @@ def probe_video(path: Path) -> PixelProbe:
         raise ProbeError(f"FFmpeg cannot read the movie ({type(exc).__name__})") from None
 
 
+def _open(av: Any, path: Path) -> Any:
+    """The container; metadata that is not UTF-8 must not make a movie unreadable (PyAV < 19 asks for that)."""
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except TypeError:  # PyAV 19 has no such argument (and no such error)
+        return av.open(str(path))
+
+
 def _describe(stream: Any) -> str:
     context = stream.codec_context
     extradata = hashlib.sha256(bytes(context.extradata or b"")).hexdigest()[:16]
     if stream.type == "video":
         shape = f"{context.width}x{context.height} {context.format.name if context.format else '-'}"
     else:
-        shape = f"{context.sample_rate} Hz {context.channels} ch {context.format.name if context.format else '-'}"
+        channels = context.layout.nb_channels if context.layout is not None else 0
+        shape = f"{context.sample_rate} Hz {channels} ch {context.format.name if context.format else '-'}"
     return (
         f"{stream.type} {context.name} {stream.profile or '-'} {shape} config {extradata} "
         f"time base {stream.time_base} duration {stream.duration} frames {stream.frames}"
