@@ -104,6 +104,11 @@ def _list_groups(ctx: click.Context, _param: click.Parameter, value: bool) -> No
 @click.option("--strip-icc", is_flag=True, help="Policy: ICC profiles count as leftovers (as STRIP_ICC).")
 @click.option("--keep-c2pa", is_flag=True, help="Policy: C2PA/JUMBF is kept (as KEEP_C2PA).")
 @click.option(
+    "--keep-live-photo-pairing",
+    is_flag=True,
+    help="Policy: a Live Photo's pairing identifier is kept (as KEEP_LIVE_PHOTO_PAIRING).",
+)
+@click.option(
     "--fix",
     "do_fix",
     is_flag=True,
@@ -134,6 +139,7 @@ def main(
     keep_copyright: bool,
     strip_icc: bool,
     keep_c2pa: bool,
+    keep_live_photo_pairing: bool,
     do_fix: bool,
     purge_noncurrent: bool,
     yes: bool,
@@ -147,7 +153,12 @@ def main(
     is_s3 = _check_usage(target, inventory, do_fix=do_fix, purge_noncurrent=purge_noncurrent, all_versions=all_versions)
     keys = KeyFilter(include, exclude)
     fail_groups = _fail_on(fail_on)
-    policy = ScrubPolicy(keep_copyright=keep_copyright, strip_icc=strip_icc, keep_c2pa=keep_c2pa)
+    policy = ScrubPolicy(
+        keep_copyright=keep_copyright,
+        strip_icc=strip_icc,
+        keep_c2pa=keep_c2pa,
+        keep_live_photo_pairing=keep_live_photo_pairing,
+    )
     client = _s3_client(endpoint_url, profile, region, max_workers) if is_s3 else None
     refs, totals = _listing(target, inventory, client, all_versions, keys)
     err = Console(stderr=True)

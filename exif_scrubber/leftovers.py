@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .kept.exif import CONTENT_IDENTIFIER
 from .policy import ScrubPolicy
 
 IGNORED_GROUPS = frozenset({"File", "System", "ExifTool", "Composite", "SourceFile"})
@@ -287,6 +288,24 @@ _STRUCTURE: dict[str, frozenset[str]] = {
             "TrackModifyDate",
             "MediaCreateDate",
             "MediaModifyDate",
+            # movies (MP4/MOV): what ExifTool reads of the sample descriptions and sample tables the byte model
+            # accounts for field by field
+            "HandlerClass",
+            "AVCConfiguration",
+            "HEVCConfiguration",
+            "Balance",
+            "AudioFormat",
+            "AudioChannels",
+            "AudioBitsPerSample",
+            "AudioSampleRate",
+            "PurchaseFileFormat",
+            "LayoutFlags",
+            "SampleGroupDescription",
+            "SampleToGroup",
+            "BufferSize",
+            "MaxBitrate",
+            "AverageBitrate",
+            "CompositionTimeToSample",
         }
     ),
     "Meta": frozenset({"PrimaryItemReference", "MetaImageSize"}),
@@ -324,7 +343,6 @@ _STRUCTURE: dict[str, frozenset[str]] = {
         }
     ),
     "XMP-GContainer": frozenset({"DirectoryItemSemantic", "DirectoryItemMime", "DirectoryItemLength"}),
-    "APP2": frozenset({"UniformResourceName"}),  # the ISO 21496-1 gain-map namespace of a kept APP2 segment
 }
 _DATE_TAGS = frozenset(
     {"CreateDate", "ModifyDate", "TrackCreateDate", "TrackModifyDate", "MediaCreateDate", "MediaModifyDate"}
@@ -425,6 +443,9 @@ _BOX_STRUCTURE = frozenset(
         "Unknown_mdcv",
         "Unknown_sdtp",
         "Unknown_stss",
+        "Unknown_edts",
+        "Unknown_mp4a",
+        "Unknown_esds",
     }
 )
 """ISO-BMFF boxes ExifTool lists with ``-u`` that only describe how to decode and show the image."""
@@ -442,55 +463,56 @@ def _is_box_structure(name: str, value: Any) -> bool:
     return False
 
 
-def _kept_by_policy(tag: Tag, policy: ScrubPolicy) -> bool | None:
-    """True or False when the policy decides about ``tag`` (colour profile, copyright, C2PA), else None."""
+def is_allowed(tag: Tag, policy: ScrubPolicy, *, tiff: bool = False) -> bool:
+    """True when ``tag`` is structure the image needs, or kept on purpose by ``policy``."""
+    group, name = tag.group, tag.name
+    if group in IGNORED_GROUPS:
+        return True
+    kept = _kept_on_purpose(tag, policy)
+    if kept is not None:
+        return kept
+    if group.startswith("IFD") and group[3:].isdigit():
+        if tiff:
+            return name in _TIFF_STRUCTURE
+        return group == "IFD0" and name in _EXIF_IFD0_KEPT
+    base = "Track" if group.startswith("Track") and group[5:].isdigit() else group
+    if group.startswith("MPImage") and group[7:].isdigit():
+        base = "MPImage"
+        if name.startswith("MPImage") and name[7:].isdigit():
+            return True  # the secondary image itself (its own bytes are accounted for by the byte model)
+    if base in ("QuickTime", "Track") and _is_box_structure(name, tag.value):
+        return True
+    allowed = _STRUCTURE.get(base)
+    if allowed is None or name not in allowed:
+        return False
+    return _value_allowed(base, name, tag.value)
+
+
+def _kept_on_purpose(tag: Tag, policy: ScrubPolicy) -> bool | None:
+    """The verdict on what the policy or the engine keeps whatever the format (None: not such a tag)."""
     group, name = tag.group, tag.name
     if group.startswith("ICC") or (name == "ICC_Profile" and group in ("PNG", "IFD0", "RIFF", "QuickTime")):
         return not policy.strip_icc
-    if policy.keep_copyright and f"{group}:{name}" in COPYRIGHT_TAGS:
+    if (policy.keep_copyright and f"{group}:{name}" in COPYRIGHT_TAGS) or (
+        policy.keep_c2pa and group.startswith(C2PA_GROUPS)
+    ):
         return True
-    if policy.keep_c2pa and group.startswith(C2PA_GROUPS):
-        return True
-    return None
-
-
-def _kept_xmp_or_ifd(tag: Tag, tiff: bool) -> bool | None:
-    """Gain-map XMP, the XMP Orientation, and the IFD tags kept as structure; None when ``tag`` is neither."""
-    group, name = tag.group, tag.name
+    if policy.keep_live_photo_pairing and name == "ContentIdentifier" and group in ("Apple", "Keys"):
+        return CONTENT_IDENTIFIER.fullmatch(str(tag.value)) is not None
     if group in GAIN_MAP_XMP_GROUPS or (group == "XMP-tiff" and name == "Orientation"):
-        return True
+        return True  # gain-map parameters; an orientation a format keeps only in XMP (e.g. some AVIF)
     if group == "XMP-x" and name == "XMPToolkit":
         return str(tag.value).startswith("Image::ExifTool")
-    if group.startswith("IFD") and group[3:].isdigit():
-        return name in _TIFF_STRUCTURE if tiff else group == "IFD0" and name in _EXIF_IFD0_KEPT
     return None
 
 
-def _structure_base(group: str) -> str:
-    """The allowlist a numbered group uses: ``Track2`` -> ``Track``, ``MPImage3`` -> ``MPImage``."""
-    for base in ("Track", "MPImage"):
-        if group.startswith(base) and group[len(base) :].isdigit():
-            return base
-    return group
-
-
-def is_allowed(tag: Tag, policy: ScrubPolicy, *, tiff: bool = False) -> bool:
-    """True when ``tag`` is structure the image needs, or kept on purpose by ``policy``."""
-    if tag.group in IGNORED_GROUPS:
-        return True
-    decided = _kept_by_policy(tag, policy)
-    if decided is None:
-        decided = _kept_xmp_or_ifd(tag, tiff)
-    if decided is not None:
-        return decided
-    base, name = _structure_base(tag.group), tag.name
-    if base == "MPImage" and name.startswith("MPImage") and name[7:].isdigit():
-        return True  # the secondary image itself (its own bytes are accounted for by the byte model)
-    if base in ("QuickTime", "Track") and _is_box_structure(name, tag.value):
-        return True
-    if name not in _STRUCTURE.get(base, ()):
-        return False
-    return str(tag.value) == ZERO_DATE if name in _DATE_TAGS and base in ("QuickTime", "Track") else True
+def _value_allowed(base: str, name: str, value: Any) -> bool:
+    """Structure tags whose value must also be empty: box dates (zero) and handler names (empty)."""
+    if name in _DATE_TAGS and base in ("QuickTime", "Track"):
+        return str(value) == ZERO_DATE
+    if name == "HandlerDescription":
+        return str(value) == ""  # a handler's name may name the device or the software
+    return True
 
 
 def find_leftovers(tags: Iterable[Tag], policy: ScrubPolicy, *, tiff: bool = False) -> dict[str, list[str]]:

@@ -27,6 +27,9 @@ class ScrubPolicy:
     keep_c2pa: bool = False
     """Keep JUMBF/C2PA content credentials."""
     max_pixels: int = DEFAULT_MAX_PIXELS
+    keep_live_photo_pairing: bool = False
+    """Keep the identifier that pairs a Live Photo's still and movie (Apple's ``ContentIdentifier``, a UUID), in
+    canonical form: a one-entry Apple maker note in EXIF, a one-key ``Keys`` box in the movie. Nothing else."""
 
     def fingerprint(self) -> str:
         """A short, stable description recorded in the S3 marker, e.g. ``p1;icc``."""
@@ -37,11 +40,14 @@ class ScrubPolicy:
             flags.append("copyright")
         if self.keep_c2pa:
             flags.append("c2pa")
+        if self.keep_live_photo_pairing:
+            flags.append("livephoto")
         return ";".join(flags)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ScrubPolicy:
-        """Build a policy from ``KEEP_COPYRIGHT``, ``STRIP_ICC``, ``KEEP_C2PA``, ``MAX_PIXELS``.
+        """Build a policy from ``KEEP_COPYRIGHT``, ``STRIP_ICC``, ``KEEP_C2PA``, ``MAX_PIXELS``,
+        ``KEEP_LIVE_PHOTO_PAIRING``.
 
         Raises ``ValueError`` with a clear message on a malformed value.
         """
@@ -58,6 +64,7 @@ class ScrubPolicy:
             strip_icc=parse_bool(env, "STRIP_ICC", False),
             keep_c2pa=parse_bool(env, "KEEP_C2PA", False),
             max_pixels=max_pixels,
+            keep_live_photo_pairing=parse_bool(env, "KEEP_LIVE_PHOTO_PAIRING", False),
         )
 
 

@@ -40,9 +40,16 @@ class Reading:
         return [warning for warning in self.warnings if _ABOUT_KEPT_BLOCKS.search(warning)]
 
 
-def read(pool: ExifToolPool, path: str, *, unknown: bool = True, extra: tuple[str, ...] = ()) -> Reading:
+def read(
+    pool: ExifToolPool,
+    path: str,
+    *,
+    unknown: bool = True,
+    extra: tuple[str, ...] = (),
+    timeout_s: float | None = None,
+) -> Reading:
     """Read ``path`` (a name of the engine's own) with the warm pool."""
-    result = pool.execute([*READ_ARGS, *(["-u"] if unknown else []), *extra, path])
+    result = pool.execute([*READ_ARGS, *(["-u"] if unknown else []), *extra, path], timeout_s=timeout_s)
     if not result.stdout:
         return Reading(tags=[], mime_type=None, error=first_error(result.stderr))
     documents = parse_exiftool_json(result.stdout)

@@ -6,6 +6,7 @@ from .base import FormatHandler
 from .gif import GifHandler
 from .heif import AvifHandler, HeicHandler
 from .jpeg import JpegHandler
+from .mp4 import M4vHandler, MovHandler, Mp4Handler, ThreeGpHandler
 from .png import PngHandler
 from .raw import raw_camera_format
 from .tiff import TiffHandler
@@ -19,6 +20,10 @@ HANDLERS: tuple[type[FormatHandler], ...] = (
     TiffHandler,
     AvifHandler,
     HeicHandler,
+    MovHandler,
+    M4vHandler,
+    ThreeGpHandler,
+    Mp4Handler,
 )
 HEAD_BYTES = 64
 """How many leading bytes :func:`sniff` and :func:`raw_camera_format` need."""

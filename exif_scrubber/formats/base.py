@@ -16,6 +16,7 @@ from typing import ClassVar, Literal
 
 from ..bytemodel import Buffer, ByteModel
 from ..leftovers import Tag
+from ..pixels import PixelProbe
 from ..policy import ScrubPolicy
 
 ORIENTATION_GROUPS = ("IFD0", "XMP-tiff")
@@ -63,6 +64,16 @@ class FormatHandler(ABC):
     def check_decodes(self, path: Path, policy: ScrubPolicy) -> None:  # noqa: B027 - an optional hook
         """Where the byte model cannot tell a corrupt file from a good one without decoding (GIF), decode it;
         raises ``ProbeError``. Nothing to do for most formats."""
+
+    def probe(self, path: Path) -> PixelProbe | None:
+        """The independent reader's view of the file's headers where it is not Pillow's (videos: FFmpeg); None:
+        the engine asks Pillow. Raises ``ProbeError``."""
+        return None
+
+    def finish(self, path: Path, policy: ScrubPolicy) -> None:  # noqa: B027 - an optional hook
+        """After ExifTool's passes (``writer == "exiftool"``): remove in place what ExifTool's writer leaves and
+        the byte model flags (the movie header's dates and names, dropped tracks); raises ``Refusal`` or
+        ``StructureError``. Nothing to do for most formats."""
 
     def rewrite(self, model: ByteModel, data: Buffer, policy: ScrubPolicy) -> bytes:
         """The clean file (``writer == "engine"``): image data and structure copied byte for byte."""

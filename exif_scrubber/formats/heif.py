@@ -156,7 +156,9 @@ class _Walk:
         if len(data) < 4:
             return Kind.METADATA
         start = 4 + int.from_bytes(data[:4], "big")
-        values = read_exif(data[start:], keep_copyright=self.policy.keep_copyright)
+        values = read_exif(
+            data[start:], keep_copyright=self.policy.keep_copyright, keep_pairing=self.policy.keep_live_photo_pairing
+        )
         canonical = build_exif(values)
         if not canonical:
             return Kind.METADATA

@@ -171,7 +171,11 @@ class _Walk:
         return (Kind.STRUCTURE, "APP0 JFIF") if payload == canonical else (Kind.METADATA, "APP0 JFIF thumbnail")
 
     def _exif(self, payload: bytes) -> tuple[Kind, str]:
-        values = read_exif(payload[6:], keep_copyright=self.policy.keep_copyright)
+        values = read_exif(
+            payload[6:],
+            keep_copyright=self.policy.keep_copyright,
+            keep_pairing=self.policy.keep_live_photo_pairing,
+        )
         self.model.kept.exif, self.model.orientation = values, values.orientation
         canonical = build_exif(values)
         return _kept_if(bool(canonical) and payload == b"Exif\0\0" + canonical, "APP1 EXIF")

@@ -12,12 +12,18 @@ reads outside the block.
 
 from __future__ import annotations
 
+import re
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 ORIENTATION, ARTIST, COPYRIGHT, EXIF_IFD = 0x0112, 0x013B, 0x8298, 0x8769
 COLOR_SPACE, INTEROP_IFD, GAMMA, INTEROP_INDEX = 0xA001, 0xA005, 0xA500, 0x0001
-_SHORT, _LONG, _ASCII, _RATIONAL = 3, 4, 2, 5
+MAKER_NOTE, APPLE_CONTENT_IDENTIFIER = 0x927C, 0x0011
+_SHORT, _LONG, _ASCII, _RATIONAL, _UNDEFINED = 3, 4, 2, 5, 7
+APPLE_NOTE_HEADER = b"Apple iOS\0\0\x01MM"
+"""Apple's maker note: its signature, a version and the byte order; offsets count from the note's start."""
+CONTENT_IDENTIFIER = re.compile(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}")
+"""A Live Photo pairing identifier: an upper-case UUID (nothing else is kept, so nothing else can hide there)."""
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
 _INTEROP_INDEXES = frozenset({"R98", "R03", "THM"})
 _MAX_ENTRIES = 1000
@@ -34,9 +40,11 @@ class ExifValues:
     interop_index: str | None = None
     copyright: str | None = None
     artist: str | None = None
+    content_identifier: str | None = None
+    """The Live Photo pairing identifier (``keep_live_photo_pairing``), in Apple's maker note."""
 
     def without_copyright(self) -> ExifValues:
-        return ExifValues(self.orientation, self.color_space, self.gamma, self.interop_index)
+        return replace(self, copyright=None, artist=None)
 
     @property
     def empty(self) -> bool:
@@ -103,7 +111,7 @@ def _safe(read: object, *args: object) -> object:
         return None
 
 
-def read_exif(tiff: bytes, *, keep_copyright: bool = False) -> ExifValues:
+def read_exif(tiff: bytes, *, keep_copyright: bool = False, keep_pairing: bool = False) -> ExifValues:
     """The kept values of the TIFF structure ``tiff`` (starting at its ``II``/``MM`` header)."""
     if len(tiff) < 8 or tiff[:4] not in (b"II*\0", b"MM\0*"):
         return ExifValues()
@@ -113,7 +121,7 @@ def read_exif(tiff: bytes, *, keep_copyright: bool = False) -> ExifValues:
     except (ValueError, struct.error):
         return ExifValues()
     orientation = _safe(reader.short, ifd0.get(ORIENTATION))
-    color_space = gamma = interop = None
+    color_space = gamma = interop = identifier = None
     exif_ifd = _safe(reader.long, ifd0.get(EXIF_IFD))
     if isinstance(exif_ifd, int):
         exif = _safe(reader.entries, exif_ifd)
@@ -121,23 +129,46 @@ def read_exif(tiff: bytes, *, keep_copyright: bool = False) -> ExifValues:
             color_space = _safe(reader.short, exif.get(COLOR_SPACE))
             gamma = _safe(reader.rational, exif.get(GAMMA))
             interop = _interop_index(reader, exif.get(INTEROP_IFD))
+            if keep_pairing:
+                identifier = _apple_identifier(reader, exif.get(MAKER_NOTE))
     values = ExifValues(
         orientation=orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else None,
         color_space=color_space if color_space in (1, 0xFFFF) else None,
         gamma=gamma if isinstance(gamma, tuple) else None,
         interop_index=interop,
+        content_identifier=identifier,
     )
     if not keep_copyright:
         return values
     copyright_, artist = _safe(reader.ascii, ifd0.get(COPYRIGHT)), _safe(reader.ascii, ifd0.get(ARTIST))
-    return ExifValues(
-        values.orientation,
-        values.color_space,
-        values.gamma,
-        values.interop_index,
-        copyright_ if isinstance(copyright_, str) else None,
-        artist if isinstance(artist, str) else None,
+    return replace(
+        values,
+        copyright=copyright_ if isinstance(copyright_, str) else None,
+        artist=artist if isinstance(artist, str) else None,
     )
+
+
+def _apple_identifier(reader: _Reader, entry: tuple[int, int, int] | None) -> str | None:
+    """The ContentIdentifier in an Apple maker note (``MM``, offsets from the note's start), if it is a UUID."""
+    if entry is None or entry[0] not in (_UNDEFINED, 1):
+        return None
+    note = bytes(reader.tiff[entry[2] : entry[2] + entry[1]])
+    if not note.startswith(APPLE_NOTE_HEADER):
+        return None
+    entries = _safe(_Reader(note).entries, len(APPLE_NOTE_HEADER))  # big-endian: the note does not start "II"
+    found = entries.get(APPLE_CONTENT_IDENTIFIER) if isinstance(entries, dict) else None
+    if found is None or found[0] != _ASCII:
+        return None
+    text = note[found[2] : found[2] + found[1]].rstrip(b"\0").decode("latin-1")
+    return text if CONTENT_IDENTIFIER.fullmatch(text) else None
+
+
+def apple_note(identifier: str) -> bytes:
+    """The canonical Apple maker note: the header and one entry, the pairing identifier."""
+    value = identifier.encode("ascii") + b"\0"
+    at = len(APPLE_NOTE_HEADER) + 2 + 12 + 4
+    entry = struct.pack(">HHHII", 1, APPLE_CONTENT_IDENTIFIER, _ASCII, len(value), at)
+    return APPLE_NOTE_HEADER + entry + bytes(4) + value
 
 
 def _interop_index(reader: _Reader, pointer: tuple[int, int, int] | None) -> str | None:
@@ -176,46 +207,46 @@ class _Builder:
         return start
 
 
-Entry = tuple[int, int, int, bytes]
-"""(tag, type, count, value bytes) of an IFD entry being built."""
-
-
-def _entries(values: ExifValues) -> tuple[list[Entry], list[Entry], list[Entry]]:
-    """The IFD0, ExifIFD and Interop entries of ``values`` (sub-IFD pointers not yet added)."""
-    ifd0: list[Entry] = []
+def build_exif(values: ExifValues) -> bytes:
+    """The canonical TIFF structure for ``values`` (empty bytes when there is nothing to keep)."""
+    if values.empty:
+        return b""
+    interop = [(INTEROP_INDEX, _ASCII, 4, values.interop_index.encode() + b"\0")] if values.interop_index else []
+    exif = _exif_entries(values)
+    ifd0: list[tuple[int, int, int, bytes]] = []
     if values.orientation is not None:
         ifd0.append((ORIENTATION, _SHORT, 1, struct.pack(">H", values.orientation)))
     for tag, text in ((ARTIST, values.artist), (COPYRIGHT, values.copyright)):
         if text:
             encoded = text.encode("latin-1", "replace") + b"\0"
             ifd0.append((tag, _ASCII, len(encoded), encoded))
-    exif: list[Entry] = []
-    if values.color_space is not None:
-        exif.append((COLOR_SPACE, _SHORT, 1, struct.pack(">H", values.color_space)))
-    if values.gamma is not None:
-        exif.append((GAMMA, _RATIONAL, 1, struct.pack(">II", *values.gamma)))
-    interop = [(INTEROP_INDEX, _ASCII, 4, values.interop_index.encode() + b"\0")] if values.interop_index else []
-    return ifd0, exif, interop
-
-
-def build_exif(values: ExifValues) -> bytes:
-    """The canonical TIFF structure for ``values`` (empty bytes when there is nothing to keep)."""
-    if values.empty:
-        return b""
-    ifd0, exif, interop = _entries(values)
     # Sub-IFDs follow IFD0; their pointers are patched in once the offsets are known.
     builder = _Builder()
-    if interop:
-        exif.append((INTEROP_IFD, _LONG, 1, b"\0\0\0\0"))
-    if exif:
+    has_exif = bool(exif or interop)
+    if has_exif:
         ifd0.append((EXIF_IFD, _LONG, 1, b"\0\0\0\0"))
+        if interop:
+            exif.append((INTEROP_IFD, _LONG, 1, b"\0\0\0\0"))
     ifd0_at = builder.ifd(ifd0)
-    if exif:
+    if has_exif:
         exif_at = builder.ifd(exif)
         _patch_pointer(builder.out, ifd0_at, EXIF_IFD, exif_at)
         if interop:
             _patch_pointer(builder.out, exif_at, INTEROP_IFD, builder.ifd(interop))
     return bytes(builder.out)
+
+
+def _exif_entries(values: ExifValues) -> list[tuple[int, int, int, bytes]]:
+    """The kept ExifIFD entries: colour space, gamma, the Live Photo pairing identifier's maker note."""
+    exif: list[tuple[int, int, int, bytes]] = []
+    if values.color_space is not None:
+        exif.append((COLOR_SPACE, _SHORT, 1, struct.pack(">H", values.color_space)))
+    if values.gamma is not None:
+        exif.append((GAMMA, _RATIONAL, 1, struct.pack(">II", *values.gamma)))
+    if values.content_identifier is not None:
+        note = apple_note(values.content_identifier)
+        exif.append((MAKER_NOTE, _UNDEFINED, len(note), note))
+    return exif
 
 
 def _patch_pointer(out: bytearray, ifd: int, tag: int, target: int) -> None:
@@ -228,7 +259,9 @@ def _patch_pointer(out: bytearray, ifd: int, tag: int, target: int) -> None:
     raise AssertionError(f"no tag 0x{tag:04x} in the IFD at {ifd}")
 
 
-def canonical_exif(tiff: bytes, *, keep_copyright: bool = False) -> tuple[ExifValues, bytes]:
+def canonical_exif(
+    tiff: bytes, *, keep_copyright: bool = False, keep_pairing: bool = False
+) -> tuple[ExifValues, bytes]:
     """The kept values of ``tiff`` and the canonical block holding them."""
-    values = read_exif(tiff, keep_copyright=keep_copyright)
+    values = read_exif(tiff, keep_copyright=keep_copyright, keep_pairing=keep_pairing)
     return values, build_exif(values)

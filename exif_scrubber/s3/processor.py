@@ -208,7 +208,7 @@ class ObjectScrubber:
                 self._scrub(result, snapshot, original, clean)
 
     def _report(self, result: ObjectResult, original: Path) -> None:
-        scan = self.scrubber.scan(original)
+        scan = self.scrubber.scan(original, copy=False)  # our own name: no second copy of a large object
         result.status, result.format = Status.REPORTED, scan.format
         if scan.unsupported:
             result.verdict = "unsupported"

@@ -20,8 +20,10 @@ SINGLE_PUT_LIMIT = 5 * 1024**3
 DEFAULT_MAX_OBJECT_BYTES = 1024**3
 DEFAULT_QUARANTINE_PREFIX = "quarantine/"
 DEFAULT_EVIDENCE_PREFIX = "exif-scrubber-evidence/"
-TMP_SPACE_FACTOR = 4
-"""Peak /tmp use per object: our download, the engine's private copy, its output, and our clean copy."""
+TMP_SPACE_FACTOR = 2
+"""Peak /tmp use per object: our download and the clean copy. The engine hard-links the download under its own
+name (no copy), ExifTool writes the one output, a video's finish step rewrites that output in place, and the
+engine renames it to our clean copy. A report-only scan reads the download where it lies."""
 
 
 @dataclass(frozen=True)

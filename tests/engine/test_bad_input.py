@@ -50,7 +50,7 @@ def test_empty_file(scrubber: Scrubber, tmp_path: Path, executed: list[list[str]
         ("notes.jpg", b"just some text, not a picture\n"),
         ("scan.djvu.jpg", b"AT&TFORM\x00\x00\x01\x00DJVUINFO" + b"\0" * 64),  # DjVu: ExifTool once had an RCE there
         ("doc.png", b"%PDF-1.7\n" + b"\0" * 64),
-        ("video.heic", b"\0\0\0\x18ftypisom\0\0\0\0isomiso2" + b"\0" * 64),
+        ("video.heic", b"\0\0\0\x18ftypxyzw\0\0\0\0xyzwabcd" + b"\0" * 64),  # an ISO file of no known brand
     ],
 )
 def test_unsupported_content_never_reaches_exiftool(
