@@ -343,6 +343,7 @@ _STRUCTURE: dict[str, frozenset[str]] = {
         }
     ),
     "XMP-GContainer": frozenset({"DirectoryItemSemantic", "DirectoryItemMime", "DirectoryItemLength"}),
+    "APP2": frozenset({"UniformResourceName"}),  # the ISO 21496-1 gain-map namespace of a kept APP2 segment
 }
 _DATE_TAGS = frozenset(
     {"CreateDate", "ModifyDate", "TrackCreateDate", "TrackModifyDate", "MediaCreateDate", "MediaModifyDate"}
