@@ -102,7 +102,6 @@ def _list_groups(ctx: click.Context, _param: click.Parameter, value: bool) -> No
     "--keep-copyright", is_flag=True, help="Policy: copyright/creator fields are kept (as the Lambda's KEEP_COPYRIGHT)."
 )
 @click.option("--strip-icc", is_flag=True, help="Policy: ICC profiles count as leftovers (as STRIP_ICC).")
-@click.option("--keep-c2pa", is_flag=True, help="Policy: C2PA/JUMBF is kept (as KEEP_C2PA).")
 @click.option(
     "--keep-live-photo-pairing",
     is_flag=True,
@@ -138,7 +137,6 @@ def main(
     full_read: bool,
     keep_copyright: bool,
     strip_icc: bool,
-    keep_c2pa: bool,
     keep_live_photo_pairing: bool,
     do_fix: bool,
     purge_noncurrent: bool,
@@ -156,7 +154,6 @@ def main(
     policy = ScrubPolicy(
         keep_copyright=keep_copyright,
         strip_icc=strip_icc,
-        keep_c2pa=keep_c2pa,
         keep_live_photo_pairing=keep_live_photo_pairing,
     )
     client = _s3_client(endpoint_url, profile, region, max_workers) if is_s3 else None

@@ -31,7 +31,6 @@ class RunOptions:
         policy = ScrubPolicy(
             keep_copyright=kwargs.pop("keep_copyright"),
             strip_icc=kwargs.pop("strip_icc"),
-            keep_c2pa=kwargs.pop("keep_c2pa"),
             keep_live_photo_pairing=kwargs.pop("keep_live_photo_pairing"),
         )
         return cls(
@@ -47,7 +46,6 @@ class RunOptions:
 _OPTIONS = (
     click.option("--keep-copyright", is_flag=True, help="Keep copyright/creator/credit fields."),
     click.option("--strip-icc", is_flag=True, help="Also remove the ICC colour profile."),
-    click.option("--keep-c2pa", is_flag=True, help="Keep C2PA/JUMBF content credentials."),
     click.option(
         "--keep-live-photo-pairing",
         is_flag=True,

@@ -374,7 +374,6 @@ COPYRIGHT_TAGS = frozenset(
         "PNG:Author",
     }
 )
-C2PA_GROUPS = ("JUMBF", "CBOR", "C2PA", "JSON")
 
 
 @dataclass(frozen=True)
@@ -494,9 +493,7 @@ def _kept_on_purpose(tag: Tag, policy: ScrubPolicy) -> bool | None:
     group, name = tag.group, tag.name
     if group.startswith("ICC") or (name == "ICC_Profile" and group in ("PNG", "IFD0", "RIFF", "QuickTime")):
         return not policy.strip_icc
-    if (policy.keep_copyright and f"{group}:{name}" in COPYRIGHT_TAGS) or (
-        policy.keep_c2pa and group.startswith(C2PA_GROUPS)
-    ):
+    if policy.keep_copyright and f"{group}:{name}" in COPYRIGHT_TAGS:
         return True
     if policy.keep_live_photo_pairing and name == "ContentIdentifier" and group in ("Apple", "Keys"):
         return CONTENT_IDENTIFIER.fullmatch(str(tag.value)) is not None

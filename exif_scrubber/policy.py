@@ -11,6 +11,11 @@ DEFAULT_MAX_PIXELS = 178_000_000
 
 POLICY_VERSION = "1"
 
+C2PA_REMOVED = (
+    "KEEP_C2PA is not supported: C2PA manifests are always removed (a manifest can carry a location, a thumbnail "
+    "and names, and its hash binding no longer validates once other metadata is removed; re-sign after scrubbing)"
+)
+
 
 @dataclass(frozen=True)
 class ScrubPolicy:
@@ -24,8 +29,6 @@ class ScrubPolicy:
     """Keep copyright/creator/credit fields of EXIF, IPTC and XMP."""
     strip_icc: bool = False
     """Also remove the ICC colour profile (colours may shift on wide-gamut images)."""
-    keep_c2pa: bool = False
-    """Keep JUMBF/C2PA content credentials."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     keep_live_photo_pairing: bool = False
     """Keep the identifier that pairs a Live Photo's still and movie (Apple's ``ContentIdentifier``, a UUID), in
@@ -38,16 +41,13 @@ class ScrubPolicy:
             flags.append("icc")
         if self.keep_copyright:
             flags.append("copyright")
-        if self.keep_c2pa:
-            flags.append("c2pa")
         if self.keep_live_photo_pairing:
             flags.append("livephoto")
         return ";".join(flags)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ScrubPolicy:
-        """Build a policy from ``KEEP_COPYRIGHT``, ``STRIP_ICC``, ``KEEP_C2PA``, ``MAX_PIXELS``,
-        ``KEEP_LIVE_PHOTO_PAIRING``.
+        """Build a policy from ``KEEP_COPYRIGHT``, ``STRIP_ICC``, ``MAX_PIXELS``, ``KEEP_LIVE_PHOTO_PAIRING``.
 
         Raises ``ValueError`` with a clear message on a malformed value.
         """
@@ -59,10 +59,11 @@ class ScrubPolicy:
             raise ValueError(f"MAX_PIXELS must be a whole number, got {max_pixels_raw!r}") from None
         if max_pixels <= 0:
             raise ValueError(f"MAX_PIXELS must be positive, got {max_pixels}")
+        if parse_bool(env, "KEEP_C2PA", False):
+            raise ValueError(C2PA_REMOVED)
         return cls(
             keep_copyright=parse_bool(env, "KEEP_COPYRIGHT", False),
             strip_icc=parse_bool(env, "STRIP_ICC", False),
-            keep_c2pa=parse_bool(env, "KEEP_C2PA", False),
             max_pixels=max_pixels,
             keep_live_photo_pairing=parse_bool(env, "KEEP_LIVE_PHOTO_PAIRING", False),
         )

@@ -168,8 +168,6 @@ class _Walk:
             return self._xmp(index, payload)
         if kind in (b"tEXt", b"zTXt") and payload.startswith(_RAW_EXIF_KEYWORD):
             self.raw_exif = _raw_profile(kind, payload)
-        if kind == b"caBX" and self.policy.keep_c2pa:
-            return "caBX (C2PA, kept by policy)", Kind.KEPT
         if not kind[0:1].islower():
             raise PngStructureError(f"unknown critical chunk {_name(kind)}")
         self.model.actions[index] = None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -84,7 +86,32 @@ def test_default_policy_removes_copyright(sample: SampleFactory, scrubber: Scrub
 
 def test_fingerprint_records_the_options() -> None:
     assert ScrubPolicy().fingerprint() == "p1;icc"
-    assert ScrubPolicy(strip_icc=True, keep_copyright=True, keep_c2pa=True).fingerprint() == "p1;copyright;c2pa"
+    assert ScrubPolicy(strip_icc=True, keep_copyright=True).fingerprint() == "p1;copyright"
+    assert ScrubPolicy(keep_live_photo_pairing=True).fingerprint() == "p1;icc;livephoto"
+
+
+def test_keeping_c2pa_is_refused_loudly() -> None:
+    """C2PA manifests are always removed; a deployment that still asks to keep them fails at start, naming why."""
+    with pytest.raises(ValueError, match="KEEP_C2PA is not supported: C2PA manifests are always removed"):
+        ScrubPolicy.from_env({"KEEP_C2PA": "true"})
+    assert ScrubPolicy.from_env({"KEEP_C2PA": "false"}) == ScrubPolicy()
+
+
+def test_c2pa_manifests_are_removed(sample: SampleFactory, scrubber: Scrubber, tmp_path: Path) -> None:
+    """A JUMBF/C2PA manifest (JPEG APP11, PNG caBX) can hold a location and a thumbnail: it never survives."""
+    token = b"C2PA-TOKEN-7f3a9c"
+    jumbf = b"JP\0\x01\0\0\0\x01" + struct.pack(">I", 8 + 17 + len(token)) + b"jumb" + b"\0\0\0\x11jumdc2pa" + token
+    jpeg = sample("JPEG").read_bytes()
+    planted_jpeg = jpeg[:2] + b"\xff\xeb" + struct.pack(">H", len(jumbf) + 2) + jumbf + jpeg[2:]
+    png = sample("PNG").read_bytes()
+    cabx = struct.pack(">I", len(token)) + b"caBX" + token
+    planted_png = png[:33] + cabx + struct.pack(">I", zlib.crc32(b"caBX" + token)) + png[33:]
+    for name, data in (("in.jpg", planted_jpeg), ("in.png", planted_png)):
+        source, out = tmp_path / name, tmp_path / f"out-{name}"
+        source.write_bytes(data)
+        report = scrubber.scrub_file(source, out)
+        assert report.outcome is Outcome.CLEANED, report.reason
+        assert token not in out.read_bytes()
 
 
 def test_policy_from_env_parses_and_validates() -> None:
