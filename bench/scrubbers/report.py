@@ -305,9 +305,12 @@ def _side(side: dict[str, Any] | None, metric: str) -> str:
     if not side:
         return "-"
     value = side[metric]
-    shown = ms(value) if metric.endswith("_s") else f"{value:,.1f} objects/s" if "objects" in metric else str(value)
-    if metric == "seconds":
+    if metric == "objects_per_s":
+        shown = f"{value:,.1f} objects/s"
+    elif metric == "seconds":
         shown = f"{value:.2f} s"
+    else:
+        shown = ms(value)
     return f"{side['contender']}: {shown}"
 
 

@@ -164,3 +164,17 @@ def test_cli_lines_give_start_up_per_file_and_shut_down() -> None:
     assert run.per_file_s == pytest.approx([0.2, 0.8])
     assert run.shutdown_s == pytest.approx(0.5)
     assert run.outcomes == {"cleaned": 1, "failed": 1}
+
+
+def test_audit_target_is_judged_on_objects_per_second() -> None:
+    from bench.scrubbers import report
+
+    def audit(naive: float, ours: float) -> dict[str, Any]:
+        run = {"naive": {"objects_per_s": naive}, "exif-audit": {"objects_per_s": ours}, "speedup": ours / naive}
+        return {"runs": {"s3": run}}
+
+    short, enough = report.audit_target(audit(10.0, 59.5)), report.audit_target(audit(10.0, 100.0))
+    assert (short["value"], short["met"], enough["met"]) == (5.95, False, True)
+    row = report.target_table([short]).splitlines()[-1]
+    assert "exif-audit: 59.5 objects/s" in row and "naive audit: 10.0 objects/s" in row and "**NOT met**" in row
+    assert report.audit_target(None)["met"] is None
