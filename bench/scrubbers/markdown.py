@@ -128,7 +128,8 @@ def _notes(payload: dict[str, Any]) -> list[str]:
         "## Lambda cost (estimate)",
         "",
         f"Price: {payload['lambda_price']['source']}. Memory setting = peak memory rounded up to 64 MB (at least "
-        "128 MB); duration = the measured median seconds per file on this machine. Lambda gives less than one "
+        "128 MB); duration = the measured median seconds per file on this machine (for `exif-scrub clean`: without "
+        "its start-up, as a warm Lambda container has none). Lambda gives less than one "
         "vCPU below 1,769 MB, so real durations at small settings are longer: an estimate, not a quote.",
         "",
         "## Pillow bounds and skips",
