@@ -1,7 +1,7 @@
 """``python -m bench.scrubbers`` (``make bench``): the scrubbers and the audit side by side, in one run.
 
 .venv/bin/python -m bench.scrubbers [--corpus DIR | --no-corpus] [--sizes 12MP,24MP] [--formats JPEG,PNG,WEBP,HEIC]
-                                    [--reps 5] [--corpus-reps 3] [--cpus 1] [--no-audit] [--quick] [--keep-outputs]
+                                    [--reps 9] [--corpus-reps 3] [--cpus 1] [--no-audit] [--quick] [--keep-outputs]
 
 Writes ``bench/results/scrubbers.{md,json}``, the charts and ``audit_bench.{md,json}`` (``--quick``: under
 ``bench/.cache/results-quick``). Nothing asserts a time: the results say which target is met.
@@ -71,10 +71,10 @@ class Config:
     """Use only this many corpus files (spread over the sorted list), for --quick."""
     sizes: Mapping[str, tuple[int, int]] = field(default_factory=lambda: {k: SIZES[k] for k in ("12MP", "24MP")})
     formats: Sequence[str] = FORMATS
-    reps: int = 5
+    reps: int = 9
     """Interleaved repetitions per generated photo (CLI, engine, exiftool)."""
     corpus_reps: int = 3
-    pillow_reps: Mapping[str, int] = field(default_factory=lambda: {"12MP JPEG": 5})
+    pillow_reps: Mapping[str, int] = field(default_factory=lambda: {"12MP JPEG": 9})
     """Pillow repetitions by group (1 when not listed: seconds to minutes and GBs per run)."""
     pillow_on_corpus: bool = True
     two_cores: bool = True
@@ -318,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-corpus", action="store_true")
     parser.add_argument("--sizes", default="12MP,24MP", help="of " + ", ".join(SIZES))
     parser.add_argument("--formats", default=",".join(FORMATS))
-    parser.add_argument("--reps", type=int, default=5, help="interleaved repetitions per generated photo")
+    parser.add_argument("--reps", type=int, default=9, help="interleaved repetitions per generated photo")
     parser.add_argument("--corpus-reps", type=int, default=3, help="interleaved repetitions over the corpus")
     parser.add_argument("--cpus", help="CPU set of every headline contender, e.g. 1 or 0-1 (default: the last CPU)")
     parser.add_argument("--no-audit", action="store_true", help="skip the audit benchmark")

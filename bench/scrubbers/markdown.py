@@ -60,8 +60,9 @@ def _startup(rows: Sequence[dict[str, Any]]) -> list[str]:
         "last line to exit; not in the per-file times above. Engine: creating the warm `Scrubber` (ExifTool "
         "start, `warm_up`) and its first tiny file, in its worker.",
         "",
-        "| input | CLI start-up (median) | CLI shut-down | CLI whole command (median) | engine start-up |",
-        "|---|---|---|---|---|",
+        "| input | CLI start-up (median) | CLI shut-down | CLI whole command (median) | engine start-up "
+        "| load (1 min) before -> after the group |",
+        "|---|---|---|---|---|---|",
     ]
     for group in dict.fromkeys(r["group"] for r in rows):
         cli = next((r for r in rows if r["group"] == group and r["contender"] == CLI1 and "seconds" in r), None)
@@ -70,9 +71,14 @@ def _startup(rows: Sequence[dict[str, Any]]) -> list[str]:
             c, e = cli or {}, engine or {}
             lines.append(
                 f"| {group} | {report.ms(c.get('startup_s'))} | {report.ms(c.get('shutdown_s'))}"
-                f" | {report.ms(c.get('seconds'))} | {report.ms(e.get('startup_s'))} |"
+                f" | {report.ms(c.get('seconds'))} | {report.ms(e.get('startup_s'))} | {_load(c or e)} |"
             )
     return [*lines, ""]
+
+
+def _load(row: dict[str, Any]) -> str:
+    before, after = row.get("load_before"), row.get("load_after")
+    return f"{before[0]:.2f} -> {after[0]:.2f}" if before and after else "-"
 
 
 def _corpus(rows: Sequence[dict[str, Any]]) -> list[str]:
