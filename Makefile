@@ -64,8 +64,10 @@ test: lint sam-setup $(EXTRA_STAMPS)
 	.venv-$*/bin/pip install --quiet -e '.[dev]'
 	touch $@
 
-# Scrubbers side by side in one run (this engine, `exiftool -all=`, the Pillow re-encode) on ../shared/corpus
-# and generated 12/24/48 MP photos: writes bench/results/scrubbers.{md,json} and charts. BENCH_ARGS=--quick to try.
+# The targets in one run: `exif-scrub clean`, the warm engine, `exiftool -all=` per file and the Pillow re-encode on
+# generated 12/24 MP photos and ../shared/corpus, then exif-audit against a naive audit; every contender pinned to
+# the same CPU, interleaved. Writes bench/results/scrubbers.{md,json}, audit_bench.{md,json} and charts (~15 min).
+# BENCH_ARGS=--quick to try (results under bench/.cache/results-quick); --cpus, --reps, --no-audit: see --help.
 BENCH_STAMP := $(VENV)/.installed-bench
 
 bench: setup $(BENCH_STAMP)

@@ -6,7 +6,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-COLORS = {"engine": "#1b9e77", "exiftool": "#7570b3", "pillow": "#d95f02", "pillow-keep": "#e6ab02"}
+from .run import CLI1, CLI2, ENGINE, EXIFTOOL, EXIFTOOL2, PILLOW, PILLOW_KEEP
+
+COLORS = {
+    CLI1: "#1b9e77",
+    ENGINE: "#66c2a5",
+    EXIFTOOL: "#7570b3",
+    PILLOW: "#d95f02",
+    PILLOW_KEEP: "#e6ab02",
+    CLI2: "#0b6e57",
+    EXIFTOOL2: "#4a458a",
+}
 
 
 def _grouped(rows: Sequence[dict[str, Any]], metric: str, path: Path, ylabel: str, title: str) -> Path | None:
@@ -15,7 +25,7 @@ def _grouped(rows: Sequence[dict[str, Any]], metric: str, path: Path, ylabel: st
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = [g for g in dict.fromkeys(r["group"] for r in rows if r["group"] != "corpus")]
+    groups = [g for g in dict.fromkeys(r["group"] for r in rows if not r["group"].startswith("corpus"))]
     contenders = [c for c in COLORS if any(r["contender"] == c and r.get(metric) for r in rows)]
     if not groups or not contenders:
         return None
@@ -47,21 +57,17 @@ def _corpus(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    corpus = [r for r in rows if r["group"] == "corpus" and r.get("seconds")]
+    corpus = [r for r in rows if r["group"].startswith("corpus") and r.get("seconds")]
     if not corpus:
         return None
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(corpus) + 1.2))
-    labels = [f"{r['contender']} ({r['produced']}/{r['inputs']})" for r in corpus]
-    ax.barh(
-        labels,
-        [r["seconds"] for r in corpus],
-        color=[COLORS.get(r["contender"], "#1b9e77" if "scrub" in r["contender"] else "#7570b3") for r in corpus],
-    )
+    labels = [f"{r['contender']}, CPU {','.join(map(str, r['cpus']))} ({r['produced']}/{r['inputs']})" for r in corpus]
+    ax.barh(labels, [r["seconds"] for r in corpus], color=[COLORS.get(r["contender"], "#999999") for r in corpus])
     for y, r in enumerate(corpus):
         ax.text(r["seconds"], y, f" {r['seconds']:.1f} s", va="center", fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("seconds for the whole corpus (lower is better)")
-    ax.set_title("Corpus: total time per scrubber (produced/inputs)")
+    ax.set_xlabel("seconds for the whole corpus, median of the repetitions (lower is better)")
+    ax.set_title("Corpus: total time per scrubber (pinned CPUs; produced/inputs)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

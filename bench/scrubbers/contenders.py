@@ -1,7 +1,8 @@
 """The scrubbers compared, each with the same small interface: ``open``, ``run(src, dst)``, ``close``.
 
-* ``engine``: this project's :class:`~exif_scrubber.Scrubber`, warm (one ExifTool ``-stay_open``
-  process, as in one Lambda container), scrub + verification.
+* ``exif-scrub clean --workers 1``: the real CLI command over a folder (:mod:`.cli_run`).
+* ``engine``: this project's :class:`~exif_scrubber.Scrubber` in a warm process (one ExifTool ``-stay_open``
+  process, as in one Lambda container), ``scrub_file`` with the full proof.
 * ``exiftool``: one ``exiftool -all= -o OUT IN`` process per file, the same pinned ExifTool.
 * ``pillow``: the original design's re-encode, verbatim: ``Image.open``, ``list(getdata())``,
   ``Image.new`` + ``putdata``, ``save(format=image.format)`` (pillow-heif's opener for HEIC).
@@ -62,62 +63,31 @@ class EngineContender:
     def open(self) -> None:
         self.scrubber.warm_up()
 
-    def exiftool_hwm_kb(self) -> int:
-        """Largest ``VmHWM`` of the pool's ExifTool processes (read before they are stopped)."""
-        from .child import hwm_kb
-
-        processes = [getattr(tool, "_process", None) for tool in getattr(self.scrubber.pool, "_all", [])]
-        return max((hwm_kb(p.pid) for p in processes if p is not None), default=0)
-
     def run(self, src: Path, dst: Path) -> Outcome:
         report = self.scrubber.scrub_file(src, dst)
-        extra = {"outcome": report.outcome.value, "timings_ms": report.timings_ms, "verified": report.verified}
+        extra = {"outcome": report.outcome.value, "timings_ms": report.timings_ms}
         return Outcome(produced=report.ok and dst.exists(), detail=report.reason, extra=extra)
 
     def close(self) -> None:
         self.scrubber.close()
 
 
-class ExifToolPerFile:
-    """``exiftool -all= -o OUT IN``: a new ExifTool process per file, as a shell loop would run it."""
+def exiftool_args(executable: str, src: Path, dst: Path) -> list[str]:
+    """``exiftool -all= -o OUT IN``: what a shell loop would run per file (ExifTool never overwrites ``OUT``)."""
+    return [executable, "-all=", "-o", str(dst), str(src)]
 
-    name = "exiftool"
 
-    def __init__(self, executable: str | None = None) -> None:
-        if executable is None:
-            from exif_scrubber.exiftool_process import locate_exiftool
-
-            executable = str(locate_exiftool())
-        self.executable = executable
-
-    def applies(self, image_format: str | None) -> bool:
-        return True
-
-    def open(self) -> None:
-        """Nothing stays warm."""
-
-    def run(self, src: Path, dst: Path) -> Outcome:
-        dst.unlink(missing_ok=True)  # ExifTool never overwrites an existing -o file
-        done = subprocess.run([self.executable, "-all=", "-o", str(dst), str(src)], capture_output=True, text=True)
-        produced = dst.exists()
-        detail = None if produced else (done.stderr.strip().splitlines() or ["no output"])[0][:200]
-        return Outcome(produced=produced, detail=detail)
-
-    def peak_kb(self, src: Path, dst: Path) -> int | None:
-        """The same command once more under ``/usr/bin/time -f %M``: ExifTool's own peak RSS (KiB)."""
-        dst.unlink(missing_ok=True)
-        try:
-            done = subprocess.run(
-                [TIME, "-f", "%M", self.executable, "-all=", "-o", str(dst), str(src)], capture_output=True, text=True
-            )
-        except OSError:
-            return None
-        dst.unlink(missing_ok=True)
-        last = done.stderr.strip().splitlines()[-1:] or [""]
-        return int(last[0]) if last[0].isdigit() else None
-
-    def close(self) -> None:
-        """Nothing to stop."""
+def exiftool_peak_kb(executable: str, src: Path, dst: Path) -> int | None:
+    """The same command once more under ``/usr/bin/time -f %M`` (a small C program, so nothing big is inherited):
+    ExifTool's own peak RSS in KiB."""
+    dst.unlink(missing_ok=True)
+    try:
+        done = subprocess.run([TIME, "-f", "%M", *exiftool_args(executable, src, dst)], capture_output=True, text=True)
+    except OSError:
+        return None
+    dst.unlink(missing_ok=True)
+    last = done.stderr.strip().splitlines()[-1:] or [""]
+    return int(last[0]) if last[0].isdigit() else None
 
 
 class PillowPutdata:
@@ -167,18 +137,16 @@ class PillowPutdata:
         """Nothing to stop."""
 
 
-def make(name: str, exiftool: str | None = None) -> Contender:
-    """The contender called ``name`` (``exiftool``: the ExifTool to run, found by the parent)."""
+def make(name: str) -> Contender:
+    """The in-process contender called ``name`` (run by :mod:`.worker`)."""
     if name == "engine":
         return EngineContender()
-    if name == "exiftool":
-        return ExifToolPerFile(exiftool)
     if name in ("pillow", "pillow-keep"):
         return PillowPutdata(keep=name == "pillow-keep")
     raise ValueError(f"unknown contender {name!r}")
 
 
-PER_FILE = ("engine", "exiftool", "pillow", "pillow-keep")
+IN_PROCESS = ("engine", "pillow", "pillow-keep")
 TIME = "/usr/bin/time"
 """GNU time, to read a short-lived process's peak RSS without inheriting the caller's."""
 

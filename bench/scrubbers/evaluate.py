@@ -7,15 +7,22 @@ Leftovers are counted separately with the engine's own :meth:`~exif_scrubber.Scr
 from __future__ import annotations
 
 import math
+import time
 import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pillow_heif
 from PIL import Image, ImageChops, ImageStat
 
+from exif_scrubber import Scrubber, ScrubPolicy
 from exif_scrubber.pixels import PixelProbe, ProbeError, probe
 from exif_scrubber.policy import DEFAULT_MAX_PIXELS
+
+if TYPE_CHECKING:
+    from .run import Measurement
 
 FRAME_DIGEST_PIXEL_BUDGET = 64_000_000
 """Multi-frame files up to this many pixels in all get every frame's decoded pixels compared."""
@@ -123,3 +130,35 @@ def compare_all(src: str, outs: list[str]) -> list[dict[str, Any]]:
     before = _probe(source)
     cache: dict[int, list[Image.Image]] = {}
     return [compare(source, Path(out), before, cache) for out in outs]
+
+
+def evaluate_outputs(measurements: Sequence[Measurement], log: Callable[[str], None]) -> None:
+    """Fidelity of every produced output (worker processes, both cores: after the timed runs) and its leftovers
+    (the engine's own ``scan``, the audit's definition)."""
+    outputs: dict[str, list[tuple[Measurement, str]]] = {}
+    for m in measurements:
+        if not m.spec.evaluated:
+            continue
+        for record in m.files:
+            if record.produced and record.dst.exists():
+                outputs.setdefault(str(record.src), []).append((m, str(record.dst)))
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=2) as processes:
+        futures = {src: processes.submit(compare_all, src, [dst for _, dst in outs]) for src, outs in outputs.items()}
+        with Scrubber(ScrubPolicy(), pool_size=2) as scrubber, ThreadPoolExecutor(max_workers=2) as threads:
+            pairs = [pair for outs in outputs.values() for pair in outs]
+            scans = list(threads.map(lambda pair: scrubber.scan(Path(pair[1])), pairs))
+        for (m, dst), scan in zip(pairs, scans, strict=True):
+            m.evaluations[dst] = {
+                "leftovers": sum(len(v) for v in scan.leftovers.values()),
+                "leftover_groups": sorted(scan.leftovers),
+                "scan_error": scan.error,
+            }
+        for src, future in futures.items():
+            try:
+                results = future.result()
+            except Exception as exc:  # a decoder crash must not lose the whole run
+                results = [{"identical": None, "note": f"evaluation failed: {exc}"}] * len(outputs[src])
+            for (m, dst), fidelity in zip(outputs[src], results, strict=True):
+                m.evaluations[dst].update(fidelity)
+    log(f"  evaluated {sum(len(o) for o in outputs.values())} outputs in {time.perf_counter() - started:.0f} s")

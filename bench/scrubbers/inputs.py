@@ -27,7 +27,8 @@ HEIC_PRESET = "ultrafast"
 Only the inputs: the Pillow contender saves HEIC with the library's defaults, as the design would.
 libheif writes one HEVC picture (phones write a grid of 512x512 tiles, which pillow-heif cannot encode);
 libde265 does not decode such a picture above about 16-21 MP here, so 24/48 MP HEIC inputs are left out."""
-_NOT_IMAGES = (".json", ".tsv", ".md", ".txt")
+NOT_IMAGES = (".json", ".tsv", ".md", ".txt")
+"""Suffixes of the corpus's own documentation files (not inputs)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def corpus_inputs(corpus: Path) -> list[BenchInput]:
     """Every file of the corpus (empty when the folder is absent)."""
     if not corpus.is_dir():
         return []
-    files = sorted(p for p in corpus.iterdir() if p.is_file() and p.suffix.lower() not in _NOT_IMAGES)
+    files = sorted(p for p in corpus.iterdir() if p.is_file() and p.suffix.lower() not in NOT_IMAGES)
     return [BenchInput(p, "corpus", sniff_format(p), p.stat().st_size) for p in files]
 
 

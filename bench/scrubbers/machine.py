@@ -40,6 +40,19 @@ def _git(*args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def commit() -> dict[str, Any]:
+    """The commit the run measures (``git rev-parse HEAD``) and whether the tree differs from it, read at the
+    start of a run."""
+    changed = (_git("status", "--porcelain") or "").splitlines()
+    paths = [line.split(maxsplit=1)[-1] for line in changed]  # "XY path" (the first line's spaces are stripped)
+    return {
+        "git_commit": _git("rev-parse", "HEAD"),
+        "tree_dirty": bool(changed),
+        "changed_paths": paths[:20],
+        "engine_changed": any(p.startswith(("exif_scrubber/", "audit/")) for p in paths),
+    }
+
+
 def describe(exiftool_version: str) -> dict[str, Any]:
     """The machine and software versions, for the results."""
     import PIL
@@ -56,8 +69,6 @@ def describe(exiftool_version: str) -> dict[str, Any]:
         "pillow": PIL.__version__,
         "pillow_heif": pillow_heif.__version__,
         "libheif": pillow_heif.libheif_version(),
-        "git_commit": _git("rev-parse", "--short", "HEAD"),
-        "engine_uncommitted_changes": bool(_git("status", "--porcelain", "--", "exif_scrubber")),
     }
 
 

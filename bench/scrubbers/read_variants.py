@@ -1,8 +1,9 @@
-"""What one engine read costs, option by option, on a warm ExifTool:
+"""What one ExifTool read costs, option by option, on a warm ExifTool:
 ``python -m bench.scrubbers.read_variants FILE... [--out bench/results/exiftool_read_variants.md]``.
 
-Separates the metadata read from the full-file passes (``-ImageDataHash``, ``-ee``) that dominate
-the engine's time on large files. Not part of ``make bench``; a follow-up to its profile.
+The engine's light read (``READ_ARGS``, ``-u`` where a verdict depends on it) against what it asked before
+the byte model (``-ee`` and ``-ImageDataHash``: full passes over the file in Perl). Not part of ``make bench``;
+a follow-up to its profile.
 """
 
 from __future__ import annotations
@@ -17,15 +18,13 @@ from exif_scrubber.reading import READ_ARGS
 
 from .machine import load_average
 
-_NO_HASH = [a for a in READ_ARGS if a != "-ImageDataHash"]
+_HASH = ["-api", "ImageHashType=SHA256", "-ImageDataHash"]
 VARIANTS: dict[str, list[str]] = {
     "engine read (READ_ARGS)": list(READ_ARGS),
-    "engine verification read (+ -u)": [*READ_ARGS, "-u"],
-    "without -ImageDataHash": _NO_HASH,
-    "without -ImageDataHash and -ee (metadata only)": [a for a in _NO_HASH if a != "-ee"],
-    "with -ImageDataHash, without -ee": [a for a in READ_ARGS if a != "-ee"],
-    "-ImageDataHash alone (SHA256)": ["-j", "-api", "ImageHashType=SHA256", "-ImageDataHash"],
-    "-ImageDataHash alone (MD5)": ["-j", "-api", "ImageHashType=MD5", "-ImageDataHash"],
+    "engine read with unknown tags (+ -u)": [*READ_ARGS, "-u"],
+    "+ -ee": [*READ_ARGS, "-u", "-ee"],
+    "+ -ImageDataHash (SHA256)": [*READ_ARGS, "-u", *_HASH],
+    "the read before the byte model (+ -ee + -ImageDataHash)": [*READ_ARGS, "-u", "-ee", *_HASH],
 }
 
 
@@ -54,7 +53,7 @@ def measure(files: list[Path], repeats: int = 7) -> str:
 
 def main() -> None:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(description="Cost of each option of the engine's ExifTool read.")
+    parser = argparse.ArgumentParser(description="Cost of each option of an ExifTool read.")
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()

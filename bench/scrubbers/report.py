@@ -1,22 +1,36 @@
-"""Turn measurements into rows, issue 2's ratios, markdown and JSON."""
+"""Turn measurements into rows and the targets (met or not), for the JSON and the markdown."""
 
 from __future__ import annotations
 
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from . import cost
-from .run import Measurement
+from .run import CLI1, CLI2, ENGINE, EXIFTOOL, EXIFTOOL2, PILLOW, Measurement
 
 CONTENDER_NOTES = {
-    "engine": "this project's engine, warm (1 ExifTool -stay_open process), scrub + verification, per file",
-    "exiftool": "`exiftool -all= -o OUT IN`, one process per file, sequential",
-    "pillow": "original design: `list(getdata())` + `Image.new` + `putdata`, `save(format=image.format)`",
+    CLI1: "the real CLI command, one process over a folder (the warm-up file first), 1 file at a time: "
+    "per-file time = gap between two files' output lines; start-up = spawn to the warm-up file's line",
+    ENGINE: "this project's engine in a warm process (1 ExifTool -stay_open process): `Scrubber.scrub_file`, "
+    "scrub + full proof, per file",
+    EXIFTOOL: "`exiftool -all= -o OUT IN`, one process per file, sequential, the same pinned ExifTool",
+    PILLOW: "original design: `list(getdata())` + `Image.new` + `putdata`, `save(format=image.format)`",
     "pillow-keep": "same, saved with the source JPEG's quantisation tables and subsampling (= quality='keep')",
+    CLI2: "the CLI with 2 workers over the corpus (whole command)",
+    EXIFTOOL2: "`exiftool -all=` per file in 2 parallel lanes",
 }
+
+MEMORY_NOTE = (
+    "Peak memory (MiB): in-process contenders = the worker's own peak RSS (`VmHWM`, with its imports) + the largest "
+    "peak RSS of the processes it started (the engine's warm ExifTool), read before they stop; `exiftool` = the "
+    "largest peak RSS of `exiftool -all=` (an extra untimed run on the 10 largest inputs under "
+    "`/usr/bin/time -f %M`); `exif-scrub clean` = the largest summed RSS of the command's process tree, sampled "
+    "every 20 ms. `getrusage().ru_maxrss` is not used: on Linux it survives `exec`, so a child spawned (via vfork) "
+    "by a big process reports that process's peak."
+)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -31,190 +45,202 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def peak_mb(m: Measurement) -> float | None:
-    """Peak memory of the contender in MB (MiB), as defined in :data:`MEMORY_NOTE`."""
-    r = m.result
-    if "self_hwm_kb" not in r:
-        return None
-    if m.kind == "batch":
-        return int(r.get("sampled_tree_peak_kb", 0)) / 1024
-    return (int(r["self_hwm_kb"]) + int(r.get("exiftool_hwm_kb", 0))) / 1024
+    """Peak memory of the contender in MiB, as :data:`MEMORY_NOTE` defines it."""
+    if m.commands:
+        return max(int(c["sampled_tree_peak_kb"]) for c in m.commands) / 1024
+    if "self_hwm_kb" in m.memory:
+        return (int(m.memory["self_hwm_kb"]) + int(m.memory.get("children_hwm_kb", 0))) / 1024
+    if m.memory.get("children_hwm_kb"):
+        return int(m.memory["children_hwm_kb"]) / 1024
+    return None
 
 
-MEMORY_NOTE = (
-    "Each contender runs in a fresh child process. Peak memory = the child's own peak RSS (`VmHWM`: the Python "
-    "process running the contender, with its imports) + the peak RSS of the largest ExifTool process it used: the "
-    "warm `-stay_open` ExifTool of `engine` (its `VmHWM`, read before it is stopped), or the biggest "
-    "`exiftool -all=` process of `exiftool` (one extra untimed run per file under `/usr/bin/time -f %M`); "
-    "nothing for Pillow. Each term at its own peak, so the sum bounds what was resident at once from above. "
-    "Whole-set runs (`exif-scrub clean`, `exiftool x2 parallel`): the largest summed RSS of all processes of the "
-    "command, sampled every 20 ms. In MiB. `getrusage(...).ru_maxrss` is in the JSON too (`self_maxrss_mb`, "
-    "`children_maxrss_mb`) but not used: on Linux it survives `exec`, so a child spawned (via vfork) by a big "
-    "process reports that process's peak (the first trial run showed 389 MiB for every child of a 389 MiB parent)."
-)
+def _median(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def summarize(m: Measurement) -> dict[str, Any]:
     """One table row of a measurement."""
-    files = m.result.get("files", [])
     row: dict[str, Any] = {
         "contender": m.contender,
         "group": m.group,
-        "kind": m.kind,
-        "inputs": len(files),
+        "cpus": list(m.spec.cpus),
+        "reps": len(m.rep_seconds),
+        "inputs": len(m.files),
         "skipped": m.skipped,
+        "load_before": m.memory.get("load_before"),
+        "load_after": m.memory.get("load_after"),
     }
-    if "error" in m.result:
-        row["error"] = m.result["error"]
+    if m.errors:
+        row["error"] = "; ".join(m.errors)[:300]
+    if not m.files or not m.rep_seconds:
         return row
-    if not files:
-        return row
-    samples = [s for f in files for s in f["latencies_s"]]
-    per_file_median = [statistics.median(f["latencies_s"]) for f in files]
-    seconds = m.result["wall_s"] if m.kind == "batch" else sum(per_file_median)
-    bytes_in = sum(Path(f["src"]).stat().st_size for f in files)
-    produced = [f for f in files if f["produced"]]
-    evals = [m.evaluations[f["dst"]] for f in produced if f["dst"] in m.evaluations]
+    samples = [s for f in m.files for s in f.latencies_s]
+    seconds = statistics.median(m.rep_seconds)
+    bytes_in = sum(f.src.stat().st_size for f in m.files)
+    produced = [f for f in m.files if f.produced]
+    evals = [m.evaluations[str(f.dst)] for f in produced if str(f.dst) in m.evaluations]
     peak = peak_mb(m)
-    mean_s = seconds / len(files)
-    estimate = cost.estimate(mean_s, peak) if peak is not None and produced else None
+    files_s = statistics.median(c["per_file_sum_s"] for c in m.commands) if m.commands else seconds
+    # Lambda runs a warm engine: a command's start-up is not part of the cost of a file
+    estimate = cost.estimate(files_s / len(m.files), peak) if peak is not None and produced else None
     psnrs = [e["psnr_db"] for e in evals if e.get("psnr_db") is not None]
     row.update(
         produced=len(produced),
-        seconds=round(seconds, 3),
-        files_per_s=round(len(files) / seconds, 3),
+        seconds=round(seconds, 4),
+        rep_seconds=[round(s, 4) for s in m.rep_seconds],
+        per_file_sum_s=_round(_median([c["per_file_sum_s"] for c in m.commands])) if m.commands else round(seconds, 4),
+        startup_s=_round(_median([c["startup_s"] for c in m.commands]))
+        if m.commands
+        else _round(m.startup.get("open_s", 0) + m.startup.get("warmup_s", 0))
+        if m.startup
+        else None,
+        shutdown_s=_round(_median([c["shutdown_s"] for c in m.commands])) if m.commands else None,
+        files_per_s=round(len(m.files) / seconds, 3),
         mb_per_s=round(bytes_in / 1e6 / seconds, 2),
-        p50_s=round(percentile(samples, 50), 4),
-        p95_s=round(percentile(samples, 95), 4),
+        p50_s=round(percentile(samples, 50), 4) if samples else None,
+        p95_s=round(percentile(samples, 95), 4) if samples else None,
         runs=len(samples),
-        peak_mb=round(peak, 1) if peak is not None else None,
-        self_hwm_mb=round(m.result["self_hwm_kb"] / 1024, 1),
-        exiftool_hwm_mb=round(m.result.get("exiftool_hwm_kb", 0) / 1024, 1),
-        self_maxrss_mb=round(m.result["self_maxrss_kb"] / 1024, 1),
-        children_maxrss_mb=round(m.result["children_maxrss_kb"] / 1024, 1),
+        peak_mb=_round(peak, 1),
         bytes_out_over_in=round(sum(e["bytes_out"] for e in evals) / sum(e["bytes_in"] for e in evals), 4)
-        if evals and "bytes_in" in evals[0]
+        if evals and all("bytes_in" in e for e in evals)
         else None,
         evaluated=len(evals),
         identical=sum(e.get("identical") is True for e in evals),
         psnr_min_db=min(psnrs) if psnrs else None,
-        psnr_median_db=round(statistics.median(psnrs), 2) if psnrs else None,
         leftover_files=sum(bool(e.get("leftovers")) for e in evals),
         leftover_tags=sum(e.get("leftovers", 0) for e in evals),
         format_kept=sum(e.get("format_kept") is True for e in evals),
         orientation_kept=sum(e.get("orientation_kept") is True for e in evals),
         frames_kept=sum(e.get("frames_kept") is True for e in evals),
-        failures=dict(Counter((f["detail"] or "no output")[:90] for f in files if not f["produced"]).most_common(6)),
+        failures=dict(Counter((f.detail or "no output")[:90] for f in m.files if not f.produced).most_common(6)),
         lambda_memory_mb=estimate.memory_mb if estimate else None,
         lambda_usd_per_million=estimate.usd_per_million if estimate else None,
     )
-    if m.result.get("profile"):
-        row["profile"] = m.result["profile"]
-    if "sampled_tree_peak_kb" in m.result:
-        row["sampled_tree_peak_mb"] = round(m.result["sampled_tree_peak_kb"] / 1024, 1)
+    if m.profile:
+        row["profile"] = m.profile
     return row
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target: ``slow / fast`` (higher is better) or ``fast / slow`` (lower is better) on ``metric``."""
+
+    name: str
+    group: str
+    fast: str
+    slow: str
+    metric: str
+    target: float
+    better: str  # "higher" or "lower"
+    before: str
+    inputs: str
+
+
+TARGETS = (
+    Target(
+        "exif-scrub clean --workers 1 vs Pillow putdata, per file (Pillow / CLI)",
+        "12MP JPEG", CLI1, PILLOW, "p50_s", 25.0, "higher", "9x", "generated 12 MP JPEG",
+    ),
+    Target(
+        "exif-scrub clean --workers 1 vs exiftool -all= per file (CLI / exiftool)",
+        "12MP JPEG", CLI1, EXIFTOOL, "p50_s", 0.6, "lower", "1.42 (180 vs 127 ms)", "generated 12 MP JPEG",
+    ),
+    Target(
+        "exif-scrub clean --workers 1 vs exiftool -all= per file (CLI / exiftool)",
+        "24MP JPEG", CLI1, EXIFTOOL, "p50_s", 0.6, "lower", "3.03 (370 vs 122 ms)", "generated 24 MP JPEG",
+    ),
+    Target(
+        "exif-scrub clean --workers 1 vs exiftool -all= per file (CLI / exiftool)",
+        "12MP PNG", CLI1, EXIFTOOL, "p50_s", 0.6, "lower", "1.06 (3.3 vs 3.1 s)", "generated 12 MP PNG",
+    ),
+    Target(
+        "corpus, one core each: exiftool -all= per file (sum) / exif-scrub clean --workers 1 (whole command, "
+        "start-up included)",
+        "corpus", CLI1, EXIFTOOL, "seconds", 6.0, "higher", "4.7x", "the corpus",
+    ),
+)  # fmt: skip
+"""The scrubber targets; the audit's is added by :func:`audit_target`."""
 
 
 def _find(rows: Sequence[dict[str, Any]], contender: str, group: str) -> dict[str, Any] | None:
     return next((r for r in rows if r["contender"] == contender and r["group"] == group and "seconds" in r), None)
 
 
-def ratios(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Issue 2's speed targets, and the same comparisons for context, from this run's rows."""
-    out: list[dict[str, Any]] = []
+def evaluate_target(target: Target, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The measured ratio of ``target`` and whether it is met (None when not measured)."""
+    fast, slow = _find(rows, target.fast, target.group), _find(rows, target.slow, target.group)
+    result: dict[str, Any] = {
+        "target_name": target.name,
+        "group": target.group,
+        "inputs": target.inputs,
+        "target": target.target,
+        "better": target.better,
+        "before": target.before,
+        "metric": target.metric,
+    }
+    if fast is None or slow is None or not fast.get(target.metric) or not slow.get(target.metric):
+        return {**result, "value": None, "met": None, "note": "not measured in this run"}
+    a, b = fast[target.metric], slow[target.metric]
+    value = b / a if target.better == "higher" else a / b
+    met = value >= target.target if target.better == "higher" else value <= target.target
+    return {
+        **result,
+        "value": round(value, 3),
+        "met": met,
+        "fast": {"contender": target.fast, target.metric: a, "cpus": fast["cpus"], "reps": fast["reps"]},
+        "slow": {"contender": target.slow, target.metric: b, "cpus": slow["cpus"], "reps": slow["reps"]},
+    }
 
-    def add(
-        name: str,
-        fast: dict[str, Any] | None,
-        slow: dict[str, Any] | None,
-        metric: str,
-        target: float | None,
-        better: str,
-    ) -> None:
-        if fast is None or slow is None or not fast.get(metric) or not slow.get(metric):
-            out.append(
-                {"comparison": name, "value": None, "target": target, "met": None, "note": "not measured in this run"}
-            )
-            return
-        value = slow[metric] / fast[metric] if better == "higher" else fast[metric] / slow[metric]
-        met = None if target is None else (value >= target if better == "higher" else value <= target)
-        out.append(
-            {
-                "comparison": name,
-                "value": round(value, 3),
-                "target": target,
-                "met": met,
-                "fast": f"{fast['contender']} @ {fast['group']}: {fast[metric]}",
-                "slow": f"{slow['contender']} @ {slow['group']}: {slow[metric]}",
-                "metric": metric,
-            }
-        )
 
-    corpus_et = _find(rows, "exiftool", "corpus")
-    add(
-        "corpus: exiftool -all= per file (s) / exif-scrub clean incl. verification (s) [issue 2: >= 4x]",
-        _find(rows, "exif-scrub clean --workers 2", "corpus"),
-        corpus_et,
-        "seconds",
-        4.0,
-        "higher",
-    )
-    add(
-        "corpus, one core each: exiftool per file / exif-scrub clean --workers 1",
-        _find(rows, "exif-scrub clean --workers 1", "corpus"),
-        corpus_et,
-        "seconds",
-        None,
-        "higher",
-    )
-    add(
-        "corpus, both on 2 cores: exiftool x2 parallel / exif-scrub clean --workers 2",
-        _find(rows, "exif-scrub clean --workers 2", "corpus"),
-        _find(rows, "exiftool x2 parallel", "corpus"),
-        "seconds",
-        None,
-        "higher",
-    )
-    add(
-        "corpus: exiftool per file / engine warm (sum of per-file times)",
-        _find(rows, "engine", "corpus"),
-        corpus_et,
-        "seconds",
-        None,
-        "higher",
-    )
-    add(
-        "12MP JPEG: Pillow putdata p50 / engine p50 [issue 2: >= 20x]",
-        _find(rows, "engine", "12MP JPEG"),
-        _find(rows, "pillow", "12MP JPEG"),
-        "p50_s",
-        20.0,
-        "higher",
-    )
-    add(
-        "12MP JPEG: engine peak memory / Pillow putdata peak memory [issue 2: <= 0.2]",
-        _find(rows, "engine", "12MP JPEG"),
-        _find(rows, "pillow", "12MP JPEG"),
-        "peak_mb",
-        0.2,
-        "lower",
-    )
-    for group in sorted({r["group"] for r in rows if r["group"] != "corpus"}):
-        add(
-            f"{group}: Pillow putdata p50 / engine p50",
-            _find(rows, "engine", group),
-            _find(rows, "pillow", group),
-            "p50_s",
-            None,
-            "higher",
-        )
-        add(
-            f"{group}: exiftool per file p50 / engine p50",
-            _find(rows, "engine", group),
-            _find(rows, "exiftool", group),
-            "p50_s",
-            None,
-            "higher",
-        )
+def audit_target(audit: dict[str, Any] | None) -> dict[str, Any]:
+    """The audit's target from :mod:`bench.audit_bench`'s result."""
+    base = {
+        "target_name": "exif-audit objects/s / naive audit objects/s (same bucket, same CPUs)",
+        "group": "audit",
+        "inputs": "the corpus in a moto S3 bucket",
+        "target": 10.0,
+        "better": "higher",
+        "before": "3.8x",
+        "metric": "objects_per_s",
+    }
+    run = (audit or {}).get("runs", {}).get("s3")
+    if not run:
+        return {**base, "value": None, "met": None, "note": "not measured in this run"}
+    return {
+        **base,
+        "value": round(run["speedup"], 3),
+        "met": run["speedup"] >= 10.0,
+        "fast": {"contender": "exif-audit", "objects_per_s": round(run["exif-audit"]["objects_per_s"], 2)},
+        "slow": {"contender": "naive audit", "objects_per_s": round(run["naive"]["objects_per_s"], 2)},
+    }
+
+
+def context_ratios(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same comparisons for the warm engine (no start-up), the other inputs and two cores: context only."""
+    out = []
+
+    def add(name: str, group: str, fast: str, slow: str, metric: str, better: str = "higher") -> None:
+        a, b = _find(rows, fast, group), _find(rows, slow, group)
+        if a and b and a.get(metric) and b.get(metric):
+            value = b[metric] / a[metric] if better == "higher" else a[metric] / b[metric]
+            out.append({"comparison": name, "group": group, "value": round(value, 3), "fast": a[metric],
+                        "slow": b[metric], "metric": metric})  # fmt: skip
+
+    for group in dict.fromkeys(r["group"] for r in rows if not r["group"].startswith("corpus")):
+        add("Pillow / CLI, per file p50", group, CLI1, PILLOW, "p50_s")
+        add("CLI / exiftool, per file p50", group, CLI1, EXIFTOOL, "p50_s", "lower")
+        add("engine warm / exiftool, per file p50", group, ENGINE, EXIFTOOL, "p50_s", "lower")
+        add("Pillow / engine warm, per file p50", group, ENGINE, PILLOW, "p50_s")
+    add("exiftool (sum) / CLI per-file sum (start-up excluded)", "corpus", CLI1, EXIFTOOL, "per_file_sum_s")
+    add("exiftool (sum) / engine warm (sum)", "corpus", ENGINE, EXIFTOOL, "seconds")
+    add("exiftool x2 parallel / CLI --workers 2 (both on 2 CPUs)", "corpus, 2 cores", CLI2, EXIFTOOL2, "seconds")
+    add("engine peak memory / Pillow peak memory [issue 2: <= 0.2]", "12MP JPEG", ENGINE, PILLOW, "peak_mb", "lower")
     return out
 
 
@@ -226,9 +252,20 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds * 1000:.1f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def _cpus(cpus: Sequence[int]) -> str:
+    return ",".join(map(str, cpus))
+
+
 def _row_cells(r: dict[str, Any]) -> list[str]:
-    if "error" in r:
-        return [r["contender"], r["group"], f"error: {r['error']}"] + [""] * 12
+    if "seconds" not in r:
+        why = r.get("error") or "; ".join(s["why"] for s in r.get("skipped", [])) or "not run"
+        return [r["contender"], r["group"], _cpus(r["cpus"]), why] + [""] * 13
     ev = r.get("evaluated", 0)
     fidelity = f"{r.get('identical', 0)}/{ev}"
     if r.get("psnr_min_db") is not None:
@@ -236,12 +273,14 @@ def _row_cells(r: dict[str, Any]) -> list[str]:
     return [
         r["contender"],
         r["group"],
+        _cpus(r["cpus"]),
         f"{r.get('produced', 0)}/{r['inputs']}",
+        str(r["reps"]),
         _fmt(r.get("seconds")),
-        _fmt(r.get("files_per_s")),
+        ms(r.get("startup_s")),
+        ms(r.get("p50_s")),
+        ms(r.get("p95_s")),
         _fmt(r.get("mb_per_s")),
-        _fmt(r.get("p50_s")),
-        _fmt(r.get("p95_s")),
         _fmt(r.get("peak_mb"), 4),
         _fmt(r.get("bytes_out_over_in")),
         fidelity,
@@ -253,9 +292,9 @@ def _row_cells(r: dict[str, Any]) -> list[str]:
 
 
 TABLE_HEAD = (
-    "| contender | input | produced | total s | files/s | MB/s | p50 s | p95 s | peak MiB | bytes out/in "
-    "| pixels identical | leftover files | format/orientation/frames kept | Lambda MB | est. $ per 1M |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| contender | input | CPUs | produced | reps | s per rep (median) | start-up | p50 per file | p95 per file "
+    "| MB/s | peak MiB | bytes out/in | pixels identical | leftover files | format/orientation/frames kept "
+    "| Lambda MB | est. $ per 1M |\n" + "|---" * 17 + "|"
 )
 
 
@@ -264,40 +303,67 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join([TABLE_HEAD, *("| " + " | ".join(_row_cells(r)) + " |" for r in rows)])
 
 
-def ratio_table(items: Sequence[dict[str, Any]]) -> str:
-    """The markdown table of the ratios."""
-    lines = ["| comparison | ratio | target | met |", "|---|---|---|---|"]
-    for item in items:
-        met = {True: "**yes**", False: "**no**", None: "-"}[item["met"]]
-        value = (
-            "-"
-            if item["value"] is None
-            else f"{item['value']:.3g}x"
-            if item.get("metric") != "peak_mb"
-            else f"{item['value']:.3g}"
+def _side(side: dict[str, Any] | None, metric: str) -> str:
+    if not side:
+        return "-"
+    value = side[metric]
+    if metric == "objects_per_s":
+        shown = f"{value:,.1f} objects/s"
+    elif metric == "seconds":
+        shown = f"{value:.2f} s"
+    else:
+        shown = ms(value)
+    return f"{side['contender']}: {shown}"
+
+
+def target_table(targets: Sequence[dict[str, Any]]) -> str:
+    """The headline: each target, the measured ratio, met or not."""
+    lines = [
+        "| target | inputs | measured (fast side) | measured (slow side) | ratio | target | before | met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for t in targets:
+        met = {True: "**met**", False: "**NOT met**", None: "not measured"}[t["met"]]
+        ratio = "-" if t["value"] is None else f"{t['value']:.3g}" + ("x" if t["better"] == "higher" else "")
+        goal = f">= {t['target']:g}x" if t["better"] == "higher" else f"<= {t['target']:g}"
+        lines.append(
+            f"| {t['target_name']} | {t['inputs']} | {_side(t.get('fast'), t['metric'])} | "
+            f"{_side(t.get('slow'), t['metric'])} | {ratio} | {goal} | {t['before']} | {met} |"
         )
-        lines.append(f"| {item['comparison']} | {value} | {_fmt(item['target'])} | {met} |")
+    return "\n".join(lines)
+
+
+def context_table(items: Sequence[dict[str, Any]]) -> str:
+    """Context ratios (no target)."""
+    lines = ["| input | comparison | ratio |", "|---|---|---|"]
+    lines += [f"| {i['group']} | {i['comparison']} | {i['value']:.3g} |" for i in items]
     return "\n".join(lines)
 
 
 def profile_table(row: dict[str, Any]) -> str:
-    """Where the engine's time goes, per run, for one row with a profile."""
-    profile = row["profile"]
+    """Where the engine's time goes, per file, for one row with a profile."""
+    profile = row["profile"]["profile"]
     total = profile["total_per_run_ms"]
     lines = [
-        f"Engine on **{row['group']}**, {total:.1f} ms per file on average:",
+        f"Engine (`scrub_file`, warm) on **{row['group']}**: {total:.1f} ms per file with the steps timed "
+        f"({profile['runs']} runs; the untimed p50 above was {ms(row.get('p50_s'))}):",
         "",
         "| step | ms per file | share | calls per file |",
         "|---|---|---|---|",
     ]
-    for step, ms in profile["per_run_ms"].items():
+    for step, step_ms in profile["per_run_ms"].items():
         calls = profile["calls_per_run"].get(step)
-        lines.append(f"| {step} | {ms:.1f} | {ms / total:.0%} | {_fmt(calls)} |")
-    hashing = profile.get("hash_cost_ms")
-    if hashing:
-        lines.append("")
-        lines.append(
-            f"One engine read of the first input: {hashing['read with hash']:.1f} ms with `-ImageDataHash`, "
-            f"{hashing['read without hash']:.1f} ms without it."
-        )
+        lines.append(f"| {step} | {step_ms:.1f} | {step_ms / total:.0%} | {_fmt(calls)} |")
+    top = row["profile"].get("top")
+    if top:
+        lines += [
+            "",
+            "<details><summary>Top functions by own time, one run under cProfile</summary>",
+            "",
+            "| function | calls | own ms | cumulative ms |",
+            "|---|---|---|---|",
+            *(f"| `{t['function']}` | {t['calls']} | {t['own_ms']} | {t['cumulative_ms']} |" for t in top),
+            "",
+            "</details>",
+        ]
     return "\n".join(lines)
