@@ -7,7 +7,6 @@ Exit codes: 0 clean, 1 something leaks or cannot be read (or matches ``--fail-on
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 import threading
 import time
@@ -30,6 +29,7 @@ from rich.progress import (
 
 from exif_scrubber import Scrubber, ScrubPolicy, __version__
 from exif_scrubber.errors import ScrubberError
+from exif_scrubber.exiftool_process import usable_cpus
 
 from . import groups
 from .inventory import read_inventory
@@ -167,7 +167,7 @@ def main(
     to_fix: list[ObjectResult] = []
     with ExitStack() as stack:
         try:
-            scrubber = stack.enter_context(Scrubber(policy, pool_size=min(max_workers, os.cpu_count() or 2)))
+            scrubber = stack.enter_context(Scrubber(policy, pool_size=min(max_workers, usable_cpus())))
         except ScrubberError as exc:
             raise AuditError(str(exc)) from None
         auditor = stack.enter_context(Auditor(scrubber, client=client, ranged=not full_read))

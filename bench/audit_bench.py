@@ -216,7 +216,7 @@ def run(
         "cpus": list(cpus),
         "server_cpus": list(others(cpus)),
         "workers": workers,
-        "exiftool_processes": min(workers, os.cpu_count() or 2),
+        "exiftool_processes": min(workers, len(cpus)),  # exif-audit starts one per CPU it may use
         "reps": reps,
         "load_before": load_before,
         "load_after": load_average(),
@@ -347,7 +347,7 @@ def _profile_lines(profile: dict[str, Any] | None) -> list[str]:
         "## Where exif-audit's time goes",
         "",
         f"`bench/audit_profile.py`: the audit's per-object path (`Auditor.audit_safely`, the CLI's Scrubber with "
-        f"2 ExifTool processes) on one object at a time over the same bucket, pinned to the same CPU(s): "
+        f"one ExifTool process per CPU) on one object at a time over the same bucket, pinned to the same CPU(s): "
         f"{profile['one_at_a_time_s']:.2f} s for {profile['objects']} objects ({total:.1f} ms per object; listing "
         f"{profile['listing_s']:.2f} s). CPU over that pass: this process {profile['python_cpu_s']:.2f} s (Python, "
         f"botocore), its ExifTool processes {profile['exiftool_cpu_s']:.2f} s. On one CPU, waiting for ExifTool or "

@@ -2,7 +2,7 @@
 
     python -m bench.audit_profile --endpoint URL --bucket B --prefix P   (prints one JSON line)
 
-Runs the audit's own per-object path in this process (the CLI's ``Scrubber`` with 2 ExifTool processes, its
+Runs the audit's own per-object path in this process (the CLI's ``Scrubber``, one ExifTool per usable CPU, its
 ``Auditor.audit_safely``, which ``audit_all`` calls from its threads) on one object at a time, on this thread,
 so wall time can be split into steps: S3 GETs (botocore and the moto server's answer), the fetch (the
 format's walker over the ranged reads, the sparse copy), and the engine's scan (walk, ExifTool's reading,
@@ -28,6 +28,7 @@ from exif_scrubber.audit.listing import list_s3
 from bench.scrubbers.procs import descendants
 from bench.scrubbers.profiling import EXIFTOOL, StepTimer, top_of
 from exif_scrubber import Scrubber, ScrubPolicy
+from exif_scrubber.exiftool_process import usable_cpus
 
 AUDIT_STEPS = (
     (scan_module.S3Object, "_get", "S3 GETs (botocore + the moto server's answer)"),
@@ -59,7 +60,8 @@ def profile(client: Any, bucket: str, prefix: str) -> dict[str, Any]:
     started = time.perf_counter()
     refs = list(list_s3(client, bucket, prefix))
     listing_s = time.perf_counter() - started
-    with Scrubber(ScrubPolicy(), pool_size=2) as scrubber, scan_module.Auditor(scrubber, client=client) as auditor:
+    scrubber = Scrubber(ScrubPolicy(), pool_size=usable_cpus())  # as exif-audit: one ExifTool per CPU it may use
+    with scrubber, scan_module.Auditor(scrubber, client=client) as auditor:
         scrubber.pool.warm_up()
         own = resource.getrusage(resource.RUSAGE_SELF)
         exiftool_before = sum(_cpu_s(pid) for pid in descendants(os.getpid()))

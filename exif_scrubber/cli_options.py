@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
 
+from .exiftool_process import usable_cpus
 from .policy import ScrubPolicy
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -67,7 +67,7 @@ _OPTIONS = (
     click.option(
         "--workers",
         type=click.IntRange(1, 64),
-        default=os.cpu_count() or 1,
+        default=usable_cpus(),
         show_default=True,
         help="Files handled in parallel (one warm ExifTool each).",
     ),

@@ -157,14 +157,15 @@ class Scrubber:
         """What :meth:`scrub_file` would remove and keep, without writing anything."""
         return self.scrub_file(src, None, display_name=display_name)
 
-    def scan(self, path: Path, *, complete: bool = True, copy: bool = True) -> ScanResult:
+    def scan(self, path: Path, *, complete: bool = True, copy: bool = True, image_hash: bool = False) -> ScanResult:
         """The check of one stored file (the audit's definition of "not clean"): the byte model's findings
-        and ExifTool's leftovers (unknown tags included).
+        and ExifTool's leftovers. ExifTool reads unknown tags too when the bytes look clean (the second
+        opinion); when the byte model already found metadata, the verdict is made and its names suffice.
 
         ``complete=False`` is for sparse copies that hold every byte but the image data (the audit's ranged
         reads): checks that read image data (CRCs, decompression) are skipped. ``copy=False`` lets a caller
         that names its own temp files skip the private copy; a path with any character outside
-        ``[A-Za-z0-9._/-]`` is copied regardless.
+        ``[A-Za-z0-9._/-]`` is copied regardless. ``image_hash`` adds the proof hash of a complete file.
         """
         try:
             with Path(path).open("rb") as handle:
@@ -179,20 +180,21 @@ class Scrubber:
             if copy or not _SAFE_PATH.fullmatch(str(local)) or not local.is_absolute():
                 local = work / f"scan.{handler.extension}"
                 shutil.copyfile(path, local)
-            return self._scan(handler, local, complete)
+            return self._scan(handler, local, complete, image_hash)
 
-    def _scan(self, handler: FormatHandler, local: Path, complete: bool) -> ScanResult:
+    def _scan(self, handler: FormatHandler, local: Path, complete: bool, image_hash: bool) -> ScanResult:
         try:
             with _mapped(local) as data:
                 model = handler.walk(data, self.policy, verify=complete)
-                image_hash = model.proof_hash(data) if complete else None
+                proof = model.proof_hash(data) if complete and image_hash else None
         except (StructureError, Refusal) as exc:
             return ScanResult(format=handler.name, leftovers={}, error=f"malformed {handler.name}: {exc}")
-        reading = read(self.pool, str(local), extra=handler.exiftool_read_args)
+        found = _byte_findings(handler, model)
+        reading = read(self.pool, str(local), unknown=not found, extra=handler.exiftool_read_args)
         if reading.error:
             return ScanResult(format=handler.name, leftovers={}, error=f"ExifTool: {reading.error}")
-        leftovers = _merged(_byte_findings(handler, model), self._leftovers(handler, reading))
-        return ScanResult(format=handler.name, leftovers=leftovers, image_hash=image_hash)
+        leftovers = _merged(found, self._leftovers(handler, reading))
+        return ScanResult(format=handler.name, leftovers=leftovers, image_hash=proof)
 
     # ------------------------------------------------------------------ steps
 

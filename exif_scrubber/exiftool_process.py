@@ -285,3 +285,10 @@ class ExifToolPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, or the cgroup-free count where there is none)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1

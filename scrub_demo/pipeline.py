@@ -144,7 +144,7 @@ def _upload_samples(s3: Any, scrubber: Scrubber, folder: Path) -> list[Upload]:
     for path in make_demo_set(scrubber.pool, folder):
         key = f"uploads/2024/{path.name}"
         data = path.read_bytes()
-        scan = scrubber.scan(path)
+        scan = scrubber.scan(path, image_hash=True)
         uploads.append(
             Upload(
                 key=key,
@@ -286,7 +286,7 @@ def _results_table(s3: Any, scrubber: Scrubber, uploads: list[Upload], folder: P
         head = s3.head_object(Bucket=BUCKET, Key=upload.key)
         after_path = folder / ("after-" + Path(upload.key).name)
         after_path.write_bytes(s3.get_object(Bucket=BUCKET, Key=upload.key)["Body"].read())
-        after = scrubber.scan(after_path)
+        after = scrubber.scan(after_path, image_hash=True)
         orientation = probe(after_path).orientation
         found = summarize(upload.found)
         removed = sum(len(tags) for tags in upload.found.values()) - sum(len(t) for t in after.leftovers.values())
