@@ -5,10 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Other supported Pythons (pyenv, or python3.X on PATH): the engine, handler and audit tests also run on each,
+# Other supported Pythons (pyenv, or python3.X on PATH): the engine, handler, audit and demo tests also run on each,
 # in fresh virtualenvs .venv-3.X. EXTRA_PYTHONS= (empty) runs 3.11 only.
 EXTRA_PYTHONS ?= 3.12 3.13
-CROSS_TESTS := tests/engine tests/handler tests/audit_tests
+CROSS_TESTS := tests/engine tests/handler tests/audit_tests tests/demo
 PYENV_ROOT ?= $(HOME)/.pyenv
 find_python = $(or $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1)))),$(shell command -v python$(1) 2>/dev/null))
 EXTRA_STAMPS := $(foreach v,$(EXTRA_PYTHONS),.venv-$(v)/.installed)
@@ -49,7 +49,7 @@ sam-build: sam-setup
 demo: setup
 	$(BIN)/python -m scrub_demo $(DEMO_ARGS)
 
-# Lint, the whole suite on 3.11, then the engine, handler and audit tests on each of EXTRA_PYTHONS.
+# Lint, the whole suite on 3.11, then the engine, handler, audit and demo tests on each of EXTRA_PYTHONS.
 test: lint sam-setup $(EXTRA_STAMPS)
 	$(BIN)/pytest -n 2 tests
 	@set -e; for version in $(EXTRA_PYTHONS); do \
