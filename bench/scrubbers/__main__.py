@@ -35,7 +35,7 @@ from .inputs import (
     generated_inputs,
     warmup_inputs,
 )
-from .machine import commit, describe, load_average
+from .machine import commit, compile_bytecode, describe, load_average
 from .markdown import markdown
 from .pinning import available_cpus, parse_cpus
 from .run import (
@@ -179,6 +179,7 @@ def collect(config: Config, log: Log = _log) -> dict[str, Any]:
     revision = commit()  # before anything else: what this run measures
     load_before = load_average()
     log(f"commit {revision['git_commit']}{' (dirty tree)' if revision['tree_dirty'] else ''}; load {load_before}")
+    compile_bytecode()
     warm, generated, problems = _inputs(config, log)
     corpus, corpus_note = _corpus(config)
     log(f"corpus: {corpus_note}; contenders pinned to CPU(s) {list(config.cpus)}")

@@ -32,7 +32,8 @@ def _header(payload: dict[str, Any]) -> list[str]:
         "",
         f"**Same cores:** every headline contender is a process pinned to CPU(s) {payload['cpus']} (affinity set "
         "before it starts, inherited by ExifTool and everything else it starts); the `corpus, 2 cores` rows pin both "
-        "contenders to the same 2 CPUs.",
+        "contenders to the same 2 CPUs. The project's modules are compiled to bytecode before the run, as "
+        "`pip install` does.",
         "",
         "**Interleaved:** per repetition each contender handles the group once (a photo, or the whole corpus), in "
         "an order that rotates from one repetition to the next; figures are medians over repetitions. Repetitions: "
