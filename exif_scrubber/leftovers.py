@@ -449,18 +449,12 @@ _BOX_STRUCTURE = frozenset(
     }
 )
 """ISO-BMFF boxes ExifTool lists with ``-u`` that only describe how to decode and show the image."""
-MAX_OPAQUE_PROPERTY_BYTES = 32
-"""Vendor ``uuid`` item properties this small (Apple spatial-photo rendering hints) are kept."""
 
 
-def _is_box_structure(name: str, value: Any) -> bool:
-    if name in _BOX_STRUCTURE:
-        return True
-    if name == "Unknown_uuid":
-        text = str(value)
-        if text.startswith("(Binary data "):
-            return int(text.split()[2]) <= MAX_OPAQUE_PROPERTY_BYTES
-    return False
+def _is_box_structure(name: str) -> bool:
+    """ISO-BMFF boxes that only describe decoding. A vendor ``uuid`` box is never one: the HEIF and movie
+    walkers drop every ``uuid``, so one in an output is a leftover whatever its size (32 bytes hold a place)."""
+    return name in _BOX_STRUCTURE
 
 
 def is_allowed(tag: Tag, policy: ScrubPolicy, *, tiff: bool = False) -> bool:
@@ -480,7 +474,7 @@ def is_allowed(tag: Tag, policy: ScrubPolicy, *, tiff: bool = False) -> bool:
         base = "MPImage"
         if name.startswith("MPImage") and name[7:].isdigit():
             return True  # the secondary image itself (its own bytes are accounted for by the byte model)
-    if base in ("QuickTime", "Track") and _is_box_structure(name, tag.value):
+    if base in ("QuickTime", "Track") and _is_box_structure(name):
         return True
     allowed = _STRUCTURE.get(base)
     if allowed is None or name not in allowed:

@@ -33,6 +33,14 @@ def test_box_dates_count_only_when_set() -> None:
     assert find_leftovers([zero, real], POLICY) == {"QuickTime": ["CreateDate"]}
 
 
+def test_decoding_boxes_are_structure_but_vendor_boxes_are_not() -> None:
+    """ExifTool's -u names for ISO-BMFF boxes: decoding boxes pass, a uuid box of any size is a leftover."""
+    boxes = [tag("QuickTime", "Unknown_stss", "(Binary data 20 bytes)"), tag("Track1", "Unknown_edts", "x")]
+    assert find_leftovers(boxes, POLICY) == {}
+    vendor = [tag("QuickTime", "Unknown_uuid", "(Binary data 32 bytes)"), tag("QuickTime", "Unknown_zzzz", "x")]
+    assert find_leftovers(vendor, POLICY) == {"QuickTime": ["Unknown_uuid", "Unknown_zzzz"]}
+
+
 def test_icc_follows_the_policy() -> None:
     icc = [tag("ICC_Profile", "ProfileDescription", "sRGB")]
     assert find_leftovers(icc, POLICY) == {}
