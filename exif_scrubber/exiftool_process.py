@@ -207,7 +207,7 @@ class ExifToolPool:
         self.version = self._start_one_and_check()
 
     def _start_one_and_check(self) -> tuple[int, int]:
-        tool = self._new_tool()
+        tool = self._grow_or_wait(only_if_idle_empty=False)  # the first process: the pool is empty
         try:
             tool.run()
         except (ExifToolCrashed, OSError, RuntimeError) as exc:
@@ -216,19 +216,23 @@ class ExifToolPool:
         self._idle.put(tool)
         return version
 
-    def _new_tool(self) -> _GuardedExifTool:
-        tool = _GuardedExifTool(executable=str(self.executable), common_args=[])
+    def _grow_or_wait(self, *, only_if_idle_empty: bool) -> _GuardedExifTool:
+        """A new (not yet started) process while the pool is below its size, else the next idle one.
+
+        Checking the size and adding the process happen under one lock, so threads racing here never start
+        more processes than the pool's size."""
         with self._lock:
-            self._all.append(tool)
-        return tool
+            if len(self._all) < self.size and not (only_if_idle_empty and not self._idle.empty()):
+                tool = _GuardedExifTool(executable=str(self.executable), common_args=[])
+                self._all.append(tool)
+                return tool
+        return self._idle.get()
 
     @contextmanager
     def _borrow(self) -> Iterator[_GuardedExifTool]:
         if self._closed:
             raise ExifToolCrashed("the ExifTool pool is closed")
-        with self._lock:
-            can_grow = len(self._all) < self.size and self._idle.empty()
-        tool = self._new_tool() if can_grow else self._idle.get()
+        tool = self._grow_or_wait(only_if_idle_empty=True)
         try:
             if not tool.alive:
                 tool.run()
@@ -260,9 +264,7 @@ class ExifToolPool:
         """Start every process of the pool now (e.g. during a Lambda's init phase)."""
         tools = []
         for _ in range(self.size):
-            with self._lock:
-                can_grow = len(self._all) < self.size
-            tools.append(self._new_tool() if can_grow else self._idle.get())
+            tools.append(self._grow_or_wait(only_if_idle_empty=False))
         for tool in tools:
             if not tool.alive:
                 tool.run()

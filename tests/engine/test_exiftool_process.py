@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from exif_scrubber import Outcome, Scrubber
+from exif_scrubber import Outcome, Scrubber, exiftool_process
 from exif_scrubber.errors import ExifToolCrashed, ExifToolNotFound, ExifToolTimeout, ExifToolVersionError
 from exif_scrubber.exiftool_process import ExifToolPool, check_version, locate_exiftool, parse_version
 
@@ -77,6 +79,31 @@ def test_the_engine_is_safe_to_share_between_threads(sample: SampleFactory, tmp_
             thread.join()
         assert len(scrubber.pool._all) == 2
     assert outcomes == [Outcome.CLEANED] * len(sources)
+
+
+def test_racing_threads_never_start_more_processes_than_the_pool_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sixteen threads released at once on a fresh pool of two: the size check and the growth are one step.
+    Making a process object is slowed down so that a check-then-grow race would show every time."""
+
+    class SlowToMake(exiftool_process._GuardedExifTool):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            time.sleep(0.05)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(exiftool_process, "_GuardedExifTool", SlowToMake)
+    with ExifToolPool(size=2) as pool:
+        barrier = threading.Barrier(16)
+
+        def work() -> None:
+            barrier.wait()
+            pool.execute(["-ver"])
+
+        threads = [threading.Thread(target=work) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(pool._all) == 2
 
 
 def test_an_exiftool_that_dies_at_start_fails_fast(tmp_path: Path) -> None:
