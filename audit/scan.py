@@ -113,14 +113,7 @@ class Auditor:
                     return self._audit_s3(ref)
                 except ObjectChanged:
                     if attempt == 2:
-                        return ObjectResult(
-                            ref.key,
-                            ref.version_id,
-                            ref.size,
-                            Status.UNREADABLE,
-                            is_latest=ref.is_latest,
-                            error="the object kept changing while read",
-                        )
+                        return _unreadable(ref, "the object kept changing while read")
         try:
             with LocalFile(Path(ref.key)) as source:
                 return self._scan(ref, source, None, None)
@@ -172,15 +165,7 @@ class Auditor:
         try:
             return self.audit(ref)
         except AccessError as exc:
-            return ObjectResult(
-                ref.key,
-                ref.version_id,
-                ref.size,
-                Status.UNREADABLE,
-                is_latest=ref.is_latest,
-                error=str(exc),
-                access_error=True,
-            )
+            return _unreadable(ref, str(exc), access_error=True)
 
     def audit_all(self, refs: Iterable[ObjectRef], max_workers: int) -> Iterator[ObjectResult]:
         """Audit ``refs`` with at most ``max_workers`` reads in flight; results in listing order.
@@ -199,3 +184,11 @@ class Auditor:
             finally:
                 for future in window:
                     future.cancel()
+
+
+def _unreadable(ref: ObjectRef, error: str, *, access_error: bool = False) -> ObjectResult:
+    """The report row of an object that could not be read (``access_error``: refused, which fails the run)."""
+    return ObjectResult(
+        ref.key, ref.version_id, ref.size, Status.UNREADABLE, is_latest=ref.is_latest, error=error,
+        access_error=access_error,
+    )  # fmt: skip
