@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass, field
 
 from ..errors import StructureError
+from .tiff_ifd import TYPE_SIZES
 
 SIGNATURE = b"MPF\0"
 _VERSION, _COUNT, _ENTRIES, _UIDS, _TOTAL_FRAMES = 0xB000, 0xB001, 0xB002, 0xB003, 0xB004
@@ -35,7 +36,8 @@ _ATTRIBUTE_TAGS = frozenset(
         0xB20D,
     }
 )
-_NUMERIC_TYPES = {3: 2, 4: 4, 5: 8, 7: 1, 9: 4, 10: 8}
+_NUMERIC_TYPES = {typ: TYPE_SIZES[typ] for typ in (3, 4, 5, 7, 9, 10)}
+"""The field types an MP attribute may have (numbers and UNDEFINED), with their sizes."""
 _MAX_IMAGES = 64
 
 
