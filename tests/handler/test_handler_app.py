@@ -18,6 +18,7 @@ from handler_testlib import (
     batch_event,
     body_of,
     corrupt_jpeg,
+    drain_queue,
     etag_of,
     eventbridge_event,
     jpeg,
@@ -195,41 +196,15 @@ def _notifying_bucket(s3: Any, sqs: Any, bucket: str) -> str:
     return str(queue_url)
 
 
-def _receive(sqs: Any, queue_url: str) -> dict[str, Any]:
-    """Drain the queue into a Lambda SQS event (test events removed)."""
-    records = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            break
-        for message in messages:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-            if "s3:TestEvent" not in message["Body"]:
-                records.append(
-                    {
-                        "messageId": message["MessageId"],
-                        "receiptHandle": message["ReceiptHandle"],
-                        "body": message["Body"],
-                        "attributes": {},
-                        "messageAttributes": {},
-                        "md5OfBody": message["MD5OfBody"],
-                        "eventSource": "aws:sqs",
-                        "eventSourceARN": "arn",
-                        "awsRegion": REGION,
-                    }
-                )
-    return {"Records": records}
-
-
 def test_own_write_back_ends_in_a_single_head(harness: Harness, versioned_bucket: str, scan: Any) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = _notifying_bucket(harness.s3, sqs, versioned_bucket)
     put(harness.s3, versioned_bucket, "loop/a b+c.jpg", jpeg(seed=11))
-    upload_event = _receive(sqs, queue_url)
+    upload_event = drain_queue(sqs, queue_url)
     assert len(upload_event["Records"]) == 1
 
     assert handle(upload_event) == {"batchItemFailures": []}
-    own_write_event = _receive(sqs, queue_url)
+    own_write_event = drain_queue(sqs, queue_url)
     assert len(own_write_event["Records"]) == 1, "moto notifies about our own PutObject"
     versions = versions_of(harness.s3, versioned_bucket, "loop/a b+c.jpg")
     harness.calls.clear()
@@ -238,7 +213,7 @@ def test_own_write_back_ends_in_a_single_head(harness: Harness, versioned_bucket
 
     assert harness.calls.names == ["HeadObject"]
     assert versions_of(harness.s3, versioned_bucket, "loop/a b+c.jpg") == versions
-    assert _receive(sqs, queue_url)["Records"] == [], "no further event: the loop has ended"
+    assert drain_queue(sqs, queue_url)["Records"] == [], "no further event: the loop has ended"
     assert scan(body_of(harness.s3, versioned_bucket, "loop/a b+c.jpg")).clean
 
 
@@ -258,11 +233,11 @@ def test_existing_bucket_wired_through_eventbridge_and_sqs(harness: Harness, buc
     )
     events.put_targets(Rule="objects", Targets=[{"Id": "queue", "Arn": arn}])
     put(harness.s3, bucket, "eb/photo 1.jpg", jpeg(seed=18))
-    upload = _receive(sqs, queue_url)
+    upload = drain_queue(sqs, queue_url)
     assert len(upload["Records"]) == 1 and "Object Created" in upload["Records"][0]["body"]
 
     assert handle(upload) == {"batchItemFailures": []}
-    own_write = _receive(sqs, queue_url)
+    own_write = drain_queue(sqs, queue_url)
     harness.calls.clear()
     assert handle(own_write) == {"batchItemFailures": []}
 
@@ -274,9 +249,9 @@ def test_redelivered_event_changes_nothing(harness: Harness, bucket: str) -> Non
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = _notifying_bucket(harness.s3, sqs, bucket)
     put(harness.s3, bucket, "again.jpg", jpeg(seed=12))
-    event = _receive(sqs, queue_url)
+    event = drain_queue(sqs, queue_url)
     handle(event)
-    _receive(sqs, queue_url)
+    drain_queue(sqs, queue_url)
     state = harness.s3.head_object(Bucket=bucket, Key="again.jpg")
     harness.calls.clear()
 
@@ -285,7 +260,7 @@ def test_redelivered_event_changes_nothing(harness: Harness, bucket: str) -> Non
     assert harness.calls.names == ["HeadObject"]
     again = harness.s3.head_object(Bucket=bucket, Key="again.jpg")
     assert (again["ETag"], again["LastModified"]) == (state["ETag"], state["LastModified"])
-    assert _receive(sqs, queue_url)["Records"] == []
+    assert drain_queue(sqs, queue_url)["Records"] == []
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from handler_testlib import REGION, FakeContext, count_calls, jpeg, make_config
+from handler_testlib import REGION, FakeContext, count_calls, drain_queue, jpeg, make_config
 from moto.server import ThreadedMotoServer
 
 from exif_scrubber import Scrubber
@@ -37,32 +37,6 @@ def _client(service: str, endpoint: str) -> Any:
     )
 
 
-def _lambda_sqs_event(sqs: Any, queue_url: str) -> dict[str, Any]:
-    records = []
-    for _ in range(5):
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-        for message in messages.get("Messages", []):
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-            if "s3:TestEvent" in message["Body"]:
-                continue
-            records.append(
-                {
-                    "messageId": message["MessageId"],
-                    "receiptHandle": message["ReceiptHandle"],
-                    "body": message["Body"],
-                    "attributes": {},
-                    "messageAttributes": {},
-                    "md5OfBody": message["MD5OfBody"],
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": "arn",
-                    "awsRegion": REGION,
-                }
-            )
-        if not messages.get("Messages"):
-            break
-    return {"Records": records}
-
-
 def test_upload_notification_handler_and_audit_over_http(endpoint: str, scrubber: Scrubber, tmp_path: Any) -> None:
     s3, sqs = _client("s3", endpoint), _client("sqs", endpoint)
     bucket, key = "e2e-uploads", "users/42/holiday photo+1 (é).jpg"
@@ -89,11 +63,11 @@ def test_upload_notification_handler_and_audit_over_http(endpoint: str, scrubber
     calls = count_calls(handler_s3)
     previous = app.install_runtime(app.Runtime.create(make_config(tmp_path), s3_client=handler_s3))
     try:
-        upload_event = _lambda_sqs_event(sqs, queue_url)
+        upload_event = drain_queue(sqs, queue_url)
         assert len(upload_event["Records"]) == 1
         assert app.lambda_handler(upload_event, FakeContext()) == {"batchItemFailures": []}
 
-        own_write = _lambda_sqs_event(sqs, queue_url)
+        own_write = drain_queue(sqs, queue_url)
         assert len(own_write["Records"]) == 1
         calls.clear()
         assert app.lambda_handler(own_write, FakeContext()) == {"batchItemFailures": []}
@@ -101,7 +75,7 @@ def test_upload_notification_handler_and_audit_over_http(endpoint: str, scrubber
     finally:
         app.install_runtime(previous)
 
-    assert _lambda_sqs_event(sqs, queue_url)["Records"] == []
+    assert drain_queue(sqs, queue_url)["Records"] == []
     versions = s3.list_object_versions(Bucket=bucket, Prefix="users/")["Versions"]
     assert len(versions) == 1, "the version that held GPS was deleted"
     for version in versions:
