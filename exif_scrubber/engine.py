@@ -193,7 +193,7 @@ class Scrubber:
         reading = read(self.pool, str(local), unknown=not found, extra=handler.exiftool_read_args)
         if reading.error:
             return ScanResult(format=handler.name, leftovers={}, error=f"ExifTool: {reading.error}")
-        leftovers = _merged(found, self._leftovers(handler, reading))
+        leftovers = _merged(found, self._leftovers(handler, model, reading))
         return ScanResult(format=handler.name, leftovers=leftovers, image_hash=proof)
 
     # ------------------------------------------------------------------ steps
@@ -239,7 +239,7 @@ class Scrubber:
             if not before.findings:  # confirm "nothing to remove" with unknown tags included
                 before.reading = self._read(handler, source)
                 before.findings = _merged(
-                    _byte_findings(handler, before.model), self._leftovers(handler, before.reading)
+                    _byte_findings(handler, before.model), self._leftovers(handler, before.model, before.reading)
                 )
             report.leftovers_before = before.findings
             if not before.findings:
@@ -276,7 +276,7 @@ class Scrubber:
         except ProbeError as exc:
             raise Refused(f"{refusal}: {exc}") from None
         reading = self._read(handler, path, unknown=unknown)
-        findings = _merged(_byte_findings(handler, model), self._leftovers(handler, reading))
+        findings = _merged(_byte_findings(handler, model), self._leftovers(handler, model, reading))
         return _Side(path, model, model.proof_hash(data), reading, self._probe(handler, path), findings)
 
     def _write(self, handler: FormatHandler, before: _Side, data: Buffer, output: Path) -> None:
@@ -291,7 +291,7 @@ class Scrubber:
         result = self.pool.execute([*args, "-o", str(output), str(before.path)], timeout_s=timeout)
         if not output.exists():
             raise Refused(f"ExifTool could not rewrite it: {first_error(result.stderr)}")
-        leftovers = self._leftovers(handler, self._read(handler, output))
+        leftovers = find_leftovers(self._read(handler, output).tags, handler.allowlist(before.model, self.policy))
         targeted = handler.targeted_args(leftovers) if leftovers else []
         if targeted:
             self.pool.execute(["-overwrite_original", *targeted, str(output)], timeout_s=timeout)
@@ -314,8 +314,9 @@ class Scrubber:
         """The pool's per-command limit, plus time to stream a large file (a 5 GiB video) through ExifTool."""
         return self.pool.timeout_s + path.stat().st_size / EXIFTOOL_BYTES_PER_SECOND
 
-    def _leftovers(self, handler: FormatHandler, reading: Reading) -> dict[str, list[str]]:
-        found = find_leftovers(reading.tags, self.policy, tiff=handler.is_tiff)
+    def _leftovers(self, handler: FormatHandler, model: ByteModel, reading: Reading) -> dict[str, list[str]]:
+        """The tags ExifTool reads that the file's allowlist (from its byte model) does not hold."""
+        found = find_leftovers(reading.tags, handler.allowlist(model, self.policy))
         if reading.block_warnings:
             found["ExifTool-warnings"] = sorted(set(reading.block_warnings))
         return found

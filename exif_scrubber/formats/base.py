@@ -9,11 +9,13 @@ by ExifTool with the arguments they give, and their output is then held to the s
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from ..allowlist import Allowlist
 from ..bytemodel import Buffer, ByteModel
 from ..leftovers import Tag
 from ..pixels import PixelProbe
@@ -21,6 +23,32 @@ from ..policy import ScrubPolicy
 
 ORIENTATION_GROUPS = ("IFD0", "XMP-tiff")
 """Where ExifTool reports an Orientation; each is kept where it was."""
+
+
+Tags = Allowlist | Callable[[ScrubPolicy], Allowlist]
+"""What ExifTool names one source of structure or kept item: a fixed list, or one that depends on the policy."""
+_NUMBER = re.compile(r"(?<= )\d+(?=[ )]|$)")
+
+
+def merged_tags(*tables: Mapping[str, Tags]) -> dict[str, Tags]:
+    """One table of several: the lists of a source two tables share are joined (fixed lists only)."""
+    merged: dict[str, Tags] = {}
+    for table in tables:
+        for source, tags in table.items():
+            known = merged.get(source)
+            if known is None:
+                merged[source] = tags
+            elif isinstance(known, Allowlist) and isinstance(tags, Allowlist):
+                merged[source] = known | tags
+            else:
+                raise ValueError(f"two policy-dependent lists for {source!r}")
+    return merged
+
+
+def source_of(label: str) -> str:
+    """A span label with its numbers as ``#`` (``item 3 (grid)`` -> ``item # (grid)``; not inside a name such as
+    ``ISO 21496-1``): the key of a source."""
+    return _NUMBER.sub("#", label)
 
 
 class Refusal(Exception):
@@ -40,11 +68,14 @@ class FormatHandler(ABC):
     leftover_group: ClassVar[str]
     """The group under which the byte model's findings are reported (e.g. ``JPEG``, ``PNG-chunks``)."""
     writer: ClassVar[Literal["engine", "exiftool"]] = "engine"
-    is_tiff: ClassVar[bool] = False
     ranged_audit: ClassVar[bool] = True
     """The walker finds every structure without reading image data, so an audit may skip it (ranged GETs)."""
     exiftool_read_args: ClassVar[tuple[str, ...]] = ()
     """Extra arguments of ExifTool's second-opinion read for this format."""
+    structure_tags: ClassVar[Mapping[str, Tags]] = {}
+    """What ExifTool reports of each kind of structure and kept item this handler's walker parses, by source
+    (:func:`source_of` of the span labels). The allowlist of a file is the union over the sources its byte model
+    holds as image data, structure or kept items (:meth:`allowlist`); every other tag is a leftover."""
 
     @classmethod
     @abstractmethod
@@ -60,6 +91,21 @@ class FormatHandler(ABC):
         """The byte model of ``data``. ``verify=False`` skips checks that read image data (CRCs,
         decompression), for an audit that did not fetch it. Raises ``StructureError`` (malformed) or
         :class:`Refusal` (well-formed but not cleanable)."""
+
+    def sources(self, model: ByteModel) -> Iterable[str]:
+        """The sources of the spans of ``model`` (what its allowlist is made of). A block the walker found but did
+        not accept (a kept item not in canonical form) is a source too: it is a finding of the byte model already,
+        so ExifTool's list need only name what in it is not a kept value (its GPS, not its Orientation)."""
+        return {source_of(span.label) for span in model.spans}
+
+    def allowlist(self, model: ByteModel, policy: ScrubPolicy) -> Allowlist:
+        """What ExifTool may report of the file ``model`` describes: the tags of its structure and kept items."""
+        lists = []
+        for source in self.sources(model):
+            tags = self.structure_tags.get(source)
+            if tags is not None:
+                lists.append(tags if isinstance(tags, Allowlist) else tags(policy))
+        return Allowlist.union(lists)
 
     def check_decodes(self, path: Path, policy: ScrubPolicy) -> None:  # noqa: B027 - an optional hook
         """Where the byte model cannot tell a corrupt file from a good one without decoding (GIF), decode it;

@@ -17,15 +17,41 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from ..allowlist import Allowlist
 from ..bytemodel import Buffer, ByteModel, Kind
 from ..errors import StructureError
+from ..kept import icc as kept_icc
 from ..kept.icc import IccError, is_canonical_icc, reduce_icc
 from ..pixels import check_frames_decode
 from ..policy import ScrubPolicy
-from .base import FormatHandler, Refusal
+from .base import FormatHandler, Refusal, Tags
 
 _LOOP_APPS = (b"NETSCAPE2.0", b"ANIMEXTS1.0")
 _ICC_APP = b"ICCRGBG1012"
+
+
+def _gif(*names: str) -> Allowlist:
+    return Allowlist.of("GIF", names)
+
+
+STRUCTURE_TAGS: dict[str, Tags] = {
+    "GIF header": _gif("GIFVersion"),
+    "logical screen": _gif(
+        "ImageWidth",
+        "ImageHeight",
+        "HasColorMap",
+        "ColorResolutionDepth",
+        "BitsPerPixel",
+        "BackgroundColor",
+        "PixelAspectRatio",
+    ),
+    "loop count extension": _gif("AnimationIterations"),
+    "graphic control extension": _gif("TransparentColor", "Duration", "FrameCount"),
+    "image descriptor": _gif("Interlaced", "FrameCount"),
+    "ICC profile extension": kept_icc.allowlist,
+}
+"""ExifTool's names for the blocks the GIF walker keeps (``Duration`` and ``FrameCount`` are counted from the
+graphic control extensions and image descriptors)."""
 
 
 class GifStructureError(StructureError):
@@ -184,6 +210,7 @@ class GifHandler(FormatHandler):
     mime_types = frozenset({"image/gif"})
     pillow_formats = frozenset({"GIF"})
     leftover_group: ClassVar[str] = "GIF-blocks"
+    structure_tags = STRUCTURE_TAGS
     ranged_audit: ClassVar[bool] = False  # markers / sub-block sizes lie inside the image data
 
     @classmethod

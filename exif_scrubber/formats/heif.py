@@ -22,24 +22,55 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from ..allowlist import Allowlist
 from ..bytemodel import Buffer, ByteModel, Kind, claims_to_spans, merge_ranges
+from ..kept import exif as kept_exif
 from ..kept import gainmap
+from ..kept import icc as kept_icc
+from ..kept import xmp as kept_xmp
 from ..kept.exif import build_exif, read_exif
 from ..kept.icc import IccError, is_canonical_icc, reduce_icc
 from ..kept.xmp import XmpValues, build_xmp, read_xmp
 from ..policy import ScrubPolicy
 from . import heif_meta as hm
-from .base import FormatHandler, Refusal
+from .base import FormatHandler, Refusal, Tags, merged_tags
 from .isobmff import Box, BoxError, box, brands, iter_boxes
 from .movie import Movie, parse_movie, rebuild_moov
+from .movie_tags import FILE_TAGS, MOVIE_TAGS, VISUAL_ENTRY
 
 CODED = frozenset({b"hvc1", b"av01", b"avc1", b"unci", b"j2k1", b"vvc1", b"hvt1", b"jpeg", b"mski"})
 DERIVED = frozenset({b"grid", b"iovl", b"iden", b"tmap"})
 DECODING_PROPERTIES = frozenset(
-    {b"hvcC", b"av1C", b"avcC", b"vvcC", b"jpgC", b"j2kH", b"uncC", b"cmpd", b"ispe", b"pixi", b"colr", b"irot",
-     b"imir", b"clap", b"pasp", b"auxC", b"lsel", b"a1op", b"a1lx", b"clli", b"mdcv", b"cclv", b"amve", b"rloc",
-     b"iscl", b"cmex", b"cmin"}
-)  # fmt: skip
+    {
+        b"hvcC",
+        b"av1C",
+        b"avcC",
+        b"vvcC",
+        b"jpgC",
+        b"j2kH",
+        b"uncC",
+        b"cmpd",
+        b"ispe",
+        b"pixi",
+        b"colr",
+        b"irot",
+        b"imir",
+        b"clap",
+        b"pasp",
+        b"auxC",
+        b"lsel",
+        b"a1op",
+        b"a1lx",
+        b"clli",
+        b"mdcv",
+        b"cclv",
+        b"amve",
+        b"rloc",
+        b"iscl",
+        b"cmex",
+        b"cmin",
+    }
+)
 """Properties that tell a decoder how to decode or show an item: kept as they are."""
 _EXIFTOOL_HASHED = frozenset({b"av01", b"avc1", b"hvc1", b"lhv1", b"hvt1"})
 """Item types ExifTool's ImageDataHash covers (every such item, thumbnails included, in item-ID order)."""
@@ -360,10 +391,80 @@ def _derived_exact(kind: bytes, data: bytes, inputs: int) -> bool:
     return len(data) == 10 + 2 * wide + inputs * 2 * wide  # iovl: fill colour, size, offsets per input
 
 
+def _qt(*names: str) -> Allowlist:
+    return Allowlist.of("QuickTime", names)
+
+
+_COLOUR = _qt("ColorProfiles", "ColorPrimaries", "TransferCharacteristics", "MatrixCoefficients", "VideoFullRangeFlag")
+HEIF_TAGS: dict[str, Tags] = {
+    "hdlr": _qt("HandlerType"),
+    "pitm": Allowlist.of("Meta", ["PrimaryItemReference"]),
+    "idat": Allowlist.of("Meta", ["Unknown_idat"]),
+    "grpl": Allowlist.of("QuickTime", ["Unknown_grpl", "Unknown_altr", "Unknown_ster"])
+    | Allowlist.of("Meta", ["Unknown_grpl", "Unknown_altr", "Unknown_ster"]),
+    "property hvcC": _qt(
+        "HEVCConfigurationVersion",
+        "GeneralProfileSpace",
+        "GeneralTierFlag",
+        "GeneralProfileIDC",
+        "GenProfileCompatibilityFlags",
+        "ConstraintIndicatorFlags",
+        "GeneralLevelIDC",
+        "MinSpatialSegmentationIDC",
+        "ParallelismType",
+        "ChromaFormat",
+        "BitDepthLuma",
+        "BitDepthChroma",
+        "AverageFrameRate",
+        "ConstantFrameRate",
+        "NumTemporalLayers",
+        "TemporalIDNested",
+    ),
+    "property av1C": _qt(
+        "AV1ConfigurationVersion",
+        "SeqProfile",
+        "SeqLevelIdx0",
+        "SeqTier0",
+        "HighBitDepth",
+        "TwelveBit",
+        "ChromaFormat",
+        "ChromaSubsampling",
+        "ChromaSamplePosition",
+        "InitialDelaySamples",
+        "InitialPresentationDelay",
+    ),
+    "property ispe": _qt("ImageSpatialExtent") | Allowlist.of("Meta", ["MetaImageSize"]),
+    "property pixi": _qt("ImagePixelDepth"),
+    "property colr": lambda policy: _COLOUR | kept_icc.allowlist(policy),
+    "property irot": _qt("Rotation"),
+    "property imir": _qt("Mirroring"),
+    "property clap": _qt("CleanAperture"),
+    "property pasp": _qt("PixelAspectRatio"),
+    "property auxC": _qt("AuxiliaryImageType"),
+    "property clli": _qt("ContentLightLevel"),
+    "property mdcv": _qt("MasteringDisplayColorVolume"),
+    "property lsel": _qt("Unknown_lsel"),
+    "property a1op": _qt("Unknown_a1op"),
+    "property a1lx": _qt("Unknown_a1lx"),
+    "item # (Exif)": kept_exif.allowlist,
+    "item # (mime)": kept_xmp.allowlist,
+}
+"""ExifTool's names for the boxes, properties and kept items of the ``meta`` box the HEIF walker keeps (its
+properties are reported in the ``QuickTime`` group; a second ICC profile as ``ICC-header1`` ...). A ``colr``
+property is structure (nclx) or a kept item (an ICC profile in canonical form) under the same label."""
+
+
 class _HeifBase(FormatHandler):
     """Shared by HEIC and AVIF: the walk and the rebuild of the ``meta`` box and ``mdat``."""
 
     leftover_group: ClassVar[str] = "HEIF-boxes"
+    structure_tags = merged_tags(HEIF_TAGS, MOVIE_TAGS, FILE_TAGS)
+
+    def allowlist(self, model: ByteModel, policy: ScrubPolicy) -> Allowlist:
+        """The kept boxes, properties and items, and the sample descriptions of an image sequence's tracks."""
+        assert isinstance(model, HeifModel)
+        entries = VISUAL_ENTRY if model.movie is not None and model.movie.tracks else Allowlist()
+        return entries | super().allowlist(model, policy)
 
     def walk(self, data: Buffer, policy: ScrubPolicy, *, verify: bool = True) -> HeifModel:
         model = HeifModel(format=self.name, size=len(data))

@@ -14,18 +14,24 @@ Ultra HDR container directory with the new sizes; scan data and decoding segment
 
 from __future__ import annotations
 
+import re
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
+from ..allowlist import Allowlist
 from ..bytemodel import Buffer, ByteModel, Kind
+from ..kept import exif as kept_exif
 from ..kept import gainmap, iptc
+from ..kept import icc as kept_icc
+from ..kept import xmp as kept_xmp
 from ..kept.exif import ExifValues, build_exif, read_exif
 from ..kept.icc import IccError, is_canonical_icc, reduce_icc
 from ..kept.xmp import XmpValues, build_xmp, read_xmp
 from ..policy import ScrubPolicy
 from . import mpf
-from .base import FormatHandler, Refusal
+from .base import FormatHandler, Refusal, Tags, source_of
 from .jpeg_segments import (
     DECODING,
     EOI,
@@ -318,6 +324,56 @@ def _secondaries(data: Buffer, model: JpegModel, policy: ScrubPolicy) -> list[tu
     return sorted(found, key=lambda item: item[0])
 
 
+_SECONDARY = re.compile(r"image \d+: ")
+"""How the labels of a secondary image's spans start."""
+STRUCTURE_TAGS: dict[str, Tags] = {
+    "APP0 JFIF": Allowlist.of("JFIF", ["JFIFVersion", "ResolutionUnit", "XResolution", "YResolution"]),
+    "APP14 Adobe": Allowlist.of("Adobe", ["APP14Flags0", "APP14Flags1", "ColorTransform", "DCTEncodeVersion"]),
+    "APP1 EXIF": kept_exif.allowlist,
+    "APP1 XMP": kept_xmp.allowlist,
+    "APP2 ICC profile": kept_icc.allowlist,
+    "APP13 IPTC (rights kept by policy)": iptc.allowlist,
+    "APP2 ISO 21496-1 gain map": Allowlist.of("APP2", ["UniformResourceName"]),
+    "APP2 MPF index": Allowlist.of(
+        "MPF#",
+        [
+            "MPFVersion",
+            "NumberOfImages",
+            "TotalFrames",
+            "MPIndividualNum",
+            "PanOrientation",
+            "PanOverlapH",
+            "PanOverlapV",
+            "BaseViewpointNum",
+            "ConvergenceAngle",
+            "BaselineLength",
+            "VerticalDivergence",
+            "AxisDistanceX",
+            "AxisDistanceY",
+            "AxisDistanceZ",
+            "YawAngle",
+            "PitchAngle",
+            "RollAngle",
+        ],
+    )
+    | Allowlist.of(
+        "MPImage#",
+        [
+            "MPImageFlags",
+            "MPImageFormat",
+            "MPImageType",
+            "MPImageLength",
+            "MPImageStart",
+            "DependentImage1EntryNumber",
+            "DependentImage2EntryNumber",
+        ],
+    ),
+    "secondary image": Allowlist.of("MPImage#", ["MPImage#"]) | Allowlist.of("Google", ["GainMapImage"]),
+}
+"""ExifTool's names for what the JPEG walker keeps. A secondary image (an MPO view, a gain map the MPF index or
+the Ultra HDR container directory names) is image data of the file: ExifTool shows it as a binary tag."""
+
+
 class JpegHandler(FormatHandler):
     """Baseline, progressive, lossless and arithmetic JPEG; MPO and Ultra HDR multi-picture files."""
 
@@ -328,6 +384,16 @@ class JpegHandler(FormatHandler):
     pillow_formats = frozenset({"JPEG", "MPO"})
     leftover_group: ClassVar[str] = "JPEG"
     ranged_audit: ClassVar[bool] = False  # markers / sub-block sizes lie inside the image data
+    structure_tags = STRUCTURE_TAGS
+
+    def sources(self, model: ByteModel) -> Iterable[str]:
+        """The primary's sources and each secondary image's (its span labels without their ``image N:``)."""
+        found = set()
+        for span in model.spans:
+            found.add(source_of(_SECONDARY.sub("", span.label)))
+            if _SECONDARY.match(span.label) and span.kind is Kind.IMAGE:
+                found.add("secondary image")
+        return found
 
     @classmethod
     def matches(cls, head: bytes) -> bool:

@@ -24,14 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from ..allowlist import Allowlist
 from ..bytemodel import Buffer, ByteModel, Kind, claims_to_spans, merge_ranges
+from ..kept.exif import is_content_identifier
 from ..leftovers import Tag
 from ..pixels import PixelProbe
 from ..policy import ScrubPolicy
-from .base import FormatHandler, Refusal
+from .base import FormatHandler, Refusal, merged_tags
 from .isobmff import Box, BoxError, brands, iter_boxes
 from .movie import VISUAL_HANDLERS, Movie, Track, parse_movie, rebuild_moov
 from .movie_pairing import keep_pairing
+from .movie_tags import AUDIO_ENTRY, FILE_TAGS, MOVIE_TAGS, VISUAL_ENTRY
 from .video_probe import probe_video
 
 KEPT_HANDLERS = (b"vide", b"soun")
@@ -67,6 +70,10 @@ class VideoModel(ByteModel):
     movie: Movie | None = None
 
 
+_PAIRING = Allowlist.of("Keys", ["ContentIdentifier"], {"ContentIdentifier": is_content_identifier})
+"""The Live Photo pairing identifier, kept in canonical form when the policy asks for it."""
+
+
 def _kept(track: Track) -> bool:
     return track.handler in KEPT_HANDLERS
 
@@ -86,6 +93,17 @@ class _MovieHandler(FormatHandler):
     exiftool_read_args: ClassVar[tuple[str, ...]] = ("-ee",)
     """Timed metadata (GPS per frame in ``gpmd``, ``camm``, ``mebx``, subtitle tracks) is read only with -ee."""
     brands: ClassVar[frozenset[bytes]]
+    structure_tags = merged_tags(
+        MOVIE_TAGS,
+        FILE_TAGS,
+        {"Live Photo pairing identifier": _PAIRING},
+    )
+
+    def allowlist(self, model: ByteModel, policy: ScrubPolicy) -> Allowlist:
+        """The kept boxes' names, and those of the sample descriptions of the kept tracks."""
+        assert isinstance(model, VideoModel) and model.movie is not None
+        entries = [VISUAL_ENTRY if t.handler in VISUAL_HANDLERS else AUDIO_ENTRY for t in model.movie.tracks]
+        return Allowlist.union(entries) | super().allowlist(model, policy)
 
     @classmethod
     def matches(cls, head: bytes) -> bool:

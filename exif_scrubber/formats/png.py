@@ -18,13 +18,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from ..allowlist import Allowlist
 from ..bytemodel import Buffer, ByteModel, Kind
 from ..errors import StructureError
+from ..kept import exif as kept_exif
+from ..kept import icc as kept_icc
+from ..kept import xmp as kept_xmp
 from ..kept.exif import ExifValues, build_exif, read_exif
 from ..kept.icc import IccError, is_canonical_icc, reduce_icc
 from ..kept.xmp import XmpValues, build_xmp, read_xmp
 from ..policy import ScrubPolicy
-from .base import FormatHandler, Refusal
+from .base import FormatHandler, Refusal, Tags
 from .png_pixels import expected_image_bytes
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -353,6 +357,36 @@ def _inflate_counting(inflater: zlib._Decompress, block: Buffer, room: int) -> i
     return produced
 
 
+def _png(*names: str) -> Allowlist:
+    return Allowlist.of("PNG", names)
+
+
+STRUCTURE_TAGS: dict[str, Tags] = {
+    "IHDR": _png("ImageWidth", "ImageHeight", "BitDepth", "ColorType", "Compression", "Filter", "Interlace"),
+    "PLTE": _png("Palette"),
+    "tRNS": _png("Transparency"),
+    "gAMA": _png("Gamma"),
+    "cHRM": _png("WhitePointX", "WhitePointY", "RedX", "RedY", "GreenX", "GreenY", "BlueX", "BlueY"),
+    "sRGB": _png("SRGBRendering"),
+    "bKGD": _png("BackgroundColor"),
+    "sBIT": _png("SignificantBits"),
+    "pHYs": Allowlist.of("PNG-pHYs", ["PixelUnits", "PixelsPerUnitX", "PixelsPerUnitY"]),
+    "acTL": _png("AnimationFrames", "AnimationPlays"),
+    "cICP": _png("ColorPrimaries", "TransferCharacteristics", "MatrixCoefficients", "VideoFullRangeFlag"),
+    "mDCV": _png(
+        "MasteringDisplayPrimaries",
+        "MasteringDisplayWhitePoint",
+        "MasteringDisplayMaxLuminance",
+        "MasteringDisplayMinLuminance",
+    ),
+    "cLLI": _png("MaxContentLightLevel", "MaxFrameAverageLightLevel"),
+    "iCCP": lambda policy: _png("ProfileName") | kept_icc.allowlist(policy),
+    "eXIf": kept_exif.allowlist,
+    "iTXt XMP": kept_xmp.allowlist,
+}
+"""ExifTool's names for the chunks the PNG walker keeps."""
+
+
 class PngHandler(FormatHandler):
     """PNG and APNG."""
 
@@ -362,6 +396,7 @@ class PngHandler(FormatHandler):
     mime_types = frozenset({"image/png", "image/apng"})
     pillow_formats = frozenset({"PNG"})
     leftover_group: ClassVar[str] = "PNG-chunks"
+    structure_tags = STRUCTURE_TAGS
 
     @classmethod
     def matches(cls, head: bytes) -> bool:

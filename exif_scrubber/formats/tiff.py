@@ -17,11 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from ..allowlist import Allowlist
 from ..bytemodel import Buffer, ByteModel, Kind, claims_to_spans
+from ..kept import icc as kept_icc
+from ..kept import xmp as kept_xmp
 from ..kept.icc import IccError, is_canonical_icc, reduce_icc
 from ..kept.xmp import XmpValues, build_xmp, read_xmp
 from ..policy import ScrubPolicy
-from .base import FormatHandler, Refusal
+from .base import FormatHandler, Refusal, Tags
 from .raw import RawCameraFormat
 from .tiff_ifd import Entry, Ifd, Layout, Reader, TiffStructureError, all_ifds, read_layout, walk_ifds
 from .tiff_write import rebuild
@@ -136,6 +139,38 @@ class TiffModel(ByteModel):
     xmp: XmpValues = field(default_factory=XmpValues)
 
 
+_EXIFTOOL_NAMES: dict[int, tuple[str, ...]] = {
+    0x00FE: ("SubfileType",), 0x00FF: ("OldSubfileType",), 0x0100: ("ImageWidth",), 0x0101: ("ImageHeight",),
+    0x0102: ("BitsPerSample",), 0x0103: ("Compression",), 0x0106: ("PhotometricInterpretation",),
+    0x0107: ("Thresholding",), 0x0108: ("CellWidth",), 0x0109: ("CellLength",), 0x010A: ("FillOrder",),
+    0x0111: ("StripOffsets", "PreviewImageStart", "OtherImageStart", "PreviewImage", "OtherImage"),
+    0x0112: ("Orientation",), 0x0115: ("SamplesPerPixel",), 0x0116: ("RowsPerStrip",),
+    0x0117: ("StripByteCounts", "PreviewImageLength", "OtherImageLength"), 0x0118: ("MinSampleValue",),
+    0x0119: ("MaxSampleValue",), 0x011A: ("XResolution",), 0x011B: ("YResolution",),
+    0x011C: ("PlanarConfiguration",), 0x011E: ("XPosition",), 0x011F: ("YPosition",),
+    0x0122: ("GrayResponseUnit",), 0x0123: ("GrayResponseCurve",), 0x0124: ("T4Options",), 0x0125: ("T6Options",),
+    0x0128: ("ResolutionUnit",), 0x0129: ("PageNumber",), 0x012D: ("TransferFunction",), 0x013D: ("Predictor",),
+    0x013E: ("WhitePoint",), 0x013F: ("PrimaryChromaticities",), 0x0140: ("ColorMap",),
+    0x0141: ("HalftoneHints",), 0x0142: ("TileWidth",), 0x0143: ("TileLength",), 0x0144: ("TileOffsets",),
+    0x0145: ("TileByteCounts",), 0x014C: ("InkSet",), 0x014E: ("NumberofInks",), 0x0150: ("DotRange",),
+    0x0152: ("ExtraSamples",), 0x0153: ("SampleFormat",), 0x0154: ("SMinSampleValue",),
+    0x0155: ("SMaxSampleValue",), 0x0156: ("TransferRange",), 0x015B: ("JPEGTables",), 0x0200: ("JPEGProc",),
+    0x0201: ("ThumbnailOffset", "PreviewImageStart", "OtherImageStart", "ThumbnailImage", "PreviewImage",
+             "OtherImage"),
+    0x0202: ("ThumbnailLength", "PreviewImageLength", "OtherImageLength"), 0x0203: ("JPEGRestartInterval",),
+    0x0205: ("JPEGLosslessPredictors",), 0x0206: ("JPEGPointTransforms",), 0x0207: ("JPEGQTables",),
+    0x0208: ("JPEGDCTables",), 0x0209: ("JPEGACTables",), 0x0211: ("YCbCrCoefficients",),
+    0x0212: ("YCbCrSubSampling",), 0x0213: ("YCbCrPositioning",), 0x0214: ("ReferenceBlackWhite",),
+    ARTIST: ("Artist",), COPYRIGHT: ("Copyright",),
+}  # fmt: skip
+"""ExifTool's names for the entries the walker keeps as they are (what one tag is called depends on the IFD: an
+IFD1 JPEG stream is a ``ThumbnailImage`` in ExifTool's words, the page of a multi-page TIFF a ``PreviewImage``).
+A kept tag without a name here (``PageName``, free text) is left for ExifTool to report."""
+_IFD_GROUPS = ("IFD#", "SubIFD#")
+STRUCTURE_TAGS: dict[str, Tags] = {"ICC profile": kept_icc.allowlist, "XMP": kept_xmp.allowlist}
+"""The kept items of a TIFF, by the label of their value (``IFD0 ICC profile``, ``IFD0 XMP``)."""
+
+
 def tag_name(tag: int) -> str:
     return _NAMES.get(tag, f"tag 0x{tag:04X}")
 
@@ -235,7 +270,17 @@ class TiffHandler(FormatHandler):
     mime_types = frozenset({"image/tiff", "image/x-tiff-big"})
     pillow_formats = frozenset({"TIFF"})
     leftover_group: ClassVar[str] = "TIFF"
-    is_tiff = True
+    structure_tags = STRUCTURE_TAGS
+
+    def sources(self, model: ByteModel) -> set[str]:
+        return {span.label.partition(" ")[2] for span in model.spans if span.kind is Kind.KEPT}
+
+    def allowlist(self, model: ByteModel, policy: ScrubPolicy) -> Allowlist:
+        """The names of every entry kept as it is, in any IFD, and the kept ICC profiles and XMP."""
+        assert isinstance(model, TiffModel)
+        kept = {tag for tags in model.kept_tags.values() for tag in tags}
+        names = [name for tag in sorted(kept) for name in _EXIFTOOL_NAMES.get(tag, ())]
+        return Allowlist.union(Allowlist.of(group, names) for group in _IFD_GROUPS) | super().allowlist(model, policy)
 
     @classmethod
     def matches(cls, head: bytes) -> bool:

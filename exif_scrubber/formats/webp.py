@@ -16,13 +16,17 @@ import struct
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from ..allowlist import Allowlist
 from ..bytemodel import Buffer, ByteModel, Kind
 from ..errors import StructureError
+from ..kept import exif as kept_exif
+from ..kept import icc as kept_icc
+from ..kept import xmp as kept_xmp
 from ..kept.exif import ExifValues, build_exif, read_exif
 from ..kept.icc import IccError, is_canonical_icc, reduce_icc
 from ..kept.xmp import XmpValues, build_xmp, read_xmp
 from ..policy import ScrubPolicy
-from .base import FormatHandler, Refusal
+from .base import FormatHandler, Refusal, Tags
 
 _IMAGE = frozenset({b"VP8 ", b"VP8L", b"ALPH"})
 _FLAG_ANIMATION, _FLAG_XMP, _FLAG_EXIF, _FLAG_ALPHA, _FLAG_ICC = 0x02, 0x04, 0x08, 0x10, 0x20
@@ -189,6 +193,24 @@ def _riff_chunk(fourcc: bytes, payload: bytes) -> bytes:
     return fourcc + struct.pack("<I", len(payload)) + payload + (b"\0" if len(payload) & 1 else b"")
 
 
+def _riff(*names: str) -> Allowlist:
+    return Allowlist.of("RIFF", names)
+
+
+STRUCTURE_TAGS: dict[str, Tags] = {
+    "VP8": _riff("VP8Version", "HorizontalScale", "VerticalScale", "ImageWidth", "ImageHeight"),
+    "VP8L": _riff("ImageWidth", "ImageHeight", "AlphaIsUsed"),
+    "VP8X": _riff("WebP_Flags", "ImageWidth", "ImageHeight"),
+    "ALPH": _riff("AlphaCompression", "AlphaFiltering", "AlphaPreprocessing"),
+    "ANIM": _riff("BackgroundColor", "AnimationLoopCount"),
+    "ANMF frame header": _riff("Duration", "FrameCount"),
+    "ICCP": kept_icc.allowlist,
+    "EXIF": kept_exif.allowlist,
+    "XMP": kept_xmp.allowlist,
+}
+"""ExifTool's names for the chunks the WebP walker keeps."""
+
+
 class WebpHandler(FormatHandler):
     """Lossy, lossless, extended and animated WebP."""
 
@@ -198,6 +220,7 @@ class WebpHandler(FormatHandler):
     mime_types = frozenset({"image/webp"})
     pillow_formats = frozenset({"WEBP"})
     leftover_group: ClassVar[str] = "RIFF-chunks"
+    structure_tags = STRUCTURE_TAGS
 
     @classmethod
     def matches(cls, head: bytes) -> bool:

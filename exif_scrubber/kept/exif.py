@@ -1,8 +1,12 @@
-"""The kept EXIF: a minimal TIFF structure holding only what changes how the image is shown.
+"""The kept EXIF: a minimal TIFF structure holding only what changes how the image is shown or printed.
 
-Kept values (all enumerations or numbers, never free text): IFD0 ``Orientation`` (1..8), ExifIFD
-``ColorSpace`` (1 = sRGB, 0xFFFF = uncalibrated), ExifIFD ``Gamma``, Interop ``InteropIndex`` (``R98``,
-``R03``, ``THM``: DCF colour space), and with ``keep_copyright`` IFD0 ``Copyright`` and ``Artist``.
+Kept values (all enumerations or numbers, never free text): IFD0 ``Orientation`` (1..8), IFD0 ``XResolution``,
+``YResolution`` and ``ResolutionUnit`` (print size; display data, not personal data), IFD0 ``YCbCrPositioning``
+(chroma siting, 1 or 2), ExifIFD ``ColorSpace``
+(1 = sRGB, 0xFFFF = uncalibrated), ExifIFD ``Gamma``, Interop ``InteropIndex`` (``R98``, ``R03``, ``THM``: DCF
+colour space), and with ``keep_copyright`` IFD0 ``Copyright`` and ``Artist``. Rationals are re-formatted from
+their value (reduced, denominator at most :data:`MAX_DENOMINATOR`), so their digits cannot carry chosen bytes
+beyond the value itself.
 The canonical block is built here, big-endian, entries in tag order, no thumbnail, no unreferenced byte.
 A block is kept as it is only when it equals the canonical block built from its own values.
 
@@ -15,8 +19,14 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass, replace
+from fractions import Fraction
+from typing import Any
+
+from ..allowlist import Allowlist
+from ..policy import ScrubPolicy
 
 ORIENTATION, ARTIST, COPYRIGHT, EXIF_IFD = 0x0112, 0x013B, 0x8298, 0x8769
+X_RESOLUTION, Y_RESOLUTION, RESOLUTION_UNIT, YCBCR_POSITIONING = 0x011A, 0x011B, 0x0128, 0x0213
 COLOR_SPACE, INTEROP_IFD, GAMMA, INTEROP_INDEX = 0xA001, 0xA005, 0xA500, 0x0001
 MAKER_NOTE, APPLE_CONTENT_IDENTIFIER = 0x927C, 0x0011
 _SHORT, _LONG, _ASCII, _RATIONAL, _UNDEFINED = 3, 4, 2, 5, 7
@@ -28,6 +38,10 @@ _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 
 _INTEROP_INDEXES = frozenset({"R98", "R03", "THM"})
 _MAX_ENTRIES = 1000
 _MAX_TEXT = 2000
+MAX_DENOMINATOR = 10_000
+"""Kept rationals are reduced to the nearest fraction with at most this denominator."""
+_MAX_RATIONAL = 1_000_000
+"""Kept rationals above this value are not a resolution or a gamma anyone uses: they are not kept."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,12 @@ class ExifValues:
     """What the engine keeps of an EXIF block."""
 
     orientation: int | None = None
+    x_resolution: tuple[int, int] | None = None
+    y_resolution: tuple[int, int] | None = None
+    resolution_unit: int | None = None
+    """1 = none, 2 = inch, 3 = centimetre."""
+    ycbcr_positioning: int | None = None
+    """Chroma siting: 1 = centred, 2 = co-sited."""
     color_space: int | None = None
     gamma: tuple[int, int] | None = None
     interop_index: str | None = None
@@ -92,7 +112,7 @@ class _Reader:
         if entry is None or entry[0] != _RATIONAL or entry[1] != 1:
             return None
         numerator, denominator = self.unpack("II", entry[2])
-        return (numerator, denominator) if denominator else None
+        return canonical_rational(numerator, denominator)
 
     def ascii(self, entry: tuple[int, int, int] | None) -> str | None:
         if entry is None or entry[0] != _ASCII or not 0 < entry[1] <= _MAX_TEXT:
@@ -120,24 +140,7 @@ def read_exif(tiff: bytes, *, keep_copyright: bool = False, keep_pairing: bool =
         ifd0 = reader.entries(reader.unpack("I", 4)[0])
     except (ValueError, struct.error):
         return ExifValues()
-    orientation = _safe(reader.short, ifd0.get(ORIENTATION))
-    color_space = gamma = interop = identifier = None
-    exif_ifd = _safe(reader.long, ifd0.get(EXIF_IFD))
-    if isinstance(exif_ifd, int):
-        exif = _safe(reader.entries, exif_ifd)
-        if isinstance(exif, dict):
-            color_space = _safe(reader.short, exif.get(COLOR_SPACE))
-            gamma = _safe(reader.rational, exif.get(GAMMA))
-            interop = _interop_index(reader, exif.get(INTEROP_IFD))
-            if keep_pairing:
-                identifier = _apple_identifier(reader, exif.get(MAKER_NOTE))
-    values = ExifValues(
-        orientation=orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else None,
-        color_space=color_space if color_space in (1, 0xFFFF) else None,
-        gamma=gamma if isinstance(gamma, tuple) else None,
-        interop_index=interop,
-        content_identifier=identifier,
-    )
+    values = replace(_ifd0_values(reader, ifd0), **_exif_ifd_values(reader, ifd0, keep_pairing))
     if not keep_copyright:
         return values
     copyright_, artist = _safe(reader.ascii, ifd0.get(COPYRIGHT)), _safe(reader.ascii, ifd0.get(ARTIST))
@@ -146,6 +149,46 @@ def read_exif(tiff: bytes, *, keep_copyright: bool = False, keep_pairing: bool =
         copyright=copyright_ if isinstance(copyright_, str) else None,
         artist=artist if isinstance(artist, str) else None,
     )
+
+
+def _ifd0_values(reader: _Reader, ifd0: dict[int, tuple[int, int, int]]) -> ExifValues:
+    """The kept display values of IFD0: orientation, resolution, chroma siting."""
+    orientation = _safe(reader.short, ifd0.get(ORIENTATION))
+    x_resolution = _safe(reader.rational, ifd0.get(X_RESOLUTION))
+    y_resolution = _safe(reader.rational, ifd0.get(Y_RESOLUTION))
+    unit = _safe(reader.short, ifd0.get(RESOLUTION_UNIT))
+    positioning = _safe(reader.short, ifd0.get(YCBCR_POSITIONING))
+    return ExifValues(
+        orientation=orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else None,
+        x_resolution=x_resolution if isinstance(x_resolution, tuple) else None,
+        y_resolution=y_resolution if isinstance(y_resolution, tuple) else None,
+        resolution_unit=unit if unit in (1, 2, 3) else None,
+        ycbcr_positioning=positioning if positioning in (1, 2) else None,
+    )
+
+
+def _exif_ifd_values(reader: _Reader, ifd0: dict[int, tuple[int, int, int]], keep_pairing: bool) -> dict[str, Any]:
+    """The kept values of the ExifIFD (colour space, gamma, interop index, pairing identifier) by field name."""
+    exif_ifd = _safe(reader.long, ifd0.get(EXIF_IFD))
+    exif = _safe(reader.entries, exif_ifd) if isinstance(exif_ifd, int) else None
+    if not isinstance(exif, dict):
+        return {}
+    color_space = _safe(reader.short, exif.get(COLOR_SPACE))
+    gamma = _safe(reader.rational, exif.get(GAMMA))
+    return {
+        "color_space": color_space if color_space in (1, 0xFFFF) else None,
+        "gamma": gamma if isinstance(gamma, tuple) else None,
+        "interop_index": _interop_index(reader, exif.get(INTEROP_IFD)),
+        "content_identifier": _apple_identifier(reader, exif.get(MAKER_NOTE)) if keep_pairing else None,
+    }
+
+
+def canonical_rational(numerator: int, denominator: int) -> tuple[int, int] | None:
+    """A positive rational in canonical form (reduced, denominator at most :data:`MAX_DENOMINATOR`), or None."""
+    if not denominator or not 0 < numerator / denominator <= _MAX_RATIONAL:
+        return None
+    value = Fraction(numerator, denominator).limit_denominator(MAX_DENOMINATOR)
+    return (value.numerator, value.denominator) if value > 0 else None
 
 
 def _apple_identifier(reader: _Reader, entry: tuple[int, int, int] | None) -> str | None:
@@ -213,13 +256,7 @@ def build_exif(values: ExifValues) -> bytes:
         return b""
     interop = [(INTEROP_INDEX, _ASCII, 4, values.interop_index.encode() + b"\0")] if values.interop_index else []
     exif = _exif_entries(values)
-    ifd0: list[tuple[int, int, int, bytes]] = []
-    if values.orientation is not None:
-        ifd0.append((ORIENTATION, _SHORT, 1, struct.pack(">H", values.orientation)))
-    for tag, text in ((ARTIST, values.artist), (COPYRIGHT, values.copyright)):
-        if text:
-            encoded = text.encode("latin-1", "replace") + b"\0"
-            ifd0.append((tag, _ASCII, len(encoded), encoded))
+    ifd0 = _ifd0_entries(values)
     # Sub-IFDs follow IFD0; their pointers are patched in once the offsets are known.
     builder = _Builder()
     has_exif = bool(exif or interop)
@@ -234,6 +271,24 @@ def build_exif(values: ExifValues) -> bytes:
         if interop:
             _patch_pointer(builder.out, exif_at, INTEROP_IFD, builder.ifd(interop))
     return bytes(builder.out)
+
+
+def _ifd0_entries(values: ExifValues) -> list[tuple[int, int, int, bytes]]:
+    """The kept IFD0 entries: orientation, resolution, and the rights fields ``keep_copyright`` keeps."""
+    ifd0: list[tuple[int, int, int, bytes]] = []
+    if values.orientation is not None:
+        ifd0.append((ORIENTATION, _SHORT, 1, struct.pack(">H", values.orientation)))
+    for tag, rational in ((X_RESOLUTION, values.x_resolution), (Y_RESOLUTION, values.y_resolution)):
+        if rational is not None:
+            ifd0.append((tag, _RATIONAL, 1, struct.pack(">II", *rational)))
+    for tag, short in ((RESOLUTION_UNIT, values.resolution_unit), (YCBCR_POSITIONING, values.ycbcr_positioning)):
+        if short is not None:
+            ifd0.append((tag, _SHORT, 1, struct.pack(">H", short)))
+    for tag, text in ((ARTIST, values.artist), (COPYRIGHT, values.copyright)):
+        if text:
+            encoded = text.encode("latin-1", "replace") + b"\0"
+            ifd0.append((tag, _ASCII, len(encoded), encoded))
+    return ifd0
 
 
 def _exif_entries(values: ExifValues) -> list[tuple[int, int, int, bytes]]:
@@ -265,3 +320,20 @@ def canonical_exif(
     """The kept values of ``tiff`` and the canonical block holding them."""
     values = read_exif(tiff, keep_copyright=keep_copyright, keep_pairing=keep_pairing)
     return values, build_exif(values)
+
+
+def is_content_identifier(value: object) -> bool:
+    """True when ``value`` is a Live Photo pairing identifier as the engine keeps it (an upper-case UUID)."""
+    return CONTENT_IDENTIFIER.fullmatch(str(value)) is not None
+
+
+def allowlist(policy: ScrubPolicy) -> Allowlist:
+    """What ExifTool reads of a canonical block under ``policy``."""
+    ifd0 = ["Orientation", "XResolution", "YResolution", "ResolutionUnit", "YCbCrPositioning"]
+    if policy.keep_copyright:
+        ifd0 += ["Copyright", "Artist"]
+    kept = Allowlist.of("IFD0", ifd0) | Allowlist.of("ExifIFD", ["ColorSpace", "Gamma"])
+    kept |= Allowlist.of("InteropIFD", ["InteropIndex"])
+    if policy.keep_live_photo_pairing:
+        kept |= Allowlist.of("Apple", ["ContentIdentifier"], {"ContentIdentifier": is_content_identifier})
+    return kept

@@ -52,6 +52,9 @@ from array import array
 from collections.abc import Callable
 from datetime import datetime
 
+from ..allowlist import Allowlist
+from ..policy import ScrubPolicy
+
 
 class IccError(ValueError):
     """The profile cannot be parsed or reduced safely.
@@ -617,3 +620,12 @@ _TEXT: dict[bytes, tuple[bytes, bytes]] = {
     b"dmdd": (_mluc("Not stated"), _text_description("Not stated")),
 }
 """Text tags kept with neutral content: (v4 'mluc', v2 'desc'/'text')."""
+
+
+_GROUPS = Allowlist(groups=frozenset({"ICC_Profile", "ICC-header", "ICC-meas", "ICC-view", "ICC-chrm", "ICC-cicp"}))
+
+
+def allowlist(policy: ScrubPolicy) -> Allowlist:
+    """What ExifTool reads of a canonical profile (its header and the kept tags; ``ICC-clrt`` and ``ICC-meta`` come
+    from tags the reduction drops); nothing with ``strip_icc``."""
+    return Allowlist() if policy.strip_icc else _GROUPS

@@ -11,6 +11,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from ..allowlist import Allowlist
+from ..policy import ScrubPolicy
+
 SIGNATURE = b"Photoshop 3.0\0"
 _IPTC_RESOURCE = 0x0404
 _UTF8 = b"\x1b%G"
@@ -84,3 +87,11 @@ def build_iptc(values: IptcValues) -> bytes:
         record += _dataset(2, 116, values.copyright.encode())
     resource = b"8BIM" + struct.pack(">H", _IPTC_RESOURCE) + b"\0\0" + struct.pack(">I", len(record)) + record
     return SIGNATURE + resource + (b"\0" if len(record) & 1 else b"")
+
+
+_NAMES = Allowlist.of("IPTC", ["By-line", "Credit", "CopyrightNotice", "ApplicationRecordVersion", "CodedCharacterSet"])
+
+
+def allowlist(policy: ScrubPolicy) -> Allowlist:
+    """What ExifTool reads of a canonical block: kept only with ``keep_copyright``."""
+    return _NAMES if policy.keep_copyright else Allowlist()

@@ -22,6 +22,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
 from xml.sax.saxutils import escape, quoteattr
 
+from ..allowlist import Allowlist
+from ..policy import ScrubPolicy
+
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 TIFF = "http://ns.adobe.com/tiff/1.0/"
 HDRGM = "http://ns.adobe.com/hdr-gain-map/1.0/"
@@ -269,3 +272,25 @@ def canonical_xmp(packet: bytes, *, keep_copyright: bool = False) -> tuple[XmpVa
     """The kept values of ``packet`` and the canonical packet holding them."""
     values = read_xmp(packet, keep_copyright=keep_copyright)
     return values, build_xmp(values)
+
+
+_GROUPS = {TIFF: "XMP-tiff", HDRGM: "XMP-hdrgm", HDRGAINMAP: "XMP-HDRGainMap", APDI: "XMP-apdi", DC: "XMP-dc",
+           PHOTOSHOP: "XMP-photoshop", XMP_RIGHTS: "XMP-xmpRights"}  # fmt: skip
+"""ExifTool's family-1 group of each namespace the canonical packet may hold."""
+
+
+def _tag_name(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def allowlist(policy: ScrubPolicy) -> Allowlist:
+    """What ExifTool reads of a canonical packet under ``policy``: the orientation, gain-map parameters, the
+    Google container directory and, with ``keep_copyright``, the rights fields."""
+    kept = Allowlist.of("XMP-tiff", ["Orientation"])
+    for namespace, properties in _PROPERTIES.items():
+        kept |= Allowlist.of(_GROUPS[namespace], [_tag_name(name) for name in properties])
+    kept |= Allowlist.of("XMP-GContainer", ["DirectoryItemSemantic", "DirectoryItemMime", "DirectoryItemLength"])
+    if policy.keep_copyright:
+        for namespace, name, _ in _RIGHTS:
+            kept |= Allowlist.of(_GROUPS[namespace], [_tag_name(name)])
+    return kept

@@ -54,7 +54,7 @@ def test_mixed_bucket_exact_report(s3: Any, images: dict[str, bytes]) -> None:
     big = rows["photos/big.jpg"]
     assert big["status"] == "leaking" and big["ranged"] is False  # JPEG markers hide in the scan data: read whole
     assert big["bytes_read"] == big["size"]
-    assert set(big["leftovers"]) == {"JPEG", "GPS", "XMP-dc"} and big["leftovers"]["XMP-dc"] == ["Creator"]
+    assert set(big["leftovers"]) == {"JPEG", "GPS", "XMP-dc", "XMP-x"} and big["leftovers"]["XMP-dc"] == ["Creator"]
     assert rows["photos/notes.txt"]["status"] == "unsupported" and rows["photos/notes.txt"]["format"] is None
     corrupt = rows["photos/corrupt.png"]
     assert corrupt["status"] == "unreadable" and corrupt["format"] == "PNG" and corrupt["error"]
@@ -69,7 +69,7 @@ def test_mixed_bucket_exact_report(s3: Any, images: dict[str, bytes]) -> None:
         "bytes_total": sum(len(images[n]) for n in ("clean.jpg", "gps.jpg", "big.jpg", "notes.txt", "corrupt.png")),
         "seconds": 0,
         "failing": 3,
-        "leaking_by_group": {"GPS": 2, "IFD0": 1, "JPEG": 2, "XMP-dc": 1},
+        "leaking_by_group": {"GPS": 2, "IFD0": 1, "JPEG": 2, "XMP-dc": 1, "XMP-x": 1},
         "finished": "t",
         "verdict": "FAIL",
     }
