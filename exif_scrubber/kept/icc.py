@@ -8,25 +8,27 @@ problem; 4-character codes are the only profile bytes a message shows, escaped w
 Canonical form
 --------------
 Header (bytes 0..127)
-    size (0..3): the output length, a multiple of 4. Kept as they are (signatures, enumerations, numbers):
-    preferred CMM (4..7), major and minor version (8..9), device class, colour space, PCS, 'acsp', platform,
-    flags, device manufacturer and model, attributes, rendering intent, PCS illuminant, creator.
-    Creation date and time (24..35): kept when every field is in range (year 1..9999, month 1..12, a day of
-    that month, hour 0..23, minute and second 0..59), else 2000-01-01 00:00:00. Zero: the reserved version
-    bytes (10..11) and the reserved bytes 100..127. Profile ID (84..99): always the MD5 of the output with
-    flags (44..47), rendering intent (64..67) and the ID itself zeroed, as ICC.1 defines it (v2 profiles
-    get one too: their reserved bytes there are ignored by readers).
+    size (0..3): the output length, a multiple of 4. Kept as they are (what colour management reads): major and
+    minor version (8..9), device class, colour space, PCS, 'acsp', rendering intent (64..67) and the PCS
+    illuminant (68..79). Zero: preferred CMM (4..7), the reserved version bytes (10..11), platform (40..43),
+    flags (44..47), device manufacturer and model (48..55), device attributes (56..63), creator (80..83) and the
+    reserved bytes 100..127: none of them changes a rendered pixel, and each can name the device or the software
+    that made the profile. Creation date and time (24..35): always 2000-01-01 00:00:00. Profile ID (84..99):
+    always the MD5 of the output with flags (44..47), rendering intent (64..67) and the ID itself zeroed, as ICC.1
+    defines it (v2 profiles get one too: their reserved bytes there are ignored by readers).
 Tags kept, each parsed by its type and written again exactly (reserved fields zero, no bytes beyond what
-the type declares, sub-elements rebuilt in processing order, each on a 4-byte boundary, zero padding)
-    A2B0-2, B2A0-2, gamt, pre0-2 (mft1, mft2, mAB, mBA); D2B0-3, B2D0-3 (mpet: cvst with curf/parf/samf,
-    matf, clut, bACS/eACS without their data); rXYZ gXYZ bXYZ wtpt bkpt lumi (XYZ); rTRC gTRC bTRC kTRC
-    (curv, para); chad (sf32, nine values); chrm; meas; view; tech, rig0, rig2, ciis (sig); clro; cicp.
+the type declares, sub-elements rebuilt in processing order, each on a 4-byte boundary, zero padding): only
+the tags that decide rendering
+    A2B0-2, B2A0-2 (mft1, mft2, mAB, mBA); D2B0-3, B2D0-3 (mpet: cvst with curf/parf/samf, matf, clut,
+    bACS/eACS without their data); rXYZ gXYZ bXYZ wtpt bkpt (XYZ); rTRC gTRC bTRC kTRC (curv, para); chad
+    (sf32, nine values); cicp.
     The Corbis XYZ and Monaco curve type codes that lcms reads are accepted for the colorant tags.
     Float data containing NaN is refused (a NaN carries free payload bits).
-Tags kept with neutral content
-    desc (the text "ICC profile"), cprt, dmnd, dmdd (the text "Not stated"): 'mluc' (one en-US record) in
-    v4 profiles, 'desc' textDescriptionType (desc, dmnd, dmdd) and 'text' (cprt) in v2 profiles.
-Tags dropped: every other signature, among them targ, calt, dtim, pseq, psid, vued, meta, clrt, clot, ncol,
+Tags kept with neutral content (ICC.1 requires them)
+    desc (the text "ICC profile") and cprt (the text "Not stated"): 'mluc' (one en-US record) in v4 profiles,
+    'desc' textDescriptionType (desc) and 'text' (cprt) in v2 profiles.
+Tags dropped: every other signature, among them the informational gamt, pre0-2, lumi, chrm, meas, view, tech,
+    rig0, rig2, ciis, clro, dmnd, dmdd, and targ, calt, dtim, pseq, psid, vued, meta, clrt, clot, ncol,
     ncl2, ps2s, ps2i, psd0-3, crdi, devs, scrd, scrn, bfd, resp, data, vcgt, MHC2, mmod, dscm, arts,
     aarg/aagg/aabg, A2B3/B2A3 (registered for iccMAX only) and all private tags.
 Layout
@@ -50,7 +52,6 @@ import struct
 import sys
 from array import array
 from collections.abc import Callable
-from datetime import datetime
 
 from ..allowlist import Allowlist
 from ..policy import ScrubPolicy
@@ -237,23 +238,19 @@ def _assemble(data: bytes, kept: list[tuple[bytes, bytes]]) -> bytes:
     return bytes(out)
 
 
+_HEADER_ZEROED = ((4, 8), (10, 12), (40, 64), (80, 128))
+"""Header fields a colour management module does not use, zeroed: preferred CMM, the reserved version bytes,
+platform, flags, device manufacturer and model, device attributes, creator, and everything from the profile ID on
+(the ID is computed afterwards)."""
+
+
 def _header(data: bytes, total: int) -> bytes:
     head = bytearray(data[:_HEADER_SIZE])
     head[0:4] = total.to_bytes(4, "big")
-    head[10:12] = bytes(2)
-    if not _valid_date(head[24:36]):
-        head[24:36] = _NEUTRAL_DATE
-    head[84:128] = bytes(44)
+    for start, end in _HEADER_ZEROED:
+        head[start:end] = bytes(end - start)
+    head[24:36] = _NEUTRAL_DATE
     return bytes(head)
-
-
-def _valid_date(raw: bytes | bytearray) -> bool:
-    year, month, day, hour, minute, second = struct.unpack(">6H", raw)
-    try:
-        datetime(year, month, day, hour, minute, second)
-    except ValueError:
-        return False
-    return True
 
 
 def _profile_id(out: bytes | bytearray) -> bytes:
@@ -562,12 +559,7 @@ _TYPES: dict[bytes, _Parser] = {
     _MONACO_CURV: _curv,
     b"para": _para,
     b"sf32": _fixed(44),  # only chad is kept with this type: nine values
-    b"chrm": _counted(2, 8),
-    b"sig ": _fixed(12),
-    b"meas": _fixed(36),
-    b"view": _fixed(36),
     b"cicp": _fixed(12),
-    b"clro": _counted(4, 1),
     b"mft1": _lut(wide=False),
     b"mft2": _lut(wide=True),
     b"mAB ": _lut_ab,
@@ -580,26 +572,21 @@ _B2A = frozenset({b"mft1", b"mft2", b"mBA "})
 _MPET = frozenset({b"mpet"})
 _XYZ = frozenset({b"XYZ ", _CORBIS_XYZ})
 _TRC = frozenset({b"curv", b"para", _MONACO_CURV})
-_SIG = frozenset({b"sig "})
 
 _TAG_TYPES: dict[bytes, frozenset[bytes]] = {
     **dict.fromkeys((b"A2B0", b"A2B1", b"A2B2"), _A2B),
-    **dict.fromkeys((b"B2A0", b"B2A1", b"B2A2", b"gamt"), _B2A),
-    **dict.fromkeys((b"pre0", b"pre1", b"pre2"), _A2B | _B2A),
+    **dict.fromkeys((b"B2A0", b"B2A1", b"B2A2"), _B2A),
     **dict.fromkeys((b"D2B0", b"D2B1", b"D2B2", b"D2B3", b"B2D0", b"B2D1", b"B2D2", b"B2D3"), _MPET),
     **dict.fromkeys((b"rXYZ", b"gXYZ", b"bXYZ", b"wtpt", b"bkpt"), _XYZ),
-    b"lumi": frozenset({b"XYZ "}),
     **dict.fromkeys((b"rTRC", b"gTRC", b"bTRC"), _TRC),
     b"kTRC": frozenset({b"curv", b"para"}),
     b"chad": frozenset({b"sf32"}),
-    b"chrm": frozenset({b"chrm"}),
-    b"meas": frozenset({b"meas"}),
-    b"view": frozenset({b"view"}),
-    **dict.fromkeys((b"tech", b"rig0", b"rig2", b"ciis"), _SIG),
-    b"clro": frozenset({b"clro"}),
     b"cicp": frozenset({b"cicp"}),
 }
-"""Kept tags and the types parsed for each (as lcms reads them, ICC.1 v2 to v4.4)."""
+"""Kept tags and the types parsed for each (as lcms reads them, ICC.1 v2 to v4.4): the tags that decide rendering
+(lookup tables, colorants, tone curves, white and black points, chromatic adaptation, coding-independent code
+points). Informational tags (gamut, preview, luminance, chromaticity, measurement, viewing conditions, technology,
+colorant order) are dropped: they change no pixel a viewer shows."""
 
 
 def _mluc(text: str) -> bytes:
@@ -616,16 +603,14 @@ def _text_description(text: str) -> bytes:
 _TEXT: dict[bytes, tuple[bytes, bytes]] = {
     b"desc": (_mluc("ICC profile"), _text_description("ICC profile")),
     b"cprt": (_mluc("Not stated"), b"text" + _ZERO4 + b"Not stated\0"),
-    b"dmnd": (_mluc("Not stated"), _text_description("Not stated")),
-    b"dmdd": (_mluc("Not stated"), _text_description("Not stated")),
 }
-"""Text tags kept with neutral content: (v4 'mluc', v2 'desc'/'text')."""
+"""Text tags ICC.1 requires, kept with neutral content: (v4 'mluc', v2 'desc'/'text')."""
 
 
-_GROUPS = Allowlist(groups=frozenset({"ICC_Profile", "ICC-header", "ICC-meas", "ICC-view", "ICC-chrm", "ICC-cicp"}))
+_GROUPS = Allowlist(groups=frozenset({"ICC_Profile", "ICC-header", "ICC-cicp"}))
 
 
 def allowlist(policy: ScrubPolicy) -> Allowlist:
-    """What ExifTool reads of a canonical profile (its header and the kept tags; ``ICC-clrt`` and ``ICC-meta`` come
-    from tags the reduction drops); nothing with ``strip_icc``."""
+    """What ExifTool reads of a canonical profile (its header and the kept tags; ``ICC-meas``, ``ICC-view``,
+    ``ICC-chrm``, ``ICC-clrt`` and ``ICC-meta`` come from tags the reduction drops); nothing with ``strip_icc``."""
     return Allowlist() if policy.strip_icc else _GROUPS

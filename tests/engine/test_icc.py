@@ -520,8 +520,7 @@ def test_text_tags_become_neutral_and_private_tags_go() -> None:
     tokens = Tokens()
     v4 = reduce_checked(planted_v4(tokens))
     assert [sig for sig, _, _ in tag_table(v4)] == [
-        b"desc", b"cprt", b"dmnd", b"dmdd", b"wtpt", b"chad", b"rXYZ", b"gXYZ", b"bXYZ", b"rTRC", b"gTRC", b"bTRC",
-        b"chrm",
+        b"desc", b"cprt", b"wtpt", b"chad", b"rXYZ", b"gXYZ", b"bXYZ", b"rTRC", b"gTRC", b"bTRC",
     ]  # fmt: skip
     assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(v4))).strip() == "ICC profile"
     assert tags_of(v4)[b"desc"][:4] == b"mluc"
@@ -554,6 +553,10 @@ def test_kept_simple_tags_keep_their_values_with_reserved_bytes_zeroed() -> None
 
     simple = {
         b"cicp": b"cicp" + Z4 + bytes([9, 16, 0, 1]),
+        b"bkpt": xyz(0.01, 0.01, 0.01),
+        b"kTRC": para(0, [2.2]),
+    }
+    informational = {
         b"chrm": b"chrm" + Z4 + struct.pack(">HH6I", 3, 1, 1, 2, 3, 4, 5, 6),
         b"meas": b"meas" + Z4 + struct.pack(">I3iIII", 1, 0, 0, 0, 2, 0x10000 // 100, 1),
         b"view": b"view" + Z4 + struct.pack(">3i3iI", 1, 2, 3, 4, 5, 6, 1),
@@ -562,19 +565,19 @@ def test_kept_simple_tags_keep_their_values_with_reserved_bytes_zeroed() -> None
         b"rig0": b"sig " + Z4 + b"prmg",
         b"clro": b"clro" + Z4 + struct.pack(">I", 3) + bytes([2, 0, 1]),
         b"lumi": xyz(80, 80, 80),
-        b"bkpt": xyz(0.01, 0.01, 0.01),
-        b"kTRC": para(0, [2.2]),
+        b"dmnd": b"desc" + Z4 + struct.pack(">I", 6) + b"Maker\0" + bytes(78),
+        b"gamt": b"mft1" + Z4,
     }
-    original = icc_profile([(sig, dirty(data)) for sig, data in simple.items()])
-    assert tags_of(reduce_checked(original)) == simple
+    original = icc_profile([(sig, dirty(data)) for sig, data in {**simple, **informational}.items()])
+    assert tags_of(reduce_checked(original)) == simple, "only what decides rendering stays"
 
 
-def test_dates_kept_when_valid_else_neutral() -> None:
+def test_dates_are_always_neutral() -> None:
+    """The profile's creation date renders nothing and can carry chosen numbers: always 2000-01-01."""
     srgb = tags_of(profile_bytes("sRGB"))
     tags = [(b"wtpt", srgb[b"wtpt"])]
-    valid = reduce_checked(icc_profile(tags, date=(2024, 2, 29, 23, 59, 59)))
-    assert struct.unpack_from(">6H", valid, 24) == (2024, 2, 29, 23, 59, 59)
     for bad in [
+        (2024, 2, 29, 23, 59, 59),
         (2023, 2, 29, 0, 0, 0),
         (0, 0, 0, 0, 0, 0),
         (2024, 13, 1, 0, 0, 0),
@@ -589,15 +592,22 @@ def test_dates_kept_when_valid_else_neutral() -> None:
 
 def test_profile_id_and_header_fields() -> None:
     original = bytearray(profile_bytes("sRGB"))
+    original[4:8] = b"lcms"  # preferred CMM
+    original[40:44] = b"APPL"  # platform
     original[44:48] = b"\x00\x00\x00\x01"  # flags: embedded
+    original[48:56] = b"GOOGPIX8"  # device manufacturer and model
+    original[56:64] = b"\x00\x00\x00\x00\x00\x00\x00\x01"  # attributes: transparency
     original[64:68] = b"\x00\x00\x00\x01"  # relative colorimetric
+    original[80:84] = b"GOOG"  # creator
     original[84:100] = b"X" * 16  # a wrong ID
     original[10:12] = b"\x12\x34"  # reserved version bytes
     out = reduce_checked(bytes(original))
     assert out[84:100] == expected_id(out) != bytes(16)
-    assert out[44:48] == b"\x00\x00\x00\x01" and out[64:68] == b"\x00\x00\x00\x01"
-    assert out[4:10] == original[4:10] and out[12:24] == original[12:24] and out[36:84] == original[36:84]
-    assert out[8:12] == b"\x04\x40\x00\x00"
+    assert out[64:68] == b"\x00\x00\x00\x01", "the rendering intent decides rendering: kept"
+    assert out[8:10] == original[8:10] and out[12:24] == original[12:24] and out[36:40] == b"acsp"
+    assert out[68:80] == original[68:80], "the PCS illuminant is kept"
+    for start, end in ((4, 8), (10, 12), (40, 64), (80, 84), (100, 128)):
+        assert out[start:end] == bytes(end - start), (start, end)
     # The ID covers the data: change one tag byte and it changes.
     changed = bytearray(out)
     changed[-5] ^= 1
@@ -670,7 +680,7 @@ def refusal_cases() -> Iterator[tuple[str, bytes, str]]:
     yield "escaped type", with_tag(b"rTRC", b"\x00\x01'\\" + Z4 + bytes(8)), r"type '\\x00\\x01\\x27\\x5c'"
     yield "wrong type for tag", with_tag(b"rXYZ", curv([1, 2])), "tag 'rXYZ' has type 'curv'"
     yield "duplicate", icc_profile([(b"wtpt", xyz(1, 1, 1)), (b"wtpt", xyz(1, 1, 0))]), "more than once"
-    yield "short kept tag", with_tag(b"lumi", b"XYZ "), "truncated"
+    yield "short kept tag", with_tag(b"bkpt", b"XYZ "), "truncated"
     yield "curv count", with_tag(b"kTRC", curv([1, 2])[:8] + b"\xff\xff\xff\xff"), "truncated"
     yield "para function", with_tag(b"kTRC", para(9, [1.0])), "unknown parametric"
     lut = tags_of(lut_rgb_lab_profile(random.Random(4)))
