@@ -72,7 +72,11 @@ class ByteModel:
     frames: int = 1
     """Frames, pages or views the file shows (what Pillow calls ``n_frames``), by the walker's count."""
     images: list[str] = field(default_factory=list)
-    """Per-image proof hashes of secondary images (MPF views, gain maps, HEIF items), in order."""
+    """Per-image proof hashes of secondary images (MPF views, gain maps, HEIF items) and embedded movies (a
+    motion photo's video), in order."""
+    embedded: list[tuple[int, int]] = field(default_factory=list)
+    """``[start, end)`` of each movie held inside the file (a motion photo's video): ExifTool reads each on its own
+    (with ``-ee``), as the movie handler's second opinion."""
     notes: list[str] = field(default_factory=list)
 
     def add(self, start: int, end: int, kind: Kind, label: str) -> None:

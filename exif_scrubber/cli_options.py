@@ -32,6 +32,7 @@ class RunOptions:
             keep_copyright=kwargs.pop("keep_copyright"),
             strip_icc=kwargs.pop("strip_icc"),
             keep_live_photo_pairing=kwargs.pop("keep_live_photo_pairing"),
+            drop_motion_photo_video=kwargs.pop("drop_motion_photo_video"),
         )
         return cls(
             policy=policy,
@@ -50,6 +51,11 @@ _OPTIONS = (
         "--keep-live-photo-pairing",
         is_flag=True,
         help="Keep the identifier that pairs a Live Photo's still and movie (a UUID, nothing else).",
+    ),
+    click.option(
+        "--drop-motion-photo-video",
+        is_flag=True,
+        help="Remove the movie of a motion photo (by default it is kept, cleaned like any video).",
     ),
     click.option(
         "--include",

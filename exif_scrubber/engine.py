@@ -76,6 +76,8 @@ class _Side:
     reading: Reading
     probe: PixelProbe
     findings: dict[str, list[str]] = field(default_factory=dict)
+    embedded: list[PixelProbe] = field(default_factory=list)
+    """FFmpeg's view of each movie the file holds (a motion photo's video)."""
 
 
 class Scrubber:
@@ -277,7 +279,31 @@ class Scrubber:
             raise Refused(f"{refusal}: {exc}") from None
         reading = self._read(handler, path, unknown=unknown)
         findings = _merged(_byte_findings(handler, model), self._leftovers(handler, model, reading))
-        return _Side(path, model, model.proof_hash(data), reading, self._probe(handler, path), findings)
+        side = _Side(path, model, model.proof_hash(data), reading, self._probe(handler, path), findings)
+        for number, (start, end) in enumerate(model.embedded):
+            movie = path.with_name(f"{path.stem}.movie{number}")
+            found, probed = self._embedded(memoryview(data)[start:end], movie, unknown=unknown)
+            side.findings = _merged(side.findings, found)
+            side.embedded.append(probed)
+        return side
+
+    def _embedded(self, data: Buffer, path: Path, *, unknown: bool) -> tuple[dict[str, list[str]], PixelProbe]:
+        """A movie held inside a photo, read on its own: ExifTool's leftovers (``-ee``: timed GPS too) against the
+        movie handler's allowlist, and FFmpeg's view. ``path`` is a name of the engine's own for the copy."""
+        movie = sniff(bytes(data[:HEAD_BYTES]))
+        if movie is None:
+            raise Refused("internal: an embedded movie is not a movie")
+        copy = path.with_suffix(f".{movie.extension}")
+        copy.write_bytes(data)
+        try:
+            model = movie.walk(data, self.policy)
+            reading = self._read(movie, copy, unknown=unknown)
+            found = self._leftovers(movie, model, reading)
+            return {f"motion photo video {group}": names for group, names in found.items()}, self._probe(movie, copy)
+        except (StructureError, Refusal) as exc:
+            raise Refused(f"the motion photo's video is malformed: {exc}") from None
+        finally:
+            copy.unlink(missing_ok=True)
 
     def _write(self, handler: FormatHandler, before: _Side, data: Buffer, output: Path) -> None:
         if handler.writer == "engine":
@@ -378,7 +404,9 @@ def _verify(before: _Side, after: _Side) -> Verification:
         format_kept=format_kept and before.reading.mime_type == after.reading.mime_type,
         size_kept=before.probe.size == after.probe.size,
         mode_kept=before.probe.mode == after.probe.mode,
-        frames_kept=before.model.frames == after.model.frames and _same_frames(before, after),
+        frames_kept=before.model.frames == after.model.frames
+        and _same_frames(before, after)
+        and before.embedded == after.embedded,
         orientation_kept=orientation_kept,
         leftovers=after.findings,
     )

@@ -33,6 +33,9 @@ class ScrubPolicy:
     keep_live_photo_pairing: bool = False
     """Keep the identifier that pairs a Live Photo's still and movie (Apple's ``ContentIdentifier``, a UUID), in
     canonical form: a one-entry Apple maker note in EXIF, a one-key ``Keys`` box in the movie. Nothing else."""
+    drop_motion_photo_video: bool = False
+    """Remove the movie of a motion photo (Google, Samsung, a JPEG with an MP4 appended). By default it is kept,
+    cleaned as any video is, and every offset and length pointing at it is rewritten."""
 
     def fingerprint(self) -> str:
         """A short, stable description recorded in the S3 marker, e.g. ``p1;icc``."""
@@ -43,11 +46,14 @@ class ScrubPolicy:
             flags.append("copyright")
         if self.keep_live_photo_pairing:
             flags.append("livephoto")
+        if self.drop_motion_photo_video:
+            flags.append("nomotion")
         return ";".join(flags)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ScrubPolicy:
-        """Build a policy from ``KEEP_COPYRIGHT``, ``STRIP_ICC``, ``MAX_PIXELS``, ``KEEP_LIVE_PHOTO_PAIRING``.
+        """Build a policy from ``KEEP_COPYRIGHT``, ``STRIP_ICC``, ``MAX_PIXELS``, ``KEEP_LIVE_PHOTO_PAIRING``,
+        ``DROP_MOTION_PHOTO_VIDEO``.
 
         Raises ``ValueError`` with a clear message on a malformed value.
         """
@@ -66,6 +72,7 @@ class ScrubPolicy:
             strip_icc=parse_bool(env, "STRIP_ICC", False),
             max_pixels=max_pixels,
             keep_live_photo_pairing=parse_bool(env, "KEEP_LIVE_PHOTO_PAIRING", False),
+            drop_motion_photo_video=parse_bool(env, "DROP_MOTION_PHOTO_VIDEO", False),
         )
 
 

@@ -187,3 +187,29 @@ def view_movie(path: Path) -> MovieView:
                     rotations.setdefault(number, float(frame.rotation))
         view.rotation = [rotations.get(number, 0.0) for number, s in enumerate(kept) if s.type == "video"]
     return view
+
+
+MOVIE_TAGS = ("MotionPhotoVideo", "EmbeddedVideoFile", "MicroVideo")
+"""ExifTool's names for a motion photo's movie (Google JPEG and HEIC, Samsung trailer)."""
+
+
+def embedded_movie(path: Path) -> bytes | None:
+    """The motion photo's movie inside ``path`` as ExifTool cuts it out (``-b``), or None."""
+    for name in MOVIE_TAGS:
+        result = subprocess.run(
+            [str(locate_exiftool()), "-b", f"-{name}", str(path)], capture_output=True, check=False, timeout=60
+        )
+        if result.stdout[4:8] == b"ftyp":
+            return result.stdout
+    return None
+
+
+def decodes(movie: bytes, folder: Path) -> MovieView | None:
+    """The movie's view when FFmpeg decodes at least one video frame of it, else None."""
+    path = folder / f"movie-{hashlib.sha256(movie).hexdigest()[:12]}.mp4"
+    path.write_bytes(movie)
+    try:
+        view = view_movie(path)
+    except (av.error.FFmpegError, AttributeError, ValueError):
+        return None
+    return view if any(view.frames.values()) else None

@@ -51,7 +51,8 @@ SCENARIOS: dict[str, dict[str, str]] = {
     },
     "new-direct-reserved-alarmtopic-policy": {
         "ReservedConcurrency": "5", "AlarmTopicArn": f"arn:aws:sns:eu-west-1:{ACCOUNT}:ops",
-        "KeepCopyright": "true", "StripIcc": "true", "KeepLivePhotoPairing": "true", "LogRetentionDays": "365",
+        "KeepCopyright": "true", "StripIcc": "true", "KeepLivePhotoPairing": "true", "DropMotionPhotoVideo": "true",
+        "LogRetentionDays": "365",
     },
     "existing-queue-x86-quarantine-kms": {
         "ExistingBucketName": EXISTING, "Trigger": "Queue", "Architecture": "x86_64",
@@ -422,7 +423,7 @@ def test_environment_follows_the_parameters() -> None:
     }  # fmt: skip
     function = deployed(parameters)["Resources"]["ScrubberFunction"]["Properties"]
     assert function["Environment"]["Variables"] == {
-        "KEEP_COPYRIGHT": "true", "STRIP_ICC": "true", "KEEP_LIVE_PHOTO_PAIRING": "true",
+        "KEEP_COPYRIGHT": "true", "STRIP_ICC": "true", "KEEP_LIVE_PHOTO_PAIRING": "true", "DROP_MOTION_PHOTO_VIDEO": "true",
         "MARKER_SECRET_ARN": {"Ref": "MarkerSecret"},
         "EVIDENCE_BUCKET": {"Ref": "EvidenceBucket"}, "EVIDENCE_PREFIX": "exif-scrubber-evidence/",
         "DELETE_ORIGINAL_VERSION": "false", "ON_FAILURE": "quarantine", "QUARANTINE_PREFIX": "quarantine/",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from ..allowlist import Allowlist
@@ -33,6 +33,7 @@ from ..kept.icc import IccError, is_canonical_icc, reduce_icc
 from ..kept.xmp import XmpValues, build_xmp, read_xmp
 from ..policy import ScrubPolicy
 from . import heif_meta as hm
+from . import motion_photo
 from .base import FormatHandler, Refusal, Tags, merged_tags
 from .isobmff import Box, BoxError, box, brands, iter_boxes
 from .movie import Movie, parse_movie, rebuild_moov
@@ -100,6 +101,12 @@ class HeifModel(ByteModel):
     moov: Box | None = None
     movie: Movie | None = None
     """The image sequence's movie header (AVIF/HEIF sequences), if any."""
+    xmp_values: dict[int, XmpValues] = field(default_factory=dict)
+    """The kept values of each XMP item (rewritten to point at a kept motion photo movie)."""
+    motion: motion_photo.EmbeddedMovie | None = None
+    """A motion photo's movie (Samsung and Google HEIC: the payload of a top-level ``mpvd`` box)."""
+    motion_header: int = 8
+    """The size of the ``mpvd`` box's header (8, or 16 with a 64-bit size), which the XMP's padding counts."""
 
 
 def _reachable(meta: hm.Meta) -> set[int]:
@@ -207,6 +214,7 @@ class _Walk:
         if item.id == self._primary_metadata(b"mime"):
             self.model.xmp_orientation = values.orientation
         self.model.replaced[item.id] = canonical
+        self.model.xmp_values[item.id] = values
         return Kind.KEPT if data == canonical else Kind.METADATA
 
     def _primary_metadata(self, kind: bytes) -> int | None:
@@ -347,6 +355,36 @@ def _sequence(data: Buffer, model: HeifModel, walker: _Walk, moovs: list[Box]) -
             model.proof.append((start, start + length))
 
 
+def _motion(walker: _Walk, mpvd: Box) -> None:
+    """A motion photo's ``mpvd`` box: its movie walked by the movie handler (kept, cleaned), or metadata."""
+    model, policy = walker.model, walker.policy
+    try:
+        movie = motion_photo.walk_movie(walker.data, mpvd.body, mpvd.end, policy)
+    except motion_photo.MalformedMovie as exc:
+        model.notes.append(motion_photo.MALFORMED_NOTE.format(exc))
+        movie = None
+    if movie is None or policy.drop_motion_photo_video:
+        if movie is not None:
+            model.notes.append(motion_photo.DROPPED_NOTE)
+        walker.claim(mpvd.start, mpvd.end, Kind.METADATA, "mpvd box")
+        return
+    walker.claim(mpvd.start, mpvd.body, Kind.STRUCTURE, "mpvd header")
+    for span in movie.model.spans:
+        walker.claim(movie.start + span.start, movie.start + span.end, span.kind, motion_photo.PREFIX + span.label)
+    model.motion, model.motion_header = movie, mpvd.body - mpvd.start
+    model.images.append(movie.model.proof_hash(memoryview(walker.data)[movie.start : movie.end]))
+    model.embedded.append((movie.start, movie.end))
+    model.notes.append(motion_photo.KEPT_NOTE)
+
+
+def _motion_xmp_kinds(model: HeifModel) -> None:
+    """An XMP item that points at a movie the file does not keep is not in its clean form."""
+    if model.motion is not None:
+        return
+    stale = {f"item {i} (mime)" for i, values in model.xmp_values.items() if values.is_motion_photo}
+    model.spans = [replace(span, kind=Kind.METADATA) if span.label in stale else span for span in model.spans]
+
+
 def _top_level(walker: _Walk, boxes: list[Box]) -> None:
     """ftyp and the mdat header are structure; meta and moov are walked; any other top-level box is metadata."""
     for top in boxes:
@@ -354,6 +392,8 @@ def _top_level(walker: _Walk, boxes: list[Box]) -> None:
             walker.claim(top.start, top.end, Kind.STRUCTURE, "ftyp")
         elif top.type == b"mdat":
             walker.claim(top.start, top.body, Kind.STRUCTURE, "mdat header")
+        elif top.type == b"mpvd" and walker.model.motion is None:
+            _motion(walker, top)
         elif top.type not in (b"meta", b"moov"):
             walker.claim(top.start, top.end, Kind.METADATA, f"{top.name} box")
 
@@ -448,6 +488,7 @@ HEIF_TAGS: dict[str, Tags] = {
     "property a1lx": _qt("Unknown_a1lx"),
     "item # (Exif)": kept_exif.allowlist,
     "item # (mime)": kept_xmp.allowlist,
+    "mpvd header": _qt("MotionPhotoVideo"),
 }
 """ExifTool's names for the boxes, properties and kept items of the ``meta`` box the HEIF walker keeps (its
 properties are reported in the ``QuickTime`` group; a second ICC profile as ``ICC-header1`` ...). A ``colr``
@@ -480,6 +521,7 @@ class _HeifBase(FormatHandler):
         _sequence(data, model, walker, [b for b in boxes if b.type == b"moov"])
         _top_level(walker, boxes)
         claims_to_spans(model, walker.claims, data, gap_label="bytes no kept item references")
+        _motion_xmp_kinds(model)
         model.exiftool_ranges = [
             (start, start + length)
             for item_id in sorted(model.meta.items)
@@ -491,7 +533,27 @@ class _HeifBase(FormatHandler):
 
     def rewrite(self, model: ByteModel, data: Buffer, policy: ScrubPolicy) -> bytes:
         assert isinstance(model, HeifModel) and model.meta is not None and model.ftyp is not None
-        return _rebuild(model, data)
+        movie = motion_photo.clean_movie(data, model.motion, policy) if model.motion is not None else b""
+        return _rebuild(_pointing_at(model, len(movie)), data) + _mpvd(movie, model.motion_header)
+
+
+def _pointing_at(model: HeifModel, movie: int) -> HeifModel:
+    """The model with its XMP items pointing at the movie the output keeps (``movie`` bytes; 0: none)."""
+    replaced = dict(model.replaced)
+    for item_id, values in model.xmp_values.items():
+        if values.is_motion_photo:
+            pointing = values.with_motion(movie, movie) if movie else values.without_motion()
+            replaced[item_id] = build_xmp(pointing) or replaced[item_id]
+    return replace(model, replaced=replaced)
+
+
+def _mpvd(movie: bytes, header: int) -> bytes:
+    """The ``mpvd`` box holding a motion photo's movie, with the header size the input had (its XMP counts it)."""
+    if not movie:
+        return b""
+    if header == 16:
+        return struct.pack(">I4sQ", 1, b"mpvd", len(movie) + 16) + movie
+    return box(b"mpvd", movie)
 
 
 def _rebuild(model: HeifModel, data: Buffer) -> bytes:

@@ -30,7 +30,7 @@ from ..kept.exif import ExifValues, build_exif, read_exif
 from ..kept.icc import IccError, is_canonical_icc, reduce_icc
 from ..kept.xmp import XmpValues, build_xmp, read_xmp
 from ..policy import ScrubPolicy
-from . import mpf
+from . import motion_photo, mpf
 from .base import FormatHandler, Refusal, Tags, source_of
 from .jpeg_segments import (
     DECODING,
@@ -110,6 +110,8 @@ class JpegModel(ByteModel):
     size_px: tuple[int, int] | None = None
     secondaries: list[tuple[int, JpegModel]] = field(default_factory=list)
     """(offset in the file, model) of each MPF secondary image, in file order."""
+    motion: motion_photo.EmbeddedMovie | None = None
+    """A motion photo's movie after the images (kept, cleaned, unless the policy drops it)."""
 
 
 class _Walk:
@@ -369,9 +371,12 @@ STRUCTURE_TAGS: dict[str, Tags] = {
         ],
     ),
     "secondary image": Allowlist.of("MPImage#", ["MPImage#"]) | Allowlist.of("Google", ["GainMapImage"]),
+    "motion photo video": Allowlist.of("Google", ["MotionPhotoVideo"]),
+    "Samsung motion photo trailer": Allowlist.of("Samsung", ["EmbeddedVideoType", "EmbeddedVideoFile"]),
 }
 """ExifTool's names for what the JPEG walker keeps. A secondary image (an MPO view, a gain map the MPF index or
-the Ultra HDR container directory names) is image data of the file: ExifTool shows it as a binary tag."""
+the Ultra HDR container directory names) is image data of the file: ExifTool shows it as a binary tag; so is a
+motion photo's movie (its own tags are the movie handler's, read from the movie alone)."""
 
 
 class JpegHandler(FormatHandler):
@@ -390,6 +395,9 @@ class JpegHandler(FormatHandler):
         """The primary's sources and each secondary image's (its span labels without their ``image N:``)."""
         found = set()
         for span in model.spans:
+            if span.label.startswith(motion_photo.PREFIX):
+                found.add("motion photo video")  # the movie's own tags: its handler's list, read on its own
+                continue
             found.add(source_of(_SECONDARY.sub("", span.label)))
             if _SECONDARY.match(span.label) and span.kind is Kind.IMAGE:
                 found.add("secondary image")
@@ -415,8 +423,7 @@ class JpegHandler(FormatHandler):
                 )
             model.images.append(secondary.proof_hash(view[start : start + secondary.size]))
             pos = start + secondary.size
-        if pos < len(data):
-            model.add(pos, len(data), Kind.METADATA, "bytes after EOI (trailer)")
+        _trailer(model, view, pos, policy)
         model.exiftool_ranges = exiftool_ranges(view, model.segments)
         if not _mpf_consistent(model, view):
             _relabel(model, "APP2 MPF index", Kind.METADATA)
@@ -427,22 +434,67 @@ class JpegHandler(FormatHandler):
         return rewrite_file(model, data, policy)
 
 
+def _trailer(model: JpegModel, view: memoryview, pos: int, policy: ScrubPolicy) -> None:
+    """What follows the last image: a motion photo's movie (walked by the movie handler), or metadata."""
+    if pos >= len(view):
+        if model.kept.xmp.is_motion_photo:
+            _relabel(model, "APP1 XMP", Kind.METADATA)  # it points at a movie the file does not have
+        return
+    xmp = model.kept.xmp
+    try:
+        movie, _ = motion_photo.find_movie(
+            view, pos, policy, container_length=xmp.motion_length, micro_offset=xmp.micro_video_offset
+        )
+    except motion_photo.MalformedMovie as exc:
+        movie = None
+        model.notes.append(motion_photo.MALFORMED_NOTE.format(exc))
+    motion_photo.label_jpeg_trailer(model, view, pos, movie, policy)
+    if movie is not None and not policy.drop_motion_photo_video:
+        model.motion = movie
+        model.notes.append(motion_photo.KEPT_NOTE)
+    elif movie is not None:
+        model.notes.append(motion_photo.DROPPED_NOTE)
+    if model.motion is None and xmp.is_motion_photo:
+        _relabel(model, "APP1 XMP", Kind.METADATA)
+
+
+def _motion_tail(model: JpegModel, data: Buffer, policy: ScrubPolicy) -> tuple[bytes, int]:
+    """The kept motion photo's movie, cleaned, with the canonical Samsung trailer around it where there was one;
+    and how far before the end of the file the movie starts (what the XMP's length and offset say)."""
+    if model.motion is None:
+        return b"", 0
+    movie = motion_photo.clean_movie(data, model.motion, policy)
+    if not model.motion.samsung:
+        return movie, len(movie)
+    head, tail = motion_photo.samsung_parts(len(movie))
+    return head + movie + tail, len(movie) + len(tail)
+
+
+def _xmp_for(model: JpegModel, secondaries: list[bytes], from_end: int) -> XmpValues:
+    """The primary's XMP pointing at what the output holds: the gain map's length; the movie, ``from_end`` bytes
+    before the end of the file (a container item's length and a MicroVideo offset both count that way)."""
+    xmp = model.kept.xmp.with_lengths({"GainMap": len(secondaries[0])}) if secondaries else model.kept.xmp
+    xmp = xmp.without_motion() if model.motion is None else xmp.with_motion(from_end, from_end)
+    if not secondaries and model.motion is None:
+        xmp = replace(xmp, container=())  # a directory of images the file does not have: it goes
+    return xmp
+
+
 def rewrite_file(model: JpegModel, data: Buffer, policy: ScrubPolicy) -> bytes:
-    """The clean file of ``model``: the primary image, then every secondary image, each rewritten."""
+    """The clean file of ``model``: the primary image, then every secondary image, each rewritten, then a motion
+    photo's movie."""
     view = memoryview(data)
     secondaries = [rewrite_file(sub, view[start : start + sub.size], policy) for start, sub in model.secondaries]
-    xmp = model.kept.xmp.with_lengths({"GainMap": len(secondaries[0])}) if secondaries else model.kept.xmp
-    if not secondaries:
-        xmp = replace(xmp, container=())  # a directory of images the file does not have: it goes
-    kept = replace(model.kept, xmp=xmp)
+    tail, from_end = _motion_tail(model, view, policy)
+    kept = replace(model.kept, xmp=_xmp_for(model, secondaries, from_end))
     if kept.mpf is not None and kept.mpf.entries and not secondaries:
         kept.mpf = None  # the index points at nothing: the secondary images were a trailer
     primary, mpf_at = _rewrite_image(model, view, kept, policy)
     if not secondaries or kept.mpf is None:
-        return primary
+        return primary + tail
     index = _index_for(kept.mpf, len(primary), [len(s) for s in secondaries], mpf_at)
     primary, _ = _rewrite_image(model, view, replace(kept, mpf=index), policy)
-    return primary + b"".join(secondaries)
+    return primary + b"".join(secondaries) + tail
 
 
 def _kept_segments(kept: KeptItems, policy: ScrubPolicy) -> list[tuple[int, bytes]]:

@@ -30,6 +30,7 @@ TIFF = "http://ns.adobe.com/tiff/1.0/"
 HDRGM = "http://ns.adobe.com/hdr-gain-map/1.0/"
 HDRGAINMAP = "http://ns.apple.com/HDRGainMap/1.0/"
 APDI = "http://ns.apple.com/pixeldatainfo/1.0/"
+CAMERA = "http://ns.google.com/photos/1.0/camera/"
 CONTAINER = "http://ns.google.com/photos/1.0/container/"
 ITEM = "http://ns.google.com/photos/1.0/container/item/"
 DC = "http://purl.org/dc/elements/1.1/"
@@ -50,8 +51,15 @@ _NUMBER = re.compile(r"[+-]?(?:\d{1,20}(?:\.\d{0,20})?|\.\d{1,20})(?:[eE][+-]?\d
 _VERSION = re.compile(r"\d{1,3}(?:\.\d{1,3}){0,2}")
 _BOOLEAN = frozenset({"True", "False"})
 _AUX_TYPES = frozenset({"urn:com:apple:photo:2020:aux:hdrgainmap"})
-_SEMANTICS = frozenset({"Primary", "GainMap"})
-_MIMES = frozenset({"image/jpeg", "image/heic", "image/avif", "image/png"})
+_SEMANTICS = frozenset({"Primary", "GainMap", "MotionPhoto"})
+_MIMES = frozenset({"image/jpeg", "image/heic", "image/avif", "image/png", "video/mp4", "video/quicktime"})
+MOTION_PROPERTIES = (
+    "MotionPhoto", "MotionPhotoVersion", "MotionPhotoPresentationTimestampUs",
+    "MicroVideo", "MicroVideoVersion", "MicroVideoOffset", "MicroVideoPresentationTimestampUs",
+)  # fmt: skip
+"""Google's motion-photo fields (``GCamera``): flags, versions, the still's timestamp in the movie, the offset of
+the movie from the end of the file. Integers only; kept when the movie is kept, offsets rewritten."""
+_INTEGER = re.compile(r"-?\d{1,12}")
 _PROPERTIES: dict[str, dict[str, re.Pattern[str] | frozenset[str]]] = {
     HDRGM: {
         "Version": _VERSION, "GainMapMin": _NUMBER, "GainMapMax": _NUMBER, "Gamma": _NUMBER, "OffsetSDR": _NUMBER,
@@ -81,6 +89,7 @@ class ContainerItem:
     semantic: str
     mime: str
     length: int | None = None
+    padding: int | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,8 @@ class XmpValues:
     container: tuple[ContainerItem, ...] = field(default=())
     rights: tuple[tuple[str, str, Value], ...] = ()
     """(namespace, property, value) of the rights fields kept with ``keep_copyright``."""
+    motion: tuple[tuple[str, int], ...] = ()
+    """(property, value) of the motion-photo fields (:data:`MOTION_PROPERTIES`), in that order."""
 
     @property
     def empty(self) -> bool:
@@ -102,6 +113,32 @@ class XmpValues:
         """The same values with the container items of ``lengths``' semantics set to new lengths."""
         items = tuple(replace(i, length=lengths.get(i.semantic, i.length)) for i in self.container)
         return replace(self, container=items)
+
+    @property
+    def is_motion_photo(self) -> bool:
+        """The packet says a movie comes with the photo (a container item or a MicroVideo offset)."""
+        return any(i.semantic == "MotionPhoto" for i in self.container) or self.micro_video_offset is not None
+
+    @property
+    def motion_length(self) -> int | None:
+        """The ``Item:Length`` of the container's motion-photo item."""
+        return next((i.length for i in self.container if i.semantic == "MotionPhoto"), None)
+
+    @property
+    def micro_video_offset(self) -> int | None:
+        return next((value for name, value in self.motion if name == "MicroVideoOffset"), None)
+
+    def with_motion(self, length: int, offset: int) -> XmpValues:
+        """The values pointing at a kept movie: the container item's length, the MicroVideo offset from the end."""
+        motion = tuple((n, offset if n == "MicroVideoOffset" else v) for n, v in self.motion)
+        return replace(self.with_lengths({"MotionPhoto": length}), motion=motion)
+
+    def without_motion(self) -> XmpValues:
+        """The values without any motion-photo field or container item (no movie is kept)."""
+        container = tuple(i for i in self.container if i.semantic != "MotionPhoto")
+        if len(container) == 1 and container[0].semantic == "Primary":
+            container = ()
+        return replace(self, motion=(), container=container)
 
 
 def parse_xml(packet: bytes) -> ET.Element | None:
@@ -126,6 +163,7 @@ def read_xmp(packet: bytes, *, keep_copyright: bool = False) -> XmpValues:
         gain_map=tuple(_gain_map(descriptions)),
         container=_container(descriptions),
         rights=tuple(_rights(descriptions)) if keep_copyright else (),
+        motion=_motion(descriptions),
     )
 
 
@@ -188,6 +226,16 @@ def _gain_map(descriptions: list[ET.Element]) -> list[tuple[str, str, Value]]:
     return [(ns, name, found[ns, name]) for ns, name in order if (ns, name) in found]
 
 
+def _motion(descriptions: list[ET.Element]) -> tuple[tuple[str, int], ...]:
+    found: dict[str, int] = {}
+    for element in descriptions:
+        for name in MOTION_PROPERTIES:
+            value = _property(element, CAMERA, name)
+            if isinstance(value, str) and _INTEGER.fullmatch(value):
+                found.setdefault(name, int(value))
+    return tuple((name, found[name]) for name in MOTION_PROPERTIES if name in found)
+
+
 def _container(descriptions: list[ET.Element]) -> tuple[ContainerItem, ...]:
     for element in descriptions:
         directory = element.find(f"{{{CONTAINER}}}Directory")
@@ -206,12 +254,18 @@ def _container(descriptions: list[ET.Element]) -> tuple[ContainerItem, ...]:
 
 def _container_item(element: ET.Element) -> ContainerItem | None:
     semantic, mime = _property(element, ITEM, "Semantic"), _property(element, ITEM, "Mime")
-    length = _property(element, ITEM, "Length")
+    length, padding = _property(element, ITEM, "Length"), _property(element, ITEM, "Padding")
     if semantic not in _SEMANTICS or mime not in _MIMES:
         return None
-    if length is not None and not (isinstance(length, str) and length.isdigit() and len(length) <= 12):
-        return None
-    return ContainerItem(str(semantic), str(mime), int(length) if isinstance(length, str) else None)
+    for number in (length, padding):
+        if number is not None and not (isinstance(number, str) and number.isdigit() and len(number) <= 12):
+            return None
+    return ContainerItem(
+        str(semantic),
+        str(mime),
+        int(length) if isinstance(length, str) else None,
+        int(padding) if isinstance(padding, str) else None,
+    )
 
 
 def build_xmp(values: XmpValues) -> bytes:
@@ -221,9 +275,12 @@ def build_xmp(values: XmpValues) -> bytes:
     namespaces = {TIFF} if values.orientation is not None else set()
     namespaces |= {ns for ns, _, _ in (*values.gain_map, *values.rights)}
     declarations = "".join(f' xmlns:{_PREFIXES[ns]}="{ns}"' for ns in _PREFIXES if ns in namespaces)
+    if values.motion:
+        declarations += f' xmlns:GCamera="{CAMERA}"'
     if values.container:
         declarations += f' xmlns:Container="{CONTAINER}" xmlns:Item="{ITEM}"'
     attributes = f' tiff:Orientation="{values.orientation}"' if values.orientation is not None else ""
+    attributes += "".join(f' GCamera:{name}="{value}"' for name, value in values.motion)
     elements = ""
     for ns, name, value in values.gain_map:
         qualified = f"{_PREFIXES[ns]}:{name}"
@@ -264,6 +321,7 @@ def _rights_xml(rights: tuple[tuple[str, str, Value], ...]) -> tuple[str, str]:
 
 def _item(item: ContainerItem) -> str:
     length = f' Item:Length="{item.length}"' if item.length is not None else ""
+    length += f' Item:Padding="{item.padding}"' if item.padding is not None else ""
     fields = f'Item:Semantic="{item.semantic}" Item:Mime="{item.mime}"{length}'
     return f'<rdf:li rdf:parseType="Resource"><Container:Item {fields}/></rdf:li>'
 
@@ -289,7 +347,11 @@ def allowlist(policy: ScrubPolicy) -> Allowlist:
     kept = Allowlist.of("XMP-tiff", ["Orientation"])
     for namespace, properties in _PROPERTIES.items():
         kept |= Allowlist.of(_GROUPS[namespace], [_tag_name(name) for name in properties])
-    kept |= Allowlist.of("XMP-GContainer", ["DirectoryItemSemantic", "DirectoryItemMime", "DirectoryItemLength"])
+    kept |= Allowlist.of(
+        "XMP-GContainer",
+        ["DirectoryItemSemantic", "DirectoryItemMime", "DirectoryItemLength", "DirectoryItemPadding"],
+    )
+    kept |= Allowlist.of("XMP-GCamera", MOTION_PROPERTIES)
     if policy.keep_copyright:
         for namespace, name, _ in _RIGHTS:
             kept |= Allowlist.of(_GROUPS[namespace], [_tag_name(name)])
