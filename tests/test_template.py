@@ -423,7 +423,8 @@ def test_environment_follows_the_parameters() -> None:
     }  # fmt: skip
     function = deployed(parameters)["Resources"]["ScrubberFunction"]["Properties"]
     assert function["Environment"]["Variables"] == {
-        "KEEP_COPYRIGHT": "true", "STRIP_ICC": "true", "KEEP_LIVE_PHOTO_PAIRING": "true", "DROP_MOTION_PHOTO_VIDEO": "true",
+        "KEEP_COPYRIGHT": "true", "STRIP_ICC": "true", "KEEP_LIVE_PHOTO_PAIRING": "true",
+        "DROP_MOTION_PHOTO_VIDEO": "true",
         "MARKER_SECRET_ARN": {"Ref": "MarkerSecret"},
         "EVIDENCE_BUCKET": {"Ref": "EvidenceBucket"}, "EVIDENCE_PREFIX": "exif-scrubber-evidence/",
         "DELETE_ORIGINAL_VERSION": "false", "ON_FAILURE": "quarantine", "QUARANTINE_PREFIX": "quarantine/",

@@ -158,7 +158,7 @@ def test_an_appended_movie_is_kept_cleaned(scrubber: Scrubber, tmp_path: Path, m
 
 
 def test_the_policy_can_drop_the_movie(tmp_path: Path, movie: tuple[bytes, Plants]) -> None:
-    clip, plants = movie
+    clip, _ = movie
     source, target = tmp_path / "motion.jpg", tmp_path / "out.jpg"
     source.write_bytes(google(clip))
     with Scrubber(ScrubPolicy(drop_motion_photo_video=True)) as dropping:
