@@ -336,21 +336,14 @@ class ObjectScrubber:
     def _quarantine(self, result: ObjectResult, snapshot: Snapshot) -> bool:
         """Copy exactly the version read to the private quarantine prefix, then remove the original.
 
-        Returns False (and records why) when the copy failed: the caller then tags the object instead.
+        Returns False (and records why) when nothing holds a copy and the version read is still there: the
+        caller then tags it instead. True once it is quarantined, or when a newer upload replaced it first
+        (``conflict``: there is nothing left to quarantine, and the newer upload is not ours to tag).
         """
         bucket, key = result.bucket, result.key
-        dest = f"{self.config.quarantine_prefix}{key}"
-        try:
-            try:
-                self.s3.copy_private(bucket, key, dest, snapshot, {STATUS_TAG: "failed"})
-            except ObjectChanged:  # an earlier quarantined object has that name: keep it, use a unique one
-                dest = f"{dest}.{snapshot.etag}"
-                self.s3.copy_private(bucket, key, dest, snapshot, {STATUS_TAG: "failed"})
-        except ObjectChanged:
-            result.notes.append(f"{dest} already holds this quarantined version")
-        except (ClientError, BotoCoreError) as exc:
-            result.problems.append(f"quarantine copy to {dest} failed: {exc}")
-            return False
+        dest = self._copy_to_quarantine(result, snapshot)
+        if dest is None:
+            return result.status is Status.CONFLICT
         result.status, result.quarantine_key = Status.QUARANTINED, dest
         try:
             if self.config.delete_original_version and snapshot.versioned:
@@ -369,6 +362,54 @@ class ObjectScrubber:
             result.problems.append(f"quarantined to {dest} but could not remove the original: {exc}")
             self._tag(result, snapshot.version_id, "failed")
         return True
+
+    def _copy_to_quarantine(self, result: ObjectResult, snapshot: Snapshot) -> str | None:
+        """The quarantine key that now holds the version read, or None (``result`` says why).
+
+        The copy is conditional on both ends, and S3 answers 412 for either: ``x-amz-copy-source-if-match`` when
+        the source is no longer the version read, ``If-None-Match: *`` when the destination exists. A HEAD of
+        each tells them apart. A taken name is never replaced: the next try is a name unique to the version read
+        (``<key>.<etag>``), and that name holding an object of the same size is an earlier attempt's copy.
+        """
+        base = f"{self.config.quarantine_prefix}{result.key}"
+        for dest in (base, f"{base}.{snapshot.etag}"):
+            try:
+                self.s3.copy_private(result.bucket, result.key, dest, snapshot, {STATUS_TAG: "failed"})
+                return dest
+            except (ObjectChanged, ObjectGone):
+                pass
+            except (ClientError, BotoCoreError) as exc:
+                result.problems.append(f"quarantine copy to {dest} failed: {exc}")
+                return None
+            if not self._still_the_version_read(result, snapshot):
+                return None
+            held = self.s3.head(result.bucket, dest)
+            if held is None:
+                result.problems.append(
+                    f"quarantine copy to {dest} refused (412), yet the source is unchanged and {dest} does not exist"
+                )
+                return None
+            if dest != base and held.size == snapshot.size:
+                result.notes.append(f"{dest} already holds this quarantined version")
+                return dest
+        result.problems.append(f"quarantine: {base} and {base}.{snapshot.etag} both hold other objects")
+        return None
+
+    def _still_the_version_read(self, result: ObjectResult, snapshot: Snapshot) -> bool:
+        """True when the object (or exactly the version read) is still there with the ETag read; otherwise the
+        result becomes a ``conflict``: a newer upload or a delete got there first, and nothing is quarantined."""
+        current = self.s3.head(result.bucket, result.key, snapshot.version_id)
+        if current is not None and current.etag == snapshot.etag:
+            return True
+        failure = result.reason
+        result.status = Status.CONFLICT
+        result.reason = (
+            "a newer upload replaced the object before it could be quarantined; kept theirs, quarantined nothing"
+            if current is not None
+            else "the object was deleted before it could be quarantined; quarantined nothing"
+        )
+        result.notes.append(f"the version read had failed: {failure}")
+        return False
 
 
 def _message(exc: ClientError) -> str:
