@@ -54,7 +54,6 @@ class Head:
     version_id: str | None
     size: int
     metadata: dict[str, str]
-    server_side_encryption: str | None = None
     checksum_sha256: str | None = None
     """The SHA-256 checksum S3 stores for the object (base64, as ``x-amz-checksum-sha256``), when it has one."""
 
@@ -214,7 +213,6 @@ class S3Objects:
             version_id=response.get("VersionId"),
             size=int(response.get("ContentLength", 0)),
             metadata=dict(response.get("Metadata", {})),
-            server_side_encryption=response.get("ServerSideEncryption"),
             checksum_sha256=response.get("ChecksumSHA256") or None,
         )
 

@@ -20,7 +20,7 @@ from .. import __version__
 from ..engine import Scrubber
 from ..report import Outcome
 from .evidence import NO_RECORD, EvidenceWriter, Provenance, utc_now
-from .marker import MARKER_KEY, etag_is_md5, file_md5
+from .marker import MARKER_KEY, file_sha256, is_signed
 from .objects import (
     MAX_TAGS,
     STATUS_TAG,
@@ -124,7 +124,7 @@ class ObjectScrubber:
         the event names; a newer upload has its own event."""
         result.marker = head.marker
         trusted = self.config.trust_marker and self.marker.trusted(
-            result.bucket, result.key, head.marker, head.size, head.etag, head.server_side_encryption
+            result.bucket, result.key, head.marker, head.size, head.checksum_sha256
         )
         current_version = normalise_version(head.version_id)
         if trusted and not self.config.report_only:
@@ -136,8 +136,7 @@ class ObjectScrubber:
                 result.etag, result.version_id = head.etag, head.version_id
             return True
         if head.marker is not None and not trusted:
-            why = "not signed by this scrubber" if self.config.trust_marker else "markers are not trusted here"
-            result.notes.append(f"{MARKER_KEY} marker present but {why}: checked anyway")
+            result.notes.append(f"{MARKER_KEY} marker present but {self._untrusted_because(head)}: checked anyway")
         if version_id and current_version != version_id:
             result.status = Status.SKIPPED
             result.reason = f"stale event: version {version_id} is no longer current ({head.version_id} is)"
@@ -150,6 +149,15 @@ class ObjectScrubber:
             return True
         result.etag, result.version_id, result.bytes_before = head.etag, version_id or current_version, head.size
         return False
+
+    def _untrusted_because(self, head: Head) -> str:
+        if not self.config.trust_marker:
+            return "markers are not trusted here"
+        if head.marker is None or not is_signed(head.marker):
+            return "not signed by this scrubber"
+        if head.checksum_sha256 is None:
+            return "the object has no SHA-256 checksum for it to bind (written before markers bound one, or not by us)"
+        return "not signed by this scrubber for these bytes"
 
     def _fits(self, result: ObjectResult, head: Head) -> bool:
         """False (failed, or retry when only the free space is short) when the object is over the size limit
@@ -271,12 +279,19 @@ class ObjectScrubber:
                 "bucket policy keeps it unreadable"
             )
         size = clean.stat().st_size
-        md5 = file_md5(clean) if etag_is_md5("0" * 32, snapshot.attributes.server_side_encryption) else None
-        marker = self.marker.value(bucket, key, size, md5)
+        checksum = file_sha256(clean) if self.marker.secret else None  # what a signed marker binds (marker.py)
+        marker = self.marker.value(bucket, key, size, checksum)
         metadata = {**snapshot.attributes.metadata, MARKER_KEY: marker}
         try:
             return self.s3.put(
-                bucket, key, clean, attributes=snapshot.attributes, metadata=metadata, tags=tags, if_match=snapshot.etag
+                bucket,
+                key,
+                clean,
+                attributes=snapshot.attributes,
+                metadata=metadata,
+                tags=tags,
+                if_match=snapshot.etag,
+                checksum_sha256=checksum,
             )
         except ObjectChanged:
             result.status = Status.CONFLICT
