@@ -24,7 +24,7 @@ from pathlib import Path
 from PIL import Image
 
 from .bytemodel import Buffer, ByteModel
-from .errors import ExifToolCrashed, ExifToolTimeout, ScrubberError, StructureError
+from .errors import ExifToolArgumentError, ExifToolCrashed, ExifToolTimeout, ScrubberError, StructureError
 from .exiftool_process import ExifToolPool
 from .formats import HEAD_BYTES, FormatHandler, raw_camera_format, sniff
 from .formats.base import ORIENTATION_GROUPS, Refusal
@@ -148,6 +148,8 @@ class Scrubber:
             report.outcome, report.reason = Outcome.FAILED, f"ExifTool timed out on this file ({exc})"
         except ExifToolCrashed as exc:
             report.outcome, report.reason = Outcome.FAILED, f"ExifTool crashed on this file ({exc})"
+        except ExifToolArgumentError as exc:  # a work folder whose name holds a line break
+            report.outcome, report.reason = Outcome.FAILED, str(exc)
         except OSError as exc:
             report.outcome, report.reason = Outcome.FAILED, f"I/O error: {exc.strerror or type(exc).__name__}"
         report.timings_ms["total"] = _ms_since(started)
