@@ -228,7 +228,7 @@ class ObjectScrubber:
             result.verdict = "clean"
 
     def _scrub(self, result: ObjectResult, snapshot: Snapshot, original: Path, clean: Path) -> None:
-        report = self.scrubber.scrub_file(original, clean, display_name=result.key)
+        report = self.scrubber.scrub_file(original, clean, display_name=result.key, owned=True)  # our download
         result.format, result.removed = report.format, dict(report.removed)
         if report.verification is not None:
             result.image_hash_before = report.verification.image_hash_before
