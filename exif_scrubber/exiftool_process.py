@@ -14,12 +14,13 @@ import subprocess
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import exiftool  # PyExifTool
+import exiftool.exiftool as _pyexiftool
 
 from .errors import ExifToolArgumentError, ExifToolCrashed, ExifToolNotFound, ExifToolTimeout, ExifToolVersionError
 from .exiftool_install import installed_exiftool
@@ -100,6 +101,31 @@ class ExifToolResult:
     stdout: str
     stderr: str
     status: int
+
+
+def _own_session(parent_death: Callable[[int], Callable[[], object] | None]) -> Callable[[int], Callable[[], None]]:
+    """PyExifTool's child set-up (a parent-death signal, on Linux), run in a session of the child's own.
+
+    A Ctrl-C at a terminal signals its whole foreground process group: ExifTool would die mid-file while exif-scrub
+    (or exif-audit) lets the files in progress finish. In a session of its own ExifTool hears no terminal signal;
+    its parent stops it when the run ends, and the parent-death signal still does if the parent dies."""
+
+    def setup(signum: int) -> Callable[[], None]:
+        inner = parent_death(signum)
+
+        def child() -> None:
+            os.setsid()
+            if inner is not None:
+                inner()
+
+        return child
+
+    setup.wrapped = parent_death  # type: ignore[attr-defined]
+    return setup
+
+
+if not hasattr(_pyexiftool._set_pdeathsig, "wrapped"):  # once, however often this module is imported
+    _pyexiftool._set_pdeathsig = _own_session(_pyexiftool._set_pdeathsig)
 
 
 class _GuardedExifTool(exiftool.ExifTool):  # type: ignore[misc]
