@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageOps
 
+from exif_scrubber import localcopy
 from exif_scrubber.cli import cli
 from exif_scrubber.localcopy import CHANGED
 
@@ -79,15 +80,16 @@ def test_a_file_that_shrinks_while_it_is_copied_is_a_one_line_failure(
     sample: SampleFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     victim = sample("JPEG", size=(640, 480))
-    real_copy = shutil.copyfileobj
+    real_copy = localcopy.copy_bytes
 
-    def shrinking_copy(source: Any, target: Any, length: int = 0) -> None:
+    def shrinking_copy(source: Any, target: Any) -> None:
         target.write(source.read(1000))
+        target.flush()
         with victim.open("r+b") as handle:  # the writer cuts the file while the scrubber is reading it
             handle.truncate(1000)
-        real_copy(source, target, length)
+        real_copy(source, target)
 
-    monkeypatch.setattr("exif_scrubber.localcopy.shutil.copyfileobj", shrinking_copy)
+    monkeypatch.setattr(localcopy, "copy_bytes", shrinking_copy)
     out = tmp_path / "out"
 
     result = CliRunner().invoke(cli, ["clean", str(victim), "--out-dir", str(out)])
