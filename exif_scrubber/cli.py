@@ -24,7 +24,7 @@ from .errors import ScrubberError
 from .inplace import InPlace
 from .walk import Entry, Filters, NotFound, Walker
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,14 @@ class Mode:
         )
 
 
-def _entries(paths: tuple[Path, ...], filters: Filters, mode: Mode) -> list[Entry]:
+def _entries(paths: tuple[Path, ...], filters: Filters, mode: Mode, stop: StopSignal) -> tuple[list[Entry], bool]:
+    """The entries to handle, and False when a stop signal cut the listing short."""
+    entries: list[Entry] = []
     try:
-        entries = list(Walker(filters, prune=mode.out_dir).entries(paths))
+        for entry in Walker(filters, prune=mode.out_dir).entries(paths):
+            if stop.signum is not None:
+                return entries, False
+            entries.append(entry)
     except NotFound as exc:
         raise click.BadParameter(str(exc), param_hint="PATH") from None
     if not mode.inspecting:
@@ -63,7 +68,7 @@ def _entries(paths: tuple[Path, ...], filters: Filters, mode: Mode) -> list[Entr
             target = (mode.out_dir / entry.relative) if mode.out_dir else entry.path.absolute()
             if entry.skip is None and seen.setdefault(target, entry.path) != entry.path:
                 raise click.BadParameter(f"two inputs would be written to {target}", param_hint="PATH")
-    return entries
+    return entries, True
 
 
 @dataclass
@@ -97,21 +102,42 @@ def _progress(total: int, enabled: bool) -> Iterator[_Live]:
 
 
 def _execute(paths: tuple[Path, ...], options: RunOptions, mode: Mode) -> int:
-    """Run a whole command; returns its exit code."""
+    """Run a whole command; returns its exit code. A stop signal from the start on ends it with totals that say
+    what was left; an internal error outside any one file ends it with totals that say so (exit 3)."""
     filters = Filters(options.include, options.exclude)
-    entries = _entries(paths, filters, mode)
     capture = WarningCapture()
-    with stopping_on_signals() as stop, capture.installed(), tempfile.TemporaryDirectory(prefix="exif-scrub-") as tmp:
-        work = Path(tmp)
-        printer = Printer(inspecting=mode.inspecting, as_json=options.as_json, temp_dirs=(work,))
-        with Scrubber(options.policy, pool_size=options.workers, work_dir=work) as scrubber:
-            batch = Batch(mode.job(scrubber, work), options.workers, stop, capture)
-            show = sys.stderr.isatty() and not options.as_json
-            with _progress(len(entries), show) as live:
-                printer.totals.not_started = batch.run(entries, _printing(printer, live))
+    with stopping_on_signals() as stop:
+        entries, listed_all = _entries(paths, filters, mode, stop)
+        with capture.installed(), tempfile.TemporaryDirectory(prefix="exif-scrub-") as tmp:
+            work = Path(tmp)
+            printer = Printer(inspecting=mode.inspecting, as_json=options.as_json, temp_dirs=(work,))
+            printer.totals.listed, printer.totals.listing_cut = len(entries), not listed_all
+            try:
+                _run(entries, options, mode, work, printer, stop, capture)
+            except ScrubberError:
+                raise  # ExifTool missing or too old: a usage error, before any file
+            except Exception as exc:  # a bug outside any one file: never a traceback, never a claim of the rest
+                printer.totals.error = f"internal error ({type(exc).__name__})"
     printer.totals.excluded = filters.excluded
-    printer.finish(stopped_by=stop.name, stray_warnings=capture.stray)
+    printer.totals.stopped_by = stop.name
+    printer.finish(stray_warnings=capture.stray)
     return _exit_code(printer, stop, options.fail_on_unsupported)
+
+
+def _run(
+    entries: list[Entry],
+    options: RunOptions,
+    mode: Mode,
+    work: Path,
+    printer: Printer,
+    stop: StopSignal,
+    capture: WarningCapture,
+) -> None:
+    with Scrubber(options.policy, pool_size=options.workers, work_dir=work) as scrubber:
+        batch = Batch(mode.job(scrubber, work), options.workers, stop, capture)
+        show = sys.stderr.isatty() and not options.as_json
+        with _progress(len(entries), show) as live:
+            batch.run(entries, _printing(printer, live))
 
 
 def _printing(printer: Printer, live: _Live) -> Callable[[FileResult], None]:
@@ -123,6 +149,8 @@ def _printing(printer: Printer, live: _Live) -> Callable[[FileResult], None]:
 
 
 def _exit_code(printer: Printer, stop: StopSignal, fail_on_unsupported: bool) -> int:
+    if printer.totals.error is not None:
+        return EXIT_INTERNAL
     if stop.signum is not None:
         return 128 + stop.signum
     outcomes = printer.totals.outcomes
@@ -157,7 +185,8 @@ def clean(paths: tuple[Path, ...], out_dir: Path | None, in_place: bool, break_h
     SIGTERM or Ctrl-C lets the files in progress finish, starts no more and prints what was done.
 
     Exit code 0 when every file is clean now or was left alone as unsupported, 1 when any file failed
-    (or was unsupported, with --fail-on-unsupported), 2 on usage errors, 128+N when stopped by signal N.
+    (or was unsupported, with --fail-on-unsupported), 2 on usage errors, 3 on an internal error, 128+N when
+    stopped by signal N; the totals line (and --json's "complete") says when a run is incomplete.
     """
     if bool(out_dir) == in_place:
         raise click.UsageError("give exactly one of --out-dir DIR or --in-place")

@@ -144,14 +144,21 @@ def failure_line(result: FileResult, *, temp_dirs: Iterable[Path] = ()) -> str:
 
 @dataclass
 class Totals:
-    """Counts for the closing line."""
+    """Counts for the closing line and the JSON document, and whether the run did all it was asked to."""
 
     inspecting: bool
     outcomes: Counter[str] = field(default_factory=Counter)
     bytes_before: int = 0
     bytes_after: int = 0
     excluded: int = 0
-    not_started: int = 0
+    listed: int = 0
+    """Entries found to handle (files and the skipped entries listed with them)."""
+    stopped_by: str | None = None
+    """``"SIGTERM"``/``"SIGINT"`` when a stop signal ended the run early."""
+    listing_cut: bool = False
+    """The stop came while the PATHs were still being walked: more files may exist than were listed."""
+    error: str | None = None
+    """An internal error outside any one file ended the run."""
 
     def add(self, result: FileResult) -> None:
         """Count one finished entry."""
@@ -161,9 +168,24 @@ class Totals:
             self.bytes_before += report.bytes_before
             self.bytes_after += report.bytes_after
 
-    def line(self, *, stopped_by: str | None = None) -> str:
-        """E.g. ``5 files: 3 cleaned, 1 already clean, 1 unsupported; 120,000 -> 90,000 bytes``."""
-        total = sum(self.outcomes.values())
+    @property
+    def done(self) -> int:
+        return sum(self.outcomes.values())
+
+    @property
+    def not_done(self) -> int:
+        """Entries listed whose result was never reported (not started after a stop; lost to an internal error)."""
+        return max(self.listed - self.done, 0)
+
+    @property
+    def complete(self) -> bool:
+        """True when every file was listed and every one was handled: the totals cover the whole request."""
+        return self.error is None and not self.listing_cut and self.not_done == 0
+
+    def line(self) -> str:
+        """E.g. ``5 files: 3 cleaned, 1 already clean, 1 unsupported; 120,000 -> 90,000 bytes``; a run that did not
+        finish ends with ``incomplete: ...`` saying why and how many were left."""
+        total = self.done
         order = ("cleaned", WOULD_CLEAN, "already_clean", "unsupported", "failed", SKIPPED)
         labels = {WOULD_CLEAN: "would be cleaned", "already_clean": "already clean"}
         counts = [f"{self.outcomes[key]} {labels.get(key, key)}" for key in order if self.outcomes[key]]
@@ -172,9 +194,28 @@ class Totals:
             parts.append(f"{self.bytes_before:,} -> {self.bytes_after:,} bytes")
         if self.excluded:
             parts.append(f"{self.excluded} excluded by --include/--exclude")
-        if stopped_by:
-            parts.append(f"stopped by {stopped_by}: {self.not_started} not started")
+        if not self.complete:
+            parts.append(f"incomplete: {self._why_incomplete()}")
         return "; ".join(parts)
+
+    def _why_incomplete(self) -> str:
+        if self.error is not None:
+            return f"{self.error}, {self.not_done} not done"
+        listing = " while the files were being listed" if self.listing_cut else ""
+        return f"stopped by {self.stopped_by}{listing}, {self.not_done} not started"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The counts of the JSON document."""
+        first = WOULD_CLEAN if self.inspecting else "cleaned"
+        return {
+            "listed": self.listed,
+            "done": self.done,
+            "not_done": self.not_done,
+            **{key: self.outcomes[key] for key in (first, "already_clean", "unsupported", "failed", SKIPPED)},
+            "excluded": self.excluded,
+            "bytes_before": self.bytes_before,
+            "bytes_after": self.bytes_after,
+        }
 
 
 @dataclass
@@ -202,14 +243,24 @@ class Printer:
             if self.inspecting and result.report is not None and result.report.kept:
                 echo(kept_line(result.report))
 
-    def finish(self, *, stopped_by: str | None, stray_warnings: Iterable[str] = ()) -> None:
-        """The JSON document (in entry order) or nothing, then the totals line (stderr with ``--json``)."""
+    def finish(self, *, stray_warnings: Iterable[str] = ()) -> None:
+        """The JSON document (files in entry order) or nothing, then the totals line (stderr with ``--json``)."""
         for warning in stray_warnings:
             click.echo(f"exif-scrub: {one_line(warning, temp_dirs=self.temp_dirs)}", err=True)
         if self.as_json:
-            ordered = sorted(self._results, key=lambda r: r.order)
-            click.echo(json.dumps([self._json(r) for r in ordered], indent=2, default=str))
-        click.echo(self.totals.line(stopped_by=stopped_by), err=self.as_json)
+            click.echo(json.dumps(self.document(), indent=2, default=str))
+        click.echo(self.totals.line(), err=self.as_json)
+
+    def document(self) -> dict[str, Any]:
+        """``{"complete", "stopped_by", "error", "totals", "files"}``: a run that did not finish says so."""
+        ordered = sorted(self._results, key=lambda r: r.order)
+        return {
+            "complete": self.totals.complete,
+            "stopped_by": self.totals.stopped_by,
+            "error": self.totals.error,
+            "totals": self.totals.to_dict(),
+            "files": [self._json(r) for r in ordered],
+        }
 
     def _json(self, result: FileResult) -> dict[str, Any]:
         outcome = result.outcome(inspecting=self.inspecting)

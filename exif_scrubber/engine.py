@@ -24,12 +24,13 @@ from pathlib import Path
 from PIL import Image
 
 from .bytemodel import Buffer, ByteModel
-from .errors import ExifToolCrashed, ExifToolTimeout, ScrubberError, StructureError
+from .errors import ExifToolArgumentError, ExifToolCrashed, ExifToolTimeout, ScrubberError, StructureError
 from .exiftool_process import ExifToolPool
 from .formats import HEAD_BYTES, FormatHandler, raw_camera_format, sniff
 from .formats.base import ORIENTATION_GROUPS, Refusal
 from .formats.raw import RawCameraFormat
 from .leftovers import Tag, count_by_group, find_leftovers
+from .localcopy import NotCopied, copy_unchanged
 from .pixels import PixelProbe, ProbeError, probe
 from .policy import ScrubPolicy
 from .reading import Reading, first_error, read
@@ -134,22 +135,27 @@ class Scrubber:
 
     # ------------------------------------------------------------------ public API
 
-    def scrub_file(self, src: Path, dst: Path | None = None, *, display_name: str | None = None) -> ScrubReport:
+    def scrub_file(
+        self, src: Path, dst: Path | None = None, *, display_name: str | None = None, owned: bool = False
+    ) -> ScrubReport:
         """Scrub ``src`` into ``dst`` (``dst`` may equal ``src``); ``dst=None`` only inspects.
 
         Nothing is written unless the output passed every verification; the write is atomic. Files that
-        are already clean are copied unchanged to a different ``dst``.
+        are already clean are copied unchanged to a different ``dst``. ``owned``: nobody else writes ``src``
+        (a caller's private download), so it is linked rather than copied; any other file is copied first.
         """
         report = ScrubReport(source=display_name or src.name, outcome=Outcome.FAILED)
         started = time.perf_counter()
         try:
-            self._scrub(Path(src), Path(dst) if dst is not None else None, report)
+            self._scrub(Path(src), Path(dst) if dst is not None else None, report, owned)
         except Refused as refused:
             report.outcome, report.reason = refused.outcome, refused.reason
         except ExifToolTimeout as exc:
             report.outcome, report.reason = Outcome.FAILED, f"ExifTool timed out on this file ({exc})"
         except ExifToolCrashed as exc:
             report.outcome, report.reason = Outcome.FAILED, f"ExifTool crashed on this file ({exc})"
+        except ExifToolArgumentError as exc:  # a work folder whose name holds a line break
+            report.outcome, report.reason = Outcome.FAILED, str(exc)
         except OSError as exc:
             report.outcome, report.reason = Outcome.FAILED, f"I/O error: {exc.strerror or type(exc).__name__}"
         report.timings_ms["total"] = _ms_since(started)
@@ -200,7 +206,7 @@ class Scrubber:
 
     # ------------------------------------------------------------------ steps
 
-    def _scrub(self, src: Path, dst: Path | None, report: ScrubReport) -> None:
+    def _scrub(self, src: Path, dst: Path | None, report: ScrubReport, owned: bool = False) -> None:
         size = src.stat().st_size
         report.bytes_before = size
         if size == 0:
@@ -220,7 +226,7 @@ class Scrubber:
         with self._workspace() as work:
             source = work / f"in.{handler.extension}"
             output = work / f"out.{handler.extension}"
-            _link_or_copy(src, source)
+            _take(src, source, owned=owned)
             self._scrub_in(handler, source, output, report)
             if dst is None or report.outcome not in (Outcome.CLEANED, Outcome.ALREADY_CLEAN):
                 return
@@ -466,14 +472,21 @@ def _merged(*parts: dict[str, list[str]]) -> dict[str, list[str]]:
     return merged
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    """Give ``src`` the engine's own name ``dst``: a hard link where the file system allows (no second copy of a
-    5 GiB video on a Lambda's /tmp), else a copy. Nothing writes to it: ExifTool and the finish step write
-    only the output."""
+def _take(src: Path, dst: Path, *, owned: bool) -> None:
+    """Give ``src`` the engine's own name ``dst``, the only file of the input the engine maps. A file the caller
+    owns is hard-linked where the file system allows (no second copy of a 5 GiB video on a Lambda's /tmp). Any
+    other file is copied, refused if it changes while read: a mapped file that someone truncates kills the process
+    with SIGBUS. Nothing writes to ``dst``: ExifTool and the finish step write only the output."""
+    if owned:
+        try:
+            os.link(os.path.realpath(src), dst)  # the target: a relative link would not resolve from the work folder
+            return
+        except OSError:
+            pass
     try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
+        copy_unchanged(src, dst)
+    except NotCopied as exc:
+        raise Refused(str(exc)) from None
 
 
 def _atomic_copy(source: Path, dst: Path, *, move: bool = False) -> None:

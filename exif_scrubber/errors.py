@@ -23,5 +23,10 @@ class ExifToolCrashed(ScrubberError):
     """The ExifTool process died or stopped answering while handling a file."""
 
 
+class ExifToolArgumentError(ScrubberError, ValueError):
+    """An argument cannot be sent to ExifTool: arguments go one per line over its ``-@`` stream, so a line break
+    (or a NUL) inside one would split it into arguments of the sender's choosing."""
+
+
 class ExifToolTimeout(ExifToolCrashed):
     """ExifTool did not finish a command within the per-file timeout."""

@@ -14,14 +14,15 @@ import subprocess
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import exiftool  # PyExifTool
+import exiftool.exiftool as _pyexiftool
 
-from .errors import ExifToolCrashed, ExifToolNotFound, ExifToolTimeout, ExifToolVersionError
+from .errors import ExifToolArgumentError, ExifToolCrashed, ExifToolNotFound, ExifToolTimeout, ExifToolVersionError
 from .exiftool_install import installed_exiftool
 
 MIN_EXIFTOOL_VERSION = (13, 54)
@@ -30,6 +31,9 @@ MIN_EXIFTOOL_VERSION = (13, 54)
 LAYER_EXIFTOOL = Path("/opt/bin/exiftool")
 PROJECT_EXIFTOOL = Path(__file__).resolve().parent.parent / "exiftool_layer" / "build" / "exiftool" / "exiftool"
 DEFAULT_TIMEOUT_S = 60.0
+_ARGUMENT_BREAKS = {"\n": "a line break (LF)", "\r": "a carriage return (CR)", "\0": "a NUL character"}
+"""Characters an argument of the ``-@`` stream may not hold: ExifTool reads one argument per line (and Perl's
+strings end at no NUL, but the file system's do)."""
 
 
 def locate_exiftool(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -79,6 +83,17 @@ def check_version(text: str, path: Path) -> tuple[int, int]:
     return version
 
 
+def check_arguments(params: Sequence[str]) -> None:
+    """Refuse any argument that would not arrive as exactly one argument through ExifTool's ``-@`` stream."""
+    for index, param in enumerate(params):
+        for char, name in _ARGUMENT_BREAKS.items():
+            if char in param:
+                raise ExifToolArgumentError(
+                    f"refused to send ExifTool argument {index + 1}: it holds {name}, which would split it into "
+                    "several arguments (arguments go one per line)"
+                )
+
+
 @dataclass(frozen=True)
 class ExifToolResult:
     """Output of one ExifTool command."""
@@ -86,6 +101,31 @@ class ExifToolResult:
     stdout: str
     stderr: str
     status: int
+
+
+def _own_session(parent_death: Callable[[int], Callable[[], object] | None]) -> Callable[[int], Callable[[], None]]:
+    """PyExifTool's child set-up (a parent-death signal, on Linux), run in a session of the child's own.
+
+    A Ctrl-C at a terminal signals its whole foreground process group: ExifTool would die mid-file while exif-scrub
+    (or exif-audit) lets the files in progress finish. In a session of its own ExifTool hears no terminal signal;
+    its parent stops it when the run ends, and the parent-death signal still does if the parent dies."""
+
+    def setup(signum: int) -> Callable[[], None]:
+        inner = parent_death(signum)
+
+        def child() -> None:
+            os.setsid()
+            if inner is not None:
+                inner()
+
+        return child
+
+    setup.wrapped = parent_death  # type: ignore[attr-defined]
+    return setup
+
+
+if not hasattr(_pyexiftool._set_pdeathsig, "wrapped"):  # once, however often this module is imported
+    _pyexiftool._set_pdeathsig = _own_session(_pyexiftool._set_pdeathsig)
 
 
 class _GuardedExifTool(exiftool.ExifTool):  # type: ignore[misc]
@@ -121,6 +161,7 @@ class _GuardedExifTool(exiftool.ExifTool):  # type: ignore[misc]
             return bool(self.running)
 
     def execute_guarded(self, params: Sequence[str], timeout_s: float) -> ExifToolResult:
+        check_arguments(params)  # before anything is written: a refused command sends nothing
         process = self._process
         if not self.running or process is None or process.stdin is None:
             raise ExifToolCrashed("ExifTool is not running")
@@ -208,13 +249,23 @@ class ExifToolPool:
 
     def _start_one_and_check(self) -> tuple[int, int]:
         tool = self._grow_or_wait(only_if_idle_empty=False)  # the first process: the pool is empty
+        self._launch(tool)
         try:
-            tool.run()
-        except (ExifToolCrashed, OSError, RuntimeError) as exc:
-            raise ExifToolCrashed(f"ExifTool at {self.executable} did not start: {exc}") from None
-        version = check_version(tool.version, self.executable)
+            version = check_version(tool.version, self.executable)
+        except ExifToolVersionError:
+            tool._abandon()  # the pool is never made: its one process must not outlive it
+            raise
         self._idle.put(tool)
         return version
+
+    def _launch(self, tool: _GuardedExifTool) -> None:
+        """Start ``tool``'s process; any failure to start is an :class:`ExifToolCrashed` naming the executable."""
+        try:
+            tool.run()
+        except ExifToolCrashed as exc:
+            raise ExifToolCrashed(f"ExifTool at {self.executable} did not start: {exc}") from None
+        except Exception as exc:  # OSError (no memory, too many files), RuntimeError, PyExifTool's version error
+            raise ExifToolCrashed(f"ExifTool at {self.executable} did not start: {type(exc).__name__}: {exc}") from None
 
     def _grow_or_wait(self, *, only_if_idle_empty: bool) -> _GuardedExifTool:
         """A new (not yet started) process while the pool is below its size, else the next idle one.
@@ -235,7 +286,7 @@ class ExifToolPool:
         tool = self._grow_or_wait(only_if_idle_empty=True)
         try:
             if not tool.alive:
-                tool.run()
+                self._launch(tool)
             yield tool
         finally:
             self._idle.put(tool)
@@ -261,14 +312,21 @@ class ExifToolPool:
             return sum(max(tool.launches - 1, 0) for tool in self._all)
 
     def warm_up(self) -> None:
-        """Start every process of the pool now (e.g. during a Lambda's init phase)."""
-        tools = []
-        for _ in range(self.size):
-            tools.append(self._grow_or_wait(only_if_idle_empty=False))
-        for tool in tools:
-            if not tool.alive:
-                tool.run()
-            self._idle.put(tool)
+        """Start every process of the pool now (e.g. during a Lambda's init phase).
+
+        Raises :class:`ExifToolCrashed` when one does not start; every process taken here goes back to the idle
+        queue all the same, started or not (a later command starts it), so no command ever waits for a process
+        that nobody will return."""
+        tools: list[_GuardedExifTool] = []
+        try:
+            while len(tools) < self.size:
+                tools.append(self._grow_or_wait(only_if_idle_empty=False))
+            for tool in tools:
+                if not tool.alive:
+                    self._launch(tool)
+        finally:
+            for tool in tools:
+                self._idle.put(tool)
 
     def close(self) -> None:
         """Stop every ExifTool process."""

@@ -21,30 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .engine import Scrubber
+from .localcopy import Identity, NotCopied, copy_unchanged, not_regular
 from .report import Outcome, ScrubReport
-from .walk import not_regular
 
 CHANGED = "changed while it was being scrubbed; left as it is (its new content was not checked)"
 
 
 class Refusal(Exception):
     """The file is not replaced; the message is the one-line reason."""
-
-
-@dataclass(frozen=True)
-class Identity:
-    """What must not change between reading a file and replacing it."""
-
-    device: int
-    inode: int
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-    links: int
-
-    @classmethod
-    def of(cls, info: os.stat_result) -> Identity:
-        return cls(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_nlink)
 
 
 @dataclass
@@ -65,13 +49,13 @@ class InPlace:
             shutil.rmtree(folder, ignore_errors=True)
 
     def _scrub(self, path: Path, label: str, folder: Path) -> ScrubReport:
+        copy = folder / "original"
         try:
             info = self._check(path)
-            copy = folder / "original"
-            _copy_unchanged(path, copy, info)
-        except Refusal as refusal:
+            copy_unchanged(path, copy, expected=info, follow_links=False)
+        except (Refusal, NotCopied) as refusal:
             return ScrubReport(source=label, outcome=Outcome.FAILED, reason=str(refusal))
-        report = self.scrubber.scrub_file(copy, folder / "cleaned", display_name=label)
+        report = self.scrubber.scrub_file(copy, folder / "cleaned", display_name=label, owned=True)
         if report.outcome is not Outcome.CLEANED:
             return report
         if info.st_nlink > 1:
@@ -100,22 +84,6 @@ class InPlace:
                 "(--break-hard-links replaces this name only)"
             )
         return info
-
-
-def _copy_unchanged(path: Path, copy: Path, expected: os.stat_result) -> None:
-    """Copy ``path`` to ``copy`` through a descriptor that follows no link; refuse if it is not the file
-    ``expected`` describes, or changes while it is read."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as exc:
-        raise Refusal(f"cannot read it: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as source:
-        if Identity.of(os.fstat(fd)) != Identity.of(expected):
-            raise Refusal(CHANGED)
-        with copy.open("wb") as target:
-            shutil.copyfileobj(source, target, 1 << 20)
-        if Identity.of(os.fstat(fd)) != Identity.of(expected):
-            raise Refusal(CHANGED)
 
 
 def _replace(path: Path, cleaned: Path, original: os.stat_result) -> None:

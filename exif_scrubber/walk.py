@@ -14,12 +14,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-_KINDS = {
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFSOCK: "a socket",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-}
+from .localcopy import not_regular
 
 
 class NotFound(ValueError):
@@ -36,11 +31,6 @@ class Entry:
     skip: str | None = None
     failed: bool = False
     """True for a skipped entry that counts as a failure (it was named on the command line)."""
-
-
-def not_regular(mode: int) -> str:
-    """``"not a regular file (a FIFO)"`` and the like."""
-    return f"not a regular file ({_KINDS.get(stat.S_IFMT(mode), 'of an unknown kind')})"
 
 
 @dataclass

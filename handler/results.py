@@ -34,7 +34,8 @@ _METRIC_OF = {
 
 
 class ScrubFailure(RuntimeError):
-    """Raised for asynchronous S3/EventBridge invocations so Lambda's retries and the DLQ see the failure."""
+    """Raised for asynchronous S3/EventBridge invocations when an object failed, so Lambda's retries and the
+    DLQ (or on-failure destination) see the failure and hold the event for a redrive."""
 
 
 @dataclass
@@ -46,18 +47,23 @@ class ItemOutcome:
 
     @property
     def failed(self) -> bool:
-        return self.item.error is not None or any(r.failed for r in self.results)
+        return self.item.error is not None or self.objects_failed
+
+    @property
+    def objects_failed(self) -> bool:
+        """True when an object it names failed (a record that could not be read is not an object)."""
+        return any(r.failed for r in self.results)
 
     @property
     def retryable(self) -> bool:
         return any(r.retryable for r in self.results)
 
     def describe(self, *, with_keys: bool = False) -> str:
-        if self.item.error:
-            return f"{self.item.item_id}: {self.item.error}"
-        if not self.results:
+        parts = [f"{self.item.item_id}: {self.item.error}"] if self.item.error else []
+        parts += [(f"s3://{r.bucket}/{r.key}: " if with_keys else "") + r.summary() for r in self.results]
+        if not parts:
             return "ignored: " + ", ".join(self.item.ignored) if self.item.ignored else "no objects"
-        return " | ".join((f"s3://{r.bucket}/{r.key}: " if with_keys else "") + r.summary() for r in self.results)
+        return " | ".join(parts)
 
 
 def log_result(logger: Logger, result: ObjectResult) -> None:
@@ -115,7 +121,7 @@ def batch_result_code(outcome: ItemOutcome) -> RESULT_CODE_TYPE:
 
 def respond(event: ParsedEvent, outcomes: Sequence[ItemOutcome]) -> dict[str, Any]:
     """The answer each event source expects; raises :class:`ScrubFailure` for S3 and EventBridge."""
-    if event.source is Source.SQS:
+    if event.source is Source.SQS:  # a message with a record it cannot read fails: the queue's DLQ keeps it
         return {"batchItemFailures": [{"itemIdentifier": o.item.item_id} for o in outcomes if o.failed]}
     if event.source is Source.BATCH:
         return {
@@ -131,13 +137,19 @@ def respond(event: ParsedEvent, outcomes: Sequence[ItemOutcome]) -> dict[str, An
                 for o in outcomes
             ],
         }
-    failed = [o for o in outcomes if o.failed]
+    # Direct S3 and EventBridge: a record that cannot be read does not fail the invocation (a retry would meet the
+    # same record and run the good ones again); it was logged and counted in Failed. A failed object does.
+    failed = [o for o in outcomes if o.objects_failed]
     if failed:
         raise ScrubFailure(
             f"{len(failed)} of {len(outcomes)} object(s) failed: "
             + " || ".join(o.describe(with_keys=True) for o in failed)[:4000]
         )
-    return {
+    answer: dict[str, Any] = {
         "processed": sum(len(o.results) for o in outcomes),
         "results": [r.to_dict() for o in outcomes for r in o.results],
     }
+    rejected = [{"item": o.item.item_id, "reason": o.item.error} for o in outcomes if o.item.error]
+    if rejected:
+        answer["rejected"] = rejected
+    return answer

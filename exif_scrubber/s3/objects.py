@@ -54,7 +54,8 @@ class Head:
     version_id: str | None
     size: int
     metadata: dict[str, str]
-    server_side_encryption: str | None = None
+    checksum_sha256: str | None = None
+    """The SHA-256 checksum S3 stores for the object (base64, as ``x-amz-checksum-sha256``), when it has one."""
 
     @property
     def marker(self) -> str | None:
@@ -197,8 +198,8 @@ class S3Objects:
         self.client = client
 
     def head(self, bucket: str, key: str, version_id: str | None = None) -> Head | None:
-        """HEAD the current object (or exactly ``version_id``); None when there is none."""
-        args: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        """HEAD the current object (or exactly ``version_id``) with its checksum; None when there is none."""
+        args: dict[str, Any] = {"Bucket": bucket, "Key": key, "ChecksumMode": "ENABLED"}
         if version_id:
             args["VersionId"] = version_id
         try:
@@ -212,7 +213,7 @@ class S3Objects:
             version_id=response.get("VersionId"),
             size=int(response.get("ContentLength", 0)),
             metadata=dict(response.get("Metadata", {})),
-            server_side_encryption=response.get("ServerSideEncryption"),
+            checksum_sha256=response.get("ChecksumSHA256") or None,
         )
 
     def download(
@@ -270,9 +271,15 @@ class S3Objects:
         metadata: Mapping[str, str],
         tags: Mapping[str, str],
         if_match: str,
+        checksum_sha256: str | None = None,
     ) -> Written:
-        """Write ``path`` to the key only while its ETag is still ``if_match``; 412 -> ObjectChanged."""
+        """Write ``path`` to the key only while its ETag is still ``if_match``; 412 -> ObjectChanged.
+
+        ``checksum_sha256`` (base64 SHA-256 of ``path``): sent as the object's checksum instead of the one the
+        original had; S3 refuses the write unless the bytes it receives have it, and stores it with the object."""
         args = attributes.put_args()
+        if checksum_sha256 is not None:
+            args.update(ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum_sha256)
         if tags:
             args["Tagging"] = urlencode(dict(tags))
         replaced, deleted = "a newer object replaced the one we read", "the object was deleted after we read it"
@@ -314,7 +321,8 @@ class S3Objects:
         """Server-side copy of exactly the version read to a new ``dest_key``, private (no ACL is copied or set).
 
         Keeps content type, metadata, encryption, storage class; tags are the original's plus ``extra_tags``.
-        ``If-None-Match: *``: never replaces an existing object (412 -> ObjectChanged).
+        ``x-amz-copy-source-if-match`` (the ETag read) and ``If-None-Match: *`` (never replaces an existing object):
+        S3 answers 412 for either (-> ObjectChanged, the caller finds out which); 404 -> ObjectGone.
         """
         source: dict[str, str] = {"Bucket": bucket, "Key": key}
         if snapshot.version_id:
@@ -338,6 +346,8 @@ class S3Objects:
         except ClientError as exc:
             if is_precondition_failed(exc):
                 raise ObjectChanged(f"{dest_key} exists, or the source changed") from None
+            if is_not_found(exc):
+                raise ObjectGone(f"the source is gone: {error_code(exc)}") from None
             raise
         result = response.get("CopyObjectResult", {})
         return Written(etag=clean_etag(result.get("ETag")), version_id=response.get("VersionId"))

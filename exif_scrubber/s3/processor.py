@@ -20,7 +20,7 @@ from .. import __version__
 from ..engine import Scrubber
 from ..report import Outcome
 from .evidence import NO_RECORD, EvidenceWriter, Provenance, utc_now
-from .marker import MARKER_KEY, etag_is_md5, file_md5
+from .marker import MARKER_KEY, file_sha256, is_signed
 from .objects import (
     MAX_TAGS,
     STATUS_TAG,
@@ -124,7 +124,7 @@ class ObjectScrubber:
         the event names; a newer upload has its own event."""
         result.marker = head.marker
         trusted = self.config.trust_marker and self.marker.trusted(
-            result.bucket, result.key, head.marker, head.size, head.etag, head.server_side_encryption
+            result.bucket, result.key, head.marker, head.size, head.checksum_sha256
         )
         current_version = normalise_version(head.version_id)
         if trusted and not self.config.report_only:
@@ -136,8 +136,7 @@ class ObjectScrubber:
                 result.etag, result.version_id = head.etag, head.version_id
             return True
         if head.marker is not None and not trusted:
-            why = "not signed by this scrubber" if self.config.trust_marker else "markers are not trusted here"
-            result.notes.append(f"{MARKER_KEY} marker present but {why}: checked anyway")
+            result.notes.append(f"{MARKER_KEY} marker present but {self._untrusted_because(head)}: checked anyway")
         if version_id and current_version != version_id:
             result.status = Status.SKIPPED
             result.reason = f"stale event: version {version_id} is no longer current ({head.version_id} is)"
@@ -150,6 +149,15 @@ class ObjectScrubber:
             return True
         result.etag, result.version_id, result.bytes_before = head.etag, version_id or current_version, head.size
         return False
+
+    def _untrusted_because(self, head: Head) -> str:
+        if not self.config.trust_marker:
+            return "markers are not trusted here"
+        if head.marker is None or not is_signed(head.marker):
+            return "not signed by this scrubber"
+        if head.checksum_sha256 is None:
+            return "the object has no SHA-256 checksum for it to bind (written before markers bound one, or not by us)"
+        return "not signed by this scrubber for these bytes"
 
     def _fits(self, result: ObjectResult, head: Head) -> bool:
         """False (failed, or retry when only the free space is short) when the object is over the size limit
@@ -220,7 +228,7 @@ class ObjectScrubber:
             result.verdict = "clean"
 
     def _scrub(self, result: ObjectResult, snapshot: Snapshot, original: Path, clean: Path) -> None:
-        report = self.scrubber.scrub_file(original, clean, display_name=result.key)
+        report = self.scrubber.scrub_file(original, clean, display_name=result.key, owned=True)  # our download
         result.format, result.removed = report.format, dict(report.removed)
         if report.verification is not None:
             result.image_hash_before = report.verification.image_hash_before
@@ -271,12 +279,19 @@ class ObjectScrubber:
                 "bucket policy keeps it unreadable"
             )
         size = clean.stat().st_size
-        md5 = file_md5(clean) if etag_is_md5("0" * 32, snapshot.attributes.server_side_encryption) else None
-        marker = self.marker.value(bucket, key, size, md5)
+        checksum = file_sha256(clean) if self.marker.secret else None  # what a signed marker binds (marker.py)
+        marker = self.marker.value(bucket, key, size, checksum)
         metadata = {**snapshot.attributes.metadata, MARKER_KEY: marker}
         try:
             return self.s3.put(
-                bucket, key, clean, attributes=snapshot.attributes, metadata=metadata, tags=tags, if_match=snapshot.etag
+                bucket,
+                key,
+                clean,
+                attributes=snapshot.attributes,
+                metadata=metadata,
+                tags=tags,
+                if_match=snapshot.etag,
+                checksum_sha256=checksum,
             )
         except ObjectChanged:
             result.status = Status.CONFLICT
@@ -336,21 +351,14 @@ class ObjectScrubber:
     def _quarantine(self, result: ObjectResult, snapshot: Snapshot) -> bool:
         """Copy exactly the version read to the private quarantine prefix, then remove the original.
 
-        Returns False (and records why) when the copy failed: the caller then tags the object instead.
+        Returns False (and records why) when nothing holds a copy and the version read is still there: the
+        caller then tags it instead. True once it is quarantined, or when a newer upload replaced it first
+        (``conflict``: there is nothing left to quarantine, and the newer upload is not ours to tag).
         """
         bucket, key = result.bucket, result.key
-        dest = f"{self.config.quarantine_prefix}{key}"
-        try:
-            try:
-                self.s3.copy_private(bucket, key, dest, snapshot, {STATUS_TAG: "failed"})
-            except ObjectChanged:  # an earlier quarantined object has that name: keep it, use a unique one
-                dest = f"{dest}.{snapshot.etag}"
-                self.s3.copy_private(bucket, key, dest, snapshot, {STATUS_TAG: "failed"})
-        except ObjectChanged:
-            result.notes.append(f"{dest} already holds this quarantined version")
-        except (ClientError, BotoCoreError) as exc:
-            result.problems.append(f"quarantine copy to {dest} failed: {exc}")
-            return False
+        dest = self._copy_to_quarantine(result, snapshot)
+        if dest is None:
+            return result.status is Status.CONFLICT
         result.status, result.quarantine_key = Status.QUARANTINED, dest
         try:
             if self.config.delete_original_version and snapshot.versioned:
@@ -369,6 +377,54 @@ class ObjectScrubber:
             result.problems.append(f"quarantined to {dest} but could not remove the original: {exc}")
             self._tag(result, snapshot.version_id, "failed")
         return True
+
+    def _copy_to_quarantine(self, result: ObjectResult, snapshot: Snapshot) -> str | None:
+        """The quarantine key that now holds the version read, or None (``result`` says why).
+
+        The copy is conditional on both ends, and S3 answers 412 for either: ``x-amz-copy-source-if-match`` when
+        the source is no longer the version read, ``If-None-Match: *`` when the destination exists. A HEAD of
+        each tells them apart. A taken name is never replaced: the next try is a name unique to the version read
+        (``<key>.<etag>``), and that name holding an object of the same size is an earlier attempt's copy.
+        """
+        base = f"{self.config.quarantine_prefix}{result.key}"
+        for dest in (base, f"{base}.{snapshot.etag}"):
+            try:
+                self.s3.copy_private(result.bucket, result.key, dest, snapshot, {STATUS_TAG: "failed"})
+                return dest
+            except (ObjectChanged, ObjectGone):
+                pass
+            except (ClientError, BotoCoreError) as exc:
+                result.problems.append(f"quarantine copy to {dest} failed: {exc}")
+                return None
+            if not self._still_the_version_read(result, snapshot):
+                return None
+            held = self.s3.head(result.bucket, dest)
+            if held is None:
+                result.problems.append(
+                    f"quarantine copy to {dest} refused (412), yet the source is unchanged and {dest} does not exist"
+                )
+                return None
+            if dest != base and held.size == snapshot.size:
+                result.notes.append(f"{dest} already holds this quarantined version")
+                return dest
+        result.problems.append(f"quarantine: {base} and {base}.{snapshot.etag} both hold other objects")
+        return None
+
+    def _still_the_version_read(self, result: ObjectResult, snapshot: Snapshot) -> bool:
+        """True when the object (or exactly the version read) is still there with the ETag read; otherwise the
+        result becomes a ``conflict``: a newer upload or a delete got there first, and nothing is quarantined."""
+        current = self.s3.head(result.bucket, result.key, snapshot.version_id)
+        if current is not None and current.etag == snapshot.etag:
+            return True
+        failure = result.reason
+        result.status = Status.CONFLICT
+        result.reason = (
+            "a newer upload replaced the object before it could be quarantined; kept theirs, quarantined nothing"
+            if current is not None
+            else "the object was deleted before it could be quarantined; quarantined nothing"
+        )
+        result.notes.append(f"the version read had failed: {failure}")
+        return False
 
 
 def _message(exc: ClientError) -> str:

@@ -65,7 +65,14 @@ def test_json_reports(runner: CliRunner, sample: SampleFactory, tmp_path: Path) 
     source = sample("WEBP")
     result = runner.invoke(cli, ["clean", str(source), "--out-dir", str(tmp_path / "o"), "--json"])
     assert result.exit_code == 0
-    (report,) = json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    assert document["complete"] is True and document["stopped_by"] is None and document["error"] is None
+    assert document["totals"] == {
+        "listed": 1, "done": 1, "not_done": 0, "cleaned": 1, "already_clean": 0, "unsupported": 0, "failed": 0,
+        "skipped": 0, "excluded": 0, "bytes_before": source.stat().st_size,
+        "bytes_after": (tmp_path / "o" / source.name).stat().st_size,
+    }  # fmt: skip
+    (report,) = document["files"]
     assert report["outcome"] == "cleaned" and report["verified"] is True
     assert report["verification"]["image_hash_before"] == report["verification"]["image_hash_after"]
     assert report["removed"]["GPS"] >= 4

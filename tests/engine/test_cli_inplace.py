@@ -129,7 +129,7 @@ def test_a_stop_signal_finishes_the_current_file_cleans_up_and_reports(
     assert 1 <= len(cleaned) < len(names)
     counts, sizes, stopped = lines[-1].split("; ")
     assert counts == f"{len(cleaned)} file{'s' * (len(cleaned) > 1)}: {len(cleaned)} cleaned" and "bytes" in sizes
-    assert stopped == f"stopped by {signum.name}: {len(names) - len(cleaned)} not started"
+    assert stopped == f"incomplete: stopped by {signum.name}, {len(names) - len(cleaned)} not started"
     assert list(temp.iterdir()) == []  # no copy of an original left behind
     assert sorted(p.name for p in folder.iterdir()) == names  # no half-written temp file
     for name in names:

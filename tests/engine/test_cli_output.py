@@ -93,8 +93,10 @@ def test_pillow_warnings_go_into_the_file_line_not_raw_to_stderr(tmp_path: Path)
 def test_inspect_json_says_would_clean(runner: CliRunner, sample: SampleFactory) -> None:
     result = runner.invoke(cli, ["inspect", str(sample("PNG")), "--json"])
     assert result.exit_code == 0, result.output
-    (report,) = json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    (report,) = document["files"]
     assert report["outcome"] == "would_clean"
+    assert document["complete"] is True and document["totals"]["would_clean"] == 1
 
 
 def _jpeg_with(path: Path, *, comment: bytes = b"", trailer: bytes = b"") -> Path:
@@ -152,4 +154,4 @@ def test_a_refusal_prints_one_line_without_temp_paths(
     assert text.stderr.splitlines() == [
         f"exif-scrub: failed: {photo}: ExifTool cannot read it: Bad format - <temp file>"
     ]
-    assert json.loads(as_json.stdout)[0]["reason"] == "ExifTool cannot read it: Bad format - <temp file>"
+    assert json.loads(as_json.stdout)["files"][0]["reason"] == "ExifTool cannot read it: Bad format - <temp file>"

@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from exif_scrubber import Outcome, Scrubber, exiftool_process
-from exif_scrubber.errors import ExifToolCrashed, ExifToolNotFound, ExifToolTimeout, ExifToolVersionError
+from exif_scrubber.errors import (
+    ExifToolArgumentError,
+    ExifToolCrashed,
+    ExifToolNotFound,
+    ExifToolTimeout,
+    ExifToolVersionError,
+)
 from exif_scrubber.exiftool_process import ExifToolPool, check_version, locate_exiftool, parse_version
 
 from .conftest import SampleFactory
@@ -112,3 +118,48 @@ def test_an_exiftool_that_dies_at_start_fails_fast(tmp_path: Path) -> None:
     broken.chmod(0o755)
     with pytest.raises(ExifToolCrashed, match="did not start"):
         ExifToolPool(broken, timeout_s=5)
+
+
+def test_a_process_that_fails_to_start_in_warm_up_leaves_none_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starting the second of two processes fails (say, out of file descriptors): warm_up says so, and both go
+    back to the idle queue, so the next command starts what it needs instead of waiting forever."""
+    with ExifToolPool(size=2) as pool:
+        real_run = exiftool_process._GuardedExifTool.run
+        failing = [True]
+
+        def run_or_fail(self: Any) -> None:
+            if failing[0]:
+                raise OSError(24, "Too many open files")
+            real_run(self)
+
+        monkeypatch.setattr(exiftool_process._GuardedExifTool, "run", run_or_fail)
+        with pytest.raises(ExifToolCrashed, match=r"did not start: OSError: .*Too many open files"):
+            pool.warm_up()
+
+        assert len(pool._all) == 2 and pool._idle.qsize() == 2  # every process is back: nobody waits on a ghost
+        failing[0] = False
+        answers = [pool.execute(["-ver"]).stdout for _ in range(3)]
+        assert all(answer.startswith("13.") for answer in answers)
+        pool.warm_up()
+        assert len(_pids(pool)) == 2
+
+
+@pytest.mark.parametrize("char", ["\n", "\r", "\0"], ids=["LF", "CR", "NUL"])
+def test_an_argument_that_would_split_in_the_argument_stream_is_refused(char: str, tmp_path: Path) -> None:
+    """Arguments reach ExifTool one per line (``-@ -``): ``"x\\n-o\\n/elsewhere"`` would be three arguments."""
+    target = tmp_path / "written-by-injection.txt"
+    with ExifToolPool() as pool:
+        with pytest.raises(ExifToolArgumentError, match="holds a"):
+            pool.execute(["-ver", f"x{char}-w{char}{target}"])
+        assert pool.execute(["-ver"]).stdout.startswith("13.")  # nothing was sent: the stream is still in step
+    assert not target.exists()
+
+
+def test_the_engine_reports_a_refused_argument_as_a_one_line_failure(sample: SampleFactory, tmp_path: Path) -> None:
+    work = tmp_path / "line\nbreak"
+    work.mkdir()
+    with Scrubber(work_dir=work) as scrubber:
+        report = scrubber.scrub_file(sample("JPEG"), tmp_path / "out.jpg")
+    assert report.outcome is Outcome.FAILED
+    assert report.reason is not None and "line break" in report.reason and "\n" not in report.reason
+    assert not (tmp_path / "out.jpg").exists()

@@ -12,6 +12,7 @@ import pytest
 from handler_testlib import (  # sets a fake AWS environment on import, before any client exists
     REGION,
     Harness,
+    conditional_copy_like_s3,
     count_calls,
     make_config,
 )
@@ -78,6 +79,7 @@ def harness_factory(s3: Any, scrubber: Scrubber, tmp_path: Path) -> Iterator[Any
         config = make_config(work, **overrides)
         handler_s3 = boto3.client("s3", region_name=REGION)
         calls = count_calls(handler_s3)
+        conditional_copy_like_s3(handler_s3, s3)  # moto ignores CopyObject's conditions; S3 does not
         processor = ObjectScrubber(handler_s3, scrubber, config)
         runtime = app.Runtime(config=config, scrubber=scrubber, processor=processor)
         app.install_runtime(runtime)

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import parse_qs, quote_plus, unquote
 
 # Before boto3/moto/powertools are imported anywhere: no real credentials, no real account.
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_LAMBDA_FUNCTION_NAME"):
@@ -25,6 +25,7 @@ os.environ.update(
     }
 )
 
+from botocore.exceptions import ClientError  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from exif_scrubber import ScrubPolicy  # noqa: E402
@@ -78,6 +79,64 @@ def count_calls(client: Any) -> Calls:
     calls = Calls()
     client.meta.events.register("before-call.s3", calls)
     return calls
+
+
+def precondition_failed(operation: str) -> ClientError:
+    """The error S3 answers when a conditional request's condition does not hold (HTTP 412)."""
+    return ClientError(
+        {
+            "Error": {
+                "Code": "PreconditionFailed",
+                "Message": "At least one of the pre-conditions you specified did not hold",
+            },
+            "ResponseMetadata": {"HTTPStatusCode": 412},
+        },
+        operation,
+    )
+
+
+def conditional_copy_like_s3(client: Any, oracle: Any) -> None:
+    """Make ``client``'s CopyObject answer as S3 does; moto 5.2.5 ignores both conditions and copies anyway.
+
+    * ``CopySourceIfMatch``: 412 unless the source (exactly its ``VersionId`` when given) has that ETag now;
+    * ``IfNoneMatch='*'``: 412 when the destination key exists.
+
+    ``oracle`` is another client on the same moto backend (its HEADs are neither counted nor hooked). Hooked at
+    ``before-parameter-build``, which botocore emits after ``provide-client-params``: a test that injects a racing
+    upload or delete at ``provide-client-params.s3.CopyObject`` is seen by these checks, as S3 would see it.
+    """
+
+    def check(params: dict[str, Any], **_: Any) -> None:
+        expected = params.get("CopySourceIfMatch")
+        if expected is not None:
+            args = _copy_source(params["CopySource"])
+            try:
+                current = oracle.head_object(**args)["ETag"]
+            except ClientError:
+                current = None  # gone: S3 answers 404 here, which moto's own copy then does
+            if current is not None and current.strip('"') != expected.strip('"'):
+                raise precondition_failed("CopyObject")
+        if params.get("IfNoneMatch") == "*":
+            try:
+                oracle.head_object(Bucket=params["Bucket"], Key=params["Key"])
+            except ClientError:
+                return
+            raise precondition_failed("CopyObject")
+
+    client.meta.events.register("before-parameter-build.s3.CopyObject", check)
+
+
+def _copy_source(source: str | dict[str, str]) -> dict[str, str]:
+    """HeadObject arguments for a CopySource, given as a dict or as botocore's ``bucket/key?versionId=v`` string."""
+    if isinstance(source, dict):
+        return {name: source[name] for name in ("Bucket", "Key", "VersionId") if source.get(name)}
+    path, _, query = source.partition("?")
+    bucket, _, key = unquote(path).partition("/")
+    args = {"Bucket": bucket, "Key": key}
+    version = parse_qs(query).get("versionId")
+    if version:
+        args["VersionId"] = version[0]
+    return args
 
 
 def make_config(tmp_path: Path, **overrides: Any) -> HandlerConfig:

@@ -372,3 +372,55 @@ def test_log_line_has_hashes_and_evidence_and_a_failed_record_is_metered_and_ret
     assert handle(sqs_event(s3_event(s3_record(bucket, "h.jpg", etag=line["etag"])))) == {"batchItemFailures": []}
     listing = harness.s3.list_objects_v2(Bucket="no-such-evidence-bucket")["Contents"]
     assert [o["Key"] for o in listing] == [f"evidence/{bucket}/h.jpg/null.{line['etag']}.json"]
+
+
+def _record_without_s3(bucket: str) -> dict[str, Any]:
+    record = s3_record(bucket, "unreadable.jpg")
+    del record["s3"]
+    return record
+
+
+def test_a_bad_record_in_a_direct_s3_event_is_logged_and_the_good_ones_run(
+    harness: Harness, bucket: str, scan: Any, log_lines: Any
+) -> None:
+    """No retry can mend a record that cannot be read (and a retry would run the good ones again): the invocation
+    succeeds, the record is one error line and one Failed count, and the answer lists it under ``rejected``."""
+    put(harness.s3, bucket, "good.jpg", jpeg(seed=51))
+
+    response = handle(s3_event(_record_without_s3(bucket), s3_record(bucket, "good.jpg")))
+
+    assert [r["status"] for r in response["results"]] == ["scrubbed"]
+    assert response["rejected"] == [{"item": "record-0", "reason": "record 0: malformed S3 notification: no 's3'"}]
+    assert scan(body_of(harness.s3, bucket, "good.jpg")).clean
+    lines = log_lines()
+    (error,) = [line for line in lines if line.get("message") == "cannot process event item"]
+    assert error["level"] == "ERROR" and error["item"] == "record-0" and "no 's3'" in error["reason"]
+    (emf,) = [line for line in lines if "_aws" in line]
+    assert _total(emf["Failed"]) == 1 and _total(emf["Scrubbed"]) == 1
+
+
+def test_a_failed_object_still_fails_a_direct_s3_event_with_a_bad_record(harness: Harness, bucket: str) -> None:
+    put(harness.s3, bucket, "bad.jpg", corrupt_jpeg())
+    with pytest.raises(ScrubFailure, match=r"1 of 2 object\(s\) failed: s3://.*/bad\.jpg"):
+        handle(s3_event(_record_without_s3(bucket), s3_record(bucket, "bad.jpg")))
+
+
+def test_a_malformed_direct_eventbridge_event_does_not_raise(harness: Harness, log_lines: Any) -> None:
+    event = eventbridge_event("some-bucket", "a.jpg")
+    event["detail"]["bucket"] = "not an object"
+
+    response = handle(event)
+
+    assert response["processed"] == 0 and "malformed EventBridge event" in response["rejected"][0]["reason"]
+    assert any(line.get("message") == "cannot process event item" for line in log_lines())
+
+
+def test_an_sqs_message_with_a_bad_record_runs_the_good_one_and_is_retried(
+    harness: Harness, bucket: str, scan: Any
+) -> None:
+    put(harness.s3, bucket, "ok.jpg", jpeg(seed=52))
+
+    response = handle(sqs_event(s3_event(s3_record(bucket, "ok.jpg"), _record_without_s3(bucket))))
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}  # kept for the queue's DLQ
+    assert scan(body_of(harness.s3, bucket, "ok.jpg")).clean

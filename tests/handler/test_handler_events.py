@@ -97,3 +97,43 @@ def test_direct_test_event_is_ignored() -> None:
 def test_unknown_events_are_refused(event: dict[str, object]) -> None:
     with pytest.raises(EventError):
         parse_event(event)
+
+
+def _bad_s3_records() -> list[object]:
+    no_s3 = s3_record("b", "x.jpg")
+    del no_s3["s3"]
+    object_list = s3_record("b", "y.jpg")
+    object_list["s3"]["object"] = [object_list["s3"]["object"]]
+    empty_key = s3_record("b", "z.jpg")
+    empty_key["s3"]["object"]["key"] = ""
+    other_source = {**s3_record("b", "w.jpg"), "eventSource": "aws:other"}
+    return [no_s3, object_list, "not a record", empty_key, other_source]
+
+
+def test_one_bad_record_of_a_direct_s3_event_is_its_own_error_and_the_rest_parse() -> None:
+    bad = _bad_s3_records()
+    parsed = parse_event({"Records": [s3_record("b", "good 1.jpg"), *bad, s3_record("b", "good 2.jpg")]})
+
+    assert parsed.source is Source.S3
+    assert [t.key for i in parsed.items for t in i.tasks] == ["good 1.jpg", "good 2.jpg"]
+    errors = [i.error for i in parsed.items[1:-1]]
+    assert all(error and "\n" not in error and len(error) <= 300 for error in errors), errors
+    assert errors[0] == "record 0: malformed S3 notification: no 's3'"
+    assert "TypeError" in errors[1] and "is a str" in errors[2] and "key is empty" in errors[3]
+    assert errors[4] == "not an S3 notification record (eventSource 'aws:other')"
+    assert parsed.items[0].error is None and parsed.items[-1].error is None
+
+
+def test_a_malformed_direct_eventbridge_event_is_an_error_item_not_an_exception() -> None:
+    event = eventbridge_event("b", "a.jpg")
+    del event["detail"]["object"]
+    (item,) = parse_event(event).items
+    assert not item.tasks and item.error == "malformed EventBridge event: no 'object'"
+
+
+def test_an_sqs_message_with_one_bad_record_runs_the_good_ones_and_still_fails() -> None:
+    no_s3 = s3_record("b", "x.jpg")
+    del no_s3["s3"]
+    (item,) = parse_event(sqs_event({"Records": [s3_record("b", "ok.jpg"), no_s3]})).items
+    assert [t.key for t in item.tasks] == ["ok.jpg"]
+    assert item.error == "record 1: malformed S3 notification: no 's3'"

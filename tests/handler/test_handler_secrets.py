@@ -48,15 +48,15 @@ def test_the_secret_is_read_from_secrets_manager_at_init(
         app.lambda_handler(s3_event(s3_record(bucket, "s.jpg", etag=etag)), FakeContext())
         marker = s3.head_object(Bucket=bucket, Key="s.jpg")["Metadata"][MARKER_KEY]
         assert ";sig=" in marker and runtime.processor.marker.trusted(
-            bucket, "s.jpg", marker, *_size_etag(s3, bucket, "s.jpg"), None
+            bucket, "s.jpg", marker, *_size_checksum(s3, bucket, "s.jpg")
         )
     finally:
         app.install_runtime(previous)
 
 
-def _size_etag(s3: Any, bucket: str, key: str) -> tuple[int, str]:
-    head = s3.head_object(Bucket=bucket, Key=key)
-    return int(head["ContentLength"]), str(head["ETag"])
+def _size_checksum(s3: Any, bucket: str, key: str) -> tuple[int, str]:
+    head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    return int(head["ContentLength"]), str(head["ChecksumSHA256"])
 
 
 def test_a_rotated_secret_is_picked_up_once_the_cache_is_stale(
