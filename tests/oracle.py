@@ -67,14 +67,25 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
+def _reduced_resolution(document: dict[str, Any], group: str) -> bool:
+    """A TIFF IFD that says it is a reduced-resolution copy (NewSubfileType bit 0): a preview, not a page."""
+    subfile = document.get(f"{group}:SubfileType")
+    return isinstance(subfile, int) and bool(subfile & 1)
+
+
 def personal_data(path: Path) -> list[str]:
-    """``Group:Name=value`` of every tag in ``path`` that carries personal data, as ExifTool reads it."""
+    """``Group:Name=value`` of every tag in ``path`` that carries personal data, as ExifTool reads it. A TIFF
+    page ExifTool calls ``PreviewImage`` (a JPEG-compressed page) is not a preview unless its IFD says so."""
     found = []
     for document in exiftool_read(path):
+        tiff = document.get("File:FileType") in ("TIFF", "BTF")
         for key, value in document.items():
             parts = key.split("#")[0].split(":")
             group, name = parts[-2] if len(parts) > 1 else "", parts[-1]
             if key == "SourceFile" or _IGNORED_GROUPS.match(group) or str(value).strip() in NEUTRAL:
+                continue
+            page = tiff and group.startswith("IFD") and name == "PreviewImage"
+            if page and not _reduced_resolution(document, group):
                 continue
             names = ICC_IDENTITY if group.startswith("ICC") else PERSONAL
             if names.match(name):
@@ -106,6 +117,37 @@ def _frame(image: Image.Image) -> Frame:
     return Frame(image.size, image.mode, hashlib.sha256(image.tobytes()).hexdigest())
 
 
+def _frames(image: Image.Image) -> list[Frame]:
+    """Every frame Pillow decodes, up to the first it cannot (an MPF index naming a frame that is not there)."""
+    frames = []
+    try:
+        for frame in ImageSequence.Iterator(image):
+            frames.append(_frame(frame.copy()))
+    except (ValueError, OSError, EOFError):
+        pass
+    return frames
+
+
+def _orientation(value: object) -> int:
+    """An EXIF orientation as a viewer applies it: 2..8 turn or flip the image, anything else shows it as is."""
+    return value if isinstance(value, int) and 2 <= value <= 8 else 1
+
+
+def _usable_icc(profile: bytes | None) -> bool:
+    """A profile a colour management module can open (a 7-byte stub or garbage is ignored by viewers)."""
+    if not profile:
+        return False
+    from io import BytesIO
+
+    from PIL import ImageCms
+
+    try:
+        ImageCms.ImageCmsProfile(BytesIO(profile))
+    except (OSError, ImageCms.PyCMSError):
+        return False
+    return True
+
+
 def view_image(path: Path) -> ImageView:
     """Decode every frame (Pillow; HEIF: every top-level image with pillow-heif) and the MPF images."""
     view = ImageView()
@@ -113,12 +155,12 @@ def view_image(path: Path) -> ImageView:
         heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=False)
         for image in heif:
             view.frames.append(Frame(image.size, image.mode, hashlib.sha256(bytes(image.data)).hexdigest()))
-            view.icc = view.icc or bool(image.info.get("icc_profile"))
+            view.icc = view.icc or _usable_icc(image.info.get("icc_profile"))
     with Image.open(path) as image:
-        view.orientation = image.getexif().get(0x0112)
-        view.icc = view.icc or bool(image.info.get("icc_profile"))
+        view.orientation = _orientation(image.getexif().get(0x0112))
+        view.icc = view.icc or _usable_icc(image.info.get("icc_profile"))
         if not view.frames:
-            view.frames = [_frame(frame.copy()) for frame in ImageSequence.Iterator(image)]
+            view.frames = _frames(image)
     if path.suffix.lower() in (".jpg", ".jpeg", ".mpo", ".jps"):
         view.embedded = [_decode_jpeg(data) for data in mpf_images(path)]
     return view

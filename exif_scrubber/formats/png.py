@@ -229,7 +229,7 @@ class _Walk:
     def _iccp(self, index: int, payload: bytes) -> tuple[str, Kind]:
         self.seen.add(b"iCCP")
         name, _, rest = payload.partition(b"\0")
-        profile = _inflate_whole(rest[1:]) if rest[:1] == b"\0" else None
+        profile = _inflate_profile(rest[1:]) if rest[:1] == b"\0" else None
         kept = self._kept_profile(profile)
         if kept is None:
             self.model.actions[index] = None
@@ -295,6 +295,22 @@ def _itxt_text(payload: bytes) -> bytes | None:
     if flag == 0:
         return text
     return _inflate_whole(text) if method == 0 else None
+
+
+def _inflate_profile(stream: bytes) -> bytes | None:
+    """An iCCP profile's zlib stream inflated. A stream cut short after the whole profile (no end of the deflate
+    data, no Adler-32) is read too, as libpng and Pillow read it, when what it holds is exactly one whole profile
+    (its size field equals what was inflated): the profile is then written again, compressed in full."""
+    whole = _inflate_whole(stream)
+    if whole is not None:
+        return whole
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(stream, 64 * 1024 * 1024)
+    except zlib.error:
+        return None
+    whole_profile = len(out) >= 128 and int.from_bytes(out[:4], "big") == len(out)
+    return out if whole_profile and not inflater.unused_data and not inflater.unconsumed_tail else None
 
 
 def _inflate_whole(stream: bytes, limit: int = 64 * 1024 * 1024) -> bytes | None:

@@ -1,4 +1,8 @@
-"""The real-image tier: every corpus file is cleaned and proven, or refused with a reason."""
+"""The real-image tier: every corpus file is cleaned and proven, or refused with a reason.
+
+What proves a cleaned file is the independent oracle (tests/oracle.py): Pillow / pillow-heif decode input and output
+(every frame, every MPF image), ExifTool (a process of its own, ``-a -G1 -u -ee``) reads the output, and the MIME
+type ExifTool sees is the same; never the engine's own report."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from exif_scrubber import Outcome, Scrubber
+from tests.oracle import exiftool_read, personal_data, view_image
 
 from .conftest import CORPUS, CORPUS_SKIP_REASON, corpus_files
 
@@ -50,13 +55,21 @@ def test_every_file_is_accepted_and_clean_or_refused_with_a_reason(
     assert accepted >= MIN_ACCEPTED
 
 
-def test_cleaned_files_are_proven_byte_identical(corpus_results: dict[str, tuple[Path, object]]) -> None:
-    cleaned = [r for _, r in corpus_results.values() if r.outcome is Outcome.CLEANED]  # type: ignore[attr-defined]
-    assert len(cleaned) > 100
-    for report in cleaned:
-        verification = report.verification  # type: ignore[attr-defined]
-        assert verification.passed and verification.hash_equal, report.source  # type: ignore[attr-defined]
-        assert verification.image_hash_before == verification.image_hash_after
+@pytest.mark.parametrize("name", [path.name for path in corpus_files()])
+def test_cleaned_files_look_the_same_and_say_nothing(corpus_results: dict[str, tuple[Path, object]], name: str) -> None:
+    """Decoded by Pillow / pillow-heif, every frame, MPF image, orientation and usable colour profile is the same;
+    ExifTool finds no personal data in the output and the same MIME type."""
+    output, report = corpus_results[name]
+    if report.outcome is not Outcome.CLEANED:  # type: ignore[attr-defined]
+        pytest.skip(f"{name} was not rewritten ({report.outcome})")  # type: ignore[attr-defined]
+    source = CORPUS / name
+    before, after = view_image(source), view_image(output)
+    assert after.frames == before.frames, name
+    assert after.embedded == before.embedded, name
+    assert (after.orientation, after.icc) == (before.orientation, before.icc), name
+    assert personal_data(output) == [], name
+    mime_in, mime_out = exiftool_read(source)[0].get("File:MIMEType"), exiftool_read(output)[0].get("File:MIMEType")
+    assert {mime_in, mime_out} <= {"image/jpeg", "image/mpo"} or mime_in == mime_out, name
 
 
 def test_every_refusal_names_a_genuine_defect(corpus_results: dict[str, tuple[Path, object]]) -> None:
@@ -66,12 +79,6 @@ def test_every_refusal_names_a_genuine_defect(corpus_results: dict[str, tuple[Pa
         assert "\n" not in str(reason), name
         assert GENUINE_DEFECT.search(str(reason)), (name, reason)
         assert not KNOWN_BAD_REASONS.search(str(reason)), (name, reason)
-
-
-def test_mime_type_is_unchanged(corpus_results: dict[str, tuple[Path, object]]) -> None:
-    for _, report in corpus_results.values():
-        if report.outcome is Outcome.CLEANED:  # type: ignore[attr-defined]
-            assert report.verification.format_kept, report.source  # type: ignore[attr-defined]
 
 
 def test_files_the_manifest_lists_as_leaking_are_not_reported_already_clean(
