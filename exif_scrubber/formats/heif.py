@@ -22,6 +22,7 @@ never reported already clean, and rebuilt: ``ftyp``, a new ``meta`` (and ``moov`
 from __future__ import annotations
 
 import bisect
+import re
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -505,8 +506,31 @@ def _qt(*names: str) -> Allowlist:
     return Allowlist.of("QuickTime", names)
 
 
+def _brands(value: object) -> bool:
+    """An ExifTool brand list (a list, or one comma-separated string) holds only brands the handler keeps."""
+    names = value if isinstance(value, list) else str(value).split(",")
+    return all(str(name).strip().encode("latin-1").ljust(4) in KNOWN_BRANDS for name in names)
+
+
+_ICC_REVISIT = re.compile(
+    r"(Chromaticity|Measurement|ViewingConditions|ColorRepresentation) pointer references previous \1 directory"
+)
+
+
+def _icc_revisit(value: object) -> bool:
+    """ExifTool's warning when a second ICC profile (another image's ``colr``) lays out a sub-directory tag at the
+    same offset as the first profile: it skips that tag, which the byte model has accounted for already."""
+    return _ICC_REVISIT.fullmatch(str(value)) is not None
+
+
 _COLOUR = _qt("ColorProfiles", "ColorPrimaries", "TransferCharacteristics", "MatrixCoefficients", "VideoFullRangeFlag")
+_SECOND_ICC = Allowlist.of("ExifTool#", ["Warning"], {"Warning": _icc_revisit})
 HEIF_TAGS: dict[str, Tags] = {
+    "ftyp": Allowlist.of(
+        "QuickTime",
+        ["MajorBrand", "MinorVersion", "CompatibleBrands"],
+        {"MajorBrand": _brands, "CompatibleBrands": _brands, "MinorVersion": lambda v: str(v) == "0.0.0"},
+    ),
     "hdlr": _qt("HandlerType"),
     "pitm": Allowlist.of("Meta", ["PrimaryItemReference"]),
     "idat": Allowlist.of("Meta", ["Unknown_idat"]),
@@ -545,14 +569,17 @@ HEIF_TAGS: dict[str, Tags] = {
     ),
     "property ispe": _qt("ImageSpatialExtent") | Allowlist.of("Meta", ["MetaImageSize"]),
     "property pixi": _qt("ImagePixelDepth"),
-    "property colr": lambda policy: _COLOUR | kept_icc.allowlist(policy),
+    "property colr": lambda policy: _COLOUR | _SECOND_ICC | kept_icc.allowlist(policy),
     "property irot": _qt("Rotation"),
     "property imir": _qt("Mirroring"),
     "property clap": _qt("CleanAperture"),
     "property pasp": _qt("PixelAspectRatio"),
     "property auxC": _qt("AuxiliaryImageType"),
-    "property clli": _qt("ContentLightLevel"),
-    "property mdcv": _qt("MasteringDisplayColorVolume"),
+    "property clli": _qt("MaxContentLightLevel", "MaxPicAverageLightLevel"),
+    "property mdcv": _qt("Unknown_mdcv"),
+    "property amve": _qt("Unknown_amve"),
+    "property rloc": _qt("RelativeLocation"),
+    "property iscl": _qt("Unknown_iscl"),
     "property lsel": _qt("Unknown_lsel"),
     "property a1op": _qt("Unknown_a1op"),
     "property a1lx": _qt("Unknown_a1lx"),

@@ -87,7 +87,8 @@ class Item:
 
     @property
     def is_xmp(self) -> bool:
-        """A MIME item whose content type names XMP (parameters such as a charset allowed, and dropped on rewrite)."""
+        """A MIME item whose content type names XMP, parameters allowed as ExifTool reads it (the rewrite spells it
+        exactly ``application/rdf+xml``, the only spelling libheif reads)."""
         return self.type == b"mime" and self.content_type.split(b";")[0].strip() == XMP_CONTENT_TYPE
 
 
