@@ -268,11 +268,11 @@ def _iloc(data: Buffer, meta: Meta, iloc: Box, budget: Budget) -> None:
         pos += 2 + base_size
         extent_count = uint(data, pos, 2, iloc.end)
         pos += 2
+        if extent_count and not length_size:
+            raise BoxError(f"item {item_id} has extents of unspecified length (the rest of the file): not supported")
         extents_left -= extent_count
         if extents_left < 0:
             budget.check("item extents", budget.limit("item extents") - extents_left)
-        if extent_count and not length_size:
-            raise BoxError(f"item {item_id} has extents of unspecified length (the rest of the file): not supported")
         extents = []
         for _ in range(extent_count):
             pos += index_size

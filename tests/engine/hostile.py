@@ -528,7 +528,10 @@ def heif_edit(
             body += struct.pack(">HII", 1, start - base, size)
             idat_at += size if method else 0
         return _full(
-            b"meta", hdlr + pitm + meta_extra + _full(b"iloc", body, 1) + iinf + iref + iprp + idat + grpl, 0, meta_flags
+            b"meta",
+            hdlr + pitm + meta_extra + _full(b"iloc", body, 1) + iinf + iref + iprp + idat + grpl,
+            0,
+            meta_flags,
         )
 
     size = len(meta_with({}, 0))
