@@ -625,8 +625,9 @@ class _HeifBase(FormatHandler):
         walker.claims += movie_claims
         _top_level(walker, boxes, bytes(data[model.ftyp.start : model.ftyp.end]) == model.ftyp_box)
         motion = model.motion_box
-        tail = [bytes(data[motion.start : motion.end])] if motion is not None else []
-        _meta_header(walker, model.meta, _RebuildPlan(replace(model, kept_boxes=tail), data).matches(data))
+        plan = _RebuildPlan(model, data, motion.end - motion.start if motion is not None else 0)
+        canonical = plan.matches(data, motion.start if motion is not None else len(data))
+        _meta_header(walker, model.meta, canonical and (motion is None or motion.end == len(data)))
         claims_to_spans(model, walker.claims, data, gap_label="bytes no kept item references")
         _motion_xmp_kinds(model)
         model.exiftool_ranges = [
@@ -669,10 +670,11 @@ class _RebuildPlan:
     data once (items and track samples may share bytes) and then the replaced items, then the kept top-level
     boxes. Offsets are 32-bit unless the file needs 64."""
 
-    def __init__(self, model: HeifModel, data: Buffer) -> None:
+    def __init__(self, model: HeifModel, data: Buffer, tail: int = 0) -> None:
+        """``tail``: bytes after ``mdat`` besides :attr:`HeifModel.kept_boxes` (an input's own ``mpvd`` box, when
+        the walk checks the input's layout without reading the movie)."""
         assert model.meta is not None
-        self.model, self.data, self.meta = model, data, model.meta
-        view = memoryview(data)
+        self.model, self.data, self.meta, self.tail = model, data, model.meta, tail
         self.items = [self.meta.items[i] for i in model.kept_items]
         idat, self.in_idat = [], dict[int, list[tuple[int, int]]]()
         position = 0
@@ -680,7 +682,7 @@ class _RebuildPlan:
             if item.id in model.derived:
                 part = model.derived[item.id]
             elif item.method == 1 and item.id not in model.replaced:
-                part = b"".join(bytes(view[s : s + n]) for s, n in item.extents)
+                part = b"".join(bytes(data[s : s + n]) for s, n in item.extents)
             else:
                 continue
             self.in_idat[item.id] = [(position, len(part))] if part else []
@@ -708,7 +710,7 @@ class _RebuildPlan:
             base = len(self.model.ftyp_box) + len(meta) + len(moov) + header
             meta, moov = self.boxes(base, wide)
             size = self.payload + header
-            end = base + self.payload + sum(len(b) for b in self.model.kept_boxes)
+            end = base + self.payload + sum(len(b) for b in self.model.kept_boxes) + self.tail
             if wide or end <= 0xFFFFFFFF:
                 mdat = struct.pack(">I4sQ", 1, b"mdat", size) if wide else struct.pack(">I4s", size, b"mdat")
                 return self.model.ftyp_box + meta + moov + mdat, wide
@@ -719,18 +721,22 @@ class _RebuildPlan:
         parts = [self.head, *(bytes(view[s:e]) for s, e in self.blocks), *self.replaced, *self.model.kept_boxes]
         return b"".join(parts)
 
-    def matches(self, data: Buffer) -> bool:
-        """True when ``data`` is laid out exactly as :meth:`file` would write it (without copying image data)."""
-        head, view = self.head, memoryview(data)
-        if bytes(view[: len(head)]) != head:
+    def matches(self, data: Buffer, end: int) -> bool:
+        """True when ``data`` up to ``end`` is laid out exactly as :meth:`file` writes it. Reads the structure and
+        the replaced items only, never image data (the audit's ranged walk has not fetched it)."""
+        head = self.head
+        if len(data) < len(head) or bytes(data[: len(head)]) != head:
             return False
         position = len(head)
-        for start, end in self.blocks:
+        for start, stop in self.blocks:
             if start != position:
                 return False
-            position = end
-        tail = b"".join([*self.replaced, *self.model.kept_boxes])
-        return bytes(view[position:]) == tail
+            position = stop
+        for part in self.replaced:
+            if bytes(data[position : position + len(part)]) != part:
+                return False
+            position += len(part)
+        return position == end
 
     def boxes(self, base: int, wide: bool) -> tuple[bytes, bytes]:
         """The meta and moov boxes when the mdat payload starts at ``base``."""
