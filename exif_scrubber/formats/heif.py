@@ -1,31 +1,36 @@
-"""HEIF/HEIC and AVIF still images: the byte model of the file, and its rebuild.
+"""HEIF/HEIC and AVIF still images: the byte model of the file, and its rebuild in canonical form.
 
 Which items stay: the primary image and every image a viewer needs to show it and what goes with it (grid
 tiles, overlays, alpha and depth planes, HDR gain maps, ISO 21496-1 tone-map items, stereo pairs and other
-entity groups), found by following the item references from the displayed images. Thumbnails and images nothing
-reaches go. EXIF and XMP items are kept in canonical form when they hold a kept value (orientation, gain-map
-parameters) and describe a kept image; every other item (other XMP, MIME text, URIs, unknown types) goes.
+entity groups), found by following the item references from the displayed images (:mod:`.heif_items`).
+Thumbnails, auxiliary images of unknown types and images nothing reaches go. EXIF and XMP items are kept in
+canonical form when they hold a kept value (orientation, gain-map parameters) and describe a kept image; every
+other item (other XMP, MIME text, URIs, unknown types) goes.
 
-Bytes are: structure (``ftyp``, the ``meta`` boxes read field by field by :mod:`.heif_meta`, decoding properties
-such as ``hvcC``, ``ispe``, ``colr``/nclx, ``irot``, ``auxC``, the data of derived images), image data (the data
-of coded image items), kept items (canonical EXIF/XMP, the reduced ICC of a ``colr`` property), or metadata:
-item names, entries and properties of removed items, ``free``/``skip`` boxes, unknown or vendor (``uuid``,
-``udes``) properties, and bytes no kept item references. The rebuild writes ``ftyp``, a new ``meta`` and one
-``mdat`` holding the kept items' data, copied byte for byte; offsets are recomputed.
+Bytes are: structure (``ftyp``, the ``meta`` boxes read field by field by :mod:`.heif_meta`, properties read
+field by field by :mod:`.heif_props`, the descriptions of derived images), image data (the data of coded image
+items), kept items (canonical EXIF/XMP, the reduced ICC of a ``colr`` property), or metadata. Structure is only
+structure when its bytes are the ones the rebuild writes from the parsed values: compatible brands the handler
+knows, minor version zero, item names empty, flags and reserved fields zero, no bytes after a property's fields,
+no SEI array in ``hvcC``, no ``auxC`` subtype (but a depth map's depth representation), the XMP content type
+spelled ``application/rdf+xml``, entity groups numbered after the items, no ``dinf`` (the data references
+nothing uses), one ``mdat`` right after the ``meta`` box. A file laid out in any other way is labelled, so it is
+never reported already clean, and rebuilt: ``ftyp``, a new ``meta`` (and ``moov`` for sequences) and one
+``mdat`` holding the kept items' image data copied byte for byte, then the canonical EXIF/XMP items.
 """
 
 from __future__ import annotations
 
 import bisect
+import re
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from ..allowlist import Allowlist
 from ..bytemodel import Buffer, ByteModel, Kind, claims_to_spans, merge_ranges
 from ..kept import exif as kept_exif
-from ..kept import gainmap
 from ..kept import icc as kept_icc
 from ..kept import xmp as kept_xmp
 from ..kept.exif import build_exif, read_exif
@@ -33,53 +38,64 @@ from ..kept.icc import IccError, is_canonical_icc, reduce_icc
 from ..kept.xmp import XmpValues, build_xmp, read_xmp
 from ..policy import ScrubPolicy
 from . import heif_meta as hm
+from . import heif_props as props
 from . import motion_photo
-from .base import FormatHandler, Refusal, Tags, merged_tags
+from .base import FormatHandler, Refusal, Tags, merged_tags, source_of
+from .heif_items import CODED, DERIVED, STRUCTURAL_REFERENCES, References, canonical_derived, reachable
 from .isobmff import Box, BoxError, box, brands, iter_boxes
 from .movie import Movie, parse_movie, rebuild_moov
 from .movie_tags import FILE_TAGS, MOVIE_TAGS, VISUAL_ENTRY
 
-CODED = frozenset({b"hvc1", b"av01", b"avc1", b"unci", b"j2k1", b"vvc1", b"hvt1", b"jpeg", b"mski"})
-DERIVED = frozenset({b"grid", b"iovl", b"iden", b"tmap"})
-DECODING_PROPERTIES = frozenset(
-    {
-        b"hvcC",
-        b"av1C",
-        b"avcC",
-        b"vvcC",
-        b"jpgC",
-        b"j2kH",
-        b"uncC",
-        b"cmpd",
-        b"ispe",
-        b"pixi",
-        b"colr",
-        b"irot",
-        b"imir",
-        b"clap",
-        b"pasp",
-        b"auxC",
-        b"lsel",
-        b"a1op",
-        b"a1lx",
-        b"clli",
-        b"mdcv",
-        b"cclv",
-        b"amve",
-        b"rloc",
-        b"iscl",
-        b"cmex",
-        b"cmin",
-    }
-)
-"""Properties that tell a decoder how to decode or show an item: kept as they are."""
+RAW_PROPERTIES = frozenset({b"avcC", b"vvcC", b"jpgC", b"j2kH", b"uncC", b"cmpd", b"cclv", b"cmex", b"cmin"})
+"""Decoding properties of rarely used codecs kept as they are (not yet read field by field); every other kept
+property is parsed and rewritten by :mod:`.heif_props`."""
 _EXIFTOOL_HASHED = frozenset({b"av01", b"avc1", b"hvc1", b"lhv1", b"hvt1"})
 """Item types ExifTool's ImageDataHash covers (every such item, thumbnails included, in item-ID order)."""
-_STRUCTURAL_REFERENCES = frozenset({b"dimg", b"auxl", b"base", b"prem", b"tbas"})
 _HEIC_BRANDS = frozenset(
     {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1", b"mif2"}
 )
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
+KNOWN_BRANDS = (
+    _HEIC_BRANDS
+    | _AVIF_BRANDS
+    | frozenset(
+        {
+            b"mif3",
+            b"avio",
+            b"miaf",
+            b"MiHA",
+            b"MiHB",
+            b"MiHE",
+            b"MiPr",
+            b"MiCm",
+            b"MiAC",
+            b"MA1A",
+            b"MA1B",
+            b"avci",
+            b"avcs",
+            b"jpeg",
+            b"jpgs",
+            b"j2ki",
+            b"j2is",
+            b"vvic",
+            b"vvis",
+            b"unif",
+            b"tmap",
+            b"iso8",
+            b"iso9",
+            b"isom",
+            b"mp41",
+            b"mp42",
+        }
+    )
+)
+"""``ftyp`` brands kept (ISO/IEC 23008-12 and 23000-22 image and sequence brands, AV1 and ISO 21496-1 brands,
+the ISO base media brands of image sequences); any other brand is four free bytes and is dropped."""
+GROUP_TYPES = frozenset(
+    {b"altr", b"ster", b"brst", b"aebr", b"wbbr", b"fobr", b"afbr", b"dobr", b"favc", b"tsyn", b"iaug", b"pano"}
+)
+"""Entity groups kept (alternatives, stereo pairs, bursts and brackets, ...): ISO/IEC 23008-12 types."""
+_GROUP_LABEL = "entity group"
 
 
 @dataclass
@@ -87,17 +103,26 @@ class HeifModel(ByteModel):
     """A walked HEIF file: the byte model plus what the rebuild needs."""
 
     ftyp: Box | None = None
+    ftyp_box: bytes = b""
+    """The canonical ``ftyp`` box."""
     meta: hm.Meta | None = None
     kept_items: list[int] = field(default_factory=list)
     """Kept items in ``iinf`` order."""
     replaced: dict[int, bytes] = field(default_factory=dict)
-    """Canonical data of kept EXIF and XMP items."""
+    """Items written after the image data in ``mdat`` (canonical EXIF and XMP; an image item whose data a
+    bitstream cleaner rewrote would go here too)."""
+    derived: dict[int, bytes] = field(default_factory=dict)
+    """Canonical descriptions of kept derived images (written to ``idat``)."""
     properties: list[bytes] = field(default_factory=list)
     """The output ``ipco`` boxes, in order."""
     associations: dict[int, list[tuple[bool, int]]] = field(default_factory=dict)
     """Per kept item, its (essential, output property index) pairs."""
     references: list[hm.Reference] = field(default_factory=list)
     groups: list[hm.Group] = field(default_factory=list)
+    kept_boxes: list[bytes] = field(default_factory=list)
+    """Top-level boxes written after ``mdat``, each already rebuilt (the ``mpvd`` box of a motion photo, set by
+    the rewrite); every other top-level box than ``ftyp``, ``meta``, ``moov``, ``mdat`` and a kept ``mpvd`` is
+    labelled metadata by :func:`_top_level`."""
     moov: Box | None = None
     movie: Movie | None = None
     """The image sequence's movie header (AVIF/HEIF sequences), if any."""
@@ -105,28 +130,23 @@ class HeifModel(ByteModel):
     """The kept values of each XMP item (rewritten to point at a kept motion photo movie)."""
     motion: motion_photo.EmbeddedMovie | None = None
     """A motion photo's movie (Samsung and Google HEIC: the payload of a top-level ``mpvd`` box)."""
+    motion_box: Box | None = None
+    """The ``mpvd`` box holding :attr:`motion`."""
     motion_header: int = 8
     """The size of the ``mpvd`` box's header (8, or 16 with a 64-bit size), which the XMP's padding counts."""
 
 
-def _reachable(meta: hm.Meta) -> set[int]:
-    """The images a viewer shows or needs to show them, following references from the displayed images."""
-    thumbnails = {r.from_id for r in meta.references if r.type == b"thmb"}
-    images = {i for i, item in meta.items.items() if item.type in CODED | DERIVED}
-    kept = {meta.primary} | {i for i in images if not meta.items[i].hidden and i not in thumbnails}
-    changed = True
-    while changed:
-        before = len(kept)
-        for ref in meta.references:
-            if ref.type in _STRUCTURAL_REFERENCES - {b"auxl"} and ref.from_id in kept:
-                kept |= set(ref.to_ids) & images
-            if ref.type in (b"auxl", b"prem") and set(ref.to_ids) & kept and ref.from_id in images:
-                kept.add(ref.from_id)
-        for group in meta.groups:
-            if set(group.entities) & kept:
-                kept |= set(group.entities) & images
-        changed = len(kept) != before
-    return kept - (thumbnails - {meta.primary})
+def canonical_ftyp(data: Buffer, ftyp: Box) -> bytes:
+    """``ftyp`` with minor version zero and only the brands the handler knows, each once, in their order; an
+    unknown major brand is replaced by the first known compatible brand."""
+    body = bytes(data[ftyp.body : ftyp.end])
+    if len(body) < 8 or len(body) % 4:
+        raise BoxError("ftyp does not hold a whole number of brands")
+    compatible = list(dict.fromkeys(b for i in range(8, len(body), 4) if (b := body[i : i + 4]) in KNOWN_BRANDS))
+    major = body[:4] if body[:4] in KNOWN_BRANDS else next(iter(compatible), b"")
+    if not major:
+        raise BoxError("ftyp names no brand the engine knows")
+    return box(b"ftyp", major + bytes(4) + b"".join(compatible))
 
 
 class _Walk:
@@ -135,7 +155,8 @@ class _Walk:
     def __init__(self, data: Buffer, model: HeifModel, meta: hm.Meta, policy: ScrubPolicy) -> None:
         self.data, self.model, self.meta, self.policy = data, model, meta, policy
         self.claims: list[tuple[int, int, Kind, str]] = []
-        self.images = _reachable(meta)
+        self.refs = References(meta)
+        self.images = reachable(meta, self.refs, self.usable_auxiliary)
 
     def claim(self, start: int, end: int, kind: Kind, label: str) -> None:
         self.claims.append((start, end, kind, label))
@@ -146,21 +167,31 @@ class _Walk:
         self.links()
         self.meta_boxes()
 
+    def usable_auxiliary(self, item_id: int) -> bool:
+        """True when the item's ``auxC`` names an auxiliary type the engine keeps."""
+        for _, index in self.meta.items[item_id].properties:
+            prop = self.meta.properties[index - 1]
+            if prop.type == b"auxC":
+                return props.aux_type(bytes(self.data[prop.body : prop.end])) in props.AUX_TYPES
+        return False
+
     # -- items
 
     def items(self) -> None:
         for item_id, item in self.meta.items.items():
             kind = self.item_kind(item)
-            if kind is not Kind.METADATA or item_id in self.model.replaced:
+            if kind is not Kind.METADATA or item_id in self.model.replaced or item_id in self.model.derived:
                 self.model.kept_items.append(item_id)  # a replaced item is rewritten in canonical form
             label = f"item {item_id} ({_4cc(item.type)})"
+            if item_id in self.model.derived and kind is Kind.METADATA:
+                label += ": not in canonical form"
             for start, length in item.extents:
                 self.claim(start, start + length, kind, label)
             if item.type in CODED and kind is Kind.IMAGE:
                 self.model.proof.append(f"item {item_id} {_4cc(item.type)}".encode())
                 self.model.proof += [(start, start + length) for start, length in item.extents]
-            elif item.type in DERIVED and kind is Kind.STRUCTURE:
-                self.model.proof.append(f"item {item_id} {_4cc(item.type)}".encode() + self.payload(item))
+            elif item_id in self.model.derived:
+                self.model.proof.append(f"item {item_id} {_4cc(item.type)}".encode() + self.model.derived[item_id])
 
     def payload(self, item: hm.Item) -> bytes:
         return b"".join(bytes(self.data[s : s + n]) for s, n in item.extents)
@@ -168,8 +199,9 @@ class _Walk:
     def item_kind(self, item: hm.Item) -> Kind:
         if item.id in self.images:
             if item.type in DERIVED:
-                self.check_derived(item)
-                return Kind.STRUCTURE
+                data = self.payload(item)
+                self.model.derived[item.id] = canonical_derived(item, data, self.refs.inputs[item.id])
+                return Kind.STRUCTURE if self.model.derived[item.id] == data else Kind.METADATA
             return Kind.IMAGE
         described = self.described(item)
         if item.type == b"Exif" and described:
@@ -180,14 +212,8 @@ class _Walk:
 
     def described(self, item: hm.Item) -> bool:
         """True when the item describes a kept image (an item describing nothing describes the file)."""
-        targets = [i for r in self.meta.references if r.type == b"cdsc" and r.from_id == item.id for i in r.to_ids]
-        return not targets or bool(set(targets) & self.images)
-
-    def check_derived(self, item: hm.Item) -> None:
-        data = self.payload(item)
-        inputs = sum(len(r.to_ids) for r in self.meta.references if r.type == b"dimg" and r.from_id == item.id)
-        if not _derived_exact(item.type, data, inputs):
-            raise Refusal(f"the {_4cc(item.type)} description of item {item.id} does not match its size")
+        targets = self.refs.described.get(item.id)
+        return not targets or any(t in self.images for t in targets)
 
     def exif(self, item: hm.Item) -> Kind:
         data = self.payload(item)
@@ -221,9 +247,7 @@ class _Walk:
         """The EXIF (or XMP) item describing the primary image, as ExifTool and Pillow read it."""
         for item_id, item in self.meta.items.items():
             if item.type == kind and (kind != b"mime" or item.is_xmp):
-                targets = [
-                    i for r in self.meta.references if r.type == b"cdsc" and r.from_id == item_id for i in r.to_ids
-                ]
+                targets = self.refs.described.get(item_id)
                 if not targets or self.meta.primary in targets:
                     return item_id
         return None
@@ -231,15 +255,15 @@ class _Walk:
     # -- properties
 
     def properties(self) -> None:
-        """Each ipco box: kept (decoding, or canonical ICC) if a kept item uses it, else metadata."""
+        """Each ipco box: kept in canonical form if a kept item uses it, else metadata."""
         used: dict[int, bool] = {}
         for item_id in self.model.kept_items:
             for essential, index in self.meta.items[item_id].properties:
                 used[index] = used.get(index, False) or essential
         new_index: dict[int, int] = {}
         for index, prop in enumerate(self.meta.properties, start=1):
-            kind, output = self.property(prop, index in used, used.get(index, False))
-            self.claim(prop.start, prop.end, kind, f"property {prop.name}")
+            kind, output, label = self.property(prop, index in used, used.get(index, False))
+            self.claim(prop.start, prop.end, kind, label)
             if output is not None:
                 self.model.properties.append(output)
                 new_index[index] = len(self.model.properties)
@@ -251,17 +275,24 @@ class _Walk:
                 self.model.properties[i - 1] for e, i in links if not _is_icc(self.model.properties[i - 1])
             ]
 
-    def property(self, prop: Box, used: bool, essential: bool) -> tuple[Kind, bytes | None]:
+    def property(self, prop: Box, used: bool, essential: bool) -> tuple[Kind, bytes | None, str]:
         raw = bytes(self.data[prop.start : prop.end])
+        label = f"property {prop.name}"
         if not used:
-            return Kind.METADATA, None
+            return Kind.METADATA, None, label
         if prop.type == b"colr" and raw[prop.body - prop.start : prop.body - prop.start + 4] in (b"prof", b"rICC"):
-            return self.icc_property(prop, raw)
-        if prop.type in DECODING_PROPERTIES:
-            return Kind.STRUCTURE, raw
-        if essential:
-            raise Refusal(f"an image needs the property {prop.name}, which the engine does not know")
-        return Kind.METADATA, None
+            kind, output = self.icc_property(prop, raw)
+            return kind, output, label
+        if prop.type in RAW_PROPERTIES:
+            return Kind.STRUCTURE, raw, label
+        try:
+            result = props.canonical(prop.type, raw[prop.body - prop.start :])
+        except props.PropertyError as exc:
+            if essential or prop.type == b"auxC":
+                raise Refusal(f"an image needs the property {prop.name}, which the engine cannot read: {exc}") from None
+            return Kind.METADATA, None, label
+        difference = props.difference(raw, result)
+        return (Kind.METADATA, result.box, f"{label}: {difference}") if difference else (Kind.STRUCTURE, raw, label)
 
     def icc_property(self, prop: Box, raw: bytes) -> tuple[Kind, bytes | None]:
         if self.policy.strip_icc:
@@ -285,74 +316,115 @@ class _Walk:
             targets = tuple(i for i in ref.to_ids if i in kept)
             if ref.from_id in kept and targets and ref.type != b"thmb":
                 self.model.references.append(hm.Reference(ref.type, ref.from_id, targets))
+        tracks = {t.track_id for t in self.model.movie.tracks} if self.model.movie is not None else set()
+        next_id = max([*kept, *tracks, 0]) + 1
+        self.group_output: list[hm.Group | None] = []
         for group in self.meta.groups:
-            entities = tuple(e for e in group.entities if e in kept)
-            if entities:
-                self.model.groups.append(hm.Group(group.type, group.version, group.flags, group.group_id, entities))
+            entities = tuple(e for e in group.entities if e in kept or e in tracks)
+            output = None
+            if entities and group.type in GROUP_TYPES:
+                output = hm.Group(group.type, 0, 0, next_id, entities)  # numbered after the items, in order
+                self.model.groups.append(output)
+                next_id += 1
+            self.group_output.append(output)
         for ref in self.model.references:
-            if ref.type in _STRUCTURAL_REFERENCES:
+            if ref.type in STRUCTURAL_REFERENCES:
                 self.model.proof.append(ref.type + b"".join(i.to_bytes(4, "big") for i in (ref.from_id, *ref.to_ids)))
         self.model.proof.append(b"primary" + self.meta.primary.to_bytes(4, "big"))
 
     def meta_boxes(self) -> None:
-        meta, kept = self.meta, set(self.model.kept_items)
-        self.claim(meta.box.start, meta.box.body + 4, Kind.STRUCTURE, "meta")
-        for child in meta.children:
+        kept = set(self.model.kept_items)
+        for child in self.meta.children:
             self.meta_child(child, kept)
 
     def meta_child(self, child: Box, kept: set[int]) -> None:
-        meta = self.meta
-        same = {
-            b"hdlr": meta.handler_name == b"",
-            b"pitm": True,
-            b"iloc": set(meta.items) == kept,
-            b"iref": self.model.references == meta.references,
-            b"grpl": self.model.groups == meta.groups,
-            b"dinf": True,
-        }
+        meta, model = self.meta, self.model
         if child.type == b"iinf":
             self.iinf(child, kept)
         elif child.type == b"iprp":
-            self.iprp(child, kept)
+            self.iprp(child)
+        elif child.type == b"grpl":
+            self.grpl(child)
         elif child.type == b"idat":
             self.claim(child.start, child.body, Kind.STRUCTURE, "idat")
-        elif child.type in same:
-            self.claim(child.start, child.end, Kind.STRUCTURE if same[child.type] else Kind.METADATA, child.name)
+        elif child.type == b"dinf":
+            self.claim(child.start, child.end, Kind.METADATA, "dinf (data references nothing uses)")
+        elif child.type in (b"hdlr", b"pitm", b"iref"):
+            expected = {
+                b"hdlr": lambda: hm.hdlr_box(meta.handler),
+                b"pitm": lambda: hm.pitm_box(meta.primary),
+                b"iref": lambda: hm.iref_box(model.references),
+            }[child.type]()
+            self.compared(child, expected, child.name)
+        elif child.type == b"iloc":
+            same = set(meta.items) == kept
+            self.claim(child.start, child.end, *self._kind(same, "iloc", "locations of removed items"))
         else:
             self.claim(child.start, child.end, Kind.METADATA, f"{child.name} box in meta")
 
-    def iinf(self, iinf: Box, kept: set[int]) -> None:
-        entries = [item.infe for item in self.meta.items.values()]
-        self.claim(iinf.start, entries[0].start if entries else iinf.end, Kind.STRUCTURE, "iinf")
-        for item in self.meta.items.values():
-            clean = item.id in kept and not item.name and not item.content_encoding and not item.other
-            label = f"item {item.id} entry" + ("" if item.id in kept else " (item removed)")
-            self.claim(item.infe.start, item.infe.end, Kind.STRUCTURE if clean else Kind.METADATA, label)
+    def compared(self, child: Box, expected: bytes, label: str) -> None:
+        """A box that is structure when it is the very box the rebuild writes."""
+        same = bytes(self.data[child.start : child.end]) == expected
+        self.claim(child.start, child.end, *self._kind(same, label, "not in canonical form"))
 
-    def iprp(self, iprp: Box, kept: set[int]) -> None:
-        children = list(iter_boxes(self.data, iprp.body, iprp.end))
+    @staticmethod
+    def _kind(same: bool, label: str, why: str) -> tuple[Kind, str]:
+        return (Kind.STRUCTURE, label) if same else (Kind.METADATA, f"{label}: {why}")
+
+    def iinf(self, iinf: Box, kept: set[int]) -> None:
+        header = bytes(self.data[iinf.body : iinf.body + len(hm.iinf_header(len(kept)))])
+        same = header == hm.iinf_header(len(kept))
+        entries = [item.infe for item in self.meta.items.values()]
+        self.claim(iinf.start, entries[0].start if entries else iinf.end, *self._kind(same, "iinf", "item count"))
+        for item in self.meta.items.values():
+            label = f"item {item.id} entry"
+            if item.id not in kept:
+                self.claim(item.infe.start, item.infe.end, Kind.METADATA, f"{label} (item removed)")
+                continue
+            raw = bytes(self.data[item.infe.start : item.infe.end])
+            self.claim(item.infe.start, item.infe.end, *self._kind(raw == hm.infe_box(item), label, _entry_why(item)))
+
+    def iprp(self, iprp: Box) -> None:
         self.claim(iprp.start, iprp.body, Kind.STRUCTURE, "iprp")
-        for child in children:
+        expected = hm.ipma_box(self.model.associations, len(self.model.properties))
+        for child in iter_boxes(self.data, iprp.body, iprp.end):
             if child.type == b"ipco":
                 self.claim(child.start, child.body, Kind.STRUCTURE, "ipco")
             else:
-                unchanged = set(self.meta.items) == kept and len(self.model.properties) == len(self.meta.properties)
-                self.claim(child.start, child.end, Kind.STRUCTURE if unchanged else Kind.METADATA, "ipma")
+                self.compared(child, expected, "ipma")
+
+    def grpl(self, grpl: Box) -> None:
+        self.claim(grpl.start, grpl.body, *self._kind(bool(self.model.groups), "grpl", "no group kept"))
+        for child, output in zip(iter_boxes(self.data, grpl.body, grpl.end), self.group_output, strict=True):
+            label = f"{_GROUP_LABEL} {child.name}"
+            if output is None:
+                self.claim(child.start, child.end, Kind.METADATA, f"{label} (removed)")
+            else:
+                self.compared(child, hm.group_box(output), label)
 
 
-def _sequence(data: Buffer, model: HeifModel, walker: _Walk, moovs: list[Box]) -> None:
-    """The movie header of an image sequence, and its tracks' samples as image data."""
+def _entry_why(item: hm.Item) -> str:
+    if item.name:
+        return "item name"
+    if item.type == b"mime" and item.content_type != hm.XMP_CONTENT_TYPE:
+        return "content type"
+    return "flags or fields not in canonical form"
+
+
+def _sequence(data: Buffer, model: HeifModel, moovs: list[Box]) -> list[tuple[int, int, Kind, str]]:
+    """The movie header of an image sequence, and its tracks' samples as image data: the claims."""
     if len(moovs) > 1:
         raise BoxError("the file has more than one moov box")
     if not moovs:
-        return
+        return []
     model.moov, model.movie = moovs[0], parse_movie(data, moovs[0])
-    walker.claims += model.movie.claims
+    claims = list(model.movie.claims)
     for track in model.movie.tracks:
         model.proof.append(f"track {track.track_id} {track.handler.decode('latin-1')}".encode())
         for start, length in track.chunks:
-            walker.claim(start, start + length, Kind.IMAGE, f"track {track.track_id} samples")
+            claims.append((start, start + length, Kind.IMAGE, f"track {track.track_id} samples"))
             model.proof.append((start, start + length))
+    return claims
 
 
 def _motion(walker: _Walk, mpvd: Box) -> None:
@@ -371,7 +443,7 @@ def _motion(walker: _Walk, mpvd: Box) -> None:
     walker.claim(mpvd.start, mpvd.body, Kind.STRUCTURE, "mpvd header")
     for span in movie.model.spans:
         walker.claim(movie.start + span.start, movie.start + span.end, span.kind, motion_photo.PREFIX + span.label)
-    model.motion, model.motion_header = movie, mpvd.body - mpvd.start
+    model.motion, model.motion_box, model.motion_header = movie, mpvd, mpvd.body - mpvd.start
     model.images.append(movie.model.proof_hash(memoryview(walker.data)[movie.start : movie.end]))
     model.embedded.append((movie.start, movie.end))
     model.notes.append(motion_photo.KEPT_NOTE)
@@ -385,17 +457,30 @@ def _motion_xmp_kinds(model: HeifModel) -> None:
     model.spans = [replace(span, kind=Kind.METADATA) if span.label in stale else span for span in model.spans]
 
 
-def _top_level(walker: _Walk, boxes: list[Box]) -> None:
-    """ftyp and the mdat header are structure; meta and moov are walked; any other top-level box is metadata."""
+def _top_level(walker: _Walk, boxes: list[Box], ftyp_canonical: bool) -> None:
+    """ftyp and the mdat header are structure; meta and moov are walked; a motion photo's ``mpvd`` is walked by
+    the movie handler; any other top-level box is metadata."""
     for top in boxes:
         if top.type == b"ftyp":
-            walker.claim(top.start, top.end, Kind.STRUCTURE, "ftyp")
+            walker.claim(top.start, top.end, *walker._kind(ftyp_canonical, "ftyp", "brands or minor version"))
         elif top.type == b"mdat":
             walker.claim(top.start, top.body, Kind.STRUCTURE, "mdat header")
         elif top.type == b"mpvd" and walker.model.motion is None:
             _motion(walker, top)
         elif top.type not in (b"meta", b"moov"):
             walker.claim(top.start, top.end, Kind.METADATA, f"{top.name} box")
+
+
+def _meta_header(walker: _Walk, meta: hm.Meta, canonical: bool) -> None:
+    """The meta box header: structure when its flags are zero and the file is laid out as the rebuild lays it
+    out (else, when nothing else is labelled, that is the finding: the file is never reported already clean)."""
+    box_ = meta.box
+    if meta.flags:
+        walker.claim(box_.start, box_.body + 4, Kind.METADATA, "meta: flags")
+    elif canonical or any(kind is Kind.METADATA for _, _, kind, _ in walker.claims):
+        walker.claim(box_.start, box_.body + 4, Kind.STRUCTURE, "meta")
+    else:
+        walker.claim(box_.start, box_.body + 4, Kind.METADATA, "meta: layout not canonical")
 
 
 def _frames(model: HeifModel) -> int:
@@ -417,26 +502,35 @@ def _is_icc(prop: bytes) -> bool:
     return prop[4:8] == b"colr" and prop[8:12] in (b"prof", b"rICC")
 
 
-def _derived_exact(kind: bytes, data: bytes, inputs: int) -> bool:
-    """The data of a derived image (grid, overlay, identity, tone map) is exactly its declared fields."""
-    if kind == b"iden":
-        return not data
-    if kind == b"tmap":
-        return gainmap.is_exact(data[1:]) if data[:1] == b"\0" else gainmap.is_exact(data)
-    if len(data) < 2 or data[0] != 0:
-        return False
-    wide = 4 if data[1] & 1 else 2
-    if kind == b"grid":
-        return len(data) == 4 + 2 * wide
-    return len(data) == 10 + 2 * wide + inputs * 2 * wide  # iovl: fill colour, size, offsets per input
-
-
 def _qt(*names: str) -> Allowlist:
     return Allowlist.of("QuickTime", names)
 
 
+def _brands(value: object) -> bool:
+    """An ExifTool brand list (a list, or one comma-separated string) holds only brands the handler keeps."""
+    names = value if isinstance(value, list) else str(value).split(",")
+    return all(str(name).strip().encode("latin-1").ljust(4) in KNOWN_BRANDS for name in names)
+
+
+_ICC_REVISIT = re.compile(
+    r"(Chromaticity|Measurement|ViewingConditions|ColorRepresentation) pointer references previous \1 directory"
+)
+
+
+def _icc_revisit(value: object) -> bool:
+    """ExifTool's warning when a second ICC profile (another image's ``colr``) lays out a sub-directory tag at the
+    same offset as the first profile: it skips that tag, which the byte model has accounted for already."""
+    return _ICC_REVISIT.fullmatch(str(value)) is not None
+
+
 _COLOUR = _qt("ColorProfiles", "ColorPrimaries", "TransferCharacteristics", "MatrixCoefficients", "VideoFullRangeFlag")
+_SECOND_ICC = Allowlist.of("ExifTool#", ["Warning"], {"Warning": _icc_revisit})
 HEIF_TAGS: dict[str, Tags] = {
+    "ftyp": Allowlist.of(
+        "QuickTime",
+        ["MajorBrand", "MinorVersion", "CompatibleBrands"],
+        {"MajorBrand": _brands, "CompatibleBrands": _brands, "MinorVersion": lambda v: str(v) == "0.0.0"},
+    ),
     "hdlr": _qt("HandlerType"),
     "pitm": Allowlist.of("Meta", ["PrimaryItemReference"]),
     "idat": Allowlist.of("Meta", ["Unknown_idat"]),
@@ -475,14 +569,17 @@ HEIF_TAGS: dict[str, Tags] = {
     ),
     "property ispe": _qt("ImageSpatialExtent") | Allowlist.of("Meta", ["MetaImageSize"]),
     "property pixi": _qt("ImagePixelDepth"),
-    "property colr": lambda policy: _COLOUR | kept_icc.allowlist(policy),
+    "property colr": lambda policy: _COLOUR | _SECOND_ICC | kept_icc.allowlist(policy),
     "property irot": _qt("Rotation"),
     "property imir": _qt("Mirroring"),
     "property clap": _qt("CleanAperture"),
     "property pasp": _qt("PixelAspectRatio"),
     "property auxC": _qt("AuxiliaryImageType"),
-    "property clli": _qt("ContentLightLevel"),
-    "property mdcv": _qt("MasteringDisplayColorVolume"),
+    "property clli": _qt("MaxContentLightLevel", "MaxPicAverageLightLevel"),
+    "property mdcv": _qt("Unknown_mdcv"),
+    "property amve": _qt("Unknown_amve"),
+    "property rloc": _qt("RelativeLocation"),
+    "property iscl": _qt("Unknown_iscl"),
     "property lsel": _qt("Unknown_lsel"),
     "property a1op": _qt("Unknown_a1op"),
     "property a1lx": _qt("Unknown_a1lx"),
@@ -501,6 +598,11 @@ class _HeifBase(FormatHandler):
     leftover_group: ClassVar[str] = "HEIF-boxes"
     structure_tags = merged_tags(HEIF_TAGS, MOVIE_TAGS, FILE_TAGS)
 
+    def sources(self, model: ByteModel) -> Iterable[str]:
+        """As for every handler, with what a label says after ``": "`` (why a block is not canonical) left out:
+        ``property hvcC: SEI array`` is a ``property hvcC`` whose ExifTool names are those of the kept box."""
+        return {source_of(span.label.split(": ", 1)[0]) for span in model.spans}
+
     def allowlist(self, model: ByteModel, policy: ScrubPolicy) -> Allowlist:
         """The kept boxes, properties and items, and the sample descriptions of an image sequence's tracks."""
         assert isinstance(model, HeifModel)
@@ -515,11 +617,17 @@ class _HeifBase(FormatHandler):
         metas = [b for b in boxes if b.type == b"meta"]
         if len(metas) != 1:
             raise BoxError("the file has no meta box, or more than one")
-        model.ftyp, model.meta = boxes[0], hm.parse_meta(data, metas[0])
+        model.ftyp, model.ftyp_box = boxes[0], canonical_ftyp(data, boxes[0])
+        model.meta = hm.parse_meta(data, metas[0])
+        movie_claims = _sequence(data, model, [b for b in boxes if b.type == b"moov"])
         walker = _Walk(data, model, model.meta, policy)
         walker.run()
-        _sequence(data, model, walker, [b for b in boxes if b.type == b"moov"])
-        _top_level(walker, boxes)
+        walker.claims += movie_claims
+        _top_level(walker, boxes, bytes(data[model.ftyp.start : model.ftyp.end]) == model.ftyp_box)
+        motion = model.motion_box
+        plan = _RebuildPlan(model, data, motion.end - motion.start if motion is not None else 0)
+        canonical = plan.matches(data, motion.start if motion is not None else len(data))
+        _meta_header(walker, model.meta, canonical and (motion is None or motion.end == len(data)))
         claims_to_spans(model, walker.claims, data, gap_label="bytes no kept item references")
         _motion_xmp_kinds(model)
         model.exiftool_ranges = [
@@ -534,88 +642,118 @@ class _HeifBase(FormatHandler):
     def rewrite(self, model: ByteModel, data: Buffer, policy: ScrubPolicy) -> bytes:
         assert isinstance(model, HeifModel) and model.meta is not None and model.ftyp is not None
         movie = motion_photo.clean_movie(data, model.motion, policy) if model.motion is not None else b""
-        return _rebuild(_pointing_at(model, len(movie)), data) + _mpvd(movie, model.motion_header)
+        return _RebuildPlan(_pointing_at(model, movie), data).file()
 
 
-def _pointing_at(model: HeifModel, movie: int) -> HeifModel:
-    """The model with its XMP items pointing at the movie the output keeps (``movie`` bytes; 0: none)."""
+def _pointing_at(model: HeifModel, movie: bytes) -> HeifModel:
+    """The model with its XMP items pointing at the movie the output keeps (empty: none), and that movie's
+    ``mpvd`` box after ``mdat``."""
     replaced = dict(model.replaced)
     for item_id, values in model.xmp_values.items():
         if values.is_motion_photo:
-            pointing = values.with_motion(movie, movie) if movie else values.without_motion()
+            pointing = values.with_motion(len(movie), len(movie)) if movie else values.without_motion()
             replaced[item_id] = build_xmp(pointing) or replaced[item_id]
-    return replace(model, replaced=replaced)
+    return replace(model, replaced=replaced, kept_boxes=[*model.kept_boxes, *_mpvd(movie, model.motion_header)])
 
 
-def _mpvd(movie: bytes, header: int) -> bytes:
+def _mpvd(movie: bytes, header: int) -> list[bytes]:
     """The ``mpvd`` box holding a motion photo's movie, with the header size the input had (its XMP counts it)."""
     if not movie:
-        return b""
+        return []
     if header == 16:
-        return struct.pack(">I4sQ", 1, b"mpvd", len(movie) + 16) + movie
-    return box(b"mpvd", movie)
-
-
-def _rebuild(model: HeifModel, data: Buffer) -> bytes:
-    """ftyp, a new meta, the rebuilt moov (sequences) and one mdat: every kept range of image data copied once
-    (items and track samples may share bytes), then the canonical EXIF/XMP items."""
-    assert model.meta is not None and model.ftyp is not None
-    plan = _RebuildPlan(model, data)
-    view = memoryview(data)
-    ftyp = bytes(view[model.ftyp.start : model.ftyp.end])
-    header = 16 if plan.wide else 8
-    meta_box, moov_box = plan.boxes(0)
-    meta_box, moov_box = plan.boxes(len(ftyp) + len(meta_box) + len(moov_box) + header)
-    replaced = [model.replaced[i.id] for i in plan.items if i.id in model.replaced]
-    mdat = [bytes(view[s:e]) for s, e in plan.blocks] + replaced
-    size = sum(len(part) for part in mdat) + header
-    mdat_header = struct.pack(">I4sQ", 1, b"mdat", size) if plan.wide else struct.pack(">I4s", size, b"mdat")
-    return b"".join([ftyp, meta_box, moov_box, mdat_header, *mdat])
+        return [struct.pack(">I4sQ", 1, b"mpvd", len(movie) + 16) + movie]
+    return [box(b"mpvd", movie)]
 
 
 class _RebuildPlan:
-    """What the rebuilt file holds: the kept items, their idat bytes, and the merged ranges of mdat image data."""
+    """The rebuilt file: ``ftyp``, ``meta``, ``moov`` (sequences), one ``mdat`` holding every kept range of image
+    data once (items and track samples may share bytes) and then the replaced items, then the kept top-level
+    boxes. Offsets are 32-bit unless the file needs 64."""
 
-    def __init__(self, model: HeifModel, data: Buffer) -> None:
+    def __init__(self, model: HeifModel, data: Buffer, tail: int = 0) -> None:
+        """``tail``: bytes after ``mdat`` besides :attr:`HeifModel.kept_boxes` (an input's own ``mpvd`` box, when
+        the walk checks the input's layout without reading the movie)."""
         assert model.meta is not None
-        self.model, self.data, self.meta = model, data, model.meta
-        view = memoryview(data)
+        self.model, self.data, self.meta, self.tail = model, data, model.meta, tail
         self.items = [self.meta.items[i] for i in model.kept_items]
-        self.idat, self.in_idat = bytearray(), dict[int, list[tuple[int, int]]]()
+        idat, self.in_idat = [], dict[int, list[tuple[int, int]]]()
+        position = 0
         for item in self.items:
-            if item.method == 1 and item.id not in model.replaced:
-                self.in_idat[item.id] = [(len(self.idat), item.size)]
-                self.idat += b"".join(bytes(view[s : s + n]) for s, n in item.extents)
+            if item.id in model.derived:
+                part = model.derived[item.id]
+            elif item.method == 1 and item.id not in model.replaced:
+                part = b"".join(bytes(data[s : s + n]) for s, n in item.extents)
+            else:
+                continue
+            self.in_idat[item.id] = [(position, len(part))] if part else []
+            idat.append(part)
+            position += len(part)
+        self.idat = b"".join(idat)
         ranges = [
             (s, s + n)
             for item in self.items
-            if item.method == 0 and item.id not in model.replaced
+            if item.id not in self.in_idat and item.id not in model.replaced
             for s, n in item.extents
         ]
         if model.movie is not None:
             ranges += [(s, s + n) for track in model.movie.tracks for s, n in track.chunks]
         self.blocks = merge_ranges(ranges)
-        replaced = sum(len(model.replaced[i.id]) for i in self.items if i.id in model.replaced)
-        self.wide = sum(e - s for s, e in self.blocks) + replaced + len(data) > 0xFFFFFFF0
+        self.replaced = [model.replaced[i.id] for i in self.items if i.id in model.replaced]
+        self.payload = sum(e - s for s, e in self.blocks) + sum(len(r) for r in self.replaced)
+        self.head, self.wide = self._layout()
 
-    def boxes(self, base: int) -> tuple[bytes, bytes]:
+    def _layout(self) -> tuple[bytes, bool]:
+        """ftyp, meta, moov and the mdat header: 32-bit offsets when the whole file stays below 4 GiB."""
+        for wide in (False, True):
+            header = 16 if wide else 8
+            meta, moov = self.boxes(0, wide)
+            base = len(self.model.ftyp_box) + len(meta) + len(moov) + header
+            meta, moov = self.boxes(base, wide)
+            size = self.payload + header
+            end = base + self.payload + sum(len(b) for b in self.model.kept_boxes) + self.tail
+            if wide or end <= 0xFFFFFFFF:
+                mdat = struct.pack(">I4sQ", 1, b"mdat", size) if wide else struct.pack(">I4s", size, b"mdat")
+                return self.model.ftyp_box + meta + moov + mdat, wide
+        raise AssertionError("unreachable")
+
+    def file(self) -> bytes:
+        view = memoryview(self.data)
+        parts = [self.head, *(bytes(view[s:e]) for s, e in self.blocks), *self.replaced, *self.model.kept_boxes]
+        return b"".join(parts)
+
+    def matches(self, data: Buffer, end: int) -> bool:
+        """True when ``data`` up to ``end`` is laid out exactly as :meth:`file` writes it. Reads the structure and
+        the replaced items only, never image data (the audit's ranged walk has not fetched it)."""
+        head = self.head
+        if len(data) < len(head) or bytes(data[: len(head)]) != head:
+            return False
+        position = len(head)
+        for start, stop in self.blocks:
+            if start != position:
+                return False
+            position = stop
+        for part in self.replaced:
+            if bytes(data[position : position + len(part)]) != part:
+                return False
+            position += len(part)
+        return position == end
+
+    def boxes(self, base: int, wide: bool) -> tuple[bytes, bytes]:
         """The meta and moov boxes when the mdat payload starts at ``base``."""
         starts, position = {}, base
         for start, end in self.blocks:
             starts[start] = position
             position += end - start
         moved = _mover(self.blocks, starts)
-        meta, model, view = self.meta, self.model, memoryview(self.data)
-        body = hm.hdlr_box(meta.handler) + hm.pitm_box(meta.primary)
-        if meta.dinf is not None:
-            body += bytes(view[meta.dinf.start : meta.dinf.end])
-        body += hm.iloc_box(self._locations(moved, position), self.wide) + hm.iinf_box(self.items)
+        model = self.model
+        body = hm.hdlr_box(self.meta.handler) + hm.pitm_box(self.meta.primary)
+        body += hm.iloc_box(self._locations(moved, position), wide) + hm.iinf_box(self.items)
         body += hm.iref_box(model.references)
         body += hm.iprp_box(model.properties, model.associations) + hm.grpl_box(model.groups)
-        body += box(b"idat", bytes(self.idat)) if self.idat else b""
+        body += box(b"idat", self.idat) if self.in_idat else b""
         moov = b""
         if model.movie is not None and model.moov is not None:
-            moov = rebuild_moov(self.data, model.moov, model.movie, moved, self.wide)
+            moov = rebuild_moov(self.data, model.moov, model.movie, moved, wide)
         return box(b"meta", b"\0\0\0\0" + body), moov
 
     def _locations(self, moved: Callable[[int], int], position: int) -> list[tuple[int, int, list[tuple[int, int]]]]:

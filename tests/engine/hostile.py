@@ -394,6 +394,12 @@ def heic(*, exif: bytes | None = None, two: bool = False, size: tuple[int, int] 
     return buffer.getvalue()
 
 
+def avif(*, size: tuple[int, int] = (64, 48), seed: int = 0) -> bytes:
+    buffer = io.BytesIO()
+    pixels(size, seed).save(buffer, "AVIF", quality=50)
+    return buffer.getvalue()
+
+
 def _box(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I4s", len(payload) + 8, kind) + payload
 
@@ -443,12 +449,20 @@ def heif_edit(
     associate: list[tuple[int, bytes, bool]] | None = None,
     hidden: set[int] | None = None,
     primary: int | None = None,
+    patch: dict[bytes, Callable[[bytes], bytes]] | None = None,
+    hdlr_reserved: bytes = bytes(16),
+    meta_flags: int = 0,
+    entry_flags: dict[int, int] | None = None,
+    meta_extra: bytes = b"",
 ) -> bytes:
     """Rebuild a HEIF written by pillow-heif with additions (a test-side writer, independent of the engine's).
 
     New items get the ids after the file's highest (see :func:`next_item_id`). ``properties`` are appended to ``ipco``
     and associated with the primary item; ``mdat_tail`` lands in ``mdat`` where no item points; ``groups`` are
     ``grpl`` children; ``base_offsets`` writes every location as a base offset plus non-zero extent offsets.
+    ``patch`` rewrites the file's own property boxes by type (box bytes in, box bytes out); ``hdlr_reserved`` are
+    the 16 pre-defined and reserved bytes of ``hdlr``; ``entry_flags`` the ``infe`` flags by item id;
+    ``meta_extra`` boxes are added to ``meta`` (e.g. a ``dinf``).
     """
     from exif_scrubber.formats import heif_meta
 
@@ -458,7 +472,7 @@ def heif_edit(
     if brands:
         ftyp = _box(b"ftyp", ftyp[8:] + b"".join(brands))
     parsed = heif_meta.parse_meta(data, heif_meta.Box(meta_start, meta_end, meta_kind, meta_start + 8))
-    layout = _Layout(parsed, data)
+    layout = _Layout(parsed, data, patch or {})
     for new in items or []:
         layout.add(new)
     for prop in properties or []:
@@ -467,23 +481,27 @@ def heif_edit(
         layout.associate(item_id, prop, essential)
     layout.references += references or []
     layout.entries = [(i, k, ct, h or i in (hidden or set())) for i, k, ct, h in layout.entries]
-    names = item_names or {}
+    names, flags = item_names or {}, entry_flags or {}
     infe = b"".join(
         _full(
             b"infe",
             struct.pack(">HH", i, 0) + k + names.get(i, b"") + b"\0" + (ct + b"\0" if k == b"mime" else b""),
             2,
-            int(hidden),
+            int(hidden) | flags.get(i, 0),
         )
         for i, k, ct, hidden in layout.entries
     )
     iinf = _full(b"iinf", struct.pack(">H", len(layout.entries)) + infe)
-    iref = _full(
-        b"iref",
-        b"".join(
-            _box(t, struct.pack(">HH", f, len(to)) + b"".join(struct.pack(">H", x) for x in to))
-            for t, f, to in layout.references
-        ),
+    iref = (
+        _full(
+            b"iref",
+            b"".join(
+                _box(t, struct.pack(">HH", f, len(to)) + b"".join(struct.pack(">H", x) for x in to))
+                for t, f, to in layout.references
+            ),
+        )
+        if layout.references
+        else b""
     )
     ipma_body = b"".join(
         struct.pack(">HB", i, len(links)) + bytes((int(e) << 7) | x for e, x in links)
@@ -492,7 +510,7 @@ def heif_edit(
     iprp = _box(
         b"iprp", _box(b"ipco", layout.ipco) + _full(b"ipma", struct.pack(">I", len(layout.associations)) + ipma_body)
     )
-    hdlr = _full(b"hdlr", bytes(4) + b"pict" + bytes(12) + handler_name + b"\0")
+    hdlr = _full(b"hdlr", hdlr_reserved[:4] + b"pict" + hdlr_reserved[4:16] + handler_name + b"\0")
     pitm = _full(b"pitm", struct.pack(">H", primary or parsed.primary))
     idat = _box(b"idat", b"".join(layout.payloads[i] for i in layout.idat)) if layout.idat else b""
     grpl = _box(b"grpl", groups) if groups else b""
@@ -509,7 +527,12 @@ def heif_edit(
             body += struct.pack(">HH", i, method) + b"\0\0" + (struct.pack(">I", base) if base_offsets else b"")
             body += struct.pack(">HII", 1, start - base, size)
             idat_at += size if method else 0
-        return _full(b"meta", hdlr + pitm + _full(b"iloc", body, 1) + iinf + iref + iprp + idat + grpl)
+        return _full(
+            b"meta",
+            hdlr + pitm + meta_extra + _full(b"iloc", body, 1) + iinf + iref + iprp + idat + grpl,
+            0,
+            meta_flags,
+        )
 
     size = len(meta_with({}, 0))
     mdat_at = len(ftyp) + size + 8
@@ -527,14 +550,16 @@ def heif_edit(
 class _Layout:
     """The items, references and properties of the file being rebuilt by :func:`heif_edit`."""
 
-    def __init__(self, parsed: object, data: bytes) -> None:
+    def __init__(self, parsed: object, data: bytes, patch: dict[bytes, Callable[[bytes], bytes]]) -> None:
         from exif_scrubber.formats.heif_meta import Meta
 
         assert isinstance(parsed, Meta)
         self.payloads = {i: b"".join(data[s : s + n] for s, n in item.extents) for i, item in parsed.items.items()}
         self.entries = [(i, item.type, item.content_type, item.hidden) for i, item in parsed.items.items()]
         self.references = [(r.type, r.from_id, r.to_ids) for r in parsed.references]
-        self.ipco = b"".join(data[p.start : p.end] for p in parsed.properties)
+        patch = {b"hvcC": _hvcc_reserved_zero, **patch}
+        unchanged: Callable[[bytes], bytes] = lambda raw: raw  # noqa: E731
+        self.ipco = b"".join(patch.get(p.type, unchanged)(data[p.start : p.end]) for p in parsed.properties)
         self.count = len(parsed.properties)
         self.associations = {i: list(item.properties) for i, item in parsed.items.items()}
         self.next_id = max(parsed.items) + 1
@@ -556,6 +581,19 @@ class _Layout:
             self.associate(item_id, prop, essential)
         if new.in_idat:
             self.idat.add(item_id)
+
+
+def _hvcc_reserved_zero(raw: bytes) -> bytes:
+    """hvcC with the reserved bit of each NAL unit array zero, as ISO/IEC 14496-15 has it (libheif writes its
+    array_completeness flag there): the files :func:`heif_edit` writes are otherwise in canonical form, so a
+    hiding place is the only finding."""
+    body, pos = bytearray(raw), 8 + 23
+    for _ in range(raw[8 + 22]):
+        body[pos] &= 0xBF
+        count, pos = struct.unpack_from(">H", raw, pos + 1)[0], pos + 3
+        for _ in range(count):
+            pos += 2 + struct.unpack_from(">H", raw, pos)[0]
+    return bytes(body)
 
 
 def next_item_id(data: bytes) -> int:
@@ -586,4 +624,91 @@ HEIF_CASES: dict[str, Callable[[bytes], bytes]] = {
     "a free box inside ipco": lambda t: heif_edit(heic(), properties=[_box(b"free", t)]),
     "bytes in mdat no item references": lambda t: heif_edit(heic(), mdat_tail=t),
     "a user-description property": lambda t: heif_edit(heic(), properties=[_full(b"udes", b"en\0" + t + b"\0\0\0")]),
+    "ftyp compatible brands spelling text": lambda t: heif_edit(heic(), brands=_brands(t)),
+    "bytes after the fields of ispe": lambda t: heif_edit(heic(), patch={b"ispe": _append(t)}),
+    "bytes after the fields of pixi": lambda t: heif_edit(heic(), patch={b"pixi": _append(t)}),
+    "bytes after the fields of colr nclx": lambda t: heif_edit(heic(), patch={b"colr": _append(t)}),
+    "bytes after the fields of clap": lambda t: heif_edit(heic(), patch={b"clap": _append(t)}),
+    "bytes after the arrays of hvcC": lambda t: heif_edit(heic(), patch={b"hvcC": _append(t)}),
+    "an SEI array in hvcC": lambda t: heif_edit(heic(), patch={b"hvcC": lambda raw: _hvcc_with_sei(raw, t)}),
+    "bytes after the fields of clli and mdcv": lambda t: heif_edit(
+        heic(), properties=[_box(b"clli", struct.pack(">HH", 1000, 400) + t), _box(b"mdcv", MDCV + t)]
+    ),
+    "bytes after the fields of irot, imir and pasp": lambda t: heif_edit(
+        heic(), properties=[_box(b"irot", b"\0" + t), _box(b"imir", b"\0" + t), _box(b"pasp", PASP + t)]
+    ),
+    "auxC subtype bytes of an alpha plane": lambda t: _with_auxiliary(ALPHA_URN + b"\0" + t),
+    "an auxiliary image whose type is text": lambda t: _with_auxiliary(b"urn:" + t + b"\0"),
+    "bytes after the depth representation of a depth map": lambda t: _with_auxiliary(
+        b"urn:mpeg:hevc:2015:auxid:2\0" + _depth_subtype(t)
+    ),
+    "a dref url string": lambda t: heif_edit(heic(), meta_extra=_dinf(t)),
+    "parameters after the XMP item's content type": lambda t: heif_edit(
+        heic(), items=[NewItem(b"mime", ORIENTED_XMP, b"application/rdf+xml; charset=" + t, describes=1)]
+    ),
 }
+
+AVIF_CASES: dict[str, Callable[[bytes], bytes]] = {
+    "an XMP item replaced with garbage": lambda t: heif_edit(
+        avif(), items=[NewItem(b"mime", b"<not xml " + t, b"application/rdf+xml", describes=1)]
+    ),
+    "ftyp compatible brands spelling text": lambda t: heif_edit(avif(), brands=_brands(t)),
+    "a metadata OBU in av1C": lambda t: heif_edit(avif(), patch={b"av1C": _append(_metadata_obu(t))}),
+    "a padding OBU in av1C": lambda t: heif_edit(avif(), patch={b"av1C": _append(b"\x7a" + bytes([len(t)]) + t)}),
+    "bytes after the fields of ispe": lambda t: heif_edit(avif(), patch={b"ispe": _append(t)}),
+    "bytes after the fields of pixi": lambda t: heif_edit(avif(), patch={b"pixi": _append(t)}),
+    "bytes in mdat no item references": lambda t: heif_edit(avif(), mdat_tail=t),
+}
+"""AVIF: the same hiding places in files Pillow's AVIF encoder writes, and the AV1 configuration's OBUs."""
+
+ALPHA_URN = b"urn:mpeg:mpegB:cicp:systems:auxiliary:alpha"
+MDCV = struct.pack(">8H2I", 13250, 34500, 7500, 3000, 34000, 16000, 15635, 16450, 10_000_000, 50)
+PASP = struct.pack(">II", 1, 1)
+ORIENTED_XMP = build_xmp(XmpValues(orientation=1))
+"""An XMP packet with a kept value that does not turn the image (libheif ignores an XMP item whose content type
+has parameters, ExifTool reads it: with a turning orientation the two would disagree on the input)."""
+DEPTH_SEI = bytes.fromhex("351f7bfc010bc62020")
+"""A depth_representation_info SEI payload as an iPhone writes it (d_min 1.498, d_max 4.383)."""
+
+
+def _append(tail: bytes) -> Callable[[bytes], bytes]:
+    """Append ``tail`` to a box (its size grows with it)."""
+    return lambda raw: _box(raw[4:8], raw[8:] + tail)
+
+
+def _brands(token: bytes) -> tuple[bytes, ...]:
+    padded = token.ljust(-(-len(token) // 4) * 4, b".")
+    return tuple(padded[i : i + 4] for i in range(0, len(padded), 4))
+
+
+def _hvcc_with_sei(raw: bytes, token: bytes) -> bytes:
+    """hvcC with one more array: a prefix SEI NAL unit (user data unregistered) carrying ``token``."""
+    payload = bytes(16) + token
+    nal = b"\x4e\x01\x05" + bytes([len(payload)]) + payload + b"\x80"
+    body = bytearray(raw[8:])
+    body[22] += 1
+    return _box(b"hvcC", bytes(body) + bytes([0x80 | 39]) + struct.pack(">HH", 1, len(nal)) + nal)
+
+
+def _metadata_obu(token: bytes) -> bytes:
+    """An AV1 metadata OBU of type ITU-T T.35 (user data) carrying ``token``."""
+    payload = b"\x04\xb5\x00\x3c" + token + b"\x80"
+    return b"\x2a" + bytes([len(payload)]) + payload
+
+
+def _depth_subtype(token: bytes) -> bytes:
+    nal = b"\x4e\x01\xb1" + bytes([len(DEPTH_SEI)]) + DEPTH_SEI + token
+    return struct.pack(">II", len(nal) + 4, len(nal)) + nal
+
+
+def _dinf(token: bytes) -> bytes:
+    url = _full(b"url ", token + b"\0", 0, 0)
+    return _box(b"dinf", _full(b"dref", struct.pack(">I", 1) + url))
+
+
+def _with_auxiliary(aux_c: bytes) -> bytes:
+    """Two images, the second an auxiliary image of the first whose auxC payload (after version and flags) is
+    ``aux_c``."""
+    return heif_edit(
+        heic(two=True), references=[(b"auxl", 2, (1,))], associate=[(2, _full(b"auxC", aux_c), True)], hidden={2}
+    )

@@ -30,6 +30,7 @@ CASES: dict[str, tuple[str, dict[str, Callable[[bytes], bytes]]]] = {
     "GIF": ("gif", hostile.GIF_CASES),
     "TIFF": ("tif", hostile.TIFF_CASES),
     "HEIC": ("heic", hostile.HEIF_CASES),
+    "AVIF": ("avif", hostile.AVIF_CASES),
 }
 PARAMS = [pytest.param(fmt, name, id=f"{fmt}: {name}") for fmt, (_, cases) in CASES.items() for name in cases]
 
