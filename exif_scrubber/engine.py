@@ -23,18 +23,20 @@ from pathlib import Path
 
 from PIL import Image
 
-from .bytemodel import Buffer, ByteModel
+from .bytemodel import Buffer, ByteModel, Kind
 from .errors import ExifToolArgumentError, ExifToolCrashed, ExifToolTimeout, ScrubberError, StructureError
 from .exiftool_process import ExifToolPool
-from .formats import HEAD_BYTES, FormatHandler, raw_camera_format, sniff
+from .findings import WARNINGS_GROUP, warning_text
+from .formats import HEAD_BYTES, FormatHandler, sniff
 from .formats.base import ORIENTATION_GROUPS, Refusal
 from .formats.raw import RawCameraFormat
 from .leftovers import Tag, count_by_group, find_leftovers
 from .localcopy import NotCopied, copy_unchanged
+from .outcomes import EMPTY, is_access_error, unsupported_reason
 from .pixels import PixelProbe, ProbeError, probe
 from .policy import ScrubPolicy
 from .reading import Reading, first_error, read
-from .report import Outcome, ScrubReport, Verification
+from .report import Failure, Outcome, ScrubReport, Verification
 
 EXIFTOOL_BYTES_PER_SECOND = 20 * 1024 * 1024
 """A slow pace for ExifTool copying a file it rewrites (measured here: about 1 GB/s); it scales the timeout."""
@@ -45,10 +47,11 @@ _SAFE_PATH = re.compile(r"[A-Za-z0-9._/-]+")
 class Refused(ScrubberError):
     """A file is refused; ``outcome`` says whether it is unsupported or failed."""
 
-    def __init__(self, reason: str, outcome: Outcome = Outcome.FAILED) -> None:
+    def __init__(self, reason: str, outcome: Outcome = Outcome.FAILED, failure: Failure | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.outcome = outcome
+        self.failure = failure
 
 
 @dataclass
@@ -59,6 +62,8 @@ class ScanResult:
     leftovers: dict[str, list[str]]
     error: str | None = None
     unsupported: bool = False
+    reason: str | None = None
+    """Why the file is unsupported (the same words as ``scrub_file``'s reason)."""
     image_hash: str | None = None
     """The proof hash of the image data (from the byte model), when the whole file was read."""
 
@@ -149,7 +154,7 @@ class Scrubber:
         try:
             self._scrub(Path(src), Path(dst) if dst is not None else None, report, owned)
         except Refused as refused:
-            report.outcome, report.reason = refused.outcome, refused.reason
+            report.outcome, report.reason, report.failure = refused.outcome, refused.reason, refused.failure
         except ExifToolTimeout as exc:
             report.outcome, report.reason = Outcome.FAILED, f"ExifTool timed out on this file ({exc})"
         except ExifToolCrashed as exc:
@@ -158,6 +163,7 @@ class Scrubber:
             report.outcome, report.reason = Outcome.FAILED, str(exc)
         except OSError as exc:
             report.outcome, report.reason = Outcome.FAILED, f"I/O error: {exc.strerror or type(exc).__name__}"
+            report.failure = Failure.ACCESS_ERROR if is_access_error(exc) else None
         report.timings_ms["total"] = _ms_since(started)
         return report
 
@@ -180,9 +186,10 @@ class Scrubber:
                 head = handle.read(HEAD_BYTES)
         except OSError as exc:
             return ScanResult(format=None, leftovers={}, error=f"I/O error: {exc.strerror or type(exc).__name__}")
+        unsupported = unsupported_reason(head)
         handler = sniff(head)
-        if handler is None or raw_camera_format(head):
-            return ScanResult(format=None, leftovers={}, unsupported=True)
+        if unsupported or handler is None:
+            return ScanResult(format=None, leftovers={}, unsupported=True, reason=unsupported)
         with self._workspace() as work:
             local = Path(path)
             if copy or not _SAFE_PATH.fullmatch(str(local)) or not local.is_absolute():
@@ -195,8 +202,12 @@ class Scrubber:
             with _mapped(local) as data:
                 model = handler.walk(data, self.policy, verify=complete)
                 proof = model.proof_hash(data) if complete and image_hash else None
-        except (StructureError, Refusal) as exc:
+        except StructureError as exc:
             return ScanResult(format=handler.name, leftovers={}, error=f"malformed {handler.name}: {exc}")
+        except RawCameraFormat as exc:
+            return ScanResult(format=handler.name, leftovers={}, unsupported=True, reason=str(exc))
+        except Refusal as exc:
+            return ScanResult(format=handler.name, leftovers={}, error=f"cannot be checked: {exc}")
         found = _byte_findings(handler, model)
         reading = read(self.pool, str(local), unknown=not found, extra=handler.exiftool_read_args)
         if reading.error:
@@ -210,15 +221,13 @@ class Scrubber:
         size = src.stat().st_size
         report.bytes_before = size
         if size == 0:
-            raise Refused("empty file (0 bytes)")
+            raise Refused(EMPTY, Outcome.UNSUPPORTED)
         with src.open("rb") as handle:
             head = handle.read(HEAD_BYTES)
-        raw = raw_camera_format(head)
-        if raw:
-            raise Refused(f"raw camera format ({raw}), not supported", Outcome.UNSUPPORTED)
+        unsupported = unsupported_reason(head)
         handler = sniff(head)
-        if handler is None:
-            raise Refused("not a supported image format", Outcome.UNSUPPORTED)
+        if unsupported or handler is None:
+            raise Refused(unsupported or EMPTY, Outcome.UNSUPPORTED)
         report.format, report.mime_type = handler.name, handler.mime_type
         refusal = handler.refusal(head)
         if refusal:
@@ -239,13 +248,18 @@ class Scrubber:
     def _scrub_in(self, handler: FormatHandler, source: Path, output: Path, report: ScrubReport) -> None:
         timer = time.perf_counter()
         with _mapped(source) as data:
-            before = self._side(handler, source, data, unknown=False, refusal=f"malformed {handler.name}")
+            unreadable = Failure.UNREADABLE
+            before = self._side(
+                handler, source, data, unknown=False, refusal=f"malformed {handler.name}", failure=unreadable
+            )
             report.orientation = before.probe.orientation
             report.timings_ms["read"] = _ms_since(timer)
             if before.reading.mime_type not in handler.mime_types:
-                raise Refused(f"the content looks like {handler.name} but ExifTool reads it as another format")
+                raise Refused(
+                    f"the content looks like {handler.name} but ExifTool reads it as another format", failure=unreadable
+                )
             if not before.findings:  # confirm "nothing to remove" with unknown tags included
-                before.reading = self._read(handler, source)
+                before.reading = self._read(handler, source, failure=unreadable)
                 before.findings = _merged(
                     _byte_findings(handler, before.model), self._leftovers(handler, before.model, before.reading)
                 )
@@ -262,19 +276,29 @@ class Scrubber:
         verification = _verify(before, after)
         report.verification = verification
         report.timings_ms["verify"] = _ms_since(timer)
-        report.removed = _removed(before.reading.tags, after.reading.tags)
+        report.removed, report.rewritten = _removed(before.reading.tags, after.reading.tags)
+        report.rewritten_blocks = _rewritten_blocks(before, after)
         report.kept = count_by_group(after.reading.tags)
         report.notes += before.model.notes
         if not verification.passed:
             raise Refused("verification failed: " + _describe_failure(verification))
         report.outcome = Outcome.CLEANED
 
-    def _side(self, handler: FormatHandler, path: Path, data: Buffer, *, unknown: bool, refusal: str) -> _Side:
-        """Walk, hash, probe and read one file."""
+    def _side(
+        self,
+        handler: FormatHandler,
+        path: Path,
+        data: Buffer,
+        *,
+        unknown: bool,
+        refusal: str,
+        failure: Failure | None = None,
+    ) -> _Side:
+        """Walk, hash, probe and read one file (``failure``: what a malformed or unreadable file is called)."""
         try:
             model = handler.walk(data, self.policy)
         except StructureError as exc:
-            raise Refused(f"{refusal}: {exc}") from None
+            raise Refused(f"{refusal}: {exc}", failure=failure) from None
         except RawCameraFormat as exc:
             raise Refused(str(exc), Outcome.UNSUPPORTED) from None
         except Refusal as exc:
@@ -282,8 +306,8 @@ class Scrubber:
         try:
             handler.check_decodes(path, self.policy)
         except ProbeError as exc:
-            raise Refused(f"{refusal}: {exc}") from None
-        reading = self._read(handler, path, unknown=unknown)
+            raise Refused(f"{refusal}: {exc}", failure=failure) from None
+        reading = self._read(handler, path, unknown=unknown, failure=failure)
         findings = _merged(_byte_findings(handler, model), self._leftovers(handler, model, reading))
         side = _Side(path, model, model.proof_hash(data), reading, self._probe(handler, path), findings)
         for number, (start, end) in enumerate(model.embedded):
@@ -334,12 +358,14 @@ class Scrubber:
         except Refusal as exc:
             raise Refused(str(exc)) from None
 
-    def _read(self, handler: FormatHandler, path: Path, *, unknown: bool = True) -> Reading:
+    def _read(
+        self, handler: FormatHandler, path: Path, *, unknown: bool = True, failure: Failure | None = None
+    ) -> Reading:
         reading = read(
             self.pool, str(path), unknown=unknown, extra=handler.exiftool_read_args, timeout_s=self._timeout(path)
         )
         if reading.error:
-            raise Refused(f"ExifTool cannot read it: {reading.error}")
+            raise Refused(f"ExifTool cannot read it: {reading.error}", failure=failure)
         return reading
 
     def _timeout(self, path: Path) -> float:
@@ -349,8 +375,8 @@ class Scrubber:
     def _leftovers(self, handler: FormatHandler, model: ByteModel, reading: Reading) -> dict[str, list[str]]:
         """The tags ExifTool reads that the file's allowlist (from its byte model) does not hold."""
         found = find_leftovers(reading.tags, handler.allowlist(model, self.policy))
-        if reading.block_warnings:
-            found["ExifTool-warnings"] = sorted(set(reading.block_warnings))
+        if reading.block_warnings:  # ExifTool's words about a block it read: filed as "cannot be verified"
+            found[WARNINGS_GROUP] = sorted({warning_text(warning) for warning in reading.block_warnings})
         return found
 
     def _probe(self, handler: FormatHandler, path: Path) -> PixelProbe:
@@ -456,10 +482,18 @@ def _describe_failure(verification: Verification) -> str:
     return ", ".join(problems)
 
 
-def _removed(before: list[Tag], after: list[Tag]) -> dict[str, int]:
+def _removed(before: list[Tag], after: list[Tag]) -> tuple[dict[str, int], dict[str, int]]:
+    """Tags dropped per group: from groups gone from the output (removed) and from groups it keeps (rewritten)."""
     counts_before, counts_after = count_by_group(before), count_by_group(after)
-    removed = {g: n - counts_after.get(g, 0) for g, n in counts_before.items() if n > counts_after.get(g, 0)}
-    return dict(sorted(removed.items()))
+    dropped = {g: n - counts_after.get(g, 0) for g, n in sorted(counts_before.items()) if n > counts_after.get(g, 0)}
+    removed = {g: n for g, n in dropped.items() if not counts_after.get(g)}
+    return removed, {g: n for g, n in dropped.items() if counts_after.get(g)}
+
+
+def _rewritten_blocks(before: _Side, after: _Side) -> list[str]:
+    """The blocks the input's byte model found not clean that the output keeps, rebuilt (same label, now kept)."""
+    kept = {span.label for span in after.model.spans if span.kind is not Kind.METADATA}
+    return [label for label in before.model.findings() if label in kept]
 
 
 def _merged(*parts: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -20,6 +20,15 @@ class Outcome(StrEnum):
     """Corrupt, truncated, hostile or unwritable input, or a failed verification; no output written."""
 
 
+class Failure(StrEnum):
+    """Why a ``FAILED`` file failed, where both command lines give it a name of its own (docs/audit.md#outcomes)."""
+
+    UNREADABLE = "unreadable"
+    """The input cannot be read as the image it claims to be: malformed, truncated, or ExifTool cannot read it."""
+    ACCESS_ERROR = "access_error"
+    """The file system refused a read or a write (permissions): the command lines exit 2."""
+
+
 @dataclass(frozen=True)
 class Verification:
     """The evidence collected before an output is accepted."""
@@ -63,12 +72,20 @@ class ScrubReport:
     bytes_before: int = 0
     bytes_after: int | None = None
     removed: dict[str, int] = field(default_factory=dict)
-    """Tag counts removed, per ExifTool family-1 group (e.g. ``{"GPS": 12}``)."""
+    """Groups gone from the output, with their tag counts, per ExifTool family-1 group (e.g. ``{"GPS": 12}``)."""
+    rewritten: dict[str, int] = field(default_factory=dict)
+    """Groups the output keeps in a rebuilt form (an EXIF IFD reduced to the orientation, an ICC profile reduced to
+    what decoding needs), with the number of tags dropped from each; what they keep is in ``kept``."""
+    rewritten_blocks: list[str] = field(default_factory=list)
+    """Blocks the byte model found not clean that the output keeps rebuilt in canonical form (``APP1 EXIF``,
+    ``APP2 ICC profile``); the other blocks of ``leftovers_before``'s format group are removed."""
     kept: dict[str, int] = field(default_factory=dict)
     """Tag counts kept on purpose (orientation, colour profile, structure), per group."""
     leftovers_before: dict[str, list[str]] = field(default_factory=dict)
     """Privacy-relevant tags found in the input, per group."""
     orientation: int | None = None
+    failure: Failure | None = None
+    """For a failed file: whether it was unreadable or refused access (None: refused or not verified)."""
     notes: list[str] = field(default_factory=list)
     verification: Verification | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -92,5 +109,6 @@ class ScrubReport:
         """A JSON-serialisable view of the report."""
         data = asdict(self)
         data["outcome"] = self.outcome.value
+        data["failure"] = self.failure.value if self.failure else None
         data["verified"] = self.verified
         return data
