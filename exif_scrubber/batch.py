@@ -130,7 +130,8 @@ class Batch:
                 return
             index, entry = item
             if entry.skip is not None:
-                on_result(FileResult(str(entry.path), skipped=entry.skip, failed=entry.failed, order=index))
+                label, access = str(entry.path), entry.access_error
+                on_result(FileResult(label, skipped=entry.skip, failed=entry.failed, access=access, order=index))
             else:
                 running.add(pool.submit(self._one, index, entry))
 

@@ -153,8 +153,10 @@ def _exit_code(printer: Printer, stop: StopSignal, fail_on_unsupported: bool) ->
         return EXIT_INTERNAL
     if stop.signum is not None:
         return 128 + stop.signum
+    if printer.totals.access_errors:
+        return EXIT_USAGE  # access errors exit 2, as in exif-audit
     outcomes = printer.totals.outcomes
-    if outcomes["failed"] or (fail_on_unsupported and outcomes["unsupported"]):
+    if outcomes["failed"] or outcomes["unreadable"] or (fail_on_unsupported and outcomes["unsupported"]):
         return EXIT_REFUSED
     return EXIT_OK
 

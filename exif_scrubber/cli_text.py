@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from .report import Outcome, ScrubReport
+from .findings import BYTE_MODEL_GROUPS, findings
+from .report import Failure, Outcome, ScrubReport
 
 REASON_MAX = 240
 """A printed reason is cut here: a reason is a sentence, never a dump."""
@@ -30,6 +31,8 @@ Echo = Callable[..., None]
 
 SKIPPED = "skipped"
 WOULD_CLEAN = "would_clean"
+UNREADABLE = "unreadable"
+FAILED = Outcome.FAILED.value
 
 
 def printable(text: str) -> str:
@@ -70,31 +73,61 @@ class FileResult:
     report: ScrubReport | None = None
     skipped: str | None = None
     failed: bool = False
-    """For entries without a report: True when it counts as a failure (e.g. a FIFO named on the command line)."""
+    """For entries without a report: True when it cannot be read (``unreadable``: a FIFO named on the command
+    line, a folder or file the walk cannot read); False when it is only listed (``skipped``: a link in a folder)."""
+    access: bool = False
+    """For entries without a report: the file system refused the read."""
     order: int = 0
     """Position among the entries of the run (JSON lists results in this order)."""
 
     def outcome(self, *, inspecting: bool) -> str:
-        """``cleaned``/``would_clean``/``already_clean``/``unsupported``/``failed``/``skipped``."""
+        """``cleaned``/``would_clean``/``already_clean``/``unsupported``/``unreadable``/``failed``/``skipped``, the
+        names ``exif-audit`` uses too where the two meet (docs/audit.md#outcomes)."""
         if self.report is None:
-            return Outcome.FAILED.value if self.failed else SKIPPED
+            return UNREADABLE if self.failed else SKIPPED
         if inspecting and self.report.outcome is Outcome.CLEANED:
             return WOULD_CLEAN
+        if self.report.outcome is Outcome.FAILED and self.report.failure is Failure.UNREADABLE:
+            return UNREADABLE
         return self.report.outcome.value
 
+    @property
+    def access_error(self) -> bool:
+        """The file system refused a read or a write of this entry (the run exits 2)."""
+        return self.access or (self.report is not None and self.report.failure is Failure.ACCESS_ERROR)
 
-def removed_text(report: ScrubReport) -> str:
-    """What goes, by group: tag counts, then groups that hold no tags (a comment segment, a trailer) by name."""
-    parts = [f"{group}: {count}" for group, count in report.removed.items()]
+
+def _shown(names: list[str]) -> str:
+    return ", ".join(names[:4]) + (", …" if len(names) > 4 else "")
+
+
+def removed_text(report: ScrubReport, *, inspecting: bool = False) -> str:
+    """What goes and what is rewritten: groups gone with their tag counts, the personal tags removed from groups
+    that stay (``IFD0: Make, Model``), the blocks removed (``JPEG: APP1 XMP``); then the blocks and groups kept in
+    a rebuilt form (``JPEG: APP1 EXIF``, ``ICC_Profile (1 tag dropped)``)."""
+    gone = {group: count for group, count in report.removed.items() if group not in report.rewritten}
+    removed = [f"{group}: {count}" for group, count in gone.items()]
+    rewritten = []
     for group, names in report.leftovers_before.items():
-        if group not in report.removed and names:
-            shown = ", ".join(names[:4]) + (", …" if len(names) > 4 else "")
-            parts.append(f"{group}: {shown}")
-    return printable(", ".join(parts)) if parts else "structure only"
+        if group in gone or not names:
+            continue
+        if group in BYTE_MODEL_GROUPS:
+            dropped = [name for name in names if name not in report.rewritten_blocks]
+            rebuilt = [name for name in names if name in report.rewritten_blocks]
+            removed += [f"{group}: {_shown(dropped)}"] if dropped else []
+            rewritten += [f"{group}: {_shown(rebuilt)}"] if rebuilt else []
+        else:
+            removed.append(f"{group}: {_shown(names)}")
+    for group, count in report.rewritten.items():
+        if group not in report.leftovers_before:
+            rewritten.append(f"{group} ({count} tag{'' if count == 1 else 's'} dropped)")
+    verbs = ("remove", "rewrite") if inspecting else ("removed", "rewritten")
+    parts = [f"{verb} {', '.join(items)}" for verb, items in zip(verbs, (removed, rewritten), strict=True) if items]
+    return printable("; ".join(parts)) if parts else "structure only"
 
 
 def _details(report: ScrubReport, *, inspecting: bool) -> list[str]:
-    details = [removed_text(report)]
+    details = [removed_text(report, inspecting=inspecting)]
     if not inspecting and report.bytes_after is not None:
         details.append(f"{report.bytes_before:,} -> {report.bytes_after:,} bytes")
     return details
@@ -106,7 +139,7 @@ def _notes(report: ScrubReport) -> list[str]:
 
 _VERBS = {
     "cleaned": "cleaned",
-    WOULD_CLEAN: "would remove",
+    WOULD_CLEAN: "would clean",
     "already_clean": "clean",
     "unsupported": "unsupported",
     SKIPPED: "skipped",
@@ -134,12 +167,13 @@ def kept_line(report: ScrubReport) -> str:
     return f"{'':<13} keeps {printable(', '.join(f'{g}: {n}' for g, n in report.kept.items()))}"
 
 
-def failure_line(result: FileResult, *, temp_dirs: Iterable[Path] = ()) -> str:
-    """The stderr line of a failed entry: ``exif-scrub: failed: NAME: one-line reason``."""
+def failure_line(result: FileResult, *, inspecting: bool = False, temp_dirs: Iterable[Path] = ()) -> str:
+    """The stderr line of a failed or unreadable entry: ``exif-scrub: failed: NAME: one-line reason``."""
     reason = result.skipped if result.report is None else result.report.reason
     notes = _notes(result.report) if result.report is not None else []
     tail = "".join(f" ({note})" for note in notes)
-    return f"exif-scrub: failed: {printable(result.label)}: {one_line(reason, temp_dirs=temp_dirs)}{tail}"
+    outcome = result.outcome(inspecting=inspecting)
+    return f"exif-scrub: {outcome}: {printable(result.label)}: {one_line(reason, temp_dirs=temp_dirs)}{tail}"
 
 
 @dataclass
@@ -159,10 +193,13 @@ class Totals:
     """The stop came while the PATHs were still being walked: more files may exist than were listed."""
     error: str | None = None
     """An internal error outside any one file ended the run."""
+    access_errors: int = 0
+    """Entries the file system refused to read (or write): the run exits 2."""
 
     def add(self, result: FileResult) -> None:
         """Count one finished entry."""
         self.outcomes[result.outcome(inspecting=self.inspecting)] += 1
+        self.access_errors += result.access_error
         report = result.report
         if report is not None and report.outcome is Outcome.CLEANED and report.bytes_after is not None:
             self.bytes_before += report.bytes_before
@@ -186,12 +223,14 @@ class Totals:
         """E.g. ``5 files: 3 cleaned, 1 already clean, 1 unsupported; 120,000 -> 90,000 bytes``; a run that did not
         finish ends with ``incomplete: ...`` saying why and how many were left."""
         total = self.done
-        order = ("cleaned", WOULD_CLEAN, "already_clean", "unsupported", "failed", SKIPPED)
+        order = ("cleaned", WOULD_CLEAN, "already_clean", "unsupported", UNREADABLE, FAILED, SKIPPED)
         labels = {WOULD_CLEAN: "would be cleaned", "already_clean": "already clean"}
         counts = [f"{self.outcomes[key]} {labels.get(key, key)}" for key in order if self.outcomes[key]]
         parts = [f"{total} file{'' if total == 1 else 's'}: " + (", ".join(counts) or "nothing to do")]
         if self.bytes_after:
             parts.append(f"{self.bytes_before:,} -> {self.bytes_after:,} bytes")
+        if self.access_errors:
+            parts.append(f"{self.access_errors} access error{'' if self.access_errors == 1 else 's'}")
         if self.excluded:
             parts.append(f"{self.excluded} excluded by --include/--exclude")
         if not self.complete:
@@ -211,7 +250,8 @@ class Totals:
             "listed": self.listed,
             "done": self.done,
             "not_done": self.not_done,
-            **{key: self.outcomes[key] for key in (first, "already_clean", "unsupported", "failed", SKIPPED)},
+            **{key: self.outcomes[key] for key in (first, "already_clean", "unsupported", UNREADABLE, FAILED, SKIPPED)},
+            "access_errors": self.access_errors,
             "excluded": self.excluded,
             "bytes_before": self.bytes_before,
             "bytes_after": self.bytes_after,
@@ -236,8 +276,8 @@ class Printer:
         self.totals.add(result)
         if self.as_json:
             self._results.append(result)
-        elif result.outcome(inspecting=self.inspecting) == Outcome.FAILED.value:
-            echo(failure_line(result, temp_dirs=self.temp_dirs), err=True)
+        elif result.outcome(inspecting=self.inspecting) in (FAILED, UNREADABLE):
+            echo(failure_line(result, inspecting=self.inspecting, temp_dirs=self.temp_dirs), err=True)
         else:
             echo(result_line(result, inspecting=self.inspecting, temp_dirs=self.temp_dirs))
             if self.inspecting and result.report is not None and result.report.kept:
@@ -265,9 +305,12 @@ class Printer:
     def _json(self, result: FileResult) -> dict[str, Any]:
         outcome = result.outcome(inspecting=self.inspecting)
         if result.report is None:
-            return {"source": result.label, "outcome": outcome, "reason": first_line(result.skipped)}
+            reason = first_line(result.skipped)
+            return {"source": result.label, "outcome": outcome, "reason": reason, "access_error": result.access_error}
         data = result.report.to_dict()
         data["outcome"] = outcome
+        data["access_error"] = result.access_error
+        data["findings"] = [finding.as_dict() for finding in findings(result.report.leftovers_before)]
         if data.get("reason") is not None:
             data["reason"] = first_line(data["reason"], temp_dirs=self.temp_dirs)
         data["notes"] = [first_line(note, temp_dirs=self.temp_dirs) for note in result.report.notes]

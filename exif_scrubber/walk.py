@@ -1,7 +1,8 @@
 """Which files a run handles: the arguments, folders walked without following links, --include/--exclude.
 
 Nothing found is dropped silently: a symbolic link or a FIFO inside a folder is listed as skipped, and one
-named on the command line is listed as failed (it was asked for and cannot be handled). The output folder
+named on the command line is listed as unreadable (it was asked for and cannot be read), as is a folder or file
+the walk cannot read (an access error when the file system refused it). The output folder
 of the run is never walked, so ``--out-dir`` may sit inside an input folder.
 """
 
@@ -15,6 +16,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from .localcopy import not_regular
+from .outcomes import SYMBOLIC_LINK, is_access_error
 
 
 class NotFound(ValueError):
@@ -30,7 +32,10 @@ class Entry:
     """Its place under ``--out-dir``: the argument's own name, then the path inside it."""
     skip: str | None = None
     failed: bool = False
-    """True for a skipped entry that counts as a failure (it was named on the command line)."""
+    """True for an entry that cannot be read and counts as ``unreadable`` (named on the command line, or a
+    folder or file the walk cannot read)."""
+    access_error: bool = False
+    """The file system refused to read it (permissions): the run exits 2."""
 
 
 @dataclass
@@ -83,13 +88,13 @@ class Walker:
                 return
             raise NotFound(f"no such file or folder: {path}") from None
         except OSError as exc:
-            yield self._listed(path, Path(path.name), f"cannot read it: {exc.strerror}", failed=True)
+            yield self._unreadable(path, Path(path.name), "cannot read it", exc)
             return
         if stat.S_ISDIR(info.st_mode):
             yield from self._folder(path, Path(path.name), "")
         elif stat.S_ISREG(info.st_mode):
             if self.filters.wants(path.name):
-                yield Entry(path, Path(path.name))
+                yield self._file(path, Path(path.name))
         else:
             yield self._listed(path, Path(path.name), not_regular(info.st_mode), failed=True)
 
@@ -100,7 +105,7 @@ class Walker:
             with os.scandir(folder) as scan:
                 children = sorted(scan, key=lambda child: child.name)
         except OSError as exc:
-            yield self._listed(folder, relative, f"cannot read the folder: {exc.strerror}", failed=True)
+            yield self._unreadable(folder, relative, "cannot read the folder", exc)
             return
         for child in children:
             yield from self._child(child, relative / child.name, f"{inside}{child.name}")
@@ -113,16 +118,29 @@ class Walker:
                 return
             mode = child.stat(follow_symlinks=False).st_mode
         except OSError as exc:
-            yield self._listed(path, relative, f"cannot read it: {exc.strerror}", failed=True)
+            yield self._unreadable(path, relative, "cannot read it", exc)
             return
         if not self.filters.wants(inside):
             return
         if stat.S_ISLNK(mode):
-            yield Entry(path, relative, skip="symbolic link, not followed")
+            yield Entry(path, relative, skip=SYMBOLIC_LINK)
         elif stat.S_ISREG(mode):
-            yield Entry(path, relative)
+            yield self._file(path, relative)
         else:
             yield Entry(path, relative, skip=not_regular(mode))
 
     def _listed(self, path: Path, relative: Path, reason: str, *, failed: bool) -> Entry:
         return Entry(path, relative, skip=reason, failed=failed)
+
+    def _file(self, path: Path, relative: Path) -> Entry:
+        """A regular file to handle, or an unreadable entry when it cannot be opened for reading (a refusal
+        by the file system is an access error, named here rather than as a failure of the scrub)."""
+        try:
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+        except OSError as exc:
+            return self._unreadable(path, relative, "cannot read it", exc)
+        return Entry(path, relative)
+
+    def _unreadable(self, path: Path, relative: Path, what: str, exc: OSError) -> Entry:
+        reason = f"{what}: {exc.strerror or type(exc).__name__}"
+        return Entry(path, relative, skip=reason, failed=True, access_error=is_access_error(exc))

@@ -46,14 +46,28 @@ def test_hostile_file_names_are_never_handed_to_exiftool(
 
 def test_failed_files_exit_one_with_one_line_each(runner: CliRunner, sample: SampleFactory, tmp_path: Path) -> None:
     good = sample("PNG")
-    empty = tmp_path / "empty.jpg"
-    empty.write_bytes(b"")
-    result = runner.invoke(cli, ["clean", str(good), str(empty), "--out-dir", str(tmp_path / "out")])
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(sample("JPEG").read_bytes()[:-200])
+    result = runner.invoke(cli, ["clean", str(good), str(truncated), "--out-dir", str(tmp_path / "out")])
     assert result.exit_code == 1
     failed_lines = [line for line in result.stderr.splitlines() if line.startswith("exif-scrub:")]
-    assert failed_lines == [f"exif-scrub: failed: {empty}: empty file (0 bytes)"]
+    reason = "malformed JPEG: no EOI marker: the JPEG is truncated"
+    assert failed_lines == [f"exif-scrub: unreadable: {truncated}: {reason}"]
     assert (tmp_path / "out" / good.name).exists()
+    assert not (tmp_path / "out" / "truncated.jpg").exists()
+
+
+def test_an_empty_file_is_unsupported_not_a_failure(runner: CliRunner, tmp_path: Path) -> None:
+    """An empty upload is not an image: left alone and listed, as exif-audit lists it (exit 0)."""
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    result = runner.invoke(cli, ["clean", str(empty), "--out-dir", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == f"unsupported   {empty}  (empty file (0 bytes): not an image)"
     assert not (tmp_path / "out" / "empty.jpg").exists()
+    strict = runner.invoke(cli, ["inspect", str(empty), "--fail-on-unsupported", "--json"])
+    assert strict.exit_code == 1
+    assert json.loads(strict.stdout)[0]["outcome"] == "unsupported"
 
 
 def test_usage_errors_exit_two(runner: CliRunner, tmp_path: Path) -> None:
@@ -83,7 +97,7 @@ def test_inspect_shows_what_would_go_and_writes_nothing(runner: CliRunner, sampl
     before = source.read_bytes()
     result = runner.invoke(cli, ["inspect", str(source)])
     assert result.exit_code == 0
-    assert "would remove" in result.output and "GPS" in result.output
+    assert "would clean" in result.output and "(remove " in result.output and "GPS" in result.output
     assert source.read_bytes() == before
 
 

@@ -75,6 +75,6 @@ def test_a_fifo_named_on_the_command_line_fails_with_its_kind(runner: CliRunner,
     for command in (["inspect"], ["clean", "--in-place"], ["clean", "--out-dir", str(tmp_path / "out")]):
         result = runner.invoke(cli, [*command, str(fifo)])
         assert result.exit_code == 1, result.output
-        assert result.stderr.splitlines() == [f"exif-scrub: failed: {fifo}: not a regular file (a FIFO)"]
+        assert result.stderr.splitlines() == [f"exif-scrub: unreadable: {fifo}: not a regular file (a FIFO)"]
     missing = runner.invoke(cli, ["inspect", str(tmp_path / "missing.jpg")])
     assert missing.exit_code == 2 and "no such file or folder" in missing.stderr
