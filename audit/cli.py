@@ -1,17 +1,19 @@
 """``exif-audit``: prove that a bucket (or a folder) holds no image metadata, and say what leaks where.
 
 Exit codes: 0 clean, 1 something leaks or cannot be read (or matches ``--fail-on``), 2 errors
-(bad arguments, no access, ExifTool missing).
+(bad arguments, no access, ExifTool missing), 3 an internal error stopped the run, 128+N stopped by signal N.
+A run that did not finish still writes its report, marked incomplete (verdict ``INCOMPLETE``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import signal
 import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
@@ -28,16 +30,21 @@ from rich.progress import (
 )
 
 from exif_scrubber import Scrubber, ScrubPolicy, __version__
+from exif_scrubber.batch import StopSignal, stopping_on_signals
+from exif_scrubber.cli_text import one_line
 from exif_scrubber.errors import ScrubberError
 from exif_scrubber.exiftool_process import usable_cpus
 
 from . import groups
 from .inventory import read_inventory
 from .listing import KeyFilter, ListingError, ObjectRef, count, list_local, list_s3, parse_s3_uri
-from .report import WRITERS, Header, ObjectResult, Summary, fails, utc_now
+from .report import WRITERS, Header, ObjectResult, Summary, TableWriter, Writer, fails, utc_now
 from .scan import Auditor
 
-EXIT_CLEAN, EXIT_LEAKS, EXIT_ERROR = 0, 1, 2
+EXIT_CLEAN, EXIT_LEAKS, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
+COUNT_REST_SECONDS = 3.0
+"""How long a stopped run may spend counting the rest of the listing (what it did not scan) before it says
+"at least"."""
 
 
 class AuditError(click.ClickException):
@@ -120,6 +127,12 @@ def _list_groups(ctx: click.Context, _param: click.Parameter, value: bool) -> No
     "rewritten); a version that is its key's only copy is kept.",
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before --fix writes.")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Table: add each object's technical details (ExifTool groups and tags, blocks) and full version ids.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def main(
     target: str | None,
@@ -141,11 +154,14 @@ def main(
     do_fix: bool,
     purge_noncurrent: bool,
     yes: bool,
+    verbose: bool,
     quiet: bool,
 ) -> None:
     """Audit TARGET (s3://bucket[/prefix] or a local folder) for image metadata left behind.
 
-    Exit codes: 0 clean, 1 leaks or unreadable images (or what --fail-on names), 2 errors.
+    Exit codes: 0 clean, 1 leaks or unreadable images (or what --fail-on names), 2 errors (usage, access),
+    3 internal error, 128+N stopped by signal N (Ctrl-C: 130). An interrupted run writes its report marked
+    incomplete (complete: false, verdict INCOMPLETE).
     """
     warnings.filterwarnings("ignore", message="ExifTool process was previously running but died")
     is_s3 = _check_usage(target, inventory, do_fix=do_fix, purge_noncurrent=purge_noncurrent, all_versions=all_versions)
@@ -163,9 +179,7 @@ def main(
 
     started = time.monotonic()
     summary = Summary()
-    access_errors = 0
-    to_fix: list[ObjectResult] = []
-    with ExitStack() as stack:
+    with stopping_on_signals() as stop, ExitStack() as stack:
         try:
             scrubber = stack.enter_context(Scrubber(policy, pool_size=min(max_workers, usable_cpus())))
         except ScrubberError as exc:
@@ -180,33 +194,97 @@ def main(
             options={"all_versions": all_versions, "fail_on": fail_groups, "include": list(include),
                      "exclude": list(exclude), "full_read": full_read},
         )  # fmt: skip
-        writer = WRITERS[fmt](out, header)
-        bar = _Bar(stack, err, totals) if show_progress else None
+        folder = target if target and not is_s3 and Path(target).is_dir() else None
+        table = TableWriter(out, header, verbose=verbose, folder=folder) if fmt == "table" else None
+        writer: Writer = table or WRITERS[fmt](out, header)
+        run = _Run(auditor, writer, summary, fail_groups, _Bar(stack, err, totals) if show_progress else None)
         try:
-            for result in auditor.audit_all(refs, max_workers):
-                access_errors += result.access_error
-                summary.add(result, fails(result, fail_groups))
-                writer.row(result)
-                if do_fix and result.leftovers and not result.access_error:
-                    to_fix.append(result)
-                _advance(bar, result)
-        except ListingError as exc:
-            raise AuditError(str(exc)) from None
-        except ScrubberError as exc:
-            raise AuditError(f"ExifTool failed: {exc}") from None
+            stopped = run.scan(refs, max_workers, stop, keep=do_fix)
+        except BaseException:
+            summary.stop("an unexpected interruption", *run.not_scanned(refs, count=False))
+            raise
         finally:
             summary.seconds = time.monotonic() - started
             summary.finished = utc_now()
             writer.close(summary)
-        if to_fix:
+        if stopped is None and run.to_fix:
             if output is None:
                 sys.stdout.flush()
-            summary.failing -= _fix(client, scrubber, policy, to_fix, yes, err, purge_noncurrent=purge_noncurrent)
-    _verdict(summary, fail_groups, to_file=output is not None, table=fmt == "table", err=err)
-    if access_errors:
-        err.print(f"[red]error:[/red] {access_errors} object(s) could not be read (see the report)", highlight=False)
+            summary.failing -= _fix(client, scrubber, policy, run.to_fix, yes, err, purge_noncurrent=purge_noncurrent)
+        elif stopped is not None and run.to_fix:
+            err.print("not fixed: the audit did not finish, nothing was written", highlight=False)
+        _verdict(summary, fail_groups, to_file=output is not None, table=fmt == "table", err=err)
+        if stopped is not None:
+            code, message = stopped
+            if message:
+                err.print(f"exif-audit: {message}", highlight=False, markup=False)
+            _second_interrupt_ends_it()
+            sys.exit(code)
+    if summary.access_errors:
+        err.print(
+            f"[red]error:[/red] {summary.access_errors} object(s) could not be read (see the report)", highlight=False
+        )
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_LEAKS if summary.failing else EXIT_CLEAN)
+
+
+def _second_interrupt_ends_it() -> None:
+    """Once the report is written, a second Ctrl-C ends the wait for the objects still being scanned."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class _Run:
+    """The scan of a listing into a report, and how it ended."""
+
+    def __init__(
+        self, auditor: Auditor, writer: Writer, summary: Summary, fail_on: list[str] | None, bar: _Bar | None
+    ) -> None:
+        self.auditor, self.writer, self.summary, self.fail_on, self.bar = auditor, writer, summary, fail_on, bar
+        self.to_fix: list[ObjectResult] = []
+
+    def scan(
+        self, refs: Iterator[ObjectRef], max_workers: int, stop: StopSignal, *, keep: bool
+    ) -> tuple[int, str | None] | None:
+        """Scan every object into the report. Returns None when the listing was scanned to its end, else the
+        exit code and message of what stopped it (the summary then says incomplete)."""
+        try:
+            for result in self.auditor.audit_all(refs, max_workers, stop=lambda: stop.signum is not None):
+                self.summary.add(result, fails(result, self.fail_on))
+                self.writer.row(result)
+                if keep and result.leftovers and not result.access_error:
+                    self.to_fix.append(result)
+                if self.bar is not None:
+                    self.bar.advance(result)
+        except ListingError as exc:
+            self.summary.stop(f"a listing error ({exc})", *self.not_scanned(refs, count=False))
+            return EXIT_ERROR, f"{exc}; the report is incomplete"
+        except Exception as exc:  # a bug: the report must still say what was and was not done
+            problem = f"internal error ({type(exc).__name__})"
+            self.summary.stop(problem, *self.not_scanned(refs))
+            return EXIT_INTERNAL, f"{problem}: {one_line(str(exc))}; the report is incomplete"
+        if stop.signum is not None:
+            self.summary.stop(stop.name or "a signal", *self.not_scanned(refs))
+            return 128 + stop.signum, None
+        return None
+
+    def not_scanned(self, refs: Iterator[ObjectRef], *, count: bool = True) -> tuple[int, bool]:
+        """Objects listed but not scanned, plus the rest of the listing counted for a few seconds; and whether
+        that is the exact number (False: a lower bound)."""
+        pending = self.auditor.listed - self.auditor.done
+        if self.auditor.listing_exhausted:
+            return pending, True
+        if not count:
+            return pending, False
+        deadline, rest = time.monotonic() + COUNT_REST_SECONDS, 0
+        try:
+            for _ in refs:
+                rest += 1
+                if time.monotonic() > deadline:
+                    return pending + rest, False
+        except Exception:
+            return pending + rest, False
+        return pending + rest, True
 
 
 def _check_usage(
@@ -221,11 +299,6 @@ def _check_usage(
     if purge_noncurrent and not (do_fix and all_versions):  # without --all-versions no noncurrent row is read
         raise click.UsageError("--purge-noncurrent needs --fix and --all-versions (also with --inventory)")
     return is_s3
-
-
-def _advance(bar: _Bar | None, result: ObjectResult) -> None:
-    if bar is not None:
-        bar.advance(result)
 
 
 def _fail_on(raw: str | None) -> list[str] | None:
@@ -245,7 +318,9 @@ def _verdict(summary: Summary, fail_on: list[str] | None, *, to_file: bool, tabl
     """The one-line verdict: on stdout after a table or when the report went to a file (with the counts),
     else on stderr so that JSON/CSV on stdout stays parseable."""
     line = summary.verdict_line(fail_on)
-    if to_file:
+    if not summary.complete and not to_file and not table:
+        err.print(f"{line}\n{summary.counts_line()}", highlight=False, markup=False)
+    elif to_file:
         click.echo(f"{line}\n{summary.counts_line()}")
     elif table:
         click.echo(line)
@@ -303,11 +378,11 @@ def _s3_client(endpoint_url: str | None, profile: str | None, region: str | None
 
 def _listing(
     target: str | None, inventory: str | None, client: Any, all_versions: bool, keys: KeyFilter
-) -> tuple[Iterable[ObjectRef], Any]:
+) -> tuple[Iterator[ObjectRef], Any]:
     """The streamed listing, and a callable that counts it again (for the progress bar's totals)."""
     if inventory:
         return (
-            read_inventory(inventory, client, all_versions=all_versions, keys=keys),
+            iter(read_inventory(inventory, client, all_versions=all_versions, keys=keys)),
             lambda: count(read_inventory(inventory, client, all_versions=all_versions, keys=keys)),
         )
     assert target is not None

@@ -20,8 +20,9 @@ from typing import BinaryIO, Protocol
 
 from exif_scrubber.bytemodel import Kind, merge_ranges
 from exif_scrubber.errors import StructureError
-from exif_scrubber.formats import HEAD_BYTES, FormatHandler, raw_camera_format, sniff
+from exif_scrubber.formats import HEAD_BYTES, FormatHandler, sniff
 from exif_scrubber.formats.base import Refusal
+from exif_scrubber.outcomes import unsupported_reason
 from exif_scrubber.policy import ScrubPolicy
 
 FIRST_READ = 32 * 1024
@@ -63,6 +64,8 @@ class FetchResult:
     """True when the copy is sparse (some bytes of image data were never read)."""
     requests: int
     note: str = ""
+    unsupported: str | None = None
+    """Why the object is not an image the engine handles (``handler`` is then None)."""
 
 
 @dataclass
@@ -160,12 +163,13 @@ def fetch(source: ObjectSource, path: Path, *, ranged: bool = True) -> FetchResu
         copy = SparseCopy(source, handle)
         copy.ensure(0, source.size if not ranged else FIRST_READ)
         head = copy.read(0, HEAD_BYTES)
-        handler = None if raw_camera_format(head) else sniff(head)
+        unsupported = unsupported_reason(head)
+        handler = None if unsupported else sniff(head)
         note = ""
         if handler is not None and not copy.complete():  # (anything else: the head is enough to say so)
             note = _ranged(copy, handler)
         handle.flush()  # in the page cache, which ExifTool reads: no fsync (8 ms a file on ext4)
-    return FetchResult(path, handler, copy.bytes_read, not copy.complete(), copy.requests, note)
+    return FetchResult(path, handler, copy.bytes_read, not copy.complete(), copy.requests, note, unsupported)
 
 
 def _ranged(copy: SparseCopy, handler: FormatHandler) -> str:

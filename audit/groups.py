@@ -2,7 +2,7 @@
 
 A name is one of:
 
-* a pseudo-group: ``leaking`` (anything left), ``unreadable``, ``unsupported``;
+* a pseudo-group: ``leaking`` (anything left), ``unreadable``, ``unsupported``, ``skipped``;
 * a documented family (``FAMILIES``): ``EXIF``, ``GPS``, ``MakerNotes``, ``Comment``, ``Trailer``, ...;
 * an ExifTool family-1 group (``exiftool -listg1``) or the engine's structure groups, matched as a prefix:
   ``XMP`` matches ``XMP-dc``, ``IFD`` matches ``IFD0``.
@@ -18,24 +18,17 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from exif_scrubber.findings import MAKERNOTE_GROUPS, WARNINGS_GROUP
 from exif_scrubber.formats import HANDLERS
 
 from .exiftool_groups import FAMILY1
 
-PSEUDO_GROUPS = ("leaking", "unreadable", "unsupported")
+PSEUDO_GROUPS = ("leaking", "unreadable", "unsupported", "skipped")
 
-STRUCTURE_GROUPS = frozenset({handler.leftover_group for handler in HANDLERS} | {"ExifTool-warnings"})
+STRUCTURE_GROUPS = frozenset({handler.leftover_group for handler in HANDLERS} | {WARNINGS_GROUP})
 """Leftover groups of the engine's byte model (segments, chunks, boxes, tags, trailers), one per format, and
 ExifTool's warnings about blocks the engine keeps."""
 
-_MAKERNOTE_NAMES = """
-    MakerNotes Apple Canon CanonCustom CanonRaw CanonVRD Casio DJI FLIR FujiFilm GE GoPro HP JVC Kodak KodakIFD
-    Kyocera Leica Minolta MinoltaRaw Motorola Nikon NikonCapture NikonCustom NikonScan NikonSettings Nintendo
-    Olympus OlympusCameraSettings OlympusEquipment OlympusFocusInfo OlympusImageProcessing OlympusRawDevelopment
-    Panasonic Pentax PhaseOne Reconyx Ricoh Samsung Sanyo Sigma Sony Unknown
-"""
-MAKERNOTE_GROUPS = frozenset(_MAKERNOTE_NAMES.split())
-"""ExifTool family-1 groups of maker notes, so that ``MakerNotes`` matches them all."""
 
 _EXIF_IFD = re.compile(r"(?:IFD\d+|SubIFD\d*|ExifIFD|GPS|InteropIFD|GlobParamIFD|MakerNotes)", re.IGNORECASE)
 _NUMBERED = re.compile(r"(?:Sub)?IFD\d+", re.IGNORECASE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,18 +12,28 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from exif_scrubber.outcomes import SYMBOLIC_LINK, is_access_error
 from exif_scrubber.s3.objects import normalise_version
+from exif_scrubber.walk import not_regular
 
 
 @dataclass(frozen=True)
 class ObjectRef:
-    """One object (version) to audit. ``bucket`` is empty for local files, whose ``key`` is a path."""
+    """One object (version) to audit. ``bucket`` is empty for local files, whose ``key`` is a path.
+
+    A local listing also names what it found but cannot audit: ``skip`` (a symbolic link or a special file in a
+    folder, listed as ``skipped``) or ``unreadable`` (a folder or file the listing could not read, a special file
+    named as the target), with ``access_error`` when the file system refused the read.
+    """
 
     bucket: str
     key: str
     size: int
     version_id: str | None = None
     is_latest: bool = True
+    skip: str | None = None
+    unreadable: str | None = None
+    access_error: bool = False
 
     @property
     def uri(self) -> str:
@@ -44,6 +55,10 @@ class KeyFilter:
         if self.include and not any(fnmatch.fnmatchcase(key, p) for p in self.include):
             return False
         return not any(fnmatch.fnmatchcase(key, p) for p in self.exclude)
+
+    def excludes_folder(self, relative: str) -> bool:
+        """True when an ``--exclude`` pattern leaves out everything under the folder ``relative``."""
+        return any(fnmatch.fnmatchcase(relative, p) or fnmatch.fnmatchcase(relative + "/", p) for p in self.exclude)
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -86,21 +101,59 @@ def list_s3(
 
 
 def list_local(root: Path, *, keys: KeyFilter | None = None) -> Iterator[ObjectRef]:
-    """Stream the regular files under ``root`` in sorted order (symlinks are not followed)."""
+    """Stream what is under ``root`` in sorted order: regular files to audit, and, never dropped silently,
+    symbolic links (not followed) and special files to list as skipped, folders or files that cannot be read to
+    list as unreadable. ``root`` itself may be a file (a link named as the target is followed, as exif-scrub does)."""
     keys = keys or KeyFilter()
-    if root.is_file():
-        yield ObjectRef("", str(root), root.stat().st_size)
+    try:
+        info = root.stat()
+    except OSError as exc:
+        raise ListingError(f"cannot read {root}: {exc.strerror or exc}") from None
+    if stat.S_ISREG(info.st_mode):
+        yield ObjectRef("", str(root), info.st_size)
+    elif stat.S_ISDIR(info.st_mode):
+        yield from _folder(root, root, keys)
+    else:
+        yield ObjectRef("", str(root), 0, unreadable=not_regular(info.st_mode))
+
+
+def _folder(folder: Path, root: Path, keys: KeyFilter) -> Iterator[ObjectRef]:
+    """The files of ``folder`` (sorted by name), then those of its sub-folders."""
+    try:
+        with os.scandir(folder) as scan:
+            children = sorted(scan, key=lambda child: child.name)
+    except OSError as exc:
+        if folder == root or not keys.excludes_folder(folder.relative_to(root).as_posix()):
+            yield _unreadable(folder, "cannot read the folder", exc)
         return
-    if not root.is_dir():
-        raise ListingError(f"no such file or folder: {root}")
-    for folder, dirs, files in os.walk(root):
-        dirs.sort()
-        for name in sorted(files):
-            path = Path(folder) / name
-            relative = path.relative_to(root).as_posix()
-            if path.is_symlink() or not path.is_file() or not keys.accepts(relative):
+    folders = []
+    for child in children:
+        path = Path(child.path)
+        relative = path.relative_to(root).as_posix()
+        try:
+            if child.is_dir(follow_symlinks=False):
+                folders.append(path)
                 continue
-            yield ObjectRef("", str(path), path.stat().st_size)
+            info = child.stat(follow_symlinks=False)
+        except OSError as exc:
+            if keys.accepts(relative):
+                yield _unreadable(path, "cannot read it", exc)
+            continue
+        if not keys.accepts(relative):
+            continue
+        if stat.S_ISREG(info.st_mode):
+            yield ObjectRef("", str(path), info.st_size)
+        else:
+            skip = SYMBOLIC_LINK if stat.S_ISLNK(info.st_mode) else not_regular(info.st_mode)
+            yield ObjectRef("", str(path), 0, skip=skip)
+    for sub in folders:
+        yield from _folder(sub, root, keys)
+
+
+def _unreadable(path: Path, what: str, exc: OSError) -> ObjectRef:
+    return ObjectRef(
+        "", str(path), 0, unreadable=f"{what}: {exc.strerror or type(exc).__name__}", access_error=is_access_error(exc)
+    )
 
 
 def describe_client_error(exc: ClientError) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exif_scrubber import Scrubber
+from exif_scrubber.outcomes import EMPTY, is_access_error
 from exif_scrubber.s3.marker import MARKER_KEY
 from exif_scrubber.s3.objects import ObjectChanged
 
@@ -73,7 +74,11 @@ class S3Object:
 
 
 class Auditor:
-    """Audits objects with a shared :class:`~exif_scrubber.Scrubber` (warm ExifTool pool)."""
+    """Audits objects with a shared :class:`~exif_scrubber.Scrubber` (warm ExifTool pool).
+
+    :meth:`audit_all` counts what it took from the listing (``listed``) and handed back (``done``), so that a run
+    that stops early can say how many objects it did not scan.
+    """
 
     def __init__(
         self, scrubber: Scrubber, *, client: Any | None = None, ranged: bool = True, work_dir: Path | None = None
@@ -82,8 +87,17 @@ class Auditor:
         self._tmp = tempfile.TemporaryDirectory(prefix="exif-audit-", dir=work_dir)
         self._counter = 0
         self._lock = threading.Lock()
+        self._pools: list[ThreadPoolExecutor] = []
+        self.listed = 0
+        """Objects taken from the listing by :meth:`audit_all`."""
+        self.done = 0
+        """Objects whose result :meth:`audit_all` handed back."""
+        self.listing_exhausted = False
 
     def close(self) -> None:
+        """Wait for audits still running (a run stopped early leaves them), then delete the temp copies."""
+        for pool in self._pools:
+            pool.shutdown(wait=True, cancel_futures=True)
         self._tmp.cleanup()
 
     def __enter__(self) -> Auditor:
@@ -100,10 +114,12 @@ class Auditor:
 
     def audit(self, ref: ObjectRef) -> ObjectResult:
         """Audit one object; raises :class:`AccessError` when S3 refuses the read."""
+        if ref.skip is not None or ref.unreadable is not None:
+            return _listed(ref)
         if ref.size == 0:  # S3 object or local file alike: nothing to scan
             return ObjectResult(
                 ref.key, ref.version_id, 0, Status.UNSUPPORTED, bucket=ref.bucket, is_latest=ref.is_latest,
-                error="empty object",
+                error=EMPTY,
             )  # fmt: skip
         if ref.bucket:
             if self.client is None:
@@ -118,7 +134,7 @@ class Auditor:
             with LocalFile(Path(ref.key)) as source:
                 return self._scan(ref, source, None, None)
         except OSError as exc:
-            return ObjectResult(ref.key, None, ref.size, Status.UNREADABLE, error=f"I/O error: {exc.strerror or exc}")
+            return _unreadable(ref, f"I/O error: {exc.strerror or exc}", access_error=is_access_error(exc))
         raise AssertionError("unreachable")
 
     def _audit_s3(self, ref: ObjectRef) -> ObjectResult:
@@ -143,7 +159,7 @@ class Auditor:
                 ranged=fetched.ranged,
             )
             if fetched.handler is None:
-                result.status = Status.UNSUPPORTED
+                result.status, result.error = Status.UNSUPPORTED, fetched.unsupported
                 return result
             # The format's own extension, as the engine names its copies: ExifTool sees the same names here.
             named = path.with_name(f"{path.name}.{fetched.handler.extension}")
@@ -153,7 +169,7 @@ class Auditor:
             if scan.error:
                 result.status = Status.UNREADABLE
             elif scan.unsupported:
-                result.status = Status.UNSUPPORTED
+                result.status, result.error = Status.UNSUPPORTED, scan.reason
             elif scan.leftovers:
                 result.status = Status.LEAKING
             return result
@@ -161,34 +177,81 @@ class Auditor:
             path.unlink(missing_ok=True)
 
     def audit_safely(self, ref: ObjectRef) -> ObjectResult:
-        """:meth:`audit`, with a refused read turned into a row of the report."""
+        """:meth:`audit`, never raising: a refused read is a row of the report, and so is a crash while one
+        object is scanned (a bug, a recursion or memory error in a walker, ExifTool dying): that object is
+        ``unreadable``, which fails the audit, and the other objects are still scanned."""
         try:
             return self.audit(ref)
         except AccessError as exc:
             return _unreadable(ref, str(exc), access_error=True)
+        except Exception as exc:  # one object's crash must not end (or falsify) the audit of the others
+            return _unreadable(ref, f"internal error while scanning it ({type(exc).__name__})")
 
-    def audit_all(self, refs: Iterable[ObjectRef], max_workers: int) -> Iterator[ObjectResult]:
+    def audit_all(
+        self, refs: Iterable[ObjectRef], max_workers: int, *, stop: Callable[[], bool] = lambda: False
+    ) -> Iterator[ObjectResult]:
         """Audit ``refs`` with at most ``max_workers`` reads in flight; results in listing order.
 
-        The listing is consumed only as fast as objects are audited (never held whole in memory).
+        The listing is consumed only as fast as objects are audited (never held whole in memory). When ``stop()``
+        turns true the generator returns at once, leaving unstarted objects unstarted (objects being scanned
+        finish in the background; :meth:`close` waits for them).
         """
         window: deque[Future[ObjectResult]] = deque()
-        with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="exif-audit") as pool:
-            try:
-                for ref in refs:
-                    window.append(pool.submit(self.audit_safely, ref))
-                    if len(window) >= max_workers * 2:
-                        yield window.popleft().result()
-                while window:
-                    yield window.popleft().result()
-            finally:
-                for future in window:
-                    future.cancel()
+        pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="exif-audit")
+        self._pools.append(pool)
+        try:
+            for ref in refs:
+                self.listed += 1
+                window.append(pool.submit(self.audit_safely, ref))
+                while len(window) >= max_workers * 2 or (window and window[0].done()):
+                    result = _next(window, stop)
+                    if result is None:
+                        return
+                    self.done += 1
+                    yield result
+                if stop():
+                    return
+            self.listing_exhausted = True
+            while window:
+                result = _next(window, stop)
+                if result is None:
+                    return
+                self.done += 1
+                yield result
+        finally:
+            for future in window:
+                future.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _next(window: deque[Future[ObjectResult]], stop: Callable[[], bool]) -> ObjectResult | None:
+    """The oldest result, waited for in short steps so that ``stop()`` is seen at once (None: stopped)."""
+    while True:
+        try:
+            result = window[0].result(timeout=STOP_POLL)
+        except TimeoutError:
+            if stop():
+                return None
+            continue
+        window.popleft()
+        return result
+
+
+STOP_POLL = 0.1
+"""Seconds between two looks at the stop flag while waiting for an object."""
+
+
+def _listed(ref: ObjectRef) -> ObjectResult:
+    """The row of something the listing found but does not audit: a skipped link or special file, or what it
+    could not read."""
+    if ref.skip is not None:
+        return ObjectResult(ref.key, None, 0, Status.SKIPPED, error=ref.skip)
+    return _unreadable(ref, ref.unreadable or "cannot be read", access_error=ref.access_error)
 
 
 def _unreadable(ref: ObjectRef, error: str, *, access_error: bool = False) -> ObjectResult:
     """The report row of an object that could not be read (``access_error``: refused, which fails the run)."""
     return ObjectResult(
-        ref.key, ref.version_id, ref.size, Status.UNREADABLE, is_latest=ref.is_latest, error=error,
-        access_error=access_error,
+        ref.key, ref.version_id, ref.size, Status.UNREADABLE, bucket=ref.bucket, is_latest=ref.is_latest,
+        error=error, access_error=access_error,
     )  # fmt: skip

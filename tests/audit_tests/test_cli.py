@@ -58,21 +58,47 @@ def test_mixed_bucket_exact_report(s3: Any, images: dict[str, bytes]) -> None:
     assert rows["photos/notes.txt"]["status"] == "unsupported" and rows["photos/notes.txt"]["format"] is None
     corrupt = rows["photos/corrupt.png"]
     assert corrupt["status"] == "unreadable" and corrupt["format"] == "PNG" and corrupt["error"]
+    assert gps["categories"] == ["location", "device identity and serial numbers"]
+    assert {(f["category"], f["group"], f["name"]) for f in gps["findings"]} == {
+        ("location", "JPEG", "APP1 EXIF"),  # the block is filed under the most personal thing ExifTool reads in it
+        ("device identity and serial numbers", "IFD0", "Make"),
+        ("device identity and serial numbers", "IFD0", "Model"),
+        *(("location", "GPS", n) for n in gps["leftovers"]["GPS"]),
+    }
+    assert big["categories"] == [
+        "location",
+        "people and owners",
+        "software and edit history",
+    ]  # GPS, a creator, XMP's toolkit
+    assert rows["photos/notes.txt"]["error"] == "not a supported image format"
     assert doc["summary"] | {"seconds": 0, "finished": "t"} == {
         "scanned": 5,
         "clean": 1,
         "leaking": 2,
         "unsupported": 1,
         "unreadable": 1,
+        "skipped": 0,
+        "access_errors": 0,
         "with_marker": 0,
         "bytes_read": sum(r["bytes_read"] for r in rows.values()),
         "bytes_total": sum(len(images[n]) for n in ("clean.jpg", "gps.jpg", "big.jpg", "notes.txt", "corrupt.png")),
         "seconds": 0,
         "failing": 3,
         "leaking_by_group": {"GPS": 2, "IFD0": 1, "JPEG": 2, "XMP-dc": 1, "XMP-x": 1},
+        "leaking_by_category": {
+            "location": 2,
+            "people and owners": 1,
+            "device identity and serial numbers": 1,
+            "software and edit history": 1,
+        },
         "finished": "t",
         "verdict": "FAIL",
+        "complete": True,
+        "stopped_by": None,
+        "not_scanned": 0,
+        "not_scanned_exact": True,
     }
+    assert doc["complete"] is True
 
 
 def test_clean_bucket_exits_0_and_reports_the_marker(s3: Any, images: dict[str, bytes]) -> None:
@@ -132,7 +158,7 @@ def test_csv_and_table_output(s3: Any, images: dict[str, bytes], tmp_path: Path)
     assert code == 1
     assert out.splitlines() == [
         "exif-audit: FAIL: 1 of 2 object(s) fail (any leak or unreadable image)",
-        "scanned 2 objects: 1 clean, 1 leaking, 0 unsupported, 0 unreadable; 0 carry the marker",
+        "scanned 2 objects: 1 clean, 1 leaking, 0 unsupported, 0 unreadable, 0 skipped; 0 carry the marker",
     ]
     lines = target.read_text().splitlines()
     rows = list(csv.DictReader(io.StringIO("\n".join(line for line in lines if not line.startswith("#")))))
@@ -141,11 +167,19 @@ def test_csv_and_table_output(s3: Any, images: dict[str, bytes], tmp_path: Path)
         rows[1]["leftovers"] == "JPEG: APP1 EXIF; IFD0: Make, Model; GPS: GPSVersionID, GPSLatitudeRef, GPSLatitude, "
         "GPSLongitudeRef, GPSLongitude"
     )
+    assert rows[1]["categories"] == "location; device identity and serial numbers" and rows[0]["categories"] == ""
+    assert lines[-2:] == ["# summary.verdict: FAIL", "# summary.complete: true"]
     code, out, _ = run(f"s3://{BUCKET}")
     assert code == 1
     assert "photos/gps.jpg" in out and "photos/clean.jpg" not in out
-    assert "GPS: GPSVersionID, GPSLatitudeRef, GPSLatitude," in out and "+1 more" in out
-    assert "scanned 2 objects: 1 clean, 1 leaking, 0 unsupported, 0 unreadable" in out
+    (row,) = [line for line in out.splitlines() if "photos/gps.jpg" in line]
+    assert "location, device" in row and "GPSLatitude" not in out  # categories; the tags are behind --verbose
+    assert "scanned 2 objects: 1 clean, 1 leaking, 0 unsupported, 0 unreadable, 0 skipped" in out
+    code, out, _ = run(f"s3://{BUCKET}", "--verbose")
+    assert code == 1
+    gps_tags = "GPSVersionID, GPSLatitudeRef, GPSLatitude, GPSLongitudeRef, GPSLongitude"
+    assert f"  location: JPEG: APP1 EXIF; GPS: {gps_tags}" in out
+    assert "  device identity and serial numbers: IFD0: Make, Model" in out
 
 
 def test_local_folder_gives_the_same_report(s3: Any, images: dict[str, bytes], tmp_path: Path) -> None:
