@@ -217,7 +217,7 @@ def main(
         if stopped is not None:
             code, message = stopped
             if message:
-                err.print(f"exif-audit: {message}", highlight=False, markup=False)
+                err.print(f"exif-audit: {message}", highlight=False, markup=False, soft_wrap=True)
             _second_interrupt_ends_it()
             sys.exit(code)
     if summary.access_errors:
@@ -319,13 +319,13 @@ def _verdict(summary: Summary, fail_on: list[str] | None, *, to_file: bool, tabl
     else on stderr so that JSON/CSV on stdout stays parseable."""
     line = summary.verdict_line(fail_on)
     if not summary.complete and not to_file and not table:
-        err.print(f"{line}\n{summary.counts_line()}", highlight=False, markup=False)
+        err.print(f"{line}\n{summary.counts_line()}", highlight=False, markup=False, soft_wrap=True)
     elif to_file:
         click.echo(f"{line}\n{summary.counts_line()}")
     elif table:
         click.echo(line)
     else:
-        err.print(line, highlight=False, markup=False)
+        err.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _fix(
@@ -356,7 +356,7 @@ def _fix(
         scrubber,
         policy,
         leaking,
-        lambda line: err.print(line, highlight=False, markup=False),
+        lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True),
         purge_noncurrent=purge_noncurrent,
     )
     err.print("fix: " + ", ".join(f"{n} {status}" for status, n in sorted(outcomes.items())), highlight=False)
