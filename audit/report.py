@@ -318,6 +318,10 @@ TABLE_WIDTH = 120
 """Width of a table written to a file or a pipe (a terminal's own width is used on a terminal)."""
 VERSION_SHOWN = 8
 """Characters of a version id the table shows (``--verbose``: all of them)."""
+MARKER_WIDTH = 20
+"""Width of the marker column (a marker is information only; the rest folds)."""
+REMAINS_MIN = 24
+"""Narrowest "what remains" column that still gets whole object names beside it."""
 
 
 def _size(size: int) -> str:
@@ -402,25 +406,48 @@ class TableWriter(Writer):
 
     def _table(self) -> Table:
         title = "Objects that are not clean" + (f" (in {self.prefix[:-1]})" if self.prefix else "")
-        table = Table(title=title, show_lines=False, pad_edge=False, box=box.SIMPLE_HEAD)
-        columns = self._columns()
-        name_width, remains_width = self._widths(columns)
+        table = Table(title=title, show_lines=False, pad_edge=False, padding=(0, 1, 0, 0), box=box.SIMPLE_HEAD)
+        columns, name_width, remains_width = self._layout()
         for column in columns:
             if column == "object":
                 table.add_column(column, overflow="fold", width=name_width)
             elif column == "what remains":
                 table.add_column(column, overflow="fold", width=remains_width)  # categories wrap, never cut
+            elif column == "marker":
+                table.add_column(column, overflow="fold", max_width=MARKER_WIDTH)
             else:
-                table.add_column(column, no_wrap=column != "marker", justify="right" if column == "size" else "left")
+                table.add_column(column, no_wrap=True, justify="right" if column == "size" else "left")
         for r in self.rows:
             table.add_row(*(self._cell(column, r) for column in columns))
         return table
 
-    def _columns(self) -> list[str]:
+    def _layout(self) -> tuple[list[str], int, int]:
+        """The columns, and the widths of the object and "what remains" columns: the rest of the line after the
+        others, shared so that each object fits on one line where the width allows (names first, up to half the
+        rest). The format column gives way first when the line is short."""
+        names = max(len(self._name(r)) for r in self.rows)
+        remains = max(12, *(len(self._remains(r)) for r in self.rows))
         columns = ["object"]
         columns += ["version"] if any(r.version_id for r in self.rows) else []
         columns += ["size", "format", "status", "what remains"]
-        return columns + (["marker"] if any(r.marker for r in self.rows) else [])
+        columns += ["marker"] if any(r.marker for r in self.rows) else []
+        free = self._free(columns)
+        if names + remains > free and not self.verbose:
+            columns.remove("format")
+            free = self._free(columns)
+        if names + remains <= free or free - names >= REMAINS_MIN:  # whole names, categories wrap if need be
+            return columns, names, free - names
+        name_width = max(free // 2, free - remains)
+        return columns, name_width, free - name_width
+
+    def _free(self, columns: list[str]) -> int:
+        """What the line leaves to the object and "what remains" columns (two characters of padding a column)."""
+        fixed = sum(
+            MARKER_WIDTH if c == "marker" else max(len(c), *(len(self._cell(c, r)) for r in self.rows))
+            for c in columns
+            if c not in ("object", "what remains")
+        )
+        return max(self.console.width - fixed - 2 * len(columns), 24)
 
     def _cell(self, column: str, result: ObjectResult) -> str:
         cells: dict[str, Callable[[ObjectResult], str]] = {
@@ -433,19 +460,6 @@ class TableWriter(Writer):
             "marker": lambda r: r.marker or "",
         }
         return cells[column](result)
-
-    def _widths(self, columns: list[str]) -> tuple[int, int]:
-        """Widths of the object and "what remains" columns: the rest of the line after the other columns, shared
-        so that each object fits on one line where the width allows (names first, up to half the rest)."""
-        fixed = sum(max(len(c), *(len(self._cell(c, r)) for r in self.rows)) for c in columns[1:-1] if c != "marker")
-        fixed += 20 if "marker" in columns else 0
-        free = max(self.console.width - fixed - 3 * len(columns), 20)
-        names = max(len(self._name(r)) for r in self.rows)
-        remains = max(12, *(len(self._remains(r)) for r in self.rows))
-        if names + remains <= free:
-            return names, free - names
-        name_width = max(min(names, free // 2), free - remains)
-        return name_width, max(free - name_width, 12)
 
     def _remains(self, result: ObjectResult) -> str:
         if result.leftovers:

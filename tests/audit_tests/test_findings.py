@@ -132,6 +132,10 @@ def test_the_table_fits_a_terminal_one_row_per_object(
         (line,) = [line for line in lines if f"uploads/{name}" in line]
         assert f" {versions[name][:8]}… " in line and versions[name] not in line
         assert "leaking" in line
+    rows = lines[lines.index(next(line for line in lines if "───" in line)) + 1 :]
+    rows = rows[: rows.index(next(line for line in rows if not line.strip()))]
+    if columns >= 120:  # nothing wraps: one line per object
+        assert len(rows) == len(names) and all("uploads/" in row for row in rows)
     assert "GPSLatitude" not in out and "APP1 EXIF" not in out  # technical names are behind --verbose
     verbose = run(f"s3://{BUCKET}/uploads/", "--verbose")[1]
     assert all(version in verbose for version in versions.values()) and "GPS: GPSVersionID" in verbose
