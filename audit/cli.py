@@ -100,7 +100,8 @@ def _list_groups(ctx: click.Context, _param: click.Parameter, value: bool) -> No
 @click.option(
     "--fail-on",
     metavar="GROUPS",
-    help="Comma-separated names that fail the run: pseudo-groups (leaking, unreadable, unsupported), families "
+    help="Comma-separated names that fail the run: pseudo-groups (leaking, unreadable, unsupported, skipped), "
+    "categories (location, people, device, dates, thumbnails, text, software, unparsed, unverifiable), families "
     "(EXIF, GPS, MakerNotes, Comment, Trailer) or ExifTool groups as prefixes (XMP, IPTC, ICC, ...); an unknown "
     "name is an error (see --list-groups). Default: any leak or unreadable object.",
 )

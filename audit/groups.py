@@ -3,6 +3,7 @@
 A name is one of:
 
 * a pseudo-group: ``leaking`` (anything left), ``unreadable``, ``unsupported``, ``skipped``;
+* a category of findings, as the reports name them (``location``, ``people``, ``device``, ``dates``, ...);
 * a documented family (``FAMILIES``): ``EXIF``, ``GPS``, ``MakerNotes``, ``Comment``, ``Trailer``, ...;
 * an ExifTool family-1 group (``exiftool -listg1``) or the engine's structure groups, matched as a prefix:
   ``XMP`` matches ``XMP-dc``, ``IFD`` matches ``IFD0``.
@@ -18,12 +19,14 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from exif_scrubber.findings import MAKERNOTE_GROUPS, WARNINGS_GROUP
+from exif_scrubber.findings import MAKERNOTE_GROUPS, WARNINGS_GROUP, Category
 from exif_scrubber.formats import HANDLERS
 
 from .exiftool_groups import FAMILY1
 
 PSEUDO_GROUPS = ("leaking", "unreadable", "unsupported", "skipped")
+CATEGORIES = {category.short: category for category in Category}
+"""The categories the reports show, by their one-word names: ``--fail-on location,people``."""
 
 STRUCTURE_GROUPS = frozenset({handler.leftover_group for handler in HANDLERS} | {WARNINGS_GROUP})
 """Leftover groups of the engine's byte model (segments, chunks, boxes, tags, trailers), one per format, and
@@ -103,7 +106,7 @@ def _vocabulary() -> frozenset[str]:
 def is_known(name: str) -> bool:
     """True when ``name`` can match something: a pseudo-group, a family, or a prefix of a known group."""
     lowered = name.lower()
-    if lowered in PSEUDO_GROUPS or lowered in FAMILIES or _NUMBERED.fullmatch(name):
+    if lowered in PSEUDO_GROUPS or lowered in CATEGORIES or lowered in FAMILIES or _NUMBERED.fullmatch(name):
         return True
     if any(pattern.fullmatch(name) for pattern in _NUMBERED_GROUPS):
         return True
@@ -123,7 +126,7 @@ def unknown_names(names: Iterable[str]) -> list[str]:
 def usage_message(unknown: Sequence[str]) -> str:
     """One message for the usage error: what was wrong, a close match, and what is valid."""
     suggestions = []
-    candidates = [*PSEUDO_GROUPS, *(f.name for f in FAMILIES.values()), *sorted(_vocabulary())]
+    candidates = [*PSEUDO_GROUPS, *CATEGORIES, *(f.name for f in FAMILIES.values()), *sorted(_vocabulary())]
     for name in unknown:
         close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
         close = close or difflib.get_close_matches(name.lower(), [c.lower() for c in candidates], n=1, cutoff=0.75)
@@ -133,8 +136,9 @@ def usage_message(unknown: Sequence[str]) -> str:
             suggestions.append(name)
     return (
         f"unknown group name(s): {', '.join(suggestions)}. Valid: the pseudo-groups {', '.join(PSEUDO_GROUPS)}; "
-        f"the families {', '.join(f.name for f in FAMILIES.values())}; or any ExifTool family-1 group, matched as a "
-        "prefix (XMP matches XMP-dc; IPTC, ICC, Photoshop, JFIF, PNG, QuickTime, IFD0, ExifIFD, ...). "
+        f"the categories {', '.join(CATEGORIES)}; the families {', '.join(f.name for f in FAMILIES.values())}; "
+        "or any ExifTool family-1 group, matched as a prefix (XMP matches XMP-dc; IPTC, ICC, Photoshop, JFIF, PNG, "
+        "QuickTime, IFD0, ExifIFD, ...). "
         "`exif-audit --list-groups` prints them all."
     )
 
@@ -143,6 +147,8 @@ def listing() -> str:
     """Every valid name, for ``--list-groups``."""
     lines = ["pseudo-groups:"]
     lines += [f"  {name}" for name in PSEUDO_GROUPS]
+    lines.append("categories (what a finding reveals, as the reports name them):")
+    lines += [f"  {name:13} {category.value}" for name, category in CATEGORIES.items()]
     lines.append("families:")
     lines += [f"  {family.name:11} {family.description}" for family in FAMILIES.values()]
     lines.append("groups (ExifTool 13.59 family 1 and the engine's structure groups; matched as prefixes):")

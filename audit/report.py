@@ -24,7 +24,7 @@ from rich.table import Table
 
 from exif_scrubber.findings import WARNINGS_GROUP, Category, Finding, by_category, categories, findings
 
-from .groups import matches
+from .groups import CATEGORIES, matches
 
 
 class Status(StrEnum):
@@ -213,10 +213,13 @@ def utc_now() -> str:
 def fails(result: ObjectResult, fail_on: Iterable[str] | None) -> bool:
     """Whether ``result`` makes the run exit 1. Without ``fail_on``: leaks and unreadable objects; with it, only
     what the names cover (:mod:`.groups`: the pseudo-groups ``leaking``, ``unreadable``, ``unsupported``,
-    ``skipped``, the families and ExifTool groups)."""
+    ``skipped``, the categories, the families and ExifTool groups)."""
     if fail_on is None:
         return result.status in (Status.LEAKING, Status.UNREADABLE) or bool(result.leftovers)
     patterns = [p.lower() for p in fail_on]
+    wanted = {CATEGORIES[p] for p in patterns if p in CATEGORIES}
+    if wanted and wanted & set(result.categories()):
+        return True
     for status in (Status.UNREADABLE, Status.UNSUPPORTED, Status.SKIPPED):
         if result.status is status and status.value in patterns:
             return True

@@ -145,3 +145,15 @@ def test_a_local_table_names_files_inside_the_folder(planted: Path) -> None:
     out = run(str(planted))[1]
     assert f"Objects that are not clean (in {planted})" in " ".join(out.split())
     assert f"{planted}/exif-gps.jpg" not in out and " exif-gps.jpg " in out
+
+
+@pytest.mark.parametrize("category", ["location", "people", "thumbnails", "unparsed"])
+def test_fail_on_takes_the_categories_the_reports_show(planted: Path, category: str) -> None:
+    _, out, _ = run(str(planted), "--format", "json")
+    objects = json.loads(out)["objects"]
+    names = {"location": "location", "people": "people and owners", "thumbnails": "embedded thumbnails and previews"}
+    wanted = names.get(category, "unparsed bytes")
+    expected = sum(wanted in row["categories"] for row in objects)
+    assert expected >= 1
+    code, out, _ = run(str(planted), "--fail-on", category, "-q")
+    assert code == 1 and f"exif-audit: FAIL: {expected} of {len(objects)} object(s) fail (--fail-on {category})" in out
