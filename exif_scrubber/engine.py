@@ -483,11 +483,10 @@ def _describe_failure(verification: Verification) -> str:
 
 
 def _removed(before: list[Tag], after: list[Tag]) -> tuple[dict[str, int], dict[str, int]]:
-    """Tags dropped per group: from groups gone from the output (removed) and from groups it keeps (rewritten)."""
+    """Tags dropped per group, and the part of that from groups the output still holds (rebuilt: rewritten)."""
     counts_before, counts_after = count_by_group(before), count_by_group(after)
     dropped = {g: n - counts_after.get(g, 0) for g, n in sorted(counts_before.items()) if n > counts_after.get(g, 0)}
-    removed = {g: n for g, n in dropped.items() if not counts_after.get(g)}
-    return removed, {g: n for g, n in dropped.items() if counts_after.get(g)}
+    return dropped, {g: n for g, n in dropped.items() if counts_after.get(g)}
 
 
 def _rewritten_blocks(before: _Side, after: _Side) -> list[str]:

@@ -72,10 +72,12 @@ class ScrubReport:
     bytes_before: int = 0
     bytes_after: int | None = None
     removed: dict[str, int] = field(default_factory=dict)
-    """Groups gone from the output, with their tag counts, per ExifTool family-1 group (e.g. ``{"GPS": 12}``)."""
+    """Tag counts removed, per ExifTool family-1 group (e.g. ``{"GPS": 12}``), from groups gone from the output and
+    from groups it keeps rebuilt (those are also in ``rewritten``)."""
     rewritten: dict[str, int] = field(default_factory=dict)
-    """Groups the output keeps in a rebuilt form (an EXIF IFD reduced to the orientation, an ICC profile reduced to
-    what decoding needs), with the number of tags dropped from each; what they keep is in ``kept``."""
+    """The groups of ``removed`` that the output still holds, in a rebuilt form (an EXIF IFD reduced to the
+    orientation, an ICC profile reduced to what decoding needs), with the tags removed from each; what they keep
+    is in ``kept``. A group of ``removed`` that is not here is gone."""
     rewritten_blocks: list[str] = field(default_factory=list)
     """Blocks the byte model found not clean that the output keeps rebuilt in canonical form (``APP1 EXIF``,
     ``APP2 ICC profile``); the other blocks of ``leftovers_before``'s format group are removed."""
