@@ -159,7 +159,8 @@ class Summary:
         self.access_errors += result.access_error
         setattr(self, result.status.value, getattr(self, result.status.value) + 1)
         for group in result.groups():
-            self.leaking_by_group[group] += 1
+            if group != WARNINGS_GROUP:  # ExifTool's words, not a group that leaks: counted by category
+                self.leaking_by_group[group] += 1
         for category in result.categories():
             self.leaking_by_category[category.value] += 1
         self.failing += fails
@@ -500,6 +501,7 @@ class TableWriter(Writer):
                 f"INCOMPLETE: stopped by {s.stopped_by} after {s.scanned:,} object(s); {s.not_scanned_text()}",
                 overflow="fold",
             )
+        self.console.print(f"complete: {json.dumps(s.complete)}")
 
 
 WRITERS: dict[str, type[Writer]] = {"table": TableWriter, "json": JsonWriter, "csv": CsvWriter}

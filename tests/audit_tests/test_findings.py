@@ -84,6 +84,9 @@ def test_exiftool_warnings_are_unverifiable_structure_in_its_own_words(planted: 
     code, out, _ = run(str(planted / "warning.png"), "--format", "json")
     assert code == 1
     (row,) = json.loads(out)["objects"]
+    summary = json.loads(out)["summary"]
+    assert "ExifTool-warnings" not in summary["leaking_by_group"]  # not a group that leaks
+    assert summary["leaking_by_category"]["structure that cannot be verified"] == 1
     warnings = [f for f in row["findings"] if f["group"] == "ExifTool-warnings"]
     assert warnings and {f["category"] for f in warnings} == {"structure that cannot be verified"}
     assert all("Text/EXIF chunk(s) found after PNG IDAT" in f["name"] for f in warnings)

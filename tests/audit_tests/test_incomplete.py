@@ -119,6 +119,7 @@ def test_an_interrupted_table_does_not_claim_everything_was_read(many: Path, tmp
     (line,) = [line for line in out.splitlines() if line.startswith("INCOMPLETE: stopped by SIGINT after")]
     scanned = int(line.split(" after ")[1].split(" ")[0].replace(",", ""))
     assert 0 < scanned < FILES and line.endswith(f"; {FILES - scanned:,} not scanned")
+    assert "complete: false" in out.splitlines()
     assert list(temp.iterdir()) == []  # the work folder and its copies are gone
 
 
