@@ -12,9 +12,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from exif_scrubber.localcopy import not_regular
 from exif_scrubber.outcomes import SYMBOLIC_LINK, is_access_error
 from exif_scrubber.s3.objects import normalise_version
-from exif_scrubber.walk import not_regular
 
 
 @dataclass(frozen=True)

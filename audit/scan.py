@@ -185,7 +185,7 @@ class Auditor:
         except AccessError as exc:
             return _unreadable(ref, str(exc), access_error=True)
         except Exception as exc:  # one object's crash must not end (or falsify) the audit of the others
-            return _unreadable(ref, f"internal error while scanning it ({type(exc).__name__})")
+            return _unreadable(ref, f"unexpected error ({type(exc).__name__})")  # exif-scrub's words for it
 
     def audit_all(
         self, refs: Iterable[ObjectRef], max_workers: int, *, stop: Callable[[], bool] = lambda: False

@@ -155,7 +155,7 @@ def test_a_crash_on_one_object_makes_it_unreadable_and_the_audit_goes_on(
     doc = json.loads(out)
     rows = {Path(r["key"]).name: r for r in doc["objects"]}
     assert rows["a-crash.jpg"]["status"] == "unreadable"
-    assert rows["a-crash.jpg"]["error"] == "internal error while scanning it (RecursionError)"
+    assert rows["a-crash.jpg"]["error"] == "unexpected error (RecursionError)"
     assert rows["b-leaking.jpg"]["status"] == "leaking" and "location" in rows["b-leaking.jpg"]["categories"]
     assert rows["c-clean.jpg"]["status"] == "clean"
     assert doc["complete"] is True and doc["summary"]["verdict"] == "FAIL" and doc["summary"]["failing"] == 2

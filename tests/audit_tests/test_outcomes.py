@@ -75,7 +75,7 @@ def test_both_tools_name_and_explain_each_case_the_same_way(mixed: Path) -> None
         check=False,
     )
     assert scrub.returncode == 1, scrub.stderr  # the unreadable file
-    scrubbed = {Path(r["source"]).name: (r["outcome"], r["reason"]) for r in json.loads(scrub.stdout)}
+    scrubbed = {Path(r["source"]).name: (r["outcome"], r["reason"]) for r in json.loads(scrub.stdout)["files"]}
     assert set(audit) == set(scrubbed) == set(EXPECTED)
     for name, (status, outcome, reason) in EXPECTED.items():
         assert (audit[name][0], scrubbed[name][0]) == (status, outcome), name
@@ -132,7 +132,7 @@ def test_an_access_error_exits_2_in_both_tools(tmp_path: Path, monkeypatch: pyte
     assert json.loads(out)["summary"]["access_errors"] == 1 and "1 object(s) could not be read" in err
     result = CliRunner().invoke(scrub_cli, ["inspect", str(folder), "--json"])
     assert result.exit_code == 2
-    (entry,) = [r for r in json.loads(result.stdout) if r["source"].endswith("secret.jpg")]
+    (entry,) = [r for r in json.loads(result.stdout)["files"] if r["source"].endswith("secret.jpg")]
     assert (entry["outcome"], entry["access_error"]) == ("unreadable", True)
     assert entry["reason"] == "cannot read it: Permission denied"
     assert "1 unreadable" in result.stderr and "1 access error" in result.stderr

@@ -67,7 +67,7 @@ def test_an_empty_file_is_unsupported_not_a_failure(runner: CliRunner, tmp_path:
     assert not (tmp_path / "out" / "empty.jpg").exists()
     strict = runner.invoke(cli, ["inspect", str(empty), "--fail-on-unsupported", "--json"])
     assert strict.exit_code == 1
-    assert json.loads(strict.stdout)[0]["outcome"] == "unsupported"
+    assert json.loads(strict.stdout)["files"][0]["outcome"] == "unsupported"
 
 
 def test_usage_errors_exit_two(runner: CliRunner, tmp_path: Path) -> None:
@@ -82,8 +82,8 @@ def test_json_reports(runner: CliRunner, sample: SampleFactory, tmp_path: Path) 
     document = json.loads(result.stdout)
     assert document["complete"] is True and document["stopped_by"] is None and document["error"] is None
     assert document["totals"] == {
-        "listed": 1, "done": 1, "not_done": 0, "cleaned": 1, "already_clean": 0, "unsupported": 0, "failed": 0,
-        "skipped": 0, "excluded": 0, "bytes_before": source.stat().st_size,
+        "listed": 1, "done": 1, "not_done": 0, "cleaned": 1, "already_clean": 0, "unsupported": 0, "unreadable": 0,
+        "failed": 0, "skipped": 0, "access_errors": 0, "excluded": 0, "bytes_before": source.stat().st_size,
         "bytes_after": (tmp_path / "o" / source.name).stat().st_size,
     }  # fmt: skip
     (report,) = document["files"]

@@ -59,7 +59,7 @@ def test_a_rewritten_icc_profile_is_never_listed_as_removed(icc_jpeg: Path, tmp_
     out_dir = tmp_path / "out"
     result = CliRunner().invoke(cli, ["clean", str(icc_jpeg), "--out-dir", str(out_dir), "--json"])
     assert result.exit_code == 0, result.output
-    (report,) = json.loads(result.stdout)
+    (report,) = json.loads(result.stdout)["files"]
     output = out_dir / icc_jpeg.name
     assert TOKEN not in output.read_bytes()
     removed, rewritten = report["removed"], report["rewritten"]
@@ -91,7 +91,7 @@ def test_a_camera_jpeg_says_what_went_and_what_was_rebuilt(tmp_path: Path) -> No
     source = CORPUS / "exif-samples__Canon_40D.jpg"
     result = CliRunner().invoke(cli, ["clean", str(source), "--out-dir", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
-    (report,) = json.loads(result.stdout)
+    (report,) = json.loads(result.stdout)["files"]
     assert report["rewritten"]["ICC_Profile"] >= 1  # a tag dropped in the reduction: rewritten, not gone
     assert "IFD1" in report["removed"] and "IFD1" not in report["rewritten"]  # the thumbnail's IFD is gone
     _check_against_the_output(report, tmp_path / source.name)
@@ -101,6 +101,6 @@ def test_an_already_clean_file_has_nothing_removed_or_rewritten(tmp_path: Path) 
     path = tmp_path / "clean.png"
     path.write_bytes(hostile.png())
     result = CliRunner().invoke(cli, ["inspect", str(path), "--json"])
-    (report,) = json.loads(result.stdout)
+    (report,) = json.loads(result.stdout)["files"]
     assert report["outcome"] == "already_clean"
     assert (report["removed"], report["rewritten"], report["rewritten_blocks"], report["findings"]) == ({}, {}, [], [])
