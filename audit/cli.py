@@ -208,6 +208,7 @@ def main(
             summary.seconds = time.monotonic() - started
             summary.finished = utc_now()
             writer.close(summary)
+        _signals_end_it()
         if stopped is None and run.to_fix:
             if output is None:
                 sys.stdout.flush()
@@ -219,7 +220,6 @@ def main(
             code, message = stopped
             if message:
                 err.print(f"exif-audit: {message}", highlight=False, markup=False, soft_wrap=True)
-            _second_interrupt_ends_it()
             sys.exit(code)
     if summary.access_errors:
         err.print(
@@ -229,10 +229,12 @@ def main(
     sys.exit(EXIT_LEAKS if summary.failing else EXIT_CLEAN)
 
 
-def _second_interrupt_ends_it() -> None:
-    """Once the report is written, a second Ctrl-C ends the wait for the objects still being scanned."""
+def _signals_end_it() -> None:
+    """Once the report is written, SIGINT and SIGTERM end the process again (during --fix, or while the objects
+    still being scanned after a stop are waited for): nothing is left to say."""
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
 
 
 class _Run:
