@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from .findings import BYTE_MODEL_GROUPS, findings
+from .findings import BYTE_MODEL_GROUPS, WARNINGS_GROUP, findings
 from .report import Failure, Outcome, ScrubReport
 
 REASON_MAX = 240
@@ -108,10 +108,13 @@ def removed_text(report: ScrubReport, *, inspecting: bool = False) -> str:
     gone = {group: count for group, count in report.removed.items() if group not in report.rewritten}
     removed = [f"{group}: {count}" for group, count in gone.items()]
     rewritten = []
+    warned: list[str] = []
     for group, names in report.leftovers_before.items():
         if group in gone or not names:
             continue
-        if group in BYTE_MODEL_GROUPS:
+        if group == WARNINGS_GROUP:  # ExifTool's words about the input, not a group of it
+            warned += names
+        elif group in BYTE_MODEL_GROUPS:
             dropped = [name for name in names if name not in report.rewritten_blocks]
             rebuilt = [name for name in names if name in report.rewritten_blocks]
             removed += [f"{group}: {_shown(dropped)}"] if dropped else []
@@ -123,6 +126,7 @@ def removed_text(report: ScrubReport, *, inspecting: bool = False) -> str:
             rewritten.append(f"{group} ({count} tag{'' if count == 1 else 's'} dropped)")
     verbs = ("remove", "rewrite") if inspecting else ("removed", "rewritten")
     parts = [f"{verb} {', '.join(items)}" for verb, items in zip(verbs, (removed, rewritten), strict=True) if items]
+    parts += [f"ExifTool warned: {'; '.join(warned)}"] if warned else []
     return printable("; ".join(parts)) if parts else "structure only"
 
 

@@ -104,3 +104,17 @@ def test_an_already_clean_file_has_nothing_removed_or_rewritten(tmp_path: Path) 
     (report,) = json.loads(result.stdout)["files"]
     assert report["outcome"] == "already_clean"
     assert (report["removed"], report["rewritten"], report["rewritten_blocks"], report["findings"]) == ({}, {}, [], [])
+
+
+def test_an_exiftool_warning_is_said_in_its_words_not_as_a_group(tmp_path: Path) -> None:
+    path = tmp_path / "late-text.png"
+    path.write_bytes(
+        hostile.png_insert(hostile.png(), hostile.chunk(b"tEXt", b"Comment\0TOKEN-LATE-3301"), before=b"IEND")
+    )
+    result = CliRunner().invoke(cli, ["inspect", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "ExifTool warned: Text/EXIF chunk(s) found after PNG IDAT" in result.stdout
+    assert "ExifTool-warnings" not in result.output and "TOKEN-LATE" not in result.output
+    (report,) = json.loads(CliRunner().invoke(cli, ["inspect", str(path), "--json"]).stdout)["files"]
+    warning = next(f for f in report["findings"] if f["group"] == "ExifTool-warnings")
+    assert warning["category"] == "structure that cannot be verified"
