@@ -22,7 +22,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from exif_scrubber.findings import WARNINGS_GROUP, Category, Finding, by_category, categories, findings
+from exif_scrubber.findings import WARNINGS_GROUP, Category, Finding, by_category, findings
 
 from .groups import CATEGORIES, matches
 
@@ -67,10 +67,18 @@ class ObjectResult:
 
     def categories(self) -> list[Category]:
         """What the leftovers reveal, in report order."""
-        return categories(self.leftovers)
+        present = {finding.category for finding in self.findings()}
+        return [category for category in Category if category in present]
 
     def findings(self) -> list[Finding]:
-        return findings(self.leftovers)
+        """Each leftover with its category (worked out once per object: the summary, the row and the table ask)."""
+        key = (id(self.leftovers), sum(len(names) for names in self.leftovers.values()))
+        cached = self.__dict__.get("_findings")
+        if cached is None or cached[0] != key:
+            cached = (key, findings(self.leftovers))
+            self.__dict__["_findings"] = cached
+        found: list[Finding] = cached[1]
+        return found
 
     def leftover_text(self, limit: int | None = None) -> str:
         """``GPS: GPSLatitude, GPSLongitude; IFD0: Make`` (at most ``limit`` names per group)."""

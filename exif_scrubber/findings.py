@@ -15,6 +15,7 @@ ExifTool tag of an unknown kind) or ``unparsed bytes`` (a block the byte model d
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -230,6 +231,7 @@ def _tag_category(group: str, name: str) -> Category | None:
     return _first(_GROUP_RULES, group)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the same names come back object after object
 def categorize(group: str, name: str) -> Category:
     """The category of one leftover: ``name`` in ``group`` (a tag name, a block label or a warning's text)."""
     document, _, group = group.rpartition(":")
