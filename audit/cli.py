@@ -173,14 +173,13 @@ def main(
         strip_icc=strip_icc,
         keep_live_photo_pairing=keep_live_photo_pairing,
     )
-    client = _s3_client(endpoint_url, profile, region, max_workers) if is_s3 else None
-    refs, totals = _listing(target, inventory, client, all_versions, keys)
     err = Console(stderr=True)
     show_progress = not quiet and err.is_terminal
-
     started = time.monotonic()
     summary = Summary()
-    with stopping_on_signals() as stop, ExitStack() as stack:
+    with stopping_on_signals() as stop, ExitStack() as stack:  # from the start: a Ctrl-C is never "exit 1"
+        client = _s3_client(endpoint_url, profile, region, max_workers) if is_s3 else None
+        refs, totals = _listing(target, inventory, client, all_versions, keys)
         try:
             scrubber = stack.enter_context(Scrubber(policy, pool_size=min(max_workers, usable_cpus())))
         except ScrubberError as exc:

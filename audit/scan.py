@@ -202,6 +202,8 @@ class Auditor:
         try:
             for ref in refs:
                 self.listed += 1
+                if stop():  # nothing starts after a stop (this one counts as listed, not scanned)
+                    return
                 window.append(pool.submit(self.audit_safely, ref))
                 while len(window) >= max_workers * 2 or (window and window[0].done()):
                     result = _next(window, stop)
@@ -209,8 +211,6 @@ class Auditor:
                         return
                     self.done += 1
                     yield result
-                if stop():
-                    return
             self.listing_exhausted = True
             while window:
                 result = _next(window, stop)

@@ -241,3 +241,16 @@ def test_a_listing_that_fails_midway_leaves_an_incomplete_report(
     assert lines[-2:] == ["# summary.verdict: INCOMPLETE", "# summary.complete: false"]
     assert "# summary.not_scanned_exact: false" in lines  # the rest of the listing is unknown: "at least 0"
     assert "cannot list the folder any further" in err and "Traceback" not in err
+
+
+def test_nothing_starts_after_a_stop(tmp_path: Path, scrubber: Scrubber) -> None:
+    from exif_scrubber.audit.listing import list_local
+    from exif_scrubber.audit.scan import Auditor
+
+    for index in range(5):
+        make_jpeg(tmp_path / f"p{index}.jpg")
+    refs = iter(list_local(tmp_path))
+    with Auditor(scrubber) as auditor:
+        assert list(auditor.audit_all(refs, 2, stop=lambda: True)) == []
+        assert (auditor.listed, auditor.done, auditor.listing_exhausted) == (1, 0, False)
+    assert sum(1 for _ in refs) == 4  # the rest of the listing is still there to be counted
