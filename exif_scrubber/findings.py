@@ -167,8 +167,8 @@ _LABEL_RULES = _rules(
         Category.UNPARSED,
     ),
     (
-        r"thumbnail|JFXX|[Pp]review|FlashPix|mpvd box|^item \d+ \((?:hvc1|hvc2|av01|avc1|jpeg|grid|iden|iovl"
-        r"|j2k1|unci|tmap|vvc1|evc1)\)",
+        r"thumbnail|JFXX|[Pp]review|FlashPix|mpvd box|^motion photo video"
+        r"|^item \d+ \((?:hvc1|hvc2|av01|avc1|jpeg|grid|iden|iovl|j2k1|unci|tmap|vvc1|evc1)\)",
         Category.THUMBNAILS,
     ),
     (r"GPS|GeoTIFF|\((?:gpmd|camm|meta|mebx|mett|gps )\)|loci", Category.LOCATION),
@@ -191,8 +191,9 @@ _LABEL_RULES = _rules(
     ),
 )
 
-_SECONDARY_IMAGE = re.compile(r"^image \d+: ")
-"""A JPEG label of a secondary image (``image 2: APP1 EXIF``): the block is what counts."""
+_SECONDARY_IMAGE = re.compile(r"^(?:image \d+|motion photo video): ")
+"""A JPEG label of a secondary image (``image 2: APP1 EXIF``) or of the movie of a motion photo (``motion photo
+video: udta box``): the block is what counts."""
 _ITEM = re.compile(r"^item (\d+) \(")
 _ITEM_ENTRY = re.compile(r"^item (\d+) entry \(item removed\)$")
 
@@ -215,9 +216,15 @@ def _first(rules: Iterable[Rule], text: str) -> Category | None:
     return next((category for pattern, category in rules if pattern.search(text)), None)
 
 
+EMBEDDED_MOVIE = "motion photo video "
+"""How the engine prefixes the groups of a movie held inside a photo (``motion photo video GPS``): the movie's
+findings are filed as the movie's own."""
+
+
 def _base_group(group: str) -> str:
-    """``Doc2:IFD0`` -> ``IFD0`` (ExifTool's embedded documents keep their group names)."""
-    return group.rpartition(":")[2]
+    """``Doc2:IFD0`` -> ``IFD0`` (ExifTool's embedded documents keep their group names); the groups of a motion
+    photo's movie as the movie's own."""
+    return group.removeprefix(EMBEDDED_MOVIE).rpartition(":")[2]
 
 
 def _tag_category(group: str, name: str) -> Category | None:
@@ -234,7 +241,7 @@ def _tag_category(group: str, name: str) -> Category | None:
 @functools.lru_cache(maxsize=1 << 16)  # the same names come back object after object
 def categorize(group: str, name: str) -> Category:
     """The category of one leftover: ``name`` in ``group`` (a tag name, a block label or a warning's text)."""
-    document, _, group = group.rpartition(":")
+    document, _, group = group.removeprefix(EMBEDDED_MOVIE).rpartition(":")
     if document and group.startswith("Track"):  # the samples of a timed metadata track: telemetry, positions
         return _tag_category(group, name) or Category.LOCATION
     if group == WARNINGS_GROUP:

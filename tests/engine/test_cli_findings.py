@@ -106,6 +106,14 @@ def test_the_byte_model_groups_are_every_handlers() -> None:
         ("QuickTime-boxes", "compressor name", SOFT),
         ("QuickTime-boxes", "bytes no track references", UNPARSED),
         ("QuickTime-boxes", "a block nobody named", UNPARSED),
+        # a motion photo's movie: its groups carry a prefix, its findings are the movie's own
+        ("motion photo video QuickTime-boxes", "track 3 (gpmd)", L),
+        ("motion photo video Keys", "GPSCoordinates", L),
+        ("motion photo video Doc2:Track3", "Accelerometer", L),
+        ("motion photo video QuickTime", "CreateDate", T),
+        ("JPEG", "motion photo video: track 3 (gpmd)", L),
+        ("JPEG", "motion photo video: mvhd dates", T),
+        ("JPEG", "motion photo video (removed by policy)", THUMB),
     ],
 )
 def test_categorize(group: str, name: str, expected: Category) -> None:
