@@ -22,6 +22,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from exif_scrubber.cli_text import printable
 from exif_scrubber.findings import WARNINGS_GROUP, Category, Finding, by_category, findings
 
 from .groups import CATEGORIES, matches
@@ -414,7 +415,9 @@ class TableWriter(Writer):
         self._summary(summary)
 
     def _name(self, result: ObjectResult) -> str:
-        return result.key.removeprefix(self.prefix) if self.prefix else result.key
+        """The key (or the path inside the folder), with control and bidi characters escaped: a key is anyone's
+        text and must not move the auditor's cursor."""
+        return printable(result.key.removeprefix(self.prefix) if self.prefix else result.key)
 
     def _table(self) -> Table:
         title = "Objects that are not clean" + (f" (in {self.prefix[:-1]})" if self.prefix else "")
@@ -469,14 +472,14 @@ class TableWriter(Writer):
             "format": lambda r: r.format or "",
             "status": lambda r: r.status.value,
             "what remains": self._remains,
-            "marker": lambda r: r.marker or "",
+            "marker": lambda r: printable(r.marker or ""),
         }
         return cells[column](result)
 
     def _remains(self, result: ObjectResult) -> str:
         if result.leftovers:
             return ", ".join(category.short for category in result.categories())
-        return result.error or ""
+        return printable(result.error or "")
 
     def _details(self) -> None:
         self.console.print("Details")
@@ -484,9 +487,9 @@ class TableWriter(Writer):
             name = f"{self._name(r)} ({r.version_id})" if r.version_id else self._name(r)
             self.console.print(name, overflow="fold")
             for category, text in detail_text(r):
-                self.console.print(f"  {category}: {text}", overflow="fold")
+                self.console.print(f"  {category}: {printable(text)}", overflow="fold")
             if r.error and not r.leftovers:
-                self.console.print(f"  {r.status.value}: {r.error}", overflow="fold")
+                self.console.print(f"  {r.status.value}: {printable(r.error)}", overflow="fold")
 
     def _summary(self, s: Summary) -> None:
         self.console.print(s.counts_line())

@@ -160,3 +160,13 @@ def test_fail_on_takes_the_categories_the_reports_show(planted: Path, category: 
     assert expected >= 1
     code, out, _ = run(str(planted), "--fail-on", category, "-q")
     assert code == 1 and f"exif-audit: FAIL: {expected} of {len(objects)} object(s) fail (--fail-on {category})" in out
+
+
+def test_the_table_escapes_control_characters_in_names(tmp_path: Path) -> None:
+    name = "evil\x1b[31m\u202e\ngpj.jpg"
+    exiftool_write(make_jpeg(tmp_path / name), *GPS_TAGS)
+    for args in ((), ("--verbose",)):
+        code, out, _ = run(str(tmp_path), *args)
+        assert code == 1
+        assert "\x1b" not in out and "\u202e" not in out
+        assert "evil\\x1b[31m\\u202e\\ngpj.jpg" in out
