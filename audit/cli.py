@@ -185,7 +185,9 @@ def main(
         except ScrubberError as exc:
             raise AuditError(str(exc)) from None
         auditor = stack.enter_context(Auditor(scrubber, client=client, ranged=not full_read))
-        out: IO[str] = stack.enter_context(output.open("w", newline="")) if output else sys.stdout
+        out: IO[str] = (
+            stack.enter_context(output.open("w", newline="", errors="surrogateescape")) if output else sys.stdout
+        )
         header = Header(
             started=utc_now(),
             target=target or f"inventory {inventory}",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import zlib
 from pathlib import Path
 from typing import Any
@@ -170,3 +171,14 @@ def test_the_table_escapes_control_characters_in_names(tmp_path: Path) -> None:
         assert code == 1
         assert "\x1b" not in out and "\u202e" not in out
         assert "evil\\x1b[31m\\u202e\\ngpj.jpg" in out
+
+
+def test_a_file_name_that_is_not_utf8_does_not_break_a_csv_report(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    exiftool_write(make_jpeg(Path(os.fsdecode(bytes(folder) + b"/bad\xff.jpg"))), *GPS_TAGS)
+    report = tmp_path / "report.csv"
+    code, _, err = run(str(folder), "--format", "csv", "-o", str(report))
+    assert code == 1, err
+    data = report.read_bytes()
+    assert b"/bad\xff.jpg," in data and data.endswith(b"# summary.complete: true\n")  # the name's own bytes
