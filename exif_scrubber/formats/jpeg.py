@@ -199,17 +199,16 @@ def _secondaries(view: memoryview, model: JpegModel, policy: ScrubPolicy) -> lis
 
 
 def _settle(model: JpegModel) -> None:
-    """Settle what the primary keeps that depends on its secondary images: without one, its gain-map XMP values,
-    container directory and ISO 21496-1 version block describe nothing and go; with them, the container directory
-    is checked against the images. The MP index must describe the file exactly."""
+    """Settle what the primary keeps that depends on its secondary images: without one, its gain-map XMP values and
+    ISO 21496-1 version block describe nothing and go; the container directory's image items must list the file's
+    images (its motion-photo item is settled with the movie). The MP index must describe the file exactly."""
     kept = model.kept
+    xmp = replace(kept.xmp, container=_container_for(kept.xmp.container, model.secondaries))
     if not model.secondaries:
-        xmp = replace(kept.xmp, gain_map=(), container=())
+        xmp = replace(xmp, gain_map=())
         if kept.iso is not None:
             kept.iso = None
             _relabel(model, ISO_LABEL, Kind.METADATA)
-    else:
-        xmp = replace(kept.xmp, container=_container_for(kept.xmp.container, model.secondaries))
     if xmp != kept.xmp:
         kept.xmp = xmp
         _relabel(model, XMP_LABEL, Kind.METADATA)
