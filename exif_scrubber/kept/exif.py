@@ -87,12 +87,13 @@ class _Reader:
         return struct.unpack_from(self.order + fmt, self.tiff, offset)
 
     def entries(self, ifd: int) -> dict[int, tuple[int, int, int]]:
-        """``{tag: (type, count, value offset)}`` of the IFD at ``ifd`` (value offset resolved)."""
+        """``{tag: (type, count, value offset)}`` of the IFD at ``ifd`` (value offset resolved). An entry count
+        that runs past the block is cut to the entries the block holds, as decoders read it."""
         (count,) = self.unpack("H", ifd)
         if count > _MAX_ENTRIES:
             raise ValueError("too many entries")
         found: dict[int, tuple[int, int, int]] = {}
-        for index in range(count):
+        for index in range(min(count, (len(self.tiff) - ifd - 2) // 12)):
             base = ifd + 2 + 12 * index
             tag, typ, n = self.unpack("HHI", base)
             size = _TYPE_SIZES.get(typ, 0) * n
