@@ -241,8 +241,8 @@ class _Walk:
 
     def _xmp(self, payload: bytes) -> tuple[Kind, str]:
         values = read_xmp(payload[len(XMP_SIG) :], keep_copyright=self.policy.keep_copyright)
-        if not self.primary:
-            values = replace(values, container=())  # a directory of images names the file's images: primary only
+        if not self.primary:  # the file's images and its movie are named by the primary's packet only
+            values = replace(values, container=(), motion=())
         self.model.kept.xmp, self.model.xmp_orientation = values, values.orientation
         canonical = build_xmp(values)
         return _kept_if(bool(canonical) and payload == XMP_SIG + canonical, XMP_LABEL)

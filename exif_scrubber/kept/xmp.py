@@ -4,7 +4,9 @@ Kept values, each checked against a strict pattern (numbers, booleans, versions,
 never free text):
 
 * ``tiff:Orientation`` (1..8), for files that carry their orientation in XMP;
-* HDR gain-map rendering parameters: Adobe/Google ``hdrgm`` (Ultra HDR), Apple ``HDRGainMap`` and ``apdi``;
+* HDR gain-map rendering parameters: Adobe/Google ``hdrgm`` (Ultra HDR), Apple ``HDRGainMap`` and ``apdi``, each
+  number written again from its value (decimals rounded to :data:`DECIMAL_PLACES` places and at most
+  :data:`MAX_DECIMAL`, integers 32-bit, versions without leading zeros), so no digit passes that is not the number;
 * the Google container directory (``Container:Directory``) that tells readers where an Ultra HDR gain map is,
   whose ``Item:Length`` the rewrite updates;
 * with ``keep_copyright`` only, the rights fields (``dc:rights``, ``dc:creator``, ``photoshop:Credit``,

@@ -264,6 +264,25 @@ def test_resolution_is_kept_in_jfif_and_exif(scrubber: Scrubber, tmp_path: Path)
         assert after.getexif()[0x011A] == 300 and after.getexif()[0x0128] == 2
 
 
+@pytest.mark.parametrize(("gamma", "kept"), [((22, 10), (11, 5)), ((500, 1), None), ((1, 0), None)])
+def test_exif_gamma_is_a_bounded_number(
+    scrubber: Scrubber, tmp_path: Path, gamma: tuple[int, int], kept: tuple[int, int] | None
+) -> None:
+    """ExifIFD Gamma is written from its value: reduced, and only when it is a gamma (0 < gamma <= 10)."""
+    exif_at = 8 + 2 + 2 * 12 + 4  # after the header and IFD0's two entries
+    exif_ifd = struct.pack(">H", 1) + struct.pack(">HHII", 0xA500, 5, 1, exif_at + 2 + 12 + 4) + bytes(4)
+    exif_ifd += struct.pack(">II", *gamma)
+    ifd0 = hostile.tiff_header_ifd([(0x010F, 2, 4, b"Cam\0"), (0x8769, 4, 1, struct.pack(">I", exif_at))])
+    source = tmp_path / "gamma.jpg"
+    source.write_bytes(
+        hostile.insert_after_soi(hostile.jpeg(orientation=None), hostile.segment(0xE1, b"Exif\0\0" + ifd0 + exif_ifd))
+    )
+    target = scrubbed(scrubber, source)
+    values = [t.value for t in read(scrubber.pool, str(target)).tags if t.name == "Gamma"]
+    assert values == ([kept[0] / kept[1]] if kept else [])
+    assert struct.pack(">II", *gamma) not in target.read_bytes() or kept == gamma
+
+
 # ---------------------------------------------------------------------- MPO: the index maps entries to images
 
 
@@ -447,6 +466,29 @@ def test_gain_map_items_of_a_primary_without_a_gain_map_go(scrubber: Scrubber, t
     assert b"123456789012" not in out and b"hdrgm" not in out and hostile.ISO_SIG not in out
     with Image.open(target) as image:
         assert image.getexif()[0x0112] == 6
+
+
+def test_a_gain_map_never_keeps_a_container_directory_or_motion_fields(scrubber: Scrubber, tmp_path: Path) -> None:
+    """Only the primary's packet names the file's images and movie: the same fields in a gain map are free numbers."""
+    data = ultra_hdr(tmp_path / "base.jpg").read_bytes()
+    gain_map = secondary(data)
+    packet = _attribute_form(987654321012).replace(
+        'hdrgm:Version="1.0"',
+        'hdrgm:Version="1.0" hdrgm:GainMapMax="2.5" xmlns:GCamera="http://ns.google.com/photos/1.0/camera/"'
+        ' GCamera:MicroVideoOffset="123456789098"',
+    )
+    hidden = hostile.insert_after_soi(
+        hostile.without_segment(gain_map, 0xE1, hostile.XMP_SIG),
+        hostile.segment(0xE1, hostile.XMP_SIG + packet.encode()),
+    )
+    source = tmp_path / "nested.jpg"
+    source.write_bytes(_reassemble(data[: len(data) - len(gain_map)], [hidden]))
+    assert not scrubber.scan(source).clean
+    target = scrubbed(scrubber, source)
+    out = target.read_bytes()
+    assert b"987654321012" not in out and b"123456789098" not in out
+    assert b'hdrgm:GainMapMax="2.500000"' in secondary(out)
+    assert decoded_images(target) == decoded_images(source)
 
 
 def test_a_full_iso_block_in_the_primary_goes_and_the_gain_maps_own_stays(scrubber: Scrubber, tmp_path: Path) -> None:
