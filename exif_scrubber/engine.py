@@ -445,9 +445,10 @@ def _verify(before: _Side, after: _Side) -> Verification:
 
 
 def _same_frames(before: _Side, after: _Side) -> bool:
-    """Pillow sees as many frames after as before. Where it counted frames the input does not have (an MPF
-    index pointing past the end of the file), it must agree with the byte model on the output instead. (Pillow
-    does not count an Ultra HDR gain map as a frame; the byte model does, and checks it separately.)"""
+    """The independent reader sees as many frames after as before. Where it counted frames the input does not
+    have (an MP entry naming no whole image), it must agree with the byte model on the output instead. The count
+    is the handler's probe where it has one: JPEG counts the images of the MP index one by one with Pillow
+    (:mod:`.formats.jpeg_probe`), because Pillow's own frame count depends on how the XMP is written."""
     if before.probe.frames > before.model.frames:
         return after.probe.frames == after.model.frames
     return before.probe.frames == after.probe.frames

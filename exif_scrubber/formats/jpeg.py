@@ -1,15 +1,15 @@
-"""JPEG, MPO and Ultra HDR: the byte model of a JPEG file, and its rewrite.
+"""JPEG, MPO, Ultra HDR and JPS: the byte model of a JPEG file, and its rewrite.
 
-Every segment of an image is one of: decoding structure (SOF, DQT, DHT, DAC, DRI, DNL, SOS, checked field by
-field by :mod:`.jpeg_segments`) and scan data (image data); a kept item in canonical form (JFIF density without
-a thumbnail, the minimal EXIF of :mod:`..kept.exif`, the XMP of :mod:`..kept.xmp`, the ICC profile reduced by
-:mod:`..kept.icc` in canonical chunks, the MPF index of :mod:`.mpf`, ISO 21496-1 gain-map metadata, the 12-byte
-Adobe segment); or metadata: every other APPn, COM, any segment after the image data, bytes between segments.
+The primary image is walked by :mod:`.jpeg_image` (segments, kept items, tables, proof). Secondary images (MPO
+views, Ultra HDR and Apple gain maps) are the ones the MP index names: each entry is mapped to the image at its
+offset (never by order), walked the same way and proven on its own. An entry that names no whole JPEG image is
+dropped (and the report says so); anything else after the primary image's EOI is a trailer (metadata). What only
+means something with a gain map (the primary's ISO 21496-1 version block, its gain-map XMP values, the Ultra HDR
+container directory) is kept only when the file keeps one.
 
-Secondary images (MPO views, Ultra HDR gain maps) are found through the MPF index and modelled the same way;
-anything else after the primary image's EOI is a trailer (metadata). The rewrite drops whole segments, writes
-the kept items in canonical form, rewrites every secondary image the same way and rebuilds the MPF index and the
-Ultra HDR container directory with the new sizes; scan data and decoding segments are copied byte for byte.
+The rewrite writes the kept items in canonical form, the decoding segments with only the tables the scans use, and
+the scan data byte for byte; then every secondary image rewritten the same way, in the order of the MP index, with
+the MP index and the container directory rebuilt with the new sizes and offsets.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from pathlib import Path
 from typing import ClassVar
 
 from ..allowlist import Allowlist
@@ -26,350 +27,51 @@ from ..kept import exif as kept_exif
 from ..kept import gainmap, iptc
 from ..kept import icc as kept_icc
 from ..kept import xmp as kept_xmp
-from ..kept.exif import ExifValues, build_exif, read_exif
-from ..kept.icc import IccError, is_canonical_icc, reduce_icc
-from ..kept.xmp import XmpValues, build_xmp, read_xmp
+from ..kept.exif import build_exif
+from ..kept.xmp import ContainerItem, XmpValues, build_xmp
+from ..pixels import PixelProbe
 from ..policy import ScrubPolicy
-from . import motion_photo, mpf
-from .base import FormatHandler, Refusal, Tags, source_of
-from .jpeg_segments import (
-    DECODING,
-    EOI,
-    SCAN,
-    SOI,
-    SOS,
-    STRAY,
-    JpegStructureError,
-    Segment,
-    exiftool_ranges,
-    frame_size,
-    walk,
+from . import jpeg_app, jpeg_tables, motion_photo, mpf
+from .base import FormatHandler, Tags, source_of
+from .jpeg_image import (
+    ISO_LABEL,
+    MPF_LABEL,
+    XMP_LABEL,
+    XMP_SIG,
+    JpegModel,
+    KeptItems,
+    Secondary,
+    icc_payloads,
+    walk_image,
 )
+from .jpeg_probe import probe_jpeg
+from .jpeg_segments import DECODING, SCAN, JpegStructureError, exiftool_ranges
 
-EXIF_SIG = b"Exif\0"
-XMP_SIG = b"http://ns.adobe.com/xap/1.0/\0"
-ICC_SIG = b"ICC_PROFILE\0"
-ICC_CHUNK = 65535 - 2 - len(ICC_SIG) - 2
-"""Profile bytes per APP2 segment (the largest segment minus its length, signature and sequence bytes)."""
-_KEPT_SIGNATURES = (
-    (0xE0, b"JFIF\0", "jfif"),
-    (0xE1, EXIF_SIG, "exif"),
-    (0xE1, XMP_SIG, "xmp"),
-    (0xE2, ICC_SIG, "icc"),
-    (0xE2, mpf.SIGNATURE, "mpf"),
-    (0xE2, gainmap.SIGNATURE, "iso"),
-    (0xEE, b"Adobe", "adobe"),
-    (0xED, iptc.SIGNATURE, "iptc"),
-)
-_APP_NAMES = {
-    ICC_SIG: "ICC profile",
-    b"Adobe": "Adobe",
-    b"JFXX\0": "JFIF thumbnail (JFXX)",
-    b"http://ns.adobe.com/xmp/extension/\0": "ExtendedXMP",
-    b"Photoshop 3.0\0": "Photoshop IRB / IPTC",
-    b"Ducky": "Ducky",
-    b"FPXR": "FlashPix",
-    b"JP": "JUMBF / C2PA",
-    mpf.SIGNATURE: "MPF index",
-    gainmap.SIGNATURE: "ISO 21496-1 gain map",
-    b"AROT": "AROT",
-    b"HPQ": "HP",
-    b"GoPro": "GoPro",
-    b"SEAL": "SEAL",
-    b"Qualcomm": "Qualcomm",
-    b"QVCI": "Casio",
-    b"Meta": "Kodak Meta",
-    b"AVI1": "AVI1",
-    EXIF_SIG: "EXIF (another block)",
-    XMP_SIG: "XMP (another packet)",
-    b"JFIF\0": "JFIF (another segment)",
-}
+SOI = b"\xff\xd8"
 
-
-@dataclass
-class KeptItems:
-    """The canonical forms of what a JPEG image keeps (None: not present or not kept)."""
-
-    jfif: bytes | None = None
-    exif: ExifValues = field(default_factory=ExifValues)
-    xmp: XmpValues = field(default_factory=XmpValues)
-    icc: bytes | None = None
-    mpf: mpf.MpIndex | None = None
-    iptc: iptc.IptcValues = field(default_factory=iptc.IptcValues)
-    iso: bytes | None = None
-    adobe: bytes | None = None
-
-
-@dataclass
-class JpegModel(ByteModel):
-    """A walked JPEG image (primary or secondary): the byte model plus what the rewrite needs."""
-
-    segments: list[Segment] = field(default_factory=list)
-    kept: KeptItems = field(default_factory=KeptItems)
-    image_end: int = 0
-    size_px: tuple[int, int] | None = None
-    secondaries: list[tuple[int, JpegModel]] = field(default_factory=list)
-    """(offset in the file, model) of each MPF secondary image, in file order."""
-    motion: motion_photo.EmbeddedMovie | None = None
-    """A motion photo's movie after the images (kept, cleaned, unless the policy drops it)."""
-
-
-class _Walk:
-    """Labels the segments of one JPEG image and collects its kept items."""
-
-    def __init__(self, data: Buffer, model: JpegModel, policy: ScrubPolicy) -> None:
-        self.data, self.model, self.policy = data, model, policy
-        self.labels: dict[int, tuple[Kind, str]] = {}
-        self.icc_segments: list[int] = []
-        self.scanning = False
-        self.seen: set[str] = set()
-        """Kinds of kept segment already met: only the first of each counts (as decoders read them)."""
-
-    def payload(self, segment: Segment) -> bytes:
-        return bytes(self.data[segment.payload_start : segment.end])
-
-    def run(self) -> None:
-        for index, segment in enumerate(self.model.segments):
-            self.labels[index] = self._label(index, segment)
-        self._resolve_icc()
-        for index, segment in enumerate(self.model.segments):
-            kind, label = self.labels[index]
-            self.model.add(segment.start, segment.end, kind, label)
-            if kind is not Kind.METADATA and (segment.marker in DECODING or segment.marker == SCAN):
-                self.model.proof.append((segment.start + segment.fill, segment.end))
-
-    def _label(self, index: int, segment: Segment) -> tuple[Kind, str]:
-        marker = segment.marker
-        if marker in (SOI, EOI) or 0xD0 <= marker <= 0xD7 or marker == 0x01:
-            return Kind.STRUCTURE, "marker"
-        if marker == SCAN:
-            return Kind.IMAGE, "scan data"
-        if marker == STRAY:
-            return Kind.METADATA, "bytes between segments"
-        if marker in DECODING:
-            self.scanning = self.scanning or marker == SOS
-            return Kind.STRUCTURE, f"0xFF{marker:02X}"
-        if self.scanning:
-            return Kind.METADATA, _app_name(marker, self.payload(segment)) + " after the image data"
-        if 0xE0 <= marker <= 0xEF:
-            return self._app(index, segment)
-        return Kind.METADATA, _app_name(marker, self.payload(segment))
-
-    def _app(self, index: int, segment: Segment) -> tuple[Kind, str]:
-        payload = self.payload(segment)
-        kind = next((k for m, sig, k in _KEPT_SIGNATURES if segment.marker == m and payload.startswith(sig)), None)
-        dropped = (kind == "icc" and self.policy.strip_icc) or (kind == "iptc" and not self.policy.keep_copyright)
-        if kind is None or (kind in self.seen and kind != "icc") or dropped:
-            return Kind.METADATA, _app_name(segment.marker, payload)
-        self.seen.add(kind)
-        if kind == "icc":
-            self.icc_segments.append(index)
-            return Kind.KEPT, "APP2 ICC profile"  # decided by _resolve_icc once every chunk is known
-        readers = {
-            "jfif": self._jfif, "exif": self._exif, "xmp": self._xmp, "mpf": self._mpf, "iso": self._iso,
-            "adobe": self._adobe, "iptc": self._iptc,
-        }  # fmt: skip
-        return readers[kind](payload)
-
-    def _jfif(self, payload: bytes) -> tuple[Kind, str]:
-        if len(payload) < 14:
-            return Kind.METADATA, "APP0 JFIF (truncated)"
-        canonical = payload[:12] + b"\0\0"
-        self.model.kept.jfif = canonical
-        return (Kind.STRUCTURE, "APP0 JFIF") if payload == canonical else (Kind.METADATA, "APP0 JFIF thumbnail")
-
-    def _exif(self, payload: bytes) -> tuple[Kind, str]:
-        values = read_exif(
-            payload[6:],
-            keep_copyright=self.policy.keep_copyright,
-            keep_pairing=self.policy.keep_live_photo_pairing,
-        )
-        self.model.kept.exif, self.model.orientation = values, values.orientation
-        canonical = build_exif(values)
-        return _kept_if(bool(canonical) and payload == b"Exif\0\0" + canonical, "APP1 EXIF")
-
-    def _xmp(self, payload: bytes) -> tuple[Kind, str]:
-        values = read_xmp(payload[len(XMP_SIG) :], keep_copyright=self.policy.keep_copyright)
-        self.model.kept.xmp, self.model.xmp_orientation = values, values.orientation
-        canonical = build_xmp(values)
-        return _kept_if(bool(canonical) and payload == XMP_SIG + canonical, "APP1 XMP")
-
-    def _mpf(self, payload: bytes) -> tuple[Kind, str]:
-        try:
-            index = mpf.parse(payload)
-        except mpf.MpfError:
-            return Kind.METADATA, "APP2 MPF index (unreadable)"
-        self.model.kept.mpf = index
-        return _kept_if(payload == mpf.build(index), "APP2 MPF index")  # offsets are checked by the caller
-
-    def _iso(self, payload: bytes) -> tuple[Kind, str]:
-        body = payload[len(gainmap.SIGNATURE) :]
-        if not gainmap.is_exact(body):
-            return Kind.METADATA, "APP2 ISO 21496-1 gain map (malformed)"
-        self.model.kept.iso = body
-        self.model.proof.append(b"iso21496" + body)
-        return Kind.KEPT, "APP2 ISO 21496-1 gain map"
-
-    def _iptc(self, payload: bytes) -> tuple[Kind, str]:
-        values = iptc.read_iptc(payload)
-        self.model.kept.iptc = values
-        canonical = iptc.build_iptc(values)
-        return _kept_if(bool(canonical) and payload == canonical, "APP13 IPTC (rights kept by policy)")
-
-    def _adobe(self, payload: bytes) -> tuple[Kind, str]:
-        if len(payload) < 12:
-            return Kind.METADATA, "APP14 Adobe (truncated: decoders ignore it)"
-        self.model.kept.adobe = payload[:12]
-        return (Kind.STRUCTURE, "APP14 Adobe") if len(payload) == 12 else (Kind.METADATA, "APP14 Adobe extra bytes")
-
-    def _resolve_icc(self) -> None:
-        """Assemble the ICC chunks; keep them only if they are the canonical chunks of a canonical profile."""
-        if not self.icc_segments:
-            return
-        payloads = [self.payload(self.model.segments[i]) for i in self.icc_segments]
-        kept = self._kept_profile(_assemble_icc(payloads))
-        canonical = kept is not None and payloads == _icc_payloads(kept)
-        for index in self.icc_segments:
-            self.labels[index] = _kept_if(canonical, "APP2 ICC profile")
-
-    def _kept_profile(self, profile: bytes | None) -> bytes | None:
-        if profile is None:
-            return None
-        try:
-            reduced = profile if is_canonical_icc(profile) else reduce_icc(profile)
-        except IccError as exc:
-            if looks_like_icc(profile):
-                raise Refusal(f"the colour profile cannot be reduced safely: {exc}") from None
-            return None  # not a profile at all: decoders ignore it, so it goes
-        self.model.kept.icc = reduced
-        return reduced
-
-
-def _kept_if(canonical: bool, label: str) -> tuple[Kind, str]:
-    return (Kind.KEPT, label) if canonical else (Kind.METADATA, label)
-
-
-def looks_like_icc(profile: bytes) -> bool:
-    """True when ``profile`` has an ICC header (decoders would use it), whatever else is wrong with it."""
-    return len(profile) >= 128 and profile[36:40] == b"acsp"
-
-
-def _assemble_icc(payloads: list[bytes]) -> bytes | None:
-    """The profile of the APP2 chunks, or None when their sequence numbers are inconsistent."""
-    chunks: dict[int, bytes] = {}
-    counts = set()
-    for payload in payloads:
-        if len(payload) < len(ICC_SIG) + 2:
-            return None
-        sequence, count = payload[len(ICC_SIG)], payload[len(ICC_SIG) + 1]
-        counts.add(count)
-        if sequence in chunks or not 1 <= sequence <= count:
-            return None
-        chunks[sequence] = payload[len(ICC_SIG) + 2 :]
-    if len(counts) != 1 or len(chunks) != counts.pop():
-        return None
-    return b"".join(chunks[i] for i in sorted(chunks))
-
-
-def _icc_payloads(profile: bytes) -> list[bytes]:
-    parts = [profile[i : i + ICC_CHUNK] for i in range(0, len(profile), ICC_CHUNK)]
-    return [ICC_SIG + bytes([n + 1, len(parts)]) + part for n, part in enumerate(parts)]
-
-
-def _app_name(marker: int, payload: bytes) -> str:
-    number = "COM" if marker == 0xFE else f"APP{marker - 0xE0}" if 0xE0 <= marker <= 0xEF else f"0xFF{marker:02X}"
-    return next((f"{number} {name}" for sig, name in _APP_NAMES.items() if payload.startswith(sig)), number)
-
-
-def _segment(marker: int, payload: bytes) -> bytes:
-    return b"\xff" + bytes([marker]) + struct.pack(">H", len(payload) + 2) + payload
-
-
-def walk_image(data: Buffer, policy: ScrubPolicy) -> JpegModel:
-    """The byte model of one JPEG image held in ``data`` (anything after its EOI is labelled, not followed)."""
-    model = JpegModel(format="JPEG", size=len(data))
-    model.segments = walk(data)
-    _Walk(data, model, policy).run()
-    if model.kept.adobe is not None:
-        model.proof.append(b"adobe-transform" + model.kept.adobe[11:12])
-    model.image_end = model.segments[-1].end
-    size = frame_size(data, model.segments)
-    model.size_px = (size[0], size[1]) if size else None
-    return model
-
-
-def _mpf_header(model: JpegModel, data: Buffer) -> int | None:
-    """Offset of the MPF TIFF header (what MP entry offsets count from) in the primary image."""
-    for segment in model.segments:
-        if segment.marker == 0xE2 and bytes(data[segment.payload_start : segment.payload_start + 4]) == mpf.SIGNATURE:
-            return segment.payload_start + len(mpf.SIGNATURE)
-    return None
-
-
-def _secondaries(data: Buffer, model: JpegModel, policy: ScrubPolicy) -> list[tuple[int, JpegModel]]:
-    """The secondary images the MPF index points at, each walked; [] when the index does not hold together."""
-    index, header = model.kept.mpf, _mpf_header(model, data)
-    if index is None or header is None or len(index.entries) < 2:
-        return []
-    found, view = [], memoryview(data)
-    for entry in index.entries[1:]:
-        start = header + entry.offset
-        if entry.offset == 0 or start < model.image_end or start + entry.size > len(data):
-            return []
-        try:
-            secondary = walk_image(view[start : start + entry.size], policy)
-        except (JpegStructureError, mpf.MpfError):
-            return []
-        if secondary.image_end < secondary.size:
-            secondary.add(secondary.image_end, secondary.size, Kind.METADATA, "bytes after EOI")
-        found.append((start, secondary))
-    return sorted(found, key=lambda item: item[0])
-
+__all__ = ["STRUCTURE_TAGS", "JpegHandler", "JpegModel", "rewrite_file"]
 
 _SECONDARY = re.compile(r"image \d+: ")
 """How the labels of a secondary image's spans start."""
+_MPF_TAGS = [
+    "MPFVersion", "NumberOfImages", "TotalFrames", "MPIndividualNum", "PanOrientation", "PanOverlapH", "PanOverlapV",
+    "BaseViewpointNum", "ConvergenceAngle", "BaselineLength", "VerticalDivergence", "AxisDistanceX", "AxisDistanceY",
+    "AxisDistanceZ", "YawAngle", "PitchAngle", "RollAngle",
+]  # fmt: skip
+_MP_IMAGE_TAGS = [
+    "MPImageFlags", "MPImageFormat", "MPImageType", "MPImageLength", "MPImageStart", "DependentImage1EntryNumber",
+    "DependentImage2EntryNumber",
+]  # fmt: skip
 STRUCTURE_TAGS: dict[str, Tags] = {
     "APP0 JFIF": Allowlist.of("JFIF", ["JFIFVersion", "ResolutionUnit", "XResolution", "YResolution"]),
     "APP14 Adobe": Allowlist.of("Adobe", ["APP14Flags0", "APP14Flags1", "ColorTransform", "DCTEncodeVersion"]),
+    "APP3 JPS stereo descriptor": Allowlist.of("JPS", ["JPSSeparation", "JPSFlags", "JPSLayout", "JPSType"]),
     "APP1 EXIF": kept_exif.allowlist,
-    "APP1 XMP": kept_xmp.allowlist,
+    XMP_LABEL: kept_xmp.allowlist,
     "APP2 ICC profile": kept_icc.allowlist,
     "APP13 IPTC (rights kept by policy)": iptc.allowlist,
-    "APP2 ISO 21496-1 gain map": Allowlist.of("APP2", ["UniformResourceName"]),
-    "APP2 MPF index": Allowlist.of(
-        "MPF#",
-        [
-            "MPFVersion",
-            "NumberOfImages",
-            "TotalFrames",
-            "MPIndividualNum",
-            "PanOrientation",
-            "PanOverlapH",
-            "PanOverlapV",
-            "BaseViewpointNum",
-            "ConvergenceAngle",
-            "BaselineLength",
-            "VerticalDivergence",
-            "AxisDistanceX",
-            "AxisDistanceY",
-            "AxisDistanceZ",
-            "YawAngle",
-            "PitchAngle",
-            "RollAngle",
-        ],
-    )
-    | Allowlist.of(
-        "MPImage#",
-        [
-            "MPImageFlags",
-            "MPImageFormat",
-            "MPImageType",
-            "MPImageLength",
-            "MPImageStart",
-            "DependentImage1EntryNumber",
-            "DependentImage2EntryNumber",
-        ],
-    ),
+    ISO_LABEL: Allowlist.of("APP2", ["UniformResourceName"]),
+    MPF_LABEL: Allowlist.of("MPF#", _MPF_TAGS) | Allowlist.of("MPImage#", _MP_IMAGE_TAGS),
     "secondary image": Allowlist.of("MPImage#", ["MPImage#"]) | Allowlist.of("Google", ["GainMapImage"]),
     "motion photo video": Allowlist.of("Google", ["MotionPhotoVideo"]),
     "Samsung motion photo trailer": Allowlist.of("Samsung", ["EmbeddedVideoType", "EmbeddedVideoFile"]),
@@ -380,12 +82,12 @@ motion photo's movie (its own tags are the movie handler's, read from the movie 
 
 
 class JpegHandler(FormatHandler):
-    """Baseline, progressive, lossless and arithmetic JPEG; MPO and Ultra HDR multi-picture files."""
+    """Baseline, progressive, lossless and arithmetic JPEG; MPO, Ultra HDR and JPS stereo files."""
 
     name = "JPEG"
     mime_type = "image/jpeg"
     extension = "jpg"
-    mime_types = frozenset({"image/jpeg", "image/mpo"})
+    mime_types = frozenset({"image/jpeg", "image/mpo", "image/x-jps"})
     pillow_formats = frozenset({"JPEG", "MPO"})
     leftover_group: ClassVar[str] = "JPEG"
     ranged_audit: ClassVar[bool] = False  # markers / sub-block sizes lie inside the image data
@@ -407,26 +109,29 @@ class JpegHandler(FormatHandler):
     def matches(cls, head: bytes) -> bool:
         return head[:3] == b"\xff\xd8\xff"
 
+    def probe(self, path: Path) -> PixelProbe:
+        """Pillow's view, with the images counted from the MP index rather than by Pillow's format guess."""
+        return probe_jpeg(path)
+
     def walk(self, data: Buffer, policy: ScrubPolicy, *, verify: bool = True) -> JpegModel:
         view = memoryview(data)
         model = walk_image(view, policy)
         model.size = len(data)
         model.secondaries = _secondaries(view, model, policy)
         model.frames = 1 + len(model.secondaries)
+        _settle(model)
         pos = model.image_end
-        for start, secondary in model.secondaries:
-            if start > pos:
-                model.add(pos, start, Kind.METADATA, "bytes between images")
-            for span in secondary.spans:
-                model.add(
-                    start + span.start, start + span.end, span.kind, f"image {len(model.images) + 2}: {span.label}"
-                )
-            model.images.append(secondary.proof_hash(view[start : start + secondary.size]))
-            pos = start + secondary.size
+        for secondary in sorted(model.secondaries, key=lambda s: s.start):
+            if secondary.start > pos:
+                model.add(pos, secondary.start, Kind.METADATA, "bytes between images")
+            for span in secondary.model.spans:
+                label = f"image {secondary.entry + 1}: {span.label}"
+                model.add(secondary.start + span.start, secondary.start + span.end, span.kind, label)
+            pos = secondary.start + secondary.model.size
+        for secondary in model.secondaries:  # in MP index order: the order viewers show them in
+            model.images.append(secondary.model.proof_hash(view[secondary.start : _end_of(secondary)]))
         _trailer(model, view, pos, policy)
         model.exiftool_ranges = exiftool_ranges(view, model.segments)
-        if not _mpf_consistent(model, view):
-            _relabel(model, "APP2 MPF index", Kind.METADATA)
         return model.close()  # type: ignore[return-value]
 
     def rewrite(self, model: ByteModel, data: Buffer, policy: ScrubPolicy) -> bytes:
@@ -438,7 +143,7 @@ def _trailer(model: JpegModel, view: memoryview, pos: int, policy: ScrubPolicy) 
     """What follows the last image: a motion photo's movie (walked by the movie handler), or metadata."""
     if pos >= len(view):
         if model.kept.xmp.is_motion_photo:
-            _relabel(model, "APP1 XMP", Kind.METADATA)  # it points at a movie the file does not have
+            _relabel(model, XMP_LABEL, Kind.METADATA)  # it points at a movie the file does not have
         return
     xmp = model.kept.xmp
     try:
@@ -455,7 +160,129 @@ def _trailer(model: JpegModel, view: memoryview, pos: int, policy: ScrubPolicy) 
     elif movie is not None:
         model.notes.append(motion_photo.DROPPED_NOTE)
     if model.motion is None and xmp.is_motion_photo:
-        _relabel(model, "APP1 XMP", Kind.METADATA)
+        _relabel(model, XMP_LABEL, Kind.METADATA)
+
+
+def _end_of(secondary: Secondary) -> int:
+    """Where a secondary image ends in the file."""
+    return secondary.start + secondary.model.size
+
+
+def _secondaries(view: memoryview, model: JpegModel, policy: ScrubPolicy) -> list[Secondary]:
+    """The secondary images the MP index names, each mapped by its offset and walked, in the index's order. An entry
+    that names no whole JPEG image after the primary one, or an image another entry already names, is left out."""
+    index, header = model.kept.mpf, model.mpf_header
+    if index is None or header is None or len(index.entries) < 2:
+        return []
+    found = []
+    for number, entry in enumerate(index.entries[1:], start=1):
+        start = header + entry.offset
+        if entry.offset == 0 or not model.image_end <= start < len(view) or bytes(view[start : start + 2]) != SOI:
+            model.notes.append(f"MPF image {number + 1} is not in the file: its entry is dropped")
+            continue
+        try:
+            image = walk_image(view[start:], policy, primary=False)
+        except JpegStructureError as exc:
+            model.notes.append(f"MPF image {number + 1} is not a whole JPEG image ({exc}): dropped")
+            continue
+        image.size = image.image_end
+        found.append(Secondary(number, start, image))
+    kept: list[Secondary] = []
+    end = model.image_end
+    for secondary in sorted(found, key=lambda s: s.start):
+        if secondary.start < end:
+            model.notes.append(f"MPF image {secondary.entry + 1} overlaps another image: its entry is dropped")
+            continue
+        kept.append(secondary)
+        end = _end_of(secondary)
+    return sorted(kept, key=lambda s: s.entry)
+
+
+def _settle(model: JpegModel) -> None:
+    """Settle what the primary keeps that depends on its secondary images: without one, its gain-map XMP values and
+    ISO 21496-1 version block describe nothing and go; the container directory's image items must list the file's
+    images (its motion-photo item is settled with the movie). The MP index must describe the file exactly."""
+    kept = model.kept
+    xmp = replace(kept.xmp, container=_container_for(kept.xmp.container, model.secondaries))
+    if not model.secondaries:
+        xmp = replace(xmp, gain_map=())
+        if kept.iso is not None:
+            kept.iso = None
+            _relabel(model, ISO_LABEL, Kind.METADATA)
+    if xmp != kept.xmp:
+        kept.xmp = xmp
+        _relabel(model, XMP_LABEL, Kind.METADATA)
+    if not _mpf_consistent(model):
+        _relabel(model, MPF_LABEL, Kind.METADATA)
+
+
+def _container_for(items: tuple[ContainerItem, ...], secondaries: list[Secondary]) -> tuple[ContainerItem, ...]:
+    """The container directory as it must read: the primary (a JPEG) first, then one item per secondary image in
+    file order, each a JPEG of its real length, then a motion photo's movie (settled with the movie). Image items
+    that do not list the file's images go; a directory that names nothing but the primary goes."""
+    if not items or items[0].semantic != "Primary" or any(i.semantic == "Primary" for i in items[1:]):
+        return ()
+    images = [item for item in items[1:] if item.semantic != "MotionPhoto"]
+    movies = tuple(item for item in items[1:] if item.semantic == "MotionPhoto")
+    following: list[ContainerItem] = []
+    if len(images) == len(secondaries):
+        ordered = sorted(secondaries, key=lambda s: s.start)
+        following = [
+            ContainerItem(item.semantic, "image/jpeg", secondary.model.size)
+            for item, secondary in zip(images, ordered, strict=True)
+        ]
+    if not following and not movies:
+        return ()
+    return (replace(items[0], mime="image/jpeg"), *following, *movies)
+
+
+def _mpf_consistent(model: JpegModel) -> bool:
+    """A kept MP index must describe the file exactly: one entry per image, in file order, each with the image's
+    real size and offset."""
+    index, header = model.kept.mpf, model.mpf_header
+    if index is None or header is None or not index.entries:
+        return True
+    secondaries = model.secondaries
+    if [s.entry for s in secondaries] != list(range(1, len(index.entries))):
+        return False
+    starts = [s.start for s in secondaries]
+    if starts != sorted(starts):
+        return False
+    first = index.entries[0]
+    if first.size != model.image_end or first.offset != 0:
+        return False
+    return all(
+        index.entries[s.entry].size == s.model.size and index.entries[s.entry].offset == s.start - header
+        for s in secondaries
+    )
+
+
+def _relabel(model: JpegModel, label: str, kind: Kind) -> None:
+    model.spans = [replace(span, kind=kind) if span.label == label else span for span in model.spans]
+
+
+# ---------------------------------------------------------------------- rewrite
+
+
+def rewrite_file(model: JpegModel, data: Buffer, policy: ScrubPolicy) -> bytes:
+    """The clean file of ``model``: the primary image, then every secondary image in MP index order, each
+    rewritten, then a motion photo's movie."""
+    view = memoryview(data)
+    secondaries = [
+        _rewrite_image(s.model, view[s.start : _end_of(s)], s.model.kept, policy)[0] for s in model.secondaries
+    ]
+    tail, from_end = _motion_tail(model, view, policy)
+    sizes, index = [len(s) for s in secondaries], model.kept.mpf
+    kept = replace(model.kept, xmp=_xmp_for(model, sizes, from_end))
+    if not secondaries or index is None:
+        if index is not None and index.entries:
+            kept = replace(kept, mpf=None)  # the index points at nothing: the secondary images were a trailer
+        return _rewrite_image(model, view, kept, policy)[0] + tail
+    draft = _index_for(index, model.secondaries, 1 << 16, sizes, 0)  # the final entries: the final segment size
+    primary, mpf_at = _rewrite_image(model, view, replace(kept, mpf=draft), policy)
+    index = _index_for(index, model.secondaries, len(primary), sizes, mpf_at)
+    primary, _ = _rewrite_image(model, view, replace(kept, mpf=index), policy)
+    return primary + b"".join(secondaries) + tail
 
 
 def _motion_tail(model: JpegModel, data: Buffer, policy: ScrubPolicy) -> tuple[bytes, int]:
@@ -470,31 +297,11 @@ def _motion_tail(model: JpegModel, data: Buffer, policy: ScrubPolicy) -> tuple[b
     return head + movie + tail, len(movie) + len(tail)
 
 
-def _xmp_for(model: JpegModel, secondaries: list[bytes], from_end: int) -> XmpValues:
-    """The primary's XMP pointing at what the output holds: the gain map's length; the movie, ``from_end`` bytes
-    before the end of the file (a container item's length and a MicroVideo offset both count that way)."""
-    xmp = model.kept.xmp.with_lengths({"GainMap": len(secondaries[0])}) if secondaries else model.kept.xmp
-    xmp = xmp.without_motion() if model.motion is None else xmp.with_motion(from_end, from_end)
-    if not secondaries and model.motion is None:
-        xmp = replace(xmp, container=())  # a directory of images the file does not have: it goes
-    return xmp
-
-
-def rewrite_file(model: JpegModel, data: Buffer, policy: ScrubPolicy) -> bytes:
-    """The clean file of ``model``: the primary image, then every secondary image, each rewritten, then a motion
-    photo's movie."""
-    view = memoryview(data)
-    secondaries = [rewrite_file(sub, view[start : start + sub.size], policy) for start, sub in model.secondaries]
-    tail, from_end = _motion_tail(model, view, policy)
-    kept = replace(model.kept, xmp=_xmp_for(model, secondaries, from_end))
-    if kept.mpf is not None and kept.mpf.entries and not secondaries:
-        kept.mpf = None  # the index points at nothing: the secondary images were a trailer
-    primary, mpf_at = _rewrite_image(model, view, kept, policy)
-    if not secondaries or kept.mpf is None:
-        return primary + tail
-    index = _index_for(kept.mpf, len(primary), [len(s) for s in secondaries], mpf_at)
-    primary, _ = _rewrite_image(model, view, replace(kept, mpf=index), policy)
-    return primary + b"".join(secondaries) + tail
+def _xmp_for(model: JpegModel, sizes: list[int], from_end: int) -> XmpValues:
+    """The primary's XMP pointing at what the output holds: the secondary images' lengths; the movie, ``from_end``
+    bytes before the end of the file (a container item's length and a MicroVideo offset both count that way)."""
+    xmp = model.kept.xmp.with_item_lengths(sizes)
+    return xmp.without_motion() if model.motion is None else xmp.with_motion(from_end, from_end)
 
 
 def _kept_segments(kept: KeptItems, policy: ScrubPolicy) -> list[tuple[int, bytes]]:
@@ -510,46 +317,52 @@ def _kept_segments(kept: KeptItems, policy: ScrubPolicy) -> list[tuple[int, byte
         (0xE2, gainmap.SIGNATURE + kept.iso if kept.iso is not None else b""),
     ]
     if kept.icc is not None and not policy.strip_icc:
-        segments += [(0xE2, payload) for payload in _icc_payloads(kept.icc)]
-    segments += [(0xEE, kept.adobe or b""), (0xE2, mpf.build(kept.mpf) if kept.mpf is not None else b"")]
+        segments += [(0xE2, payload) for payload in icc_payloads(kept.icc)]
+    segments += [
+        (0xE3, kept.jps or b""),
+        (0xEE, jpeg_app.adobe(kept.adobe) if kept.adobe is not None else b""),
+        (0xE2, mpf.build(kept.mpf) if kept.mpf is not None else b""),
+    ]
     return [(marker, payload) for marker, payload in segments if payload]
 
 
+def _segment(marker: int, payload: bytes) -> bytes:
+    return b"\xff" + bytes([marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
 def _rewrite_image(model: JpegModel, view: memoryview, kept: KeptItems, policy: ScrubPolicy) -> tuple[bytes, int]:
-    """The image with its kept items in canonical form, and where its MPF payload starts (-1: none)."""
+    """The image with its kept items in canonical form and the tables its scans use, and where its MPF payload
+    starts (-1: none)."""
     out, mpf_at = bytearray(b"\xff\xd8"), -1
     for marker, payload in _kept_segments(kept, policy):
         if payload.startswith(mpf.SIGNATURE) and marker == 0xE2:
             mpf_at = len(out) + 4
         out += _segment(marker, payload)
-    for segment in model.segments:
-        if segment.marker in DECODING or segment.marker == SCAN:
+    for index, segment in enumerate(model.segments):
+        if segment.marker in jpeg_tables.TABLE_MARKERS:
+            tables = jpeg_tables.rebuild(segment.marker, view[segment.payload_start : segment.end], model.usage, index)
+            out += _segment(segment.marker, tables) if tables else b""
+        elif segment.marker in DECODING or segment.marker == SCAN:
             out += view[segment.start + segment.fill : segment.end]
     out += b"\xff\xd9"
     return bytes(out), mpf_at
 
 
-def _index_for(index: mpf.MpIndex, primary: int, sizes: list[int], signature_at: int) -> mpf.MpIndex:
-    """The MP index of the rewritten file: entry sizes, and offsets counted from the MPF TIFF header."""
+def _index_for(
+    index: mpf.MpIndex, secondaries: list[Secondary], primary: int, sizes: list[int], signature_at: int
+) -> mpf.MpIndex:
+    """The MP index of the rewritten file: one entry per kept image in the index's order, sizes, offsets counted
+    from the MPF TIFF header, dependent-image numbers renumbered (0 where that image is gone)."""
     header = signature_at + len(mpf.SIGNATURE)
-    entries, position = [replace(index.entries[0], size=primary, offset=0)], primary
-    for entry, size in zip(index.entries[1:], sizes, strict=True):
-        entries.append(replace(entry, size=size, offset=position - header))
+    numbers = {1: 1} | {s.entry + 1: n for n, s in enumerate(secondaries, start=2)}
+
+    def dependents(entry: mpf.MpEntry) -> tuple[int, int]:
+        return numbers.get(entry.dependent[0], 0), numbers.get(entry.dependent[1], 0)
+
+    first = index.entries[0]
+    entries, position = [replace(first, size=primary, offset=0, dependent=dependents(first))], primary
+    for secondary, size in zip(secondaries, sizes, strict=True):
+        entry = index.entries[secondary.entry]
+        entries.append(replace(entry, size=size, offset=position - header, dependent=dependents(entry)))
         position += size
     return replace(index, entries=entries)
-
-
-def _mpf_consistent(model: JpegModel, view: memoryview) -> bool:
-    """A kept MPF index must describe the file exactly: its entries are the images' real sizes and places."""
-    index, header = model.kept.mpf, _mpf_header(model, view)
-    if index is None or header is None or not index.entries:
-        return True
-    if len(index.entries) != len(model.secondaries) + 1:
-        return False
-    sizes = [model.image_end] + [sub.size for _, sub in model.secondaries]
-    starts = [0] + [start - header for start, _ in model.secondaries]
-    return all(e.size == s and e.offset == o for e, s, o in zip(index.entries, sizes, starts, strict=True))
-
-
-def _relabel(model: JpegModel, label: str, kind: Kind) -> None:
-    model.spans = [replace(span, kind=kind) if span.label == label else span for span in model.spans]

@@ -19,6 +19,8 @@ DECODING = SOF_MARKERS | {DQT, DHT, DAC, DRI, DNL, SOS, 0xDE, 0xDF}
 _NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 """In entropy-coded data 0xFF is followed by 0x00 (stuffing), RSTn or more 0xFF (fill): anything else is a marker."""
 _FF = re.compile(rb"\xff")
+MAX_SEGMENTS = 65_536
+"""Budget: segments of one image (markers, tables, APPn, scans). Real files have tens; each is a Python object."""
 
 
 class JpegStructureError(StructureError):
@@ -56,6 +58,8 @@ def walk(data: Buffer, start: int = 0) -> list[Segment]:
     segments = [Segment(start, start + 2, SOI)]
     pos = start + 2
     while True:
+        if len(segments) >= MAX_SEGMENTS:
+            raise JpegStructureError(f"too many segments in one image (more than {MAX_SEGMENTS})")
         segment = _next_segment(data, pos, size)
         segments.append(segment)
         pos = segment.end
@@ -109,10 +113,15 @@ def _length_segment(data: Buffer, pos: int, marker_at: int, marker: int, fill: i
 
 
 def _end_of_scan(data: Buffer, pos: int) -> int:
+    """Where the entropy-coded data that starts at ``pos`` ends: at the marker after it, less the 0xFF fill bytes
+    before that marker (inside entropy-coded data a 0xFF is always followed by 0x00 or RSTn)."""
     found = _NEXT_MARKER.search(data, pos)
     if found is None:
         raise JpegStructureError("no EOI marker: the JPEG is truncated")
-    return int(found.start())
+    end = int(found.start())
+    while end > pos and data[end - 1] == 0xFF:
+        end -= 1
+    return end
 
 
 def check_decoding_segment(marker: int, payload: Buffer) -> None:

@@ -2,11 +2,11 @@
 
 Kept values (all enumerations or numbers, never free text): IFD0 ``Orientation`` (1..8), IFD0 ``XResolution``,
 ``YResolution`` and ``ResolutionUnit`` (print size; display data, not personal data), IFD0 ``YCbCrPositioning``
-(chroma siting, 1 or 2), ExifIFD ``ColorSpace``
-(1 = sRGB, 0xFFFF = uncalibrated), ExifIFD ``Gamma``, Interop ``InteropIndex`` (``R98``, ``R03``, ``THM``: DCF
-colour space), and with ``keep_copyright`` IFD0 ``Copyright`` and ``Artist``. Rationals are re-formatted from
-their value (reduced, denominator at most :data:`MAX_DENOMINATOR`), so their digits cannot carry chosen bytes
-beyond the value itself.
+(chroma siting, 1 or 2), ExifIFD ``ColorSpace`` (1 = sRGB, 0xFFFF = uncalibrated), ExifIFD ``Gamma`` (at most
+:data:`MAX_GAMMA`), Interop ``InteropIndex`` (``R98``, ``R03``, ``THM``: DCF colour space), and with
+``keep_copyright`` IFD0 ``Copyright`` and ``Artist``. Rationals are re-formatted from their value (reduced,
+denominator at most :data:`MAX_DENOMINATOR`), so their digits cannot carry chosen bytes beyond the value itself:
+a resolution (at most 10^6) about 46 bits, a gamma about 30.
 The canonical block is built here, big-endian, entries in tag order, no thumbnail, no unreferenced byte.
 A block is kept as it is only when it equals the canonical block built from its own values.
 
@@ -41,7 +41,9 @@ _MAX_TEXT = 2000
 MAX_DENOMINATOR = 10_000
 """Kept rationals are reduced to the nearest fraction with at most this denominator."""
 _MAX_RATIONAL = 1_000_000
-"""Kept rationals above this value are not a resolution or a gamma anyone uses: they are not kept."""
+"""Kept rationals above this value are not a resolution anyone uses: they are not kept."""
+MAX_GAMMA = 10
+"""A kept Gamma is at most this (display gammas are 1.0-2.8); with the denominator bound, about 30 bits."""
 
 
 @dataclass(frozen=True)
@@ -85,12 +87,13 @@ class _Reader:
         return struct.unpack_from(self.order + fmt, self.tiff, offset)
 
     def entries(self, ifd: int) -> dict[int, tuple[int, int, int]]:
-        """``{tag: (type, count, value offset)}`` of the IFD at ``ifd`` (value offset resolved)."""
+        """``{tag: (type, count, value offset)}`` of the IFD at ``ifd`` (value offset resolved). An entry count
+        that runs past the block is cut to the entries the block holds, as decoders read it."""
         (count,) = self.unpack("H", ifd)
         if count > _MAX_ENTRIES:
             raise ValueError("too many entries")
         found: dict[int, tuple[int, int, int]] = {}
-        for index in range(count):
+        for index in range(min(count, (len(self.tiff) - ifd - 2) // 12)):
             base = ifd + 2 + 12 * index
             tag, typ, n = self.unpack("HHI", base)
             size = _TYPE_SIZES.get(typ, 0) * n
@@ -177,7 +180,7 @@ def _exif_ifd_values(reader: _Reader, ifd0: dict[int, tuple[int, int, int]], kee
     gamma = _safe(reader.rational, exif.get(GAMMA))
     return {
         "color_space": color_space if color_space in (1, 0xFFFF) else None,
-        "gamma": gamma if isinstance(gamma, tuple) else None,
+        "gamma": gamma if isinstance(gamma, tuple) and gamma[0] <= MAX_GAMMA * gamma[1] else None,
         "interop_index": _interop_index(reader, exif.get(INTEROP_IFD)),
         "content_identifier": _apple_identifier(reader, exif.get(MAKER_NOTE)) if keep_pairing else None,
     }

@@ -4,7 +4,9 @@ Kept values, each checked against a strict pattern (numbers, booleans, versions,
 never free text):
 
 * ``tiff:Orientation`` (1..8), for files that carry their orientation in XMP;
-* HDR gain-map rendering parameters: Adobe/Google ``hdrgm`` (Ultra HDR), Apple ``HDRGainMap`` and ``apdi``;
+* HDR gain-map rendering parameters: Adobe/Google ``hdrgm`` (Ultra HDR), Apple ``HDRGainMap`` and ``apdi``, each
+  number written again from its value (decimals rounded to :data:`DECIMAL_PLACES` places and at most
+  :data:`MAX_DECIMAL`, integers 32-bit, versions without leading zeros), so no digit passes that is not the number;
 * the Google container directory (``Container:Directory``) that tells readers where an Ultra HDR gain map is,
   whose ``Item:Length`` the rewrite updates;
 * with ``keep_copyright`` only, the rights fields (``dc:rights``, ``dc:creator``, ``photoshop:Credit``,
@@ -19,7 +21,9 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from xml.sax.saxutils import escape, quoteattr
 
 from ..allowlist import Allowlist
@@ -47,7 +51,9 @@ _PREFIXES = {
     XMP_RIGHTS: "xmpRights",
 }  # fmt: skip
 
-_NUMBER = re.compile(r"[+-]?(?:\d{1,20}(?:\.\d{0,20})?|\.\d{1,20})(?:[eE][+-]?\d{1,3})?")
+_DECIMAL = re.compile(r"[+-]?(?:\d{1,64}(?:\.\d{0,64})?|\.\d{1,64})(?:[eE][+-]?\d{1,3})?")
+"""A decimal as written (any precision up to 64 digits: it is rounded to :data:`DECIMAL_PLACES` places)."""
+_INT32 = re.compile(r"[+-]?\d{1,10}")
 _VERSION = re.compile(r"\d{1,3}(?:\.\d{1,3}){0,2}")
 _BOOLEAN = frozenset({"True", "False"})
 _AUX_TYPES = frozenset({"urn:com:apple:photo:2020:aux:hdrgainmap"})
@@ -60,18 +66,55 @@ MOTION_PROPERTIES = (
 """Google's motion-photo fields (``GCamera``): flags, versions, the still's timestamp in the movie, the offset of
 the movie from the end of the file. Integers only; kept when the movie is kept, offsets rewritten."""
 _INTEGER = re.compile(r"-?\d{1,12}")
-_PROPERTIES: dict[str, dict[str, re.Pattern[str] | frozenset[str]]] = {
+MAX_DECIMAL = Decimal(10_000)
+"""Kept decimals are at most this in magnitude (gain-map log2 ratios, headrooms and offsets are small numbers)."""
+DECIMAL_PLACES = 6
+"""Kept decimals are written with this many decimal places (as libultrahdr writes them)."""
+_QUANTUM = Decimal(1).scaleb(-DECIMAL_PLACES)
+
+
+def decimal(text: str) -> str | None:
+    """A number re-formatted from its value: at most :data:`MAX_DECIMAL`, :data:`DECIMAL_PLACES` places."""
+    if _DECIMAL.fullmatch(text) is None:
+        return None
+    value = Decimal(text)
+    if abs(value) > MAX_DECIMAL:
+        return None
+    value = value.quantize(_QUANTUM)
+    return f"{value if value else abs(value):f}"  # no "-0.000000"
+
+
+def integer(text: str) -> str | None:
+    """A 32-bit integer re-formatted from its value."""
+    if _INT32.fullmatch(text) is None or not -(2**31) <= int(text) < 2**32:
+        return None
+    return str(int(text))
+
+
+def version(text: str) -> str | None:
+    """A dotted version re-formatted from its numbers."""
+    return ".".join(str(int(part)) for part in text.split(".")) if _VERSION.fullmatch(text) else None
+
+
+def _one_of(allowed: frozenset[str]) -> Callable[[str], str | None]:
+    return lambda text: text if text in allowed else None
+
+
+_PROPERTIES: dict[str, dict[str, Callable[[str], str | None]]] = {
     HDRGM: {
-        "Version": _VERSION, "GainMapMin": _NUMBER, "GainMapMax": _NUMBER, "Gamma": _NUMBER, "OffsetSDR": _NUMBER,
-        "OffsetHDR": _NUMBER, "HDRCapacityMin": _NUMBER, "HDRCapacityMax": _NUMBER, "BaseRenditionIsHDR": _BOOLEAN,
+        "Version": version, "GainMapMin": decimal, "GainMapMax": decimal, "Gamma": decimal, "OffsetSDR": decimal,
+        "OffsetHDR": decimal, "HDRCapacityMin": decimal, "HDRCapacityMax": decimal,
+        "BaseRenditionIsHDR": _one_of(_BOOLEAN),
     },
-    HDRGAINMAP: {"HDRGainMapVersion": _NUMBER, "HDRGainMapHeadroom": _NUMBER},
+    HDRGAINMAP: {"HDRGainMapVersion": integer, "HDRGainMapHeadroom": decimal},
     APDI: {
-        "AuxiliaryImageType": _AUX_TYPES, "NativeFormat": _NUMBER, "StoredFormat": _NUMBER, "IntMinValue": _NUMBER,
-        "IntMaxValue": _NUMBER, "FloatMinValue": _NUMBER, "FloatMaxValue": _NUMBER,
+        "AuxiliaryImageType": _one_of(_AUX_TYPES), "NativeFormat": integer, "StoredFormat": integer,
+        "IntMinValue": integer, "IntMaxValue": integer, "FloatMinValue": decimal, "FloatMaxValue": decimal,
     },
 }  # fmt: skip
-"""Gain-map properties kept, per namespace, with the pattern (or set) their value must match."""
+"""Gain-map properties kept, per namespace, with the function that writes a value in canonical form (None: the
+value is not one the property can have, so it is not kept). Every kept value is written from what it means, so no
+digit of the input passes unless it is part of the number."""
 _UNSAFE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _MAX_PACKET = 4 * 1024 * 1024
 
@@ -140,6 +183,16 @@ class XmpValues:
             container = ()
         return replace(self, motion=(), container=container)
 
+    def with_item_lengths(self, lengths: list[int]) -> XmpValues:
+        """The same values with the container's image items after the primary (not a motion photo's movie) set to
+        ``lengths``, in order."""
+        sizes = iter(lengths)
+        items = tuple(
+            replace(item, length=next(sizes)) if n and item.semantic != "MotionPhoto" else item
+            for n, item in enumerate(self.container)
+        )
+        return replace(self, container=items)
+
 
 def parse_xml(packet: bytes) -> ET.Element | None:
     """The packet's XML tree, or None when it is not safe, well-formed XML."""
@@ -205,23 +258,27 @@ def _orientation(descriptions: list[ET.Element]) -> int | None:
     return None
 
 
-def _valid(value: Value, check: re.Pattern[str] | frozenset[str]) -> bool:
+def _canonical(value: Value, write: Callable[[str], str | None]) -> Value | None:
+    """``value`` in canonical form (one value, or a list of 3 per-channel values), or None when it is not valid."""
     values = value if isinstance(value, tuple) else (value,)
     if isinstance(value, tuple) and len(value) not in (1, 3):
-        return False
-    if isinstance(check, frozenset):
-        return all(v in check for v in values)
-    return all(check.fullmatch(v) is not None for v in values)
+        return None
+    written = [write(v) for v in values]
+    if any(w is None for w in written):
+        return None
+    canonical = tuple(w for w in written if w is not None)
+    return canonical if isinstance(value, tuple) else canonical[0]
 
 
 def _gain_map(descriptions: list[ET.Element]) -> list[tuple[str, str, Value]]:
     found: dict[tuple[str, str], Value] = {}
     for element in descriptions:
         for namespace, properties in _PROPERTIES.items():
-            for name, check in properties.items():
+            for name, write in properties.items():
                 value = _property(element, namespace, name)
-                if value is not None and _valid(value, check):
-                    found.setdefault((namespace, name), value)
+                canonical = _canonical(value, write) if value is not None else None
+                if canonical is not None:
+                    found.setdefault((namespace, name), canonical)
     order = [(ns, name) for ns, properties in _PROPERTIES.items() for name in properties]
     return [(ns, name, found[ns, name]) for ns, name in order if (ns, name) in found]
 

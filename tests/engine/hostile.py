@@ -117,6 +117,100 @@ def junk_between_segments(token: bytes) -> bytes:
     return data[:at] + token + data[at:]
 
 
+def before_frame(data: bytes, *segments: bytes) -> bytes:
+    """``segments`` inserted just before the frame header (SOF0 or SOF2)."""
+    at = min(i for i in (data.find(b"\xff\xc0"), data.find(b"\xff\xc2")) if i >= 0)
+    return data[:at] + b"".join(segments) + data[at:]
+
+
+def without_segment(data: bytes, marker: int, signature: bytes = b"") -> bytes:
+    """``data`` without its first ``marker`` segment whose payload starts with ``signature``."""
+    at = 2
+    while True:
+        length = struct.unpack_from(">H", data, at + 2)[0]
+        if data[at + 1] == marker and data[at + 4 : at + 4 + len(signature)] == signature:
+            return data[:at] + data[at + 2 + length :]
+        at += 2 + length
+
+
+def dqt(slot: int, values: bytes) -> bytes:
+    """A DQT segment defining one 8-bit table in ``slot`` (values: 64 bytes)."""
+    return segment(0xDB, bytes([slot]) + values[:64].ljust(64, b"\x01"))
+
+
+def dht(kind: int, slot: int, values: bytes) -> bytes:
+    """A DHT segment defining one table whose codes are all 16 bits long, with these symbol values."""
+    return segment(0xC4, bytes([kind << 4 | slot]) + bytes(15) + bytes([len(values)]) + values)
+
+
+def jps_segment(comment: bytes, layout: int = 2) -> bytes:
+    """An APP3 JPS stereo descriptor (stereo, side by side unless ``layout`` says otherwise) with a comment."""
+    return segment(0xE3, b"_JPSJPS_" + struct.pack(">HBBBBH", 4, 0, 0, layout, 1, len(comment)) + comment)
+
+
+def mpf_payload(entries: list[tuple[int, int, int]], attributes: list[tuple[int, int, int, bytes]]) -> bytes:
+    """A big-endian MPF payload: the MP index IFD (version, count, entries of (attribute, size, offset)), then an
+    attribute IFD holding ``attributes`` (tag, type, count, value) with out-of-line values after it."""
+    raw = b"".join(struct.pack(">IIIHH", a, size, offset, 0, 0) for a, size, offset in entries)
+    index_at, index_entries = 8, 3
+    values_at = index_at + 2 + 12 * index_entries + 4
+    attributes_at = values_at + len(raw)
+    index = struct.pack(">H", index_entries)
+    index += struct.pack(">HHI4s", 0xB000, 7, 4, b"0100")
+    index += struct.pack(">HHII", 0xB001, 4, 1, len(entries))
+    index += struct.pack(">HHII", 0xB002, 7, len(raw), values_at)
+    index += struct.pack(">I", attributes_at) + raw
+    table = struct.pack(">H", 1 + len(attributes)) + struct.pack(">HHI4s", 0xB000, 7, 4, b"0100")
+    extra_at, extra = attributes_at + 2 + 12 * (1 + len(attributes)) + 4, b""
+    for tag, typ, count, value in attributes:
+        if len(value) <= 4:
+            table += struct.pack(">HHI", tag, typ, count) + value.ljust(4, b"\0")
+        else:
+            table += struct.pack(">HHII", tag, typ, count, extra_at + len(extra))
+            extra += value
+    return b"MPF\0MM\0*" + struct.pack(">I", index_at) + index + table + b"\0\0\0\0" + extra
+
+
+def mpo(
+    images: list[bytes],
+    *,
+    attributes: list[tuple[int, int, int, bytes]] | None = None,
+    file_order: list[int] | None = None,
+    entry_type: int = 0x020002,
+) -> bytes:
+    """An MPO of JPEG ``images``: the first is the primary and holds the MP index; the index lists the others in the
+    order given, while ``file_order`` says where they are in the file (indexes into ``images[1:]``)."""
+    primary, rest = images[0], images[1:]
+    order = file_order if file_order is not None else list(range(len(rest)))
+
+    def built(sizes: list[tuple[int, int, int]]) -> bytes:
+        return primary[:2] + segment(0xE2, mpf_payload(sizes, attributes or [])) + primary[2:]
+
+    head = built([(0, 0, 0)] * len(images))
+    header = 2 + 4 + 4  # the MPF TIFF header: after SOI, the APP2 marker and length, and "MPF\0"
+    starts, position = {}, len(head)
+    for number in order:
+        starts[number] = position
+        position += len(rest[number])
+    entries = [(0x20030000, len(head), 0)]
+    entries += [(entry_type, len(image), starts[number] - header) for number, image in enumerate(rest)]
+    return built(entries) + b"".join(rest[number] for number in order)
+
+
+def plain_jpeg(seed: int, size: tuple[int, int] = (64, 48)) -> bytes:
+    buffer = io.BytesIO()
+    pixels(size, seed=seed).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+ISO_SIG = b"urn:iso:std:iso:ts:21496:-1\0"
+
+
+def iso_block(fields: bytes) -> bytes:
+    """A one-channel ISO 21496-1 block (final layout) whose 56 bytes of rational fields are ``fields``."""
+    return b"\0\0\0\0\0" + fields[:56].ljust(56, b"\x01")
+
+
 JPEG_CASES: dict[str, Callable[[bytes], bytes]] = {
     "APP1 EXIF whose IFD0 points past the segment, then text": lambda t: insert_after_soi(
         jpeg(orientation=None), segment(0xE1, b"Exif\0\0II*\0\xff\xff\0\0" + b"GPS 48.8584N 2.2945E " + t)
@@ -144,6 +238,21 @@ JPEG_CASES: dict[str, Callable[[bytes], bytes]] = {
     "bytes between header segments": junk_between_segments,
     "trailer after EOI": lambda t: jpeg() + t,
     "COM before the frame": lambda t: insert_after_soi(jpeg(), segment(0xFE, t)),
+    "DQT table no component uses": lambda t: before_frame(jpeg(), dqt(3, t * 3)),
+    "DQT table redefined before any scan reads it": lambda t: insert_after_soi(jpeg(), dqt(0, t * 3)),
+    "DHT table no scan uses": lambda t: before_frame(jpeg(), dht(1, 3, t * 2)),
+    "DHT table after the last scan": lambda t: before_eoi(jpeg(), dht(0, 0, t)),
+    "DHT table between progressive scans that no later scan reads": lambda t: progressive_with(dht(1, 3, t * 2)),
+    "JPS stereo descriptor comment": lambda t: insert_after_soi(jpeg(), jps_segment(t)),
+    "MPF attribute of type UNDEFINED": lambda t: mpo(
+        [plain_jpeg(1), plain_jpeg(2)], attributes=[(0xB101, 7, len(t), t)]
+    ),
+    "MPF attribute with more values than DC-007 gives it": lambda t: mpo(
+        [plain_jpeg(1), plain_jpeg(2)], attributes=[(0xB205, 10, len(t) // 8 + 1, (t * 2)[: 8 * (len(t) // 8 + 1)])]
+    ),
+    "ISO 21496-1 gain-map block in a JPEG without a gain map": lambda t: insert_after_soi(
+        jpeg(), segment(0xE2, ISO_SIG + iso_block(t * 3))
+    ),
 }
 
 
