@@ -166,6 +166,26 @@ def png_insert(data: bytes, *chunks: bytes, before: bytes = b"IDAT") -> bytes:
     return data[:at] + b"".join(chunks) + data[at:]
 
 
+def png_replace(data: bytes, kind: bytes, body: bytes) -> bytes:
+    """``data`` with the first chunk of type ``kind`` holding ``body``."""
+    start = data.index(kind) - 4
+    (length,) = struct.unpack_from(">I", data, start)
+    return data[:start] + chunk(kind, body) + data[start + 12 + length :]
+
+
+def palette_bytes(token: bytes) -> bytes:
+    """``token`` padded to whole palette entries (3 bytes each)."""
+    return token + b"." * (-len(token) % 3)
+
+
+def png_palette_past_bit_depth(token: bytes) -> bytes:
+    """A 4-bit palette image (16 entries can be indexed) whose PLTE holds more entries: the token."""
+    data = png(mode="P")
+    start = data.index(b"PLTE") - 4
+    (length,) = struct.unpack_from(">I", data, start)
+    return png_replace(data, b"PLTE", data[start + 8 : start + 8 + length] + palette_bytes(token))
+
+
 def png_with_iend_payload(token: bytes) -> bytes:
     data = png()
     return data[: data.index(b"IEND") - 4] + chunk(b"IEND", token)
@@ -208,6 +228,14 @@ PNG_CASES: dict[str, Callable[[bytes], bytes]] = {
     "a private tag inside the kept iCCP profile": lambda t: png_insert(
         png(),
         chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_with_private_tag(t), 0)),  # stored: token visible
+    ),
+    "PLTE in a truecolour image (a suggested palette)": lambda t: png_insert(png(), chunk(b"PLTE", palette_bytes(t))),
+    "PLTE in a greyscale image": lambda t: png_insert(png(mode="L"), chunk(b"PLTE", palette_bytes(t))),
+    "palette entries past what the bit depth can index": png_palette_past_bit_depth,
+    "transparency entries past the palette": lambda t: png_insert(png(mode="P"), chunk(b"tRNS", b"\xff" * 16 + t)),
+    "cHRM values no decoder accepts": lambda t: png_insert(png(), chunk(b"cHRM", (t * 2)[:32])),
+    "cLLI and mDCV with extra bytes": lambda t: png_insert(
+        png(), chunk(b"cLLI", bytes(8) + t), chunk(b"mDCV", bytes(24) + t)
     ),
 }
 
