@@ -321,6 +321,22 @@ def webp_simple_with_exif(orientation: int, token: bytes) -> bytes:
     return webp_build([*chunks, (b"EXIF", exif)])
 
 
+def webp_raw_alpha(token: bytes) -> bytes:
+    """A lossy WebP with alpha whose ALPH chunk is uncompressed (one byte per pixel), the token after the plane."""
+    buffer = io.BytesIO()
+    image = pixels().convert("RGBA")
+    image.putalpha(pixels().convert("L"))
+    image.save(buffer, "WEBP", quality=80)
+    chunks = webp_chunks(buffer.getvalue())
+    assert [fourcc for fourcc, _ in chunks] == [b"VP8X", b"ALPH", b"VP8 "]
+    plane = image.getchannel("A").tobytes()
+    return webp_build([chunks[0], (b"ALPH", b"\0" + plane + token), chunks[2]])
+
+
+def webp_replace(data: bytes, fourcc: bytes, change: Callable[[bytes], bytes]) -> bytes:
+    return webp_build([(f, change(p) if f == fourcc else p) for f, p in webp_chunks(data)])
+
+
 WEBP_CASES: dict[str, Callable[[bytes], bytes]] = {
     "EXIF chunk with a bogus offset": lambda t: webp_add((b"EXIF", b"II*\0\xff\xff\0\0" + t), flags=0x08),
     "XMP chunk that is not XML": lambda t: webp_add((b"XMP ", b"<x " + t), flags=0x04),
@@ -328,6 +344,11 @@ WEBP_CASES: dict[str, Callable[[bytes], bytes]] = {
     "an EXIF chunk inside an ANMF frame": lambda t: webp_frame_with((b"EXIF", b"MM\0*\0\0\0\x08" + t)),
     "an unknown chunk inside an ANMF frame": lambda t: webp_frame_with((b"ABCD", t)),
     "bytes after the RIFF end": lambda t: webp() + t,
+    "bytes after the plane of an uncompressed ALPH chunk": webp_raw_alpha,
+    "a second VP8 image after the image of a simple file": lambda t: webp_build(
+        [*(c for c in webp_chunks(webp()) if c[0] == b"VP8 "), (b"VP8 ", t)]
+    ),
+    "extra bytes in ANIM": lambda t: webp_replace(webp(animated=True), b"ANIM", lambda p: p + t),
 }
 
 
