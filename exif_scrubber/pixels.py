@@ -111,15 +111,26 @@ def _png_info(path: Path) -> dict[str | tuple[int, int], Any]:
             handle.seek(pos + length + 4)
 
 
-def check_frames_decode(path: Path, max_pixels: int) -> None:
-    """Decode every frame (GIF): a file no decoder can open is refused, not passed as clean."""
+DECODE_MEMORY_BUDGET = 384 * 1024 * 1024
+"""Bytes Pillow may use to decode every frame of a GIF (:func:`check_frames_decode`)."""
+DECODE_BYTES_PER_PIXEL = (4, 20)
+"""What Pillow's GIF decoder holds per pixel of the screen (measured, Pillow 13): one frame (palette image and
+copies), more frames (RGB(A) frames after the first, the disposal and previous-frame copies)."""
+
+
+def check_frames_decode(path: Path, max_pixels: int) -> bool:
+    """Decode every frame (GIF): a file no decoder can open is refused, not passed as clean. Returns False without
+    decoding when that would take more than ``max_pixels`` pixels (time) or more than :data:`DECODE_MEMORY_BUDGET`
+    (memory): the walker has followed every LZW code of every frame already, and the decode is the independent
+    second opinion, within its budgets."""
     try:
         with warnings.catch_warnings(), Image.open(path) as image:
             warnings.simplefilter("ignore")
             width, height = image.size
             frames = int(getattr(image, "n_frames", 1))
-            if width * height * frames > max_pixels:
-                raise ProbeError(f"{width}x{height} pixels x {frames} frames is over the decode limit of {max_pixels}")
+            too_long = width * height * frames > max_pixels
+            if too_long or width * height * DECODE_BYTES_PER_PIXEL[frames > 1] > DECODE_MEMORY_BUDGET:
+                return False
             for index in range(frames):
                 image.seek(index)
                 image.load()
@@ -127,3 +138,4 @@ def check_frames_decode(path: Path, max_pixels: int) -> None:
         raise
     except Exception as exc:
         raise ProbeError(f"the image data does not decode ({type(exc).__name__})") from None
+    return True

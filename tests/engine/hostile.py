@@ -380,6 +380,47 @@ def gif_before_trailer(extension: bytes) -> bytes:
     return data[:-1] + extension + data[-1:]
 
 
+def gif_first_image(data: bytes) -> tuple[int, int, int]:
+    """Where the first image descriptor of a GIF starts, where its LZW sub-blocks start and where they end."""
+    pos = 13 + ((3 << ((data[10] & 7) + 1)) if data[10] & 0x80 else 0)
+    while data[pos] == 0x21:
+        pos += 2
+        while data[pos]:
+            pos += 1 + data[pos]
+        pos += 1
+    assert data[pos] == 0x2C
+    flags = data[pos + 9]
+    at = pos + 11 + ((3 << ((flags & 7) + 1)) if flags & 0x80 else 0)
+    end = at
+    while data[end]:
+        end += 1 + data[end]
+    return pos, at, end + 1
+
+
+def gif_lzw_payload(data: bytes, at: int, end: int) -> bytes:
+    payload, pos = b"", at
+    while pos < end - 1:
+        payload += data[pos + 1 : pos + 1 + data[pos]]
+        pos += 1 + data[pos]
+    return payload
+
+
+def gif_after_end_code(token: bytes) -> bytes:
+    """The token inside the first frame's sub-blocks, after the LZW end code."""
+    data = gif()
+    _, at, end = gif_first_image(data)
+    return data[:at] + sub_blocks(gif_lzw_payload(data, at, end) + token) + data[end:]
+
+
+def gif_wider_global_table(token: bytes) -> bytes:
+    """The global colour table doubled in size, the token in the entries no pixel can index."""
+    data = gif()
+    bits = data[10] & 7
+    size = 3 << (bits + 1)
+    extra = (token * (2 * size // len(token) + 1))[:size]
+    return data[:10] + bytes([(data[10] & 0xF8) | (bits + 1)]) + data[11 : 13 + size] + extra + data[13 + size :]
+
+
 GIF_CASES: dict[str, Callable[[bytes], bytes]] = {
     "extra sub-blocks in NETSCAPE2.0": lambda t: gif_replace(
         gif(animated=True), b"NETSCAPE2.0\x03\x01\x00\x00\x00", b"NETSCAPE2.0\x03\x01\x00\x00" + sub_blocks(t)
@@ -390,6 +431,11 @@ GIF_CASES: dict[str, Callable[[bytes], bytes]] = {
     "an unknown application extension": lambda t: gif_before_trailer(b"\x21\xff\x0bUNKNOWNAPP1" + sub_blocks(t)),
     "an XMP application extension": lambda t: gif_before_trailer(b"\x21\xff\x0bXMP DataXMP" + sub_blocks(t)),
     "bytes after the trailer": lambda t: gif() + t,
+    "bytes after the LZW end code inside the image sub-blocks": gif_after_end_code,
+    "colour table entries past what the LZW code size can index": gif_wider_global_table,
+    "a NETSCAPE2.0 sub-block that is not a loop count": lambda t: gif_replace(
+        gif(animated=True), b"NETSCAPE2.0\x03\x01\x00\x00\x00", b"NETSCAPE2.0" + sub_blocks(b"\x02" + t)
+    ),
 }
 
 

@@ -58,3 +58,35 @@ def test_too_many_png_chunks_for_the_file_size_are_refused(scrubber: Scrubber, t
     report = scrubber.scrub_file(path, tmp_path / "out.png")
     assert report.outcome is Outcome.FAILED
     assert "too many PNG chunks for the file's size (over 23750)" in str(report.reason)
+
+
+def tiny_frames_gif(count: int) -> bytes:
+    """A 1x1 GIF of ``count`` frames (14 bytes each)."""
+    screen = b"GIF89a\x01\x00\x01\x00\x80\x00\x00" + b"\x00\x00\x00\xff\xff\xff"
+    frame = b"\x2c\0\0\0\0\x01\x00\x01\x00\x00\x02\x02\x4c\x01\x00"  # clear, 0, end at 3 bits
+    return screen + frame * count + b"\x3b"
+
+
+def test_too_many_gif_frames_for_the_file_size_are_refused(scrubber: Scrubber, tmp_path: Path) -> None:
+    path = tmp_path / "frames.gif"
+    path.write_bytes(tiny_frames_gif(40_000))
+    report = scrubber.scrub_file(path, tmp_path / "out.gif")
+    assert report.outcome is Outcome.FAILED
+    assert "too many GIF blocks for the file's size (over 29375)" in str(report.reason)
+
+
+def test_a_large_animated_gif_is_cleaned_within_the_decode_budget(tmp_path: Path) -> None:
+    """Two 9000x9000 frames (a 120 KB file): Pillow's decode of both took 1.5 GiB; above the decode budget the
+    walker's own proof (every LZW code followed) stands, and memory stays low."""
+    from PIL import Image
+
+    frames = [Image.new("P", (9000, 9000), index) for index in range(2)]
+    for frame in frames:
+        frame.putpalette(bytes(range(256)) * 3)
+    source, target = tmp_path / "big.gif", tmp_path / "out.gif"
+    frames[0].save(source, save_all=True, append_images=frames[1:], comment=b"where it was taken")
+    del frames
+    rss, output = peak_rss_mib(SCRUB, str(source), str(target))
+    assert output.startswith("cleaned "), output
+    assert rss < 400, f"peak memory {rss} MiB"
+    assert b"where it was taken" not in target.read_bytes()
