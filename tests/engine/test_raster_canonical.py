@@ -5,11 +5,13 @@ The places that can hold a whole token are in ``hostile.py`` (PNG, GIF, WebP, TI
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from exif_scrubber import Outcome, Scrubber
 
@@ -145,10 +147,13 @@ def test_a_gif_field_in_no_canonical_form_is_rewritten(scrubber: Scrubber, tmp_p
 
 
 def test_unused_colour_table_entries_are_zeroed_and_the_table_cut(scrubber: Scrubber, tmp_path: Path) -> None:
-    """Pillow writes a 32-colour image with LZW code size 8 (any index up to 255 could appear): the walker follows the
-    code stream to the indices pixels actually use, keeps those entries and zeroes the others."""
-    data = hostile.gif()
+    """Pillow writes a 20-colour image with a 32-entry table and LZW code size 8 (any index up to 255 could appear):
+    the walker follows the code stream to the indices pixels actually use, keeps those entries and drops the others."""
+    buffer = io.BytesIO()
+    hostile.pixels().convert("P", palette=Image.Palette.ADAPTIVE, colors=20).save(buffer, "GIF")
+    data = buffer.getvalue()
     size = 3 << ((data[10] & 7) + 1)
+    assert size == 96
     table = bytearray(data[13 : 13 + size])
     table[-3:] = b"\x54\x4f\x4b"  # the last entry: no pixel uses it (the picture has fewer colours)
     source = tmp_path / "in.gif"
