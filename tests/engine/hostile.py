@@ -461,6 +461,35 @@ def tiff(**tags: object) -> bytes:
     return buffer.getvalue()
 
 
+def tiff_page(*extra: tuple[int, int, object], grey: bool = False, strip_tail: bytes = b"") -> bytes:
+    """An uncompressed page from the test-side TIFF writer with ``extra`` entries (replacing those of the same tag)."""
+    from . import tiff_support
+
+    page = tiff_support.rgb_page(16, 12, 7)
+    if grey:
+        page.entries = [e for e in page.entries if e[0] not in (0x0102, 0x0106, 0x0115)]
+        page.entries += [(0x0102, 3, (8,)), (0x0106, 3, (1,)), (0x0115, 3, (1,))]
+        page.strips = [page.strips[0][: 16 * 12]]
+    tags = {tag for tag, _, _ in extra}
+    page.entries = [e for e in page.entries if e[0] not in tags] + list(extra)
+    if strip_tail:
+        page.strip_counts = [len(page.strips[0]) + len(strip_tail)]
+        page.strips = [page.strips[0] + strip_tail]
+    return tiff_support.build([page])
+
+
+def rationals(token: bytes, count: int) -> tuple[tuple[int, int], ...]:
+    """``count`` fractions whose numerators and denominators spell the token (in a little-endian file)."""
+    words = struct.unpack(f"<{2 * count}I", (token * (8 * count // len(token) + 1))[: 8 * count])
+    return tuple(zip(words[0::2], words[1::2], strict=True))
+
+
+def shorts(token: bytes) -> tuple[int, ...]:
+    """SHORT values that spell the token (in a little-endian file)."""
+    padded = token + b"\0" * (len(token) % 2)
+    return struct.unpack(f"<{len(padded) // 2}H", padded)
+
+
 TIFF_CASES: dict[str, Callable[[bytes], bytes]] = {
     "tag 700 (XMP) holding garbage": lambda t: tiff(t700=b"<garbage " + t),
     "the ICC tag holding garbage": lambda t: tiff(t34675=b"garbage " + t),
@@ -468,6 +497,13 @@ TIFF_CASES: dict[str, Callable[[bytes], bytes]] = {
     "a private tag": lambda t: tiff(t49152=t.decode()),
     "ImageDescription and Software": lambda t: tiff(t270=t.decode(), t305="Cam 1.0"),
     "bytes nothing references": lambda t: tiff() + t,
+    "PrimaryChromaticities spelling text": lambda t: tiff_page((0x013F, 5, rationals(t, 6))),
+    "WhitePoint on a greyscale image": lambda t: tiff_page((0x013E, 5, rationals(t, 2)), grey=True),
+    "JPEGTables on an uncompressed image": lambda t: tiff_page((0x015B, 7, b"\xff\xd8" + t + b"\xff\xd9")),
+    "MinSampleValue with extra counts": lambda t: tiff_page((0x0118, 3, (0, 0, 0, *shorts(t)))),
+    "a ColorMap on an RGB image": lambda t: tiff_page((0x0140, 3, shorts(t) * 35)),
+    "an ASCII-typed XResolution": lambda t: tiff_page((0x011A, 2, t + b"\0")),
+    "StripByteCounts longer than the pixels": lambda t: tiff_page(strip_tail=t),
 }
 
 

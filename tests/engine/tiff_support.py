@@ -4,6 +4,7 @@ Values that do not fit in an entry go after the IFD, strips first; every offset 
 
 from __future__ import annotations
 
+import random
 import struct
 from dataclasses import dataclass, field
 
@@ -81,7 +82,7 @@ def _write_ifd(out: bytearray, ifd: Ifd, order: str) -> int:
 
 def rgb_page(width: int = 8, height: int = 6, seed: int = 0, *extra: tuple[int, int, object]) -> Ifd:
     """An uncompressed 8-bit RGB page in one strip."""
-    pixels = bytes((seed * 37 + i * 11) % 256 for i in range(width * height * 3))
+    pixels = random.Random(seed).randbytes(width * height * 3)
     entries = [
         (0x0100, 3, (width,)),
         (0x0101, 3, (height,)),
