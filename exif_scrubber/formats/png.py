@@ -1,17 +1,27 @@
 """PNG and APNG: the byte model of a PNG file, and its rewrite.
 
-Structure: the signature, IHDR, PLTE, tRNS, acTL/fcTL, the chunk headers and CRCs of IDAT/fdAT (whose payloads
-are image data), and display chunks of an exact size (gAMA, cHRM, sRGB, sBIT, pHYs, bKGD, cICP, mDCV, cLLI).
-Kept items: the first iCCP (fixed profile name, profile reduced), the first eXIf (minimal EXIF) and the first
-XMP iTXt (canonical packet). Everything else is metadata: text chunks, tIME, hIST, sPLT, private and unknown
-ancillary chunks, extra bytes in a display chunk, an IEND payload, bytes after IEND.
+Structure: the signature, IHDR, the PLTE of a palette image (no longer than its bit depth can index), tRNS,
+acTL/fcTL, the chunk headers and CRCs of IDAT/fdAT (whose payloads are image data), and display chunks of an
+exact size whose values decoders accept (gAMA, cHRM, sRGB, sBIT, pHYs, bKGD, cICP, mDCV, cLLI: see
+:mod:`.png_chunks`). Kept items: the first iCCP (fixed profile name, profile reduced), the first eXIf (minimal
+EXIF) and the first XMP iTXt (canonical packet). Everything else is metadata: text chunks, tIME, hIST, sPLT,
+private and unknown ancillary chunks, a PLTE in a truecolour or greyscale image (a "suggested palette" no decoder
+needs), palette and transparency entries past what the bit depth can index, extra bytes in a display chunk or
+values decoders ignore, APNG chunks outside an animation, APNG sequence numbers out of order (renumbered), an IEND
+payload, bytes after IEND.
+
+An APNG's frames are counted from its acTL and fcTL chunks (acTL must declare exactly the fcTL chunks the file
+holds); the default image counts as a frame of its own when no fcTL precedes it, as decoders show it.
 
 With ``verify`` every CRC is checked (zlib, not Perl) and the image data must inflate to exactly the size
-IHDR (or each fcTL) declares, with nothing after the compressed stream.
+IHDR (or each fcTL) declares, with nothing after the compressed stream. Budgets: at most
+``CHUNK_BUDGET_BASE + size // BYTES_PER_CHUNK`` chunks, image data that cannot hold what IHDR declares (deflate
+expands at most 1032 times) is refused before inflating it.
 """
 
 from __future__ import annotations
 
+import itertools
 import struct
 import zlib
 from collections.abc import Iterator
@@ -29,6 +39,7 @@ from ..kept.icc import IccError, is_canonical_icc, reduce_icc
 from ..kept.xmp import XmpValues, build_xmp, read_xmp
 from ..policy import ScrubPolicy
 from .base import FormatHandler, Refusal, Tags
+from .png_chunks import BIT_DEPTHS, TRNS_SIZES, display_problem, display_size, transparency_problem
 from .png_pixels import expected_image_bytes
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -37,11 +48,13 @@ XMP_KEYWORD = b"XML:com.adobe.xmp"
 _XMP_HEAD = XMP_KEYWORD + b"\0\0\0\0\0"
 _RAW_EXIF_KEYWORD = b"Raw profile type exif\0"
 """iTXt keyword, compression flag and method 0, empty language tag and translated keyword."""
-_FIXED_SIZES = {b"gAMA": 4, b"cHRM": 32, b"sRGB": 1, b"pHYs": 9, b"cICP": 4, b"mDCV": 24, b"cLLI": 8}
-_SBIT_SIZES = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
-_BKGD_SIZES = {0: 2, 4: 2, 2: 6, 6: 6, 3: 1}
-_TRNS_SIZES = {0: 2, 2: 6}
 _MAX_CHUNK = 0x7FFFFFFF
+CHUNK_BUDGET_BASE = 20_000
+BYTES_PER_CHUNK = 128
+"""A file may hold ``CHUNK_BUDGET_BASE + size // BYTES_PER_CHUNK`` chunks (each costs the walker a few hundred
+bytes of memory; real files hold IDAT chunks of 8 KiB and more, APNG frames a few chunks each)."""
+DEFLATE_MAX_RATIO = 1032
+"""The most deflate can expand its input (zlib's technical details)."""
 
 
 class PngStructureError(StructureError):
@@ -79,17 +92,42 @@ class PngModel(ByteModel):
     xmp: XmpValues = field(default_factory=XmpValues)
 
 
+@dataclass
+class _Animation:
+    """What the walker has seen of an APNG's animation so far."""
+
+    declared: int | None = None
+    """acTL's frame count, once an acTL before the image data made the file an APNG."""
+    controls: int = 0
+    """fcTL chunks seen."""
+    sequence: int = 0
+    """The sequence number the next fcTL or fdAT must carry."""
+    default_outside: bool = False
+    """The default image (IDAT) comes before any fcTL: decoders show it as a frame of its own."""
+    waiting: bool = False
+    """The last fcTL after the default image has no fdAT yet."""
+
+
 def chunk_bytes(kind: bytes, payload: bytes) -> bytes:
     """A whole chunk with its CRC."""
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
+def chunk_budget(size: int) -> int:
+    """How many chunks a file of ``size`` bytes may hold."""
+    return CHUNK_BUDGET_BASE + size // BYTES_PER_CHUNK
+
+
 def iter_chunks(data: Buffer) -> Iterator[Chunk]:
-    """The chunks up to and including IEND; raises :class:`PngStructureError` when the file ends first."""
+    """The chunks up to and including IEND; raises :class:`PngStructureError` when the file ends first and
+    :class:`Refusal` past the chunk budget."""
     if bytes(data[:8]) != SIGNATURE:
         raise PngStructureError("no PNG signature")
     pos, size = 8, len(data)
-    while True:
+    budget = chunk_budget(size)
+    for count in itertools.count(1):
+        if count > budget:
+            raise Refusal(f"too many PNG chunks for the file's size (over {budget})")
         if pos + 12 > size:
             raise PngStructureError("no IEND chunk: the PNG is truncated")
         length, kind = struct.unpack(">I4s", data[pos : pos + 8])
@@ -115,6 +153,9 @@ class _Walk:
         self.data, self.model, self.policy, self.verify = data, model, policy, verify
         self.seen: set[bytes] = set()
         self.palette = 0
+        """Palette entries kept (PLTE of a palette image, cut to what the bit depth can index)."""
+        self.image_seen = False
+        self.animation = _Animation()
         self.raw_exif: bytes | None = None
         """The EXIF of an ImageMagick "Raw profile type exif" text chunk (Pillow reads its orientation)."""
 
@@ -127,6 +168,7 @@ class _Walk:
             if self.verify:
                 self._check_crc(chunk)
             self._chunk(index, chunk)
+        self._finish_animation()
         if b"eXIf" not in self.seen and self.raw_exif:
             tiff = self.raw_exif[6:] if self.raw_exif.startswith(b"Exif\0\0") else self.raw_exif
             values = read_exif(tiff)
@@ -143,25 +185,58 @@ class _Walk:
 
     def _chunk(self, index: int, chunk: Chunk) -> None:
         kind = chunk.type
-        if kind in (b"IDAT", b"fdAT"):
-            header = chunk.data_start + (4 if kind == b"fdAT" else 0)
-            self.model.add(chunk.start, header, Kind.STRUCTURE, _name(kind))
-            self.model.add(header, chunk.data_end, Kind.IMAGE, _name(kind))
-            self.model.add(chunk.data_end, chunk.end, Kind.STRUCTURE, "CRC")
-            self.model.proof.append((chunk.data_start, chunk.data_end))
-            if kind == b"IDAT":
-                self.model.exiftool_ranges.append((chunk.data_start, chunk.data_end))
-            return
-        label, outcome = self._classify(index, chunk)
-        self.model.add(chunk.start, chunk.end, outcome, label)
+        if kind == b"IDAT":
+            self._idat(chunk)
+        elif kind == b"fdAT" and self._animating():
+            self._fdat(chunk)
+        else:
+            label, outcome = self._classify(index, chunk)
+            self.model.add(chunk.start, chunk.end, outcome, label)
+
+    def _image(self, chunk: Chunk, header_kind: Kind, header_label: str) -> None:
+        skip = 4 if chunk.type == b"fdAT" else 0
+        if chunk.data_end - chunk.data_start < skip:
+            raise PngStructureError("an fdAT chunk without its sequence number")
+        self.model.add(chunk.start, chunk.data_start + skip, header_kind, header_label)
+        self.model.add(chunk.data_start + skip, chunk.data_end, Kind.IMAGE, _name(chunk.type))
+        self.model.add(chunk.data_end, chunk.end, Kind.STRUCTURE, "CRC")
+        self.model.proof.append((chunk.data_start + skip, chunk.data_end))
+
+    def _idat(self, chunk: Chunk) -> None:
+        animation = self.animation
+        if not self.image_seen and animation.declared is not None and not animation.controls:
+            animation.default_outside = True
+        self.image_seen = True
+        self._image(chunk, Kind.STRUCTURE, "IDAT")
+        self.model.exiftool_ranges.append((chunk.data_start, chunk.data_end))
+
+    def _animating(self) -> bool:
+        """An acTL before the image data made this an APNG, and an fcTL has started a frame."""
+        return self.animation.declared is not None and self.animation.controls > 0
+
+    def _fdat(self, chunk: Chunk) -> None:
+        if not self.image_seen:
+            raise PngStructureError("an fdAT chunk before the default image")
+        self.animation.waiting = False
+        in_order = self._next_sequence(chunk)
+        self._image(chunk, Kind.STRUCTURE if in_order else Kind.METADATA, "fdAT" if in_order else "APNG sequence")
+
+    def _next_sequence(self, chunk: Chunk) -> bool:
+        """True when the fcTL/fdAT ``chunk`` carries the next sequence number. (Decoders refuse an APNG whose numbers
+        are out of order; the rewrite numbers the kept chunks 0, 1, 2 ... whatever it drops.)"""
+        number = int.from_bytes(self.data[chunk.data_start : chunk.data_start + 4], "big")
+        expected, self.animation.sequence = self.animation.sequence, self.animation.sequence + 1
+        return number == expected
 
     def _classify(self, index: int, chunk: Chunk) -> tuple[str, Kind]:
         kind, payload = chunk.type, self.payload(chunk)
         if kind == b"IHDR":
             return self._ihdr(chunk, payload)
-        if kind in (b"PLTE", b"tRNS", b"acTL", b"fcTL", b"IEND"):
+        if kind in (b"acTL", b"fcTL", b"fdAT"):
+            return self._animation_chunk(index, chunk, payload)
+        if kind in (b"PLTE", b"tRNS", b"IEND"):
             return self._decoding(index, chunk, payload)
-        size = self._display_size(kind)
+        size = display_size(kind, self.model.ihdr[3])
         if size is not None:
             return self._display(index, kind, payload, size)
         if kind == b"iCCP" and kind not in self.seen and not self.policy.strip_icc:
@@ -174,52 +249,123 @@ class _Walk:
             self.raw_exif = _raw_profile(kind, payload)
         if not kind[0:1].islower():
             raise PngStructureError(f"unknown critical chunk {_name(kind)}")
+        return self._drop(index, _name(kind))
+
+    def _drop(self, index: int, label: str) -> tuple[str, Kind]:
         self.model.actions[index] = None
-        return _name(kind), Kind.METADATA
+        return label, Kind.METADATA
 
     def _ihdr(self, chunk: Chunk, payload: bytes) -> tuple[str, Kind]:
         if chunk.start != 8 or len(payload) != 13:
             raise PngStructureError("IHDR is not the first chunk or has the wrong size")
-        width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", payload)
-        if not width or not height or colour not in _SBIT_SIZES:
+        width, height, depth, colour, compression, filtering, interlace = struct.unpack(">IIBBBBB", payload)
+        if not 0 < width <= _MAX_CHUNK or not 0 < height <= _MAX_CHUNK or colour not in BIT_DEPTHS:
             raise PngStructureError("IHDR declares no pixels or an unknown colour type")
+        if depth not in BIT_DEPTHS[colour] or compression or filtering or interlace > 1:
+            raise PngStructureError("IHDR declares a bit depth, compression, filter or interlace PNG does not have")
         self.model.ihdr = (width, height, depth, colour, interlace)
         self.model.proof.append((chunk.data_start, chunk.data_end))
         return "IHDR", Kind.STRUCTURE
 
+    def _animation_chunk(self, index: int, chunk: Chunk, payload: bytes) -> tuple[str, Kind]:
+        """acTL before the image data starts an APNG; fcTL and fdAT count only inside one (decoders ignore them
+        elsewhere, so there they are free bytes)."""
+        animation, kind = self.animation, chunk.type
+        if kind == b"acTL" and not self.image_seen:
+            if animation.declared is not None or len(payload) != 8:
+                raise PngStructureError("a second acTL chunk, or one of the wrong size")
+            declared = struct.unpack(">I", payload[:4])[0]
+            if not 0 < declared <= _MAX_CHUNK:
+                raise PngStructureError(f"acTL declares {declared} frames")
+            animation.declared = declared
+            self.model.proof.append(payload)
+            return "acTL", Kind.STRUCTURE
+        if kind == b"fcTL" and animation.declared is not None:
+            return self._frame_control(chunk, payload)
+        return self._drop(index, f"{_name(kind)} outside an animation")
+
+    def _frame_control(self, chunk: Chunk, payload: bytes) -> tuple[str, Kind]:
+        animation = self.animation
+        if len(payload) != 26:
+            raise PngStructureError("an fcTL chunk of the wrong size")
+        width, height, x, y, _, _, dispose, blend = struct.unpack(">IIIIHHBB", payload[4:])
+        full_width, full_height = self.model.ihdr[:2]
+        if not width or not height or x + width > full_width or y + height > full_height or dispose > 2 or blend > 1:
+            raise PngStructureError("an APNG frame outside the image, or an unknown dispose or blend operation")
+        if not self.image_seen and (x, y, width, height) != (0, 0, full_width, full_height):
+            raise PngStructureError("the fcTL of the default image does not cover the whole image")
+        if animation.waiting:
+            raise PngStructureError("an APNG frame without image data")
+        animation.controls += 1
+        animation.waiting = self.image_seen
+        self.model.proof.append(b"fcTL" + payload[4:])
+        return ("fcTL", Kind.STRUCTURE) if self._next_sequence(chunk) else ("APNG sequence", Kind.METADATA)
+
+    def _finish_animation(self) -> None:
+        animation = self.animation
+        if animation.declared is None:
+            return
+        if animation.waiting:
+            raise PngStructureError("an APNG frame without image data")
+        if animation.declared != animation.controls:
+            raise PngStructureError(f"acTL declares {animation.declared} frames, the file holds {animation.controls}")
+        self.model.frames = animation.controls + int(animation.default_outside)
+
     def _decoding(self, index: int, chunk: Chunk, payload: bytes) -> tuple[str, Kind]:
-        kind, colour = chunk.type, self.model.ihdr[3]
-        valid = {
-            b"PLTE": len(payload) % 3 == 0 and 3 <= len(payload) <= 768,
-            b"tRNS": len(payload) == _TRNS_SIZES[colour] if colour in _TRNS_SIZES else len(payload) <= self.palette,
-            b"acTL": len(payload) == 8,
-            b"fcTL": len(payload) == 26,
-            b"IEND": not payload,
-        }[kind]
+        kind = chunk.type
         if kind == b"PLTE":
-            self.palette = len(payload) // 3
-        if kind == b"IEND" and payload:
+            return self._plte(index, chunk, payload)
+        if kind == b"tRNS":
+            return self._trns(index, chunk, payload)
+        if payload:  # IEND
             self.model.actions[index] = chunk_bytes(b"IEND", b"")
             return "IEND payload", Kind.METADATA
-        if not valid:
-            raise PngStructureError(f"chunk {_name(kind)} has the wrong size")
-        if kind != b"IEND":
-            self.model.proof.append((chunk.data_start, chunk.data_end))
-        return _name(kind), Kind.STRUCTURE
+        return "IEND", Kind.STRUCTURE
 
-    def _display_size(self, kind: bytes) -> int | None:
+    def _plte(self, index: int, chunk: Chunk, payload: bytes) -> tuple[str, Kind]:
+        depth, colour = self.model.ihdr[2:4]
+        if b"PLTE" in self.seen or self.image_seen or len(payload) % 3 or not 3 <= len(payload) <= 768:
+            raise PngStructureError("a second PLTE, a PLTE after the image data, or one of the wrong size")
+        self.seen.add(b"PLTE")
+        if colour != 3:
+            kind = "truecolour" if colour & 2 else "greyscale"
+            return self._drop(index, f"PLTE in a {kind} image")
+        self.palette = min(len(payload) // 3, 1 << depth)
+        return self._cut(index, chunk, payload, 3 * self.palette, "PLTE entries past the bit depth")
+
+    def _cut(self, index: int, chunk: Chunk, payload: bytes, size: int, label: str) -> tuple[str, Kind]:
+        """A decoding chunk kept up to ``size`` bytes of its payload (what decoders use of it)."""
+        if len(payload) <= size:
+            self.model.proof.append(chunk.type + payload)
+            return _name(chunk.type), Kind.STRUCTURE
+        self.model.proof.append(chunk.type + payload[:size])
+        self.model.actions[index] = chunk_bytes(chunk.type, payload[:size])
+        return label, Kind.METADATA
+
+    def _trns(self, index: int, chunk: Chunk, payload: bytes) -> tuple[str, Kind]:
         colour = self.model.ihdr[3]
-        if kind == b"sBIT":
-            return _SBIT_SIZES.get(colour)
-        if kind == b"bKGD":
-            return _BKGD_SIZES.get(colour)
-        return _FIXED_SIZES.get(kind)
+        if b"tRNS" in self.seen or self.image_seen:
+            raise PngStructureError("a second tRNS chunk, or one after the image data")
+        self.seen.add(b"tRNS")
+        if colour == 3:
+            if not self.palette:
+                raise PngStructureError("a tRNS chunk before the palette")
+            return self._cut(index, chunk, payload, self.palette, "tRNS entries past the palette")
+        if colour in TRNS_SIZES and len(payload) != TRNS_SIZES[colour]:
+            raise PngStructureError("chunk tRNS has the wrong size")
+        problem = transparency_problem(colour)
+        if problem:
+            return self._drop(index, f"tRNS ({problem})")
+        return self._cut(index, chunk, payload, len(payload), "tRNS")
 
     def _display(self, index: int, kind: bytes, payload: bytes, size: int) -> tuple[str, Kind]:
         if kind in self.seen or len(payload) < size:
-            self.model.actions[index] = None
-            return f"{_name(kind)} (repeated or too short: decoders ignore it)", Kind.METADATA
+            return self._drop(index, f"{_name(kind)} (repeated or too short: decoders ignore it)")
         self.seen.add(kind)
+        depth, colour = self.model.ihdr[2:4]
+        problem = display_problem(kind, payload[:size], depth, colour, self.palette)
+        if problem:
+            return self._drop(index, f"{_name(kind)} ({problem}: decoders ignore it)")
         self.model.proof.append(kind + payload[:size])
         if len(payload) == size:
             return _name(kind), Kind.STRUCTURE
@@ -328,11 +474,12 @@ def _inflate_whole(stream: bytes, limit: int = 64 * 1024 * 1024) -> bytes | None
 def check_image_data(data: Buffer, model: PngModel) -> None:
     """IDAT inflates to exactly the size IHDR declares, each APNG frame's fdAT data to exactly the size its fcTL
     declares, and nothing follows any compressed stream."""
+    kept = [c for i, c in enumerate(model.chunks) if not (i in model.actions and model.actions[i] is None)]
     size = (model.ihdr[0], model.ihdr[1])
-    _check_stream(data, [c for c in model.chunks if c.type == b"IDAT"], 0, size, model.ihdr, "IHDR")
+    _check_stream(data, [c for c in kept if c.type == b"IDAT"], 0, size, model.ihdr, "IHDR")
     frame: tuple[int, int] | None = None
     chunks: list[Chunk] = []
-    for chunk in [*model.chunks, None]:
+    for chunk in [*kept, None]:
         if chunk is None or chunk.type in (b"fcTL", b"IEND"):
             if frame is not None and chunks:
                 _check_stream(data, chunks, 4, frame, model.ihdr, "its fcTL")
@@ -348,6 +495,11 @@ def _check_stream(
 ) -> None:
     """The payloads of ``chunks`` (after ``skip`` sequence bytes) are one zlib stream of exactly the image size."""
     expected = expected_image_bytes(size[0], size[1], ihdr[2], ihdr[3], ihdr[4])
+    compressed = sum(c.data_end - c.data_start - skip for c in chunks)
+    if expected > DEFLATE_MAX_RATIO * compressed + 1024:
+        raise PngStructureError(
+            f"the image data ({compressed} bytes) cannot inflate to the {expected} bytes {declared} declares"
+        )
     inflater, produced = zlib.decompressobj(), 0
     for chunk in chunks:
         try:
@@ -430,14 +582,26 @@ class PngHandler(FormatHandler):
         assert isinstance(model, PngModel)
         view = memoryview(data)
         out = bytearray(SIGNATURE)
+        sequence = 0
         for index, chunk in enumerate(model.chunks):
             action = model.actions.get(index, b"")
             if action is None:
                 continue
-            out += action if action else view[chunk.start : chunk.end]
+            if chunk.type in (b"fcTL", b"fdAT"):
+                out += _numbered(view, chunk, sequence)
+                sequence += 1
+            else:
+                out += action if action else view[chunk.start : chunk.end]
             if chunk.type == b"IHDR":
                 out += _kept_chunks(model, policy)
         return bytes(out)
+
+
+def _numbered(view: memoryview, chunk: Chunk, sequence: int) -> Buffer:
+    """The fcTL or fdAT ``chunk`` with the sequence number ``sequence``."""
+    if int.from_bytes(view[chunk.data_start : chunk.data_start + 4], "big") == sequence:
+        return view[chunk.start : chunk.end]
+    return chunk_bytes(chunk.type, sequence.to_bytes(4, "big") + bytes(view[chunk.data_start + 4 : chunk.data_end]))
 
 
 def _kept_chunks(model: PngModel, policy: ScrubPolicy) -> bytes:

@@ -3,11 +3,17 @@
 Only IFDs that describe images are walked: the IFD0 chain (pages) and SubIFD chains. Everything else in a
 TIFF (EXIF, GPS and Interop IFDs, maker notes, private data) is reached only through a tag the walker does not
 keep, so its bytes are never referenced by what is kept.
+
+Budgets: at most :data:`MAX_IFDS` IFDs, SubIFDs nested at most :data:`MAX_SUB_DEPTH` deep (walked without
+recursion), at most ``ENTRY_BUDGET_BASE + size // BYTES_PER_ENTRY`` entries in all; offset and count arrays are
+read into compact ``array`` objects, never lists of Python integers.
 """
 
 from __future__ import annotations
 
 import struct
+import sys
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -17,12 +23,22 @@ from ..errors import StructureError
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8}
 """Bytes per value of each TIFF field type (16-18: BigTIFF LONG8, SLONG8, IFD8)."""
 _INT_CODES = {1: "B", 3: "H", 4: "I", 13: "I", 16: "Q", 18: "Q"}
+_ARRAY_CODES = {1: "B", 3: "H", 4: "I", 13: "I", 16: "Q", 18: "Q"}
 MAX_IFDS = 1024
 MAX_ENTRIES = 4096
+MAX_SUB_DEPTH = 4
+"""SubIFDs of SubIFDs ...: real files nest one level (a DNG's raw image, a pyramid's levels)."""
+ENTRY_BUDGET_BASE = 8192
+BYTES_PER_ENTRY = 48
+"""All IFDs together may hold ``ENTRY_BUDGET_BASE + size // BYTES_PER_ENTRY`` entries."""
 
 
 class TiffStructureError(StructureError):
     """The IFD structure of the TIFF cannot be followed."""
+
+
+class TiffBudgetError(TiffStructureError):
+    """The TIFF holds more than a budget allows for its size (the reason names the budget)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +118,7 @@ class Reader:
     def __init__(self, data: Buffer, layout: Layout) -> None:
         self.data, self.layout = data, layout
         self.seen: set[int] = set()
+        self.entries_left = ENTRY_BUDGET_BASE + len(data) // BYTES_PER_ENTRY
 
     def unpack(self, code: str, at: int) -> tuple[int, ...]:
         size = struct.calcsize(self.layout.order + code)
@@ -115,6 +132,16 @@ class Reader:
             raise TiffStructureError(f"tag 0x{entry.tag:04x} holds offsets of type {entry.type}")
         return list(self.unpack(f"{entry.count}{code}", entry.value_at))
 
+    def array(self, entry: Entry) -> array[int]:
+        """The integer values of ``entry`` as a compact array of 64-bit numbers (offsets and byte counts)."""
+        code = _ARRAY_CODES.get(entry.type)
+        if code is None:
+            raise TiffStructureError(f"tag 0x{entry.tag:04x} holds offsets of type {entry.type}")
+        values = array(code, self.value(entry))
+        if (self.layout.order == "<") != (sys.byteorder == "little"):
+            values.byteswap()
+        return array("Q", values)
+
     def value(self, entry: Entry) -> bytes:
         return bytes(self.data[entry.value_at : entry.value_at + entry.size])
 
@@ -127,6 +154,10 @@ class Reader:
         (count,) = self.unpack("Q" if layout.big else "H", at)
         if not 0 < count <= MAX_ENTRIES:
             raise TiffStructureError(f"{name} has {count} entries")
+        self.entries_left -= count
+        if self.entries_left < 0:
+            budget = ENTRY_BUDGET_BASE + len(self.data) // BYTES_PER_ENTRY
+            raise TiffBudgetError(f"too many IFD entries for the file's size (over {budget})")
         table = at + layout.count_size
         end = table + layout.entry_size * count + layout.inline
         entries = {}
@@ -153,36 +184,40 @@ class Reader:
 
 
 def walk_ifds(reader: Reader, first: int, sub_ifds_tag: int = 0x014A) -> list[Ifd]:
-    """The IFD0 chain from ``first`` with, below each IFD, its SubIFD chains."""
+    """The IFD0 chain from ``first`` with, below each IFD, its SubIFD chains (at most :data:`MAX_SUB_DEPTH` deep,
+    walked with a stack, not recursion)."""
     pages, at, number = [], first, 0
     while at:
         ifd, at = reader.ifd(at, f"IFD{number}")
-        _walk_sub_ifds(reader, ifd, sub_ifds_tag)
         pages.append(ifd)
         number += 1
     if not pages:
         raise TiffStructureError("no IFD0")
+    stack = [(page, 0) for page in reversed(pages)]
+    while stack:
+        ifd, depth = stack.pop()
+        entry = ifd.entries.get(sub_ifds_tag)
+        if entry is None:
+            continue
+        if depth >= MAX_SUB_DEPTH:
+            raise TiffBudgetError(f"SubIFDs nested deeper than {MAX_SUB_DEPTH} levels")
+        for index, first_sub in enumerate(reader.ints(entry)):
+            sub_at, chain = first_sub, list[Ifd]()
+            while sub_at:
+                sub, sub_at = reader.ifd(sub_at, f"{ifd.name}.SubIFD{index}" + (f".{len(chain)}" if chain else ""))
+                chain.append(sub)
+            if not chain:
+                raise TiffStructureError(f"{ifd.name} lists a SubIFD at offset 0")
+            ifd.sub_chains.append(chain)
+            stack += [(sub, depth + 1) for sub in reversed(chain)]
     return pages
 
 
-def _walk_sub_ifds(reader: Reader, ifd: Ifd, tag: int) -> None:
-    entry = ifd.entries.get(tag)
-    if entry is None:
-        return
-    for index, first in enumerate(reader.ints(entry)):
-        at, chain = first, list[Ifd]()
-        while at:
-            sub, at = reader.ifd(at, f"{ifd.name}.SubIFD{index}" + (f".{len(chain)}" if chain else ""))
-            _walk_sub_ifds(reader, sub, tag)
-            chain.append(sub)
-        if not chain:
-            raise TiffStructureError(f"{ifd.name} lists a SubIFD at offset 0")
-        ifd.sub_chains.append(chain)
-
-
 def all_ifds(pages: list[Ifd]) -> Iterator[Ifd]:
-    """Every image IFD, each followed by its SubIFDs (depth first)."""
-    for page in pages:
-        yield page
-        for chain in page.sub_chains:
-            yield from all_ifds(chain)
+    """Every image IFD, each followed by its SubIFDs (depth first, without recursion)."""
+    stack = list(reversed(pages))
+    while stack:
+        ifd = stack.pop()
+        yield ifd
+        for chain in reversed(ifd.sub_chains):
+            stack += reversed(chain)

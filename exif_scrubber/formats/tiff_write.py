@@ -1,13 +1,16 @@
 """Rebuild a TIFF from the entries its byte model keeps: image data first, then each IFD's values and table.
 
-Values and image data are copied byte for byte in the input's byte order; only offsets change. Every value
-and table starts on a word boundary (one zero byte of padding when needed), as TIFF asks.
+Image data is copied byte for byte (each strip or tile up to what a decoder reads); fields are written from their
+canonical values in the input's byte order; offsets are recomputed. Every value and table starts on a word boundary
+(one zero byte of padding when needed), as TIFF asks.
 """
 
 from __future__ import annotations
 
 import bisect
 import struct
+import sys
+from array import array
 from typing import TYPE_CHECKING
 
 from ..bytemodel import Buffer, merge_ranges
@@ -48,11 +51,8 @@ class _Writer:
     def copy_image_data(self) -> None:
         ranges = []
         for ifd in all_ifds(self.model.pages):
-            for offsets_tag, counts_tag in _IMAGE_DATA.items():
-                if offsets_tag in ifd.entries and counts_tag in ifd.entries:
-                    starts = self.reader.ints(ifd.entries[offsets_tag])
-                    sizes = self.reader.ints(ifd.entries[counts_tag])
-                    ranges += [(s, s + n) for s, n in zip(starts, sizes, strict=True)]
+            for _, starts, sizes in self.model.blocks.get(ifd.at, []):
+                ranges += _merged(starts, sizes)
         view = memoryview(self.data)
         for start, end in merge_ranges(ranges):
             self.align()
@@ -99,20 +99,24 @@ class _Writer:
 
     def entries(self, ifd: Ifd, subs: list[int]) -> list[tuple[int, int, int, bytes]]:
         """(tag, type, count, value bytes) of the output IFD, in tag order."""
-        layout, kept = self.layout, self.model.kept_tags[ifd.at]
+        layout = self.layout
         offset_type, code = (16, "Q") if layout.big else (4, "I")
-        entries = []
-        for tag in sorted(kept - {_ICC, _XMP}):
-            entry = ifd.entries[tag]
-            if tag in _IMAGE_DATA:
-                sizes = self.reader.ints(ifd.entries[_IMAGE_DATA[tag]])
-                moved = [self.moved(s, n) for s, n in zip(self.reader.ints(entry), sizes, strict=True)]
-                entries.append((tag, offset_type, len(moved), layout.pack(f"{len(moved)}{code}", *moved)))
-            elif tag == _SUB_IFDS:
-                typ = entry.type if TYPE_SIZES[entry.type] == struct.calcsize(code) else offset_type
-                entries.append((tag, typ, len(subs), layout.pack(f"{len(subs)}{code}", *subs)))
-            else:
-                entries.append((tag, entry.type, entry.count, self.reader.value(entry)))
+        entries = [(tag, f.type, f.count, f.data) for tag, f in self.model.fields[ifd.at].items()]
+        entries += [(tag, ifd.entries[tag].type, ifd.entries[tag].count, self.reader.value(ifd.entries[tag]))
+                    for tag in self.model.copied[ifd.at]]  # fmt: skip
+        for offsets_tag, starts, sizes in self.model.blocks.get(ifd.at, []):
+            moved = array("Q", (self.moved(s, n) for s, n in zip(starts, sizes, strict=True)))
+            if offsets_tag not in _IMAGE_DATA:  # old-style JPEG tables: offsets only
+                entries.append((offsets_tag, offset_type, len(moved), _packed(layout, code, moved)))
+                continue
+            counts_tag, counts_type = _IMAGE_DATA[offsets_tag], ifd.entries[_IMAGE_DATA[offsets_tag]].type
+            counts_type = counts_type if counts_type in _COUNT_CODES else offset_type
+            entries.append((offsets_tag, offset_type, len(moved), _packed(layout, code, moved)))
+            entries.append((counts_tag, counts_type, len(sizes), _packed(layout, _COUNT_CODES[counts_type], sizes)))
+        if subs:
+            entry = ifd.entries[_SUB_IFDS]
+            typ = entry.type if TYPE_SIZES[entry.type] == struct.calcsize(code) else offset_type
+            entries.append((_SUB_IFDS, typ, len(subs), layout.pack(f"{len(subs)}{code}", *subs)))
         profile = self.model.icc.get(ifd.at)
         if profile is not None and not self.policy.strip_icc:
             entries.append((_ICC, 7, len(profile), profile))
@@ -120,6 +124,21 @@ class _Writer:
         if packet:
             entries.append((_XMP, 1, len(packet), packet))
         return sorted(entries)
+
+
+_COUNT_CODES = {3: "H", 4: "I", 16: "Q"}
+
+
+def _packed(layout: Layout, code: str, values: array[int]) -> bytes:
+    """``values`` as unsigned integers of ``code`` in the file's byte order."""
+    packed = array(code, values)
+    if (layout.order == "<") != (sys.byteorder == "little"):
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def _merged(starts: array[int], sizes: array[int]) -> list[tuple[int, int]]:
+    return merge_ranges((s, s + n) for s, n in zip(starts, sizes, strict=True))
 
 
 def rebuild(model: TiffModel, data: Buffer, policy: ScrubPolicy) -> bytes:

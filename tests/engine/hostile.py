@@ -275,6 +275,26 @@ def png_insert(data: bytes, *chunks: bytes, before: bytes = b"IDAT") -> bytes:
     return data[:at] + b"".join(chunks) + data[at:]
 
 
+def png_replace(data: bytes, kind: bytes, body: bytes) -> bytes:
+    """``data`` with the first chunk of type ``kind`` holding ``body``."""
+    start = data.index(kind) - 4
+    (length,) = struct.unpack_from(">I", data, start)
+    return data[:start] + chunk(kind, body) + data[start + 12 + length :]
+
+
+def palette_bytes(token: bytes) -> bytes:
+    """``token`` padded to whole palette entries (3 bytes each)."""
+    return token + b"." * (-len(token) % 3)
+
+
+def png_palette_past_bit_depth(token: bytes) -> bytes:
+    """A 4-bit palette image (16 entries can be indexed) whose PLTE holds more entries: the token."""
+    data = png(mode="P")
+    start = data.index(b"PLTE") - 4
+    (length,) = struct.unpack_from(">I", data, start)
+    return png_replace(data, b"PLTE", data[start + 8 : start + 8 + length] + palette_bytes(token))
+
+
 def png_with_iend_payload(token: bytes) -> bytes:
     data = png()
     return data[: data.index(b"IEND") - 4] + chunk(b"IEND", token)
@@ -317,6 +337,14 @@ PNG_CASES: dict[str, Callable[[bytes], bytes]] = {
     "a private tag inside the kept iCCP profile": lambda t: png_insert(
         png(),
         chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_with_private_tag(t), 0)),  # stored: token visible
+    ),
+    "PLTE in a truecolour image (a suggested palette)": lambda t: png_insert(png(), chunk(b"PLTE", palette_bytes(t))),
+    "PLTE in a greyscale image": lambda t: png_insert(png(mode="L"), chunk(b"PLTE", palette_bytes(t))),
+    "palette entries past what the bit depth can index": png_palette_past_bit_depth,
+    "transparency entries past the palette": lambda t: png_insert(png(mode="P"), chunk(b"tRNS", b"\xff" * 16 + t)),
+    "cHRM values no decoder accepts": lambda t: png_insert(png(), chunk(b"cHRM", (t * 2)[:32])),
+    "cLLI and mDCV with extra bytes": lambda t: png_insert(
+        png(), chunk(b"cLLI", bytes(8) + t), chunk(b"mDCV", bytes(24) + t)
     ),
 }
 
@@ -402,6 +430,22 @@ def webp_simple_with_exif(orientation: int, token: bytes) -> bytes:
     return webp_build([*chunks, (b"EXIF", exif)])
 
 
+def webp_raw_alpha(token: bytes) -> bytes:
+    """A lossy WebP with alpha whose ALPH chunk is uncompressed (one byte per pixel), the token after the plane."""
+    buffer = io.BytesIO()
+    image = pixels().convert("RGBA")
+    image.putalpha(pixels().convert("L"))
+    image.save(buffer, "WEBP", quality=80)
+    chunks = webp_chunks(buffer.getvalue())
+    assert [fourcc for fourcc, _ in chunks] == [b"VP8X", b"ALPH", b"VP8 "]
+    plane = image.getchannel("A").tobytes()
+    return webp_build([chunks[0], (b"ALPH", b"\0" + plane + token), chunks[2]])
+
+
+def webp_replace(data: bytes, fourcc: bytes, change: Callable[[bytes], bytes]) -> bytes:
+    return webp_build([(f, change(p) if f == fourcc else p) for f, p in webp_chunks(data)])
+
+
 WEBP_CASES: dict[str, Callable[[bytes], bytes]] = {
     "EXIF chunk with a bogus offset": lambda t: webp_add((b"EXIF", b"II*\0\xff\xff\0\0" + t), flags=0x08),
     "XMP chunk that is not XML": lambda t: webp_add((b"XMP ", b"<x " + t), flags=0x04),
@@ -409,6 +453,11 @@ WEBP_CASES: dict[str, Callable[[bytes], bytes]] = {
     "an EXIF chunk inside an ANMF frame": lambda t: webp_frame_with((b"EXIF", b"MM\0*\0\0\0\x08" + t)),
     "an unknown chunk inside an ANMF frame": lambda t: webp_frame_with((b"ABCD", t)),
     "bytes after the RIFF end": lambda t: webp() + t,
+    "bytes after the plane of an uncompressed ALPH chunk": webp_raw_alpha,
+    "a second VP8 image after the image of a simple file": lambda t: webp_build(
+        [*(c for c in webp_chunks(webp()) if c[0] == b"VP8 "), (b"VP8 ", t)]
+    ),
+    "extra bytes in ANIM": lambda t: webp_replace(webp(animated=True), b"ANIM", lambda p: p + t),
 }
 
 
@@ -440,6 +489,47 @@ def gif_before_trailer(extension: bytes) -> bytes:
     return data[:-1] + extension + data[-1:]
 
 
+def gif_first_image(data: bytes) -> tuple[int, int, int]:
+    """Where the first image descriptor of a GIF starts, where its LZW sub-blocks start and where they end."""
+    pos = 13 + ((3 << ((data[10] & 7) + 1)) if data[10] & 0x80 else 0)
+    while data[pos] == 0x21:
+        pos += 2
+        while data[pos]:
+            pos += 1 + data[pos]
+        pos += 1
+    assert data[pos] == 0x2C
+    flags = data[pos + 9]
+    at = pos + 11 + ((3 << ((flags & 7) + 1)) if flags & 0x80 else 0)
+    end = at
+    while data[end]:
+        end += 1 + data[end]
+    return pos, at, end + 1
+
+
+def gif_lzw_payload(data: bytes, at: int, end: int) -> bytes:
+    payload, pos = b"", at
+    while pos < end - 1:
+        payload += data[pos + 1 : pos + 1 + data[pos]]
+        pos += 1 + data[pos]
+    return payload
+
+
+def gif_after_end_code(token: bytes) -> bytes:
+    """The token inside the first frame's sub-blocks, after the LZW end code."""
+    data = gif()
+    _, at, end = gif_first_image(data)
+    return data[:at] + sub_blocks(gif_lzw_payload(data, at, end) + token) + data[end:]
+
+
+def gif_wider_global_table(token: bytes) -> bytes:
+    """The global colour table doubled in size, the token in the entries no pixel can index."""
+    data = gif()
+    bits = data[10] & 7
+    size = 3 << (bits + 1)
+    extra = (token * (2 * size // len(token) + 1))[:size]
+    return data[:10] + bytes([(data[10] & 0xF8) | (bits + 1)]) + data[11 : 13 + size] + extra + data[13 + size :]
+
+
 GIF_CASES: dict[str, Callable[[bytes], bytes]] = {
     "extra sub-blocks in NETSCAPE2.0": lambda t: gif_replace(
         gif(animated=True), b"NETSCAPE2.0\x03\x01\x00\x00\x00", b"NETSCAPE2.0\x03\x01\x00\x00" + sub_blocks(t)
@@ -450,6 +540,11 @@ GIF_CASES: dict[str, Callable[[bytes], bytes]] = {
     "an unknown application extension": lambda t: gif_before_trailer(b"\x21\xff\x0bUNKNOWNAPP1" + sub_blocks(t)),
     "an XMP application extension": lambda t: gif_before_trailer(b"\x21\xff\x0bXMP DataXMP" + sub_blocks(t)),
     "bytes after the trailer": lambda t: gif() + t,
+    "bytes after the LZW end code inside the image sub-blocks": gif_after_end_code,
+    "colour table entries past what the LZW code size can index": gif_wider_global_table,
+    "a NETSCAPE2.0 sub-block that is not a loop count": lambda t: gif_replace(
+        gif(animated=True), b"NETSCAPE2.0\x03\x01\x00\x00\x00", b"NETSCAPE2.0" + sub_blocks(b"\x02" + t)
+    ),
 }
 
 
@@ -475,6 +570,35 @@ def tiff(**tags: object) -> bytes:
     return buffer.getvalue()
 
 
+def tiff_page(*extra: tuple[int, int, object], grey: bool = False, strip_tail: bytes = b"") -> bytes:
+    """An uncompressed page from the test-side TIFF writer with ``extra`` entries (replacing those of the same tag)."""
+    from . import tiff_support
+
+    page = tiff_support.rgb_page(16, 12, 7)
+    if grey:
+        page.entries = [e for e in page.entries if e[0] not in (0x0102, 0x0106, 0x0115)]
+        page.entries += [(0x0102, 3, (8,)), (0x0106, 3, (1,)), (0x0115, 3, (1,))]
+        page.strips = [page.strips[0][: 16 * 12]]
+    tags = {tag for tag, _, _ in extra}
+    page.entries = [e for e in page.entries if e[0] not in tags] + list(extra)
+    if strip_tail:
+        page.strip_counts = [len(page.strips[0]) + len(strip_tail)]
+        page.strips = [page.strips[0] + strip_tail]
+    return tiff_support.build([page])
+
+
+def rationals(token: bytes, count: int) -> tuple[tuple[int, int], ...]:
+    """``count`` fractions whose numerators and denominators spell the token (in a little-endian file)."""
+    words = struct.unpack(f"<{2 * count}I", (token * (8 * count // len(token) + 1))[: 8 * count])
+    return tuple(zip(words[0::2], words[1::2], strict=True))
+
+
+def shorts(token: bytes) -> tuple[int, ...]:
+    """SHORT values that spell the token (in a little-endian file)."""
+    padded = token + b"\0" * (len(token) % 2)
+    return struct.unpack(f"<{len(padded) // 2}H", padded)
+
+
 TIFF_CASES: dict[str, Callable[[bytes], bytes]] = {
     "tag 700 (XMP) holding garbage": lambda t: tiff(t700=b"<garbage " + t),
     "the ICC tag holding garbage": lambda t: tiff(t34675=b"garbage " + t),
@@ -482,6 +606,13 @@ TIFF_CASES: dict[str, Callable[[bytes], bytes]] = {
     "a private tag": lambda t: tiff(t49152=t.decode()),
     "ImageDescription and Software": lambda t: tiff(t270=t.decode(), t305="Cam 1.0"),
     "bytes nothing references": lambda t: tiff() + t,
+    "PrimaryChromaticities spelling text": lambda t: tiff_page((0x013F, 5, rationals(t, 6))),
+    "WhitePoint on a greyscale image": lambda t: tiff_page((0x013E, 5, rationals(t, 2)), grey=True),
+    "JPEGTables on an uncompressed image": lambda t: tiff_page((0x015B, 7, b"\xff\xd8" + t + b"\xff\xd9")),
+    "MinSampleValue with extra counts": lambda t: tiff_page((0x0118, 3, (0, 0, 0, *shorts(t)))),
+    "a ColorMap on an RGB image": lambda t: tiff_page((0x0140, 3, shorts(t) * 35)),
+    "an ASCII-typed XResolution": lambda t: tiff_page((0x011A, 2, t + b"\0")),
+    "StripByteCounts longer than the pixels": lambda t: tiff_page(strip_tail=t),
 }
 
 

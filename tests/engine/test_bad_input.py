@@ -105,8 +105,21 @@ def test_a_header_that_declares_more_pixels_than_the_data_holds_is_refused(
     )
     report = _scrub(scrubber, path, tmp_path)
     assert report.outcome is Outcome.FAILED
-    assert "image data holds 1000 of the 4800040000 bytes" in str(report.reason)
+    # deflate expands at most 1032 times: 17 bytes cannot hold 4.8 GB, so nothing is even inflated
+    assert "cannot inflate to the 4800040000 bytes IHDR declares" in str(report.reason)
     assert executed == [], "nothing is decoded and ExifTool never sees it"
+
+
+def test_image_data_shorter_than_the_header_declares_is_refused(scrubber: Scrubber, tmp_path: Path) -> None:
+    path = tmp_path / "short.png"
+    header = struct.pack(">IIBBBBB", 100, 100, 8, 2, 0, 0, 0)  # 30,100 bytes of scanlines declared
+    idat = zlib.compress(bytes(range(256)) * 40)  # 10,240 bytes, incompressible enough to pass the ratio bound
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+    )
+    report = _scrub(scrubber, path, tmp_path)
+    assert report.outcome is Outcome.FAILED
+    assert "image data holds 10240 of the 30100 bytes IHDR declares" in str(report.reason)
 
 
 def test_garbage_after_jpeg_header(scrubber: Scrubber, tmp_path: Path) -> None:
