@@ -288,5 +288,5 @@ def test_sam_build_of_one_architecture(tmp_path_factory: pytest.TempPathFactory)
             if res["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion")}  # fmt: skip
     assert uris == {name: name for name in built}
     assert _elf_machine(build / "ExifToolLayerArm64" / "exiftool" / "perl" / "bin" / "perl") == ELF_MACHINE["arm64"]
-    validate = _sam("validate", "--template-file", str(build / "template.yaml"), cwd=source)
+    validate = _sam("validate", "--lint", "--template-file", str(build / "template.yaml"), cwd=source)
     assert validate.returncode == 0, validate.stdout + validate.stderr
