@@ -20,7 +20,7 @@ PYENV_ROOT ?= $(HOME)/.pyenv
 find_python = $(or $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1)))),$(shell command -v python$(1) 2>/dev/null))
 FOUND_PYTHONS = $(foreach v,$(EXTRA_PYTHONS),$(if $(call find_python,$(v)),$(v)))
 MISSING_PYTHONS = $(filter-out $(FOUND_PYTHONS),$(EXTRA_PYTHONS))
-# The fast tier: the engine, handler and audit tests without those marked slow (real-file sweeps, big videos).
+# The fast tier (make test-fast): the engine, handler and audit tests.
 FAST_TESTS := tests/engine tests/handler tests/audit_tests
 
 .PHONY: demo test test-fast lint setup exiftool clean sam-setup sam-build bench checkov-setup
@@ -74,9 +74,10 @@ test: lint sam-setup $(foreach v,$(FOUND_PYTHONS),.venv-$(v)/.installed)
 		echo "== Python $$version: SKIPPED, not installed (pyenv install $$version, or EXTRA_PYTHONS= to run $(PYTHON_VERSION) only)"; \
 	done
 
-# The engine, handler and audit tests without the slow ones (pytest -m "not slow"): about a minute on 2 cores.
+# The engine, handler and audit tests without the slow ones and the sweeps over ../shared/corpus (pytest -m "not slow
+# and not corpus"); the real device files stay in. make test runs them all.
 test-fast: setup
-	$(BIN)/pytest -n 2 -m "not slow" $(FAST_TESTS)
+	$(BIN)/pytest -n 2 -m "not slow and not corpus" $(FAST_TESTS)
 
 .venv-%/.installed: pyproject.toml
 	@python="$(call find_python,$*)"; test -n "$$python" || { echo "need Python $* (pyenv install $*, or EXTRA_PYTHONS=)"; exit 2; }; \

@@ -113,6 +113,9 @@ def _write_report(build: Path, seconds: float) -> None:
     for artifact in sorted(p for p in build.iterdir() if p.is_dir()):
         zipped = _zip_bytes(artifact, build.parent / f"{artifact.name}.zip")
         sizes[artifact.name] = {"unzipped_bytes": _tree_bytes(artifact), "zipped_bytes": zipped}
+    for arch in ("X86", "Arm64"):
+        parts = ("ScrubberFunction", f"ExifToolLayer{arch}", f"PythonDepsLayer{arch}")
+        sizes[f"total_unzipped_bytes_{arch}"] = sum(sizes[name]["unzipped_bytes"] for name in parts if name in sizes)
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(json.dumps(sizes, indent=2) + "\n", encoding="utf-8")
     sys.stderr.write(f"sam build report ({REPORT}): {json.dumps(sizes)}\n")
@@ -163,6 +166,22 @@ def test_function_with_its_layers_stays_within_the_budget(built: Path) -> None:
             _tree_bytes(built / name) for name in ("ScrubberFunction", f"ExifToolLayer{arch}", f"PythonDepsLayer{arch}")
         )
         assert total <= PACKAGE_LIMIT, f"{arch}: {total} bytes unzipped, more than {PACKAGE_LIMIT}"
+
+
+RECORDED = ROOT / "bench" / "results" / "sam_build.json"
+
+
+def test_the_sizes_the_docs_quote_are_this_builds(built: Path) -> None:
+    """bench/results/sam_build.json (what docs/deploy.md and the README quote) holds this build's sizes: within 1 %
+    (a .pyc or a line of code more), else refresh it from build/sam-build-report.json."""
+    recorded = json.loads(RECORDED.read_text(encoding="utf-8"))
+    live = json.loads(REPORT.read_text(encoding="utf-8"))
+    for name, entry in recorded.items():
+        if isinstance(entry, dict):
+            for key in ("unzipped_bytes", "zipped_bytes"):
+                assert live[name][key] == pytest.approx(entry[key], rel=0.01), (name, key, live[name][key])
+        elif name.startswith("total_"):
+            assert live[name] == pytest.approx(entry, rel=0.01), (name, live[name])
 
 
 READ_ALL = """
