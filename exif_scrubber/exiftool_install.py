@@ -148,15 +148,35 @@ def download(pin: Pin, registry: str | None = None) -> bytes:
 
 
 def fetch(dist: Path, registry: str | None = None) -> Path:
-    """Download and verify the pinned tarball into ``dist`` (what the layer build needs); return its path."""
+    """Download and verify the pinned tarball into ``dist`` (what the layer build needs); return its path.
+
+    Safe to run many times at once (``sam build`` makes both ExifTool layers in parallel, each running this): a
+    verified tarball already there is kept, and each download goes to a file of its own that is renamed into
+    place atomically, so a twin that finished first is simply replaced by identical bytes."""
     pin = read_pin()
-    data = download(pin, registry)
     dist.mkdir(parents=True, exist_ok=True)
     out = dist / pin.tarball_name
-    part = out.with_name(out.name + ".part")
-    part.write_bytes(data)
-    part.replace(out)
+    if out.is_file():
+        try:
+            verified(pin, out.read_bytes(), str(out))
+            return out
+        except InstallError:
+            pass  # a damaged copy: downloaded again below
+    write_atomically(out, download(pin, registry))
     return out
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a uniquely named temporary file in the same folder and ``os.replace``:
+    readers see the old file or the whole new one, never a part, and concurrent writers never share a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 # ---------------------------------------------------------------- unpack

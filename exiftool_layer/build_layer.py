@@ -18,6 +18,7 @@ import struct
 import subprocess
 import sys
 import tarfile
+import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -142,11 +143,11 @@ class PerlSource:
         raise SystemExit(f"shared library {soname} not found in {[str(d) for d in self.lib_dirs]}")
 
 
-def debian_source(arch: str, state: Path) -> PerlSource:
-    """Fetch the pinned Debian packages (debian.lock), unpack them in Python and describe the result."""
+def debian_source(arch: str, state: Path, root: Path) -> PerlSource:
+    """Fetch the pinned Debian packages (debian.lock) into the cache under ``state``, unpack them in Python into
+    ``root`` (a folder of this build's own: builds running at once share only the verified cache) and describe
+    the result."""
     debs = debian_packages.fetch(arch, PACKAGES, state / "debs")
-    root = state / "root"
-    shutil.rmtree(root, ignore_errors=True)
     for _, deb in debs:
         try:
             debfile.extract(deb, root)
@@ -315,9 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = opts.perl_from
     if mode == "host" and opts.arch != host_arch():
         raise SystemExit(f"PERL_FROM=host can only build for the host architecture ({host_arch()})")
-    state = opts.state or HERE / "build" / f"debian-{opts.arch}"
-    src = debian_source(opts.arch, state.resolve()) if mode == "debian" else host_source()
-    build(opts.arch, opts.out.resolve(), opts.tarball, opts.exiftool_version, src)
+    state = (opts.state or HERE / "build" / f"debian-{opts.arch}").resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=state, prefix="root-") as root:
+        src = debian_source(opts.arch, state, Path(root)) if mode == "debian" else host_source()
+        build(opts.arch, opts.out.resolve(), opts.tarball, opts.exiftool_version, src)
     if opts.arch == host_arch() and sys.platform.startswith("linux"):
         smoke_test(opts.out, opts.exiftool_version)
     if opts.zip:

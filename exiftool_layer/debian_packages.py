@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import lzma
+import os
 import posixpath
 import shutil
 import subprocess
@@ -276,12 +277,23 @@ def fetch(arch: str, packages: Sequence[str], cache: Path, lock: Path = LOCK) ->
             raise SystemExit(f"{package} ({DEBIAN_ARCH[arch]}) is not in {lock}: run `make -C exiftool_layer lock`")
         dest = cache / entry.filename
         if not (dest.is_file() and sha256_of(dest.read_bytes()) == entry.sha256):
-            data = download(entry)
-            part = dest.with_suffix(".part")
-            part.write_bytes(data)
-            part.replace(dest)
+            write_atomically(dest, download(entry))
         out.append((entry, dest))
     return out
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """``data`` into ``path`` by a temporary file of this writer's own and ``os.replace``: two builds fetching the
+    same package at once (both architectures' layers share nothing, but two builds of one may) never share a
+    temporary file, and a reader sees the old file or the whole new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def download(entry: Locked) -> bytes:

@@ -86,6 +86,7 @@ def runtime() -> Runtime:
                 "marker": _runtime.processor.marker.base,
                 "marker_signed": _runtime.processor.marker.secret is not None,
                 "report_only": _runtime.config.report_only,
+                "trial": _runtime.config.trial,
                 "evidence": _runtime.config.evidence_prefix,
             },
         )

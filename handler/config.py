@@ -57,12 +57,14 @@ class HandlerConfig(ScrubSettings):
             problems.append(str(exc))
             policy = ScrubPolicy()
         flags: dict[str, bool] = {}
-        for name, default in (("DELETE_ORIGINAL_VERSION", True), ("REPORT_ONLY", False)):
+        for name, default in (("DELETE_ORIGINAL_VERSION", True), ("REPORT_ONLY", False), ("TRIAL", False)):
             try:
                 flags[name] = parse_bool(env, name, default)
             except ValueError as exc:
                 problems.append(str(exc))
                 flags[name] = default
+        if flags["REPORT_ONLY"] and flags["TRIAL"]:
+            problems.append("REPORT_ONLY and TRIAL exclude each other (TRIAL tags and records, REPORT_ONLY does not)")
         on_failure = _on_failure(env, problems)
         quarantine_prefix = _quarantine_prefix(env, problems)
         max_bytes = _parse_size(env, problems)
@@ -81,6 +83,7 @@ class HandlerConfig(ScrubSettings):
             include_prefixes=_prefixes(env.get("INCLUDE_PREFIXES")),
             exclude_prefixes=_prefixes(env.get("EXCLUDE_PREFIXES")),
             report_only=flags["REPORT_ONLY"],
+            trial=flags["TRIAL"],
             work_dir=work_dir,
             marker_secret_arn=secret_arn,
             evidence_prefix=evidence_prefix,

@@ -333,11 +333,21 @@ def upload_argv(endpoint: str) -> list[str]:
     return ["aws", "--endpoint-url", endpoint, "s3", "cp", "photo.jpg", f"s3://{BUCKET}/mine/photo.jpg"]
 
 
-def _run_audit(endpoint: str) -> int:
+AUDIT_INTRO = "The demo runs this command against its embedded S3:"
+AUDIT_AFTER = (
+    "That S3 stops when the demo ends: to paste the command into a shell yourself, run the demo with --keep-running "
+    "(`python -m scrub_demo --keep-running`, or `make demo DEMO_ARGS=--keep-running`), which keeps it up and prints "
+    "the command again."
+)
+
+
+def _run_audit(endpoint: str, *, keep_running: bool) -> int:
     """Run the printed audit command as a user would: a new process with only the printed variables added."""
     argv = audit_argv(endpoint)
-    click.echo("The demo runs this command; paste it into a shell to run it yourself:")
+    click.echo(AUDIT_INTRO)
     click.echo(_shell_line(argv))
+    if not keep_running:
+        click.echo(AUDIT_AFTER)
     env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "POWERTOOLS_"))}
     done = subprocess.run(argv, env={**env, **DEMO_CREDENTIALS}, capture_output=True, text=True, timeout=600)
     click.echo(done.stdout, nl=False)
@@ -369,7 +379,7 @@ def run_demo(*, keep_running: bool = False, verbose: bool = False) -> int:
             _drain(sqs, queue_url, processor, echo=True)
             console.print(_results_table(s3, scrubber, uploads, folder))
             console.rule("[bold]exif-audit, every version of the bucket")
-            code = _run_audit(endpoint)
+            code = _run_audit(endpoint, keep_running=keep_running)
             verdict = "[green]CLEAN[/]" if code == 0 else f"[red]NOT CLEAN (exit {code})[/]"
             marker = s3.head_object(Bucket=BUCKET, Key=uploads[0].key)["Metadata"].get("exif-stripped")
             console.print(f"Marker on scrubbed objects (loop guard): exif-stripped={marker}")

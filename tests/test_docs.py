@@ -9,6 +9,7 @@ ignored the way GitHub ignores them.
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import shlex
 import tomllib
@@ -296,3 +297,198 @@ def test_option_check_catches_unknown_and_misplaced_options(tmp_path: Path, comm
         "cli.md:4: exif-scrub inspect has no option --in-place",
         "cli.md: `--no-such-flag`: exif-scrub has no option --no-such-flag",
     ]
+
+
+# ------------------------------------------------------------------ defaults, sizes and costs quoted in the docs
+#
+# Generic on purpose: a parameter, variable or figure added later is checked the same way (a template parameter
+# missing from the deploy guide's table, or a handler variable this file cannot find a default for, fails).
+
+
+def _template_parameters() -> dict[str, dict[str, object]]:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    parameters: dict[str, dict[str, object]] = yaml.load(
+        (ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=Loader
+    )["Parameters"]
+    return parameters
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The body rows of every table in a Markdown text, each a list of its cells' source text."""
+    rows: list[list[str]] = []
+    tokens = _tokens(text)
+    in_body = False
+    for token in tokens:
+        if token.type == "tbody_open":
+            in_body = True
+        elif token.type == "tbody_close":
+            in_body = False
+        elif in_body and token.type == "tr_open":
+            rows.append([])
+        elif in_body and token.type == "inline" and rows:
+            rows[-1].append(token.content)
+    return rows
+
+
+def quoted_default(cell: str) -> str:
+    """A default column's value: its first code span, or "" for "empty"."""
+    code = re.search(r"`([^`]*)`", cell)
+    if code:
+        return code.group(1)
+    assert cell.strip().startswith("empty"), f"a default that is neither `code` nor empty: {cell!r}"
+    return ""
+
+
+def _names(cell: str) -> list[str]:
+    return re.findall(r"`([A-Za-z0-9_]+)`", cell)
+
+
+def test_every_default_in_the_deploy_guide_is_the_templates() -> None:
+    parameters = _template_parameters()
+    checked = set()
+    for row in table_rows((ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")):
+        names = _names(row[0])
+        if len(names) == 1 and names[0] in parameters and len(row) == 3:
+            name = names[0]
+            assert quoted_default(row[1]) == str(parameters[name].get("Default", "")), name
+            checked.add(name)
+    assert checked == set(parameters)
+
+
+def handler_default(name: str) -> str | None:
+    """What the Lambda does with an empty environment for variable ``name``, as the docs would write it: the
+    HandlerConfig (or ScrubPolicy) field of the same name, lower-cased; None when there is none."""
+    from handler.config import HandlerConfig
+
+    if name == "TMPDIR":
+        return "/tmp"
+    config = HandlerConfig.from_env({})
+    field = name.lower()
+    for owner in (config, config.policy):
+        if hasattr(owner, field):
+            value = getattr(owner, field)
+            if isinstance(value, bool):
+                return str(value).lower()
+            return "" if value is None or value == () else str(value)
+    return None
+
+
+def test_every_default_in_the_lambda_guide_is_the_codes() -> None:
+    section = (ROOT / "docs" / "lambda.md").read_text(encoding="utf-8").split("## Configuration", 1)[1]
+    checked = 0
+    for row in table_rows(section):
+        if "see [" in row[1]:  # a default that is a lookup order, documented elsewhere (EXIFTOOL_PATH)
+            continue
+        for name in _names(row[0]):
+            default = handler_default(name)
+            assert default is not None, f"{name}: no HandlerConfig or ScrubPolicy field {name.lower()} to compare with"
+            assert quoted_default(row[1]) == default, name
+            checked += 1
+    assert checked >= 17
+
+
+def test_every_variable_the_handler_reads_is_in_the_lambda_guide() -> None:
+    """The names handler/config.py and ScrubPolicy.from_env read from the environment all have a row."""
+    sources = (ROOT / "handler" / "config.py").read_text(encoding="utf-8")
+    sources += (ROOT / "exif_scrubber" / "policy.py").read_text(encoding="utf-8")
+    literals = set(re.findall(r"""["']([A-Z][A-Z0-9_]{3,})["']""", sources))  # whole string literals only
+    exported = {n for block in re.findall(r"__all__ = \[([^]]*)\]", sources) for n in re.findall(r'"(\w+)"', block)}
+    read = literals - exported
+    assert {"MAX_OBJECT_BYTES", "KEEP_COPYRIGHT", "EVIDENCE_PREFIX", "TRIAL"} <= read
+    section = (ROOT / "docs" / "lambda.md").read_text(encoding="utf-8").split("## Configuration", 1)[1]
+    documented = {name for row in table_rows(section) for name in _names(row[0])}
+    refused = {"MARKER_SECRET", "KEEP_C2PA"}  # read only to refuse them, documented in the text
+    assert read - documented - refused == set()
+
+
+_UNITS = {"GiB": 1024**3, "MiB": 1024**2}
+
+
+def test_template_defaults_named_in_prose_are_the_templates() -> None:
+    """``Timeout`` (default 300 s), ``EphemeralStorage`` (default 3072 MB), ``LogRetentionDays`` defaults to 365."""
+    parameters = _template_parameters()
+    pattern = re.compile(r"`(\w+)`\s+(?:\(default|defaults to)\s+`?([0-9][0-9,]*|[a-z]+)`?\s*([GM]iB)?")
+    found = 0
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        for name, value, unit in pattern.findall(text):
+            if name not in parameters:
+                continue
+            found += 1
+            default = str(parameters[name].get("Default", ""))
+            number = value.replace(",", "")
+            quoted = str(int(number) * _UNITS[unit]) if unit and number.isdigit() else number
+            assert quoted == default, (
+                f"{doc.name}: `{name}` quoted with default {value} {unit}, template says {default}"
+            )
+    assert found >= 4
+
+
+def test_the_tmp_space_rule_quoted_is_the_codes() -> None:
+    from exif_scrubber.s3.settings import TMP_SPACE_FACTOR
+
+    words = {"two": 2, "three": 3, "four": 4}
+    pattern = re.compile(r"\b(\d+|two|three|four) (?:times|x|\u00d7) (?:the object|its size|this|`MaxObjectBytes`)")
+    quoted = [(doc.name, m) for doc in DOCS for m in pattern.findall(doc.read_text(encoding="utf-8"))]
+    assert quoted
+    assert all(int(words.get(m, m)) == TMP_SPACE_FACTOR for _, m in quoted), quoted
+
+
+def test_the_fingerprint_flags_named_are_the_codes() -> None:
+    from exif_scrubber import ScrubPolicy
+
+    text = (ROOT / "docs" / "lambda.md").read_text(encoding="utf-8")
+    sentence = text.split("The fingerprint names the policy:", 1)[1].split("(`ScrubPolicy.fingerprint`)", 1)[0]
+    named = set(re.findall(r"`([a-z0-9]+)`", sentence))
+    every = ScrubPolicy(strip_icc=False, keep_copyright=True, keep_live_photo_pairing=True).fingerprint()
+    assert named == set(every.split(";"))
+
+
+def _flat(value: object) -> set[str]:
+    if isinstance(value, dict):
+        return set().union(*(_flat(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_flat(v) for v in value)) if value else set()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return set()
+    return {repr(value)}
+
+
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+
+
+def test_the_cost_page_quotes_the_measured_costs() -> None:
+    """Every number in docs/cost.md's tables (but the row labels) is in bench/results/lambda_cost.json."""
+    measured = _flat(json.loads((ROOT / "bench" / "results" / "lambda_cost.json").read_text(encoding="utf-8")))
+    rows = table_rows((ROOT / "docs" / "cost.md").read_text(encoding="utf-8"))
+    numbers = [n.replace(",", "") for row in rows for cell in row[1:] for n in _NUMBER.findall(cell)]
+    assert len(numbers) > 60
+    assert [n for n in numbers if n not in measured and repr(float(n)) not in measured] == []
+
+
+LIMITS_MB = {"250": "Lambda's limit", "150": "the project's budget (tests/test_sam_build.py)"}
+
+
+def test_sizes_and_build_times_quoted_are_the_measured_ones() -> None:
+    """The deploy guide's build section and the README's deploy section quote bench/results/sam_build.json."""
+    recorded = json.loads((ROOT / "bench" / "results" / "sam_build.json").read_text(encoding="utf-8"))
+    sizes = {f"{v / 1e6:.1f}" for v in _numbers_in(recorded)}
+    seconds = {str(recorded["sam_build_seconds"])}
+    deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    build = deploy.split("## Build and deploy", 1)[1].split("## The created bucket", 1)[0]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Deploy to AWS", 1)[1].split("\n## ", 1)[0]
+    quoted_mb = re.findall(r"(\d+(?:\.\d+)?) MB", build + section)
+    quoted_s = re.findall(r"(\d+(?:\.\d+)?) s\b", build)
+    assert quoted_mb and quoted_s
+    assert [q for q in quoted_mb if q not in sizes and q not in LIMITS_MB] == []
+    assert [q for q in quoted_s if q not in seconds] == []
+
+
+def _numbers_in(value: object) -> list[float]:
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers_in(v)]
+    return [float(value)] if isinstance(value, int | float) and not isinstance(value, bool) else []

@@ -69,7 +69,11 @@ AXES: dict[str, tuple[str, ...]] = {
     "KmsKeyArn": ("", KMS_KEY),
     "WatchPrefix": ("", "incoming/"),
 }
-ALL_COMBINATIONS = [dict(zip(AXES, values, strict=True)) for values in itertools.product(*AXES.values())]
+ALL_COMBINATIONS = [
+    dict(zip(AXES, values, strict=True)) | {"Mode": "trial" if index % 3 == 0 else "scrub"}
+    for index, values in enumerate(itertools.product(*AXES.values()))
+]
+"""Every combination of AXES, a third of them (every third, which meets every value of every axis) as a trial."""
 
 READERS = f"arn:aws:iam::{ACCOUNT}:role/photo-cdn,arn:aws:iam::{ACCOUNT}:role/ops-*"
 INVENTORY = {"ReauditInventoryBucket": "inventory-reports", "ReauditInventoryPrefix": "inv/holiday-photos/weekly/"}
@@ -82,6 +86,7 @@ def gated(parameters: Mapping[str, str]) -> dict[str, str]:
         "ReadGate": "true", "ReaderRoleArns": READERS, "ReauditSchedule": "rate(7 days)",
         "AlarmEmail": "privacy@example.com", "EvidenceRetentionDays": "365",
     }  # fmt: skip
+    extras["Mode"] = "scrub"  # a rule refuses read gating in a trial (nothing is ever tagged clean there)
     return {**parameters, **extras, **(INVENTORY if parameters.get("ExistingBucketName") else {})}
 
 
@@ -90,7 +95,7 @@ ALL_VARIANTS = ALL_COMBINATIONS + [gated(p) for p in ALL_COMBINATIONS]
 
 
 def _variant_id(parameters: Mapping[str, str]) -> str:
-    return "-".join(v or "-" for k, v in parameters.items() if k in AXES) + (
+    return "-".join(v or "-" for k, v in parameters.items() if k in AXES or k == "Mode") + (
         "-gated" if "ReadGate" in parameters else ""
     )
 
@@ -217,8 +222,12 @@ def _assert_s3_scoped(s3: list[dict[str, Any]], parameters: Mapping[str, str]) -
         assert all(isinstance(r, str) and r.startswith(f"arn:aws:s3:::{bucket}") for r in statement["Resource"])
         assert "*" not in statement["Resource"]
     watched = f"arn:aws:s3:::{bucket}/{prefix}*"
-    for action in ("s3:GetObject", "s3:PutObject", "s3:GetObjectTagging", "s3:PutObjectTagging"):
+    for action in ("s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"):
         assert resources_for(s3, action) - {_quarantine_arn(parameters)} == {watched}, action
+    # Mode=trial: the function cannot write an object at all (it tags and records, nothing else)
+    assert resources_for(s3, "s3:PutObject") - {_quarantine_arn(parameters)} == (
+        {watched} if _scrubs(parameters) else set()
+    )
     (listing,) = [s for s in s3 if "s3:ListBucket" in s["Action"]]
     assert listing["Action"] == ["s3:ListBucket"]
     assert listing["Resource"] == [f"arn:aws:s3:::{bucket}"]
@@ -238,10 +247,14 @@ def _quarantine_arn(parameters: Mapping[str, str]) -> str:
     return f"arn:aws:s3:::{bucket_of(parameters)}/quarantine/*"
 
 
+def _scrubs(parameters: Mapping[str, str]) -> bool:
+    return parameters.get("Mode", "trial") == "scrub"
+
+
 def _assert_optional_grants(s3: list[dict[str, Any]], parameters: Mapping[str, str]) -> None:
     watched = f"arn:aws:s3:::{bucket_of(parameters)}/{parameters.get('WatchPrefix', '')}*"
-    deletes_versions = parameters.get("DeleteOriginalVersion", "true") == "true"
-    quarantine = parameters.get("OnFailure") == "quarantine"
+    deletes_versions = parameters.get("DeleteOriginalVersion", "false") == "true" and _scrubs(parameters)
+    quarantine = parameters.get("OnFailure") == "quarantine" and _scrubs(parameters)
     assert resources_for(s3, "s3:DeleteObjectVersion") == ({watched} if deletes_versions else set())
     assert resources_for(s3, "s3:DeleteObject") == ({watched} if quarantine else set())
     quarantine_grants = [s for s in s3 if _quarantine_arn(parameters) in s["Resource"]]
@@ -420,6 +433,7 @@ def test_layers_are_built_per_architecture() -> None:
 def test_environment_follows_the_parameters() -> None:
     parameters = SCENARIOS["new-direct-reserved-alarmtopic-policy"] | {
         "DeleteOriginalVersion": "false", "OnFailure": "quarantine", "MaxObjectBytes": "1000", "WatchPrefix": "in/",
+        "Mode": "scrub",
     }  # fmt: skip
     function = deployed(parameters)["Resources"]["ScrubberFunction"]["Properties"]
     assert function["Environment"]["Variables"] == {
@@ -430,7 +444,7 @@ def test_environment_follows_the_parameters() -> None:
         "DELETE_ORIGINAL_VERSION": "false", "ON_FAILURE": "quarantine", "QUARANTINE_PREFIX": "quarantine/",
         "MAX_OBJECT_BYTES": "1000", "INCLUDE_PREFIXES": "in/",
         "EXCLUDE_PREFIXES": "quarantine/,exif-scrubber-batch/,exif-scrubber-evidence/", "REPORT_ONLY": "false",
-        "EXIFTOOL_PATH": "/opt/bin/exiftool", "POWERTOOLS_SERVICE_NAME": "exif-scrubber",
+        "TRIAL": "false", "EXIFTOOL_PATH": "/opt/bin/exiftool", "POWERTOOLS_SERVICE_NAME": "exif-scrubber",
         "POWERTOOLS_METRICS_NAMESPACE": "ExifScrubber", "POWERTOOLS_LOG_LEVEL": "INFO",
     }  # fmt: skip
     assert function["ReservedConcurrentExecutions"] == "5"

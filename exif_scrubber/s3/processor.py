@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TMP_SPACE_MARGIN = 16 * 1024 * 1024
+TRIAL_TAG = "exif-scrub-trial"
+"""Mode=trial: what a scrub would do (``would-scrub``, ``clean``, ``unsupported``, ``failed``). A key of its own:
+``exif-scrub=clean`` is what read gating trusts, and a trial never earns it."""
 
 
 class ObjectScrubber:
@@ -233,7 +236,9 @@ class ObjectScrubber:
         if report.verification is not None:
             result.image_hash_before = report.verification.image_hash_before
             result.image_hash_after = report.verification.image_hash_after
-        if report.outcome is Outcome.UNSUPPORTED:
+        if self.config.trial:
+            self._trial(result, snapshot, report.outcome, report.verified and clean.is_file(), report.reason)
+        elif report.outcome is Outcome.UNSUPPORTED:
             result.status, result.reason = Status.UNSUPPORTED, report.reason
             self._tag(result, snapshot.version_id, "unsupported")
         elif report.outcome is Outcome.ALREADY_CLEAN:
@@ -248,6 +253,25 @@ class ObjectScrubber:
                 report.reason or "the engine produced no verified output",
                 tag_version=snapshot.version_id,
             )
+
+    def _trial(
+        self, result: ObjectResult, snapshot: Snapshot, outcome: Outcome, verified: bool, reason: str | None
+    ) -> None:
+        """Mode=trial: the outcome a scrub would have had, with nothing written back. A verified clean copy is the
+        verdict ``dirty`` (tag ``would-scrub``); unsupported and failed objects keep their statuses (and so their
+        metrics and alarms) but are only tagged."""
+        if outcome is Outcome.UNSUPPORTED:
+            result.status, result.verdict, result.reason = Status.UNSUPPORTED, "unsupported", reason
+            value = "unsupported"
+        elif outcome is Outcome.ALREADY_CLEAN:
+            result.status, result.verdict, value = Status.REPORTED, "clean", "clean"
+        elif outcome is Outcome.CLEANED and verified:
+            result.status, result.verdict, value = Status.REPORTED, "dirty", "would-scrub"
+        else:
+            result.status, result.verdict, value = Status.FAILED, "error", "failed"
+            result.reason = reason or "the engine produced no verified output"
+        result.notes.append(f"trial: {TRIAL_TAG}={value}; nothing written back")
+        self._tag(result, snapshot.version_id, value, key=TRIAL_TAG)
 
     def _mark_clean(self, result: ObjectResult, snapshot: Snapshot, original: Path) -> None:
         """Tag an already-clean object ``exif-scrub=clean`` (what a read-gating bucket policy lets through).
@@ -336,17 +360,22 @@ class ObjectScrubber:
         result.status, result.reason = Status.FAILED, reason
         if self.config.report_only:
             return
+        if self.config.trial:
+            result.verdict = "error"
+            result.notes.append(f"trial: {TRIAL_TAG}=failed; nothing written back")
+            self._tag(result, tag_version, "failed", key=TRIAL_TAG)
+            return
         if self.config.on_failure == "quarantine" and snapshot is not None and self._quarantine(result, snapshot):
             return
         self._tag(result, tag_version, "failed")
 
-    def _tag(self, result: ObjectResult, version_id: str | None, value: str) -> None:
+    def _tag(self, result: ObjectResult, version_id: str | None, value: str, *, key: str = STATUS_TAG) -> None:
         if self.config.report_only:
             return
         try:
-            self.s3.add_tag(result.bucket, result.key, version_id, STATUS_TAG, value)
+            self.s3.add_tag(result.bucket, result.key, version_id, key, value)
         except (ClientError, BotoCoreError, ValueError) as exc:
-            result.problems.append(f"could not tag {STATUS_TAG}={value}: {exc}")
+            result.problems.append(f"could not tag {key}={value}: {exc}")
 
     def _quarantine(self, result: ObjectResult, snapshot: Snapshot) -> bool:
         """Copy exactly the version read to the private quarantine prefix, then remove the original.

@@ -29,7 +29,8 @@ class Status(StrEnum):
     RETRY = "retry"
     """A transient problem (throttling, S3 5xx, concurrent write, no /tmp space): nothing written; retry."""
     REPORTED = "reported"
-    """REPORT_ONLY: scanned, verdict in ``verdict``; nothing written."""
+    """REPORT_ONLY: scanned, verdict in ``verdict``; nothing written. TRIAL: scrubbed and verified in the work
+    folder only, verdict ``clean`` or ``dirty``; tagged and recorded, never rewritten."""
 
 
 FAILURES = frozenset({Status.FAILED, Status.QUARANTINED, Status.RETRY})

@@ -38,6 +38,10 @@ class ScrubSettings:
     include_prefixes: tuple[str, ...] = ()
     exclude_prefixes: tuple[str, ...] = ()
     report_only: bool = False
+    trial: bool = False
+    """A dry run of the scrub on the live trigger (the stack's ``Mode=trial``): each object is scrubbed and verified
+    in the work folder as usual, then tagged ``exif-scrub-trial=<what a scrub would do>`` and given its evidence
+    record and metrics; it is never rewritten, deleted or quarantined."""
     marker_secret: bytes | None = None
     """Signs the marker so that an upload cannot claim to be scrubbed already."""
     trust_marker: bool = True

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -16,7 +17,7 @@ import pytest
 
 from exif_scrubber.exiftool_process import ExifToolPool
 from scrub_demo import run_demo
-from scrub_demo.pipeline import summarize
+from scrub_demo.pipeline import AUDIT_AFTER, AUDIT_INTRO, summarize
 from scrub_demo.samples import make_sample
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +43,13 @@ def test_demo_pipeline_ends_clean(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(scrubbed) == 4 and all("; original version " in line and " deleted)" in line for line in scrubbed)
     assert len([line for line in events if line.endswith(" skipped (already scrubbed)")]) == 4  # our own writes
     assert len(events) == 8 and " done" not in out
+    # the printed audit command only works while the demo's S3 is up: the demo says so, and how to keep it up
+    lines = out.splitlines()
+    command = lines[lines.index(AUDIT_INTRO) + 1]
+    assert lines[lines.index(AUDIT_INTRO) + 2] == AUDIT_AFTER and "--keep-running" in AUDIT_AFTER
+    endpoint = command.split("--endpoint-url ")[1].split()[0]
+    with pytest.raises(OSError):
+        urllib.request.urlopen(endpoint, timeout=5)  # the demo has ended: its S3 is gone
 
 
 def test_summary_of_groups() -> None:
