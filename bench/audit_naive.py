@@ -3,9 +3,10 @@
     python -m bench.audit_naive (--endpoint URL --bucket B --prefix P | --folder DIR) [--skip-suffix .md ...]
 
 List the objects, GET each one whole, run one ``exiftool`` process per object asking for every tag, embedded
-documents (``-ee``) and the image-data hash, and call the object leaking when any tag is outside the engine's
-allowlist (the same leftover rules ``exif-audit`` applies to ExifTool's reading). Prints one JSON line:
-objects, bytes read, leaking, unreadable.
+documents (``-ee``) and the image-data hash, and call the object leaking when any tag is outside the allowlist the
+format's handler gives for that file (the same leftover rules ``exif-audit`` applies to ExifTool's reading; the
+handler's walk that the list comes from reads the file in memory). Prints one JSON line: objects, bytes read,
+leaking, unreadable.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from exif_scrubber import ScrubPolicy
+from exif_scrubber.allowlist import Allowlist
+from exif_scrubber.errors import StructureError
 from exif_scrubber.exiftool_process import locate_exiftool
+from exif_scrubber.formats import sniff
+from exif_scrubber.formats.base import Refusal
 from exif_scrubber.leftovers import find_leftovers, parse_exiftool_json
 
 NAIVE_ARGS = (
@@ -70,10 +75,21 @@ def audit(objects: Iterator[bytes]) -> dict[str, Any]:
             tags = documents[0] if documents else []
             if not tags or any(t.group == "ExifTool" and t.name == "Error" for t in tags):
                 totals["unreadable"] += 1
-            elif find_leftovers(tags, policy):
+            elif find_leftovers(tags, _allowlist(data, policy)):
                 totals["leaking"] += 1
             path.unlink()
     return totals
+
+
+def _allowlist(data: bytes, policy: ScrubPolicy) -> Allowlist:
+    """The allowlist of the file's format handler for this file (empty when it is not one or does not parse)."""
+    handler = sniff(data[:64])
+    if handler is None:
+        return Allowlist()
+    try:
+        return handler.allowlist(handler.walk(data, policy), policy)
+    except (StructureError, Refusal):
+        return Allowlist()
 
 
 def main() -> None:
