@@ -2,7 +2,8 @@
 
 A name is one of:
 
-* a pseudo-group: ``leaking`` (anything left), ``unreadable``, ``unsupported``, ``skipped``;
+* a pseudo-group: ``leaking`` (anything left), ``unreadable``, ``unsupported``, ``skipped``, ``non-canonical`` (a
+  clean object whose kept items are not in the engine's own form);
 * a category of findings, as the reports name them (``location``, ``people``, ``device``, ``dates``, ...);
 * a documented family (``FAMILIES``): ``EXIF``, ``GPS``, ``MakerNotes``, ``Comment``, ``Trailer``, ...;
 * an ExifTool family-1 group (``exiftool -listg1``) or the engine's structure groups, matched as a prefix:
@@ -24,7 +25,7 @@ from exif_scrubber.formats import HANDLERS
 
 from .exiftool_groups import FAMILY1
 
-PSEUDO_GROUPS = ("leaking", "unreadable", "unsupported", "skipped")
+PSEUDO_GROUPS = ("leaking", "unreadable", "unsupported", "skipped", "non-canonical")
 CATEGORIES = {category.short: category for category in Category}
 """The categories the reports show, by their one-word names: ``--fail-on location,people``."""
 

@@ -61,6 +61,9 @@ class ObjectResult:
     ranged: bool = False
     access_error: bool = False
     """S3 or the file system refused the read (the run exits 2)."""
+    noncanonical: list[str] = field(default_factory=list)
+    """Kept items written another way than the engine's but harmless (every field kept, every byte accounted for):
+    the object is clean, with this note; ``--fail-on non-canonical`` fails it."""
 
     def groups(self) -> list[str]:
         """Leftover groups without the embedded-document prefix (``Doc2:IFD0`` -> ``IFD0``)."""
@@ -110,6 +113,8 @@ class Summary:
     access_errors: int = 0
     """Unreadable objects whose read was refused (S3 or the file system): the run exits 2."""
     with_marker: int = 0
+    noncanonical: int = 0
+    """Clean objects whose kept items are harmless but not in the engine's own form (the engine would rewrite)."""
     bytes_read: int = 0
     bytes_total: int = 0
     """Bytes of the objects scanned (not of the whole listing when the run stopped early)."""
@@ -155,6 +160,7 @@ class Summary:
             f"scanned {self.scanned:,} objects: {self.clean:,} clean, {self.leaking:,} leaking, "
             f"{self.unsupported:,} unsupported, {self.unreadable:,} unreadable, {self.skipped:,} skipped; "
             f"{self.with_marker:,} carry the marker"
+            + (f", {self.noncanonical:,} clean but not in canonical form" if self.noncanonical else "")
         )
         if self.access_errors:
             line += f"; {self.access_errors:,} access error(s)"
@@ -165,6 +171,7 @@ class Summary:
         self.bytes_read += result.bytes_read
         self.bytes_total += result.size
         self.with_marker += result.marker is not None
+        self.noncanonical += bool(result.noncanonical) and result.status is Status.CLEAN
         self.access_errors += result.access_error
         setattr(self, result.status.value, getattr(self, result.status.value) + 1)
         for group in result.groups():
@@ -233,6 +240,8 @@ def fails(result: ObjectResult, fail_on: Iterable[str] | None) -> bool:
     for status in (Status.UNREADABLE, Status.UNSUPPORTED, Status.SKIPPED):
         if result.status is status and status.value in patterns:
             return True
+    if result.noncanonical and "non-canonical" in patterns:
+        return True
     if result.leftovers and "leaking" in patterns:
         return True
     return any(
@@ -251,6 +260,7 @@ CSV_FIELDS = (
     "status",
     "categories",
     "leftovers",
+    "noncanonical",
     "marker",
     "error",
     "access_error",
@@ -313,6 +323,7 @@ class CsvWriter(Writer):
     def row(self, result: ObjectResult) -> None:
         data = result.as_dict()
         data["leftovers"] = result.leftover_text()
+        data["noncanonical"] = "; ".join(result.noncanonical)
         data["categories"] = "; ".join(category.value for category in result.categories())
         self.csv.writerow(["" if data[name] is None else data[name] for name in CSV_FIELDS])
 
@@ -479,6 +490,8 @@ class TableWriter(Writer):
     def _remains(self, result: ObjectResult) -> str:
         if result.leftovers:
             return ", ".join(category.short for category in result.categories())
+        if result.noncanonical and not result.error:
+            return "non-canonical"
         return printable(result.error or "")
 
     def _details(self) -> None:

@@ -166,6 +166,7 @@ class Auditor:
             path = path.rename(named)
             scan = self.scrubber.scan(path, complete=not fetched.ranged, copy=False)
             result.format, result.leftovers, result.error = scan.format, scan.leftovers, scan.error
+            result.noncanonical = scan.noncanonical
             if scan.error:
                 result.status = Status.UNREADABLE
             elif scan.unsupported:

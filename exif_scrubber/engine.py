@@ -23,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from .bytemodel import Buffer, ByteModel, Kind
+from .bytemodel import Buffer, ByteModel, Kind, Span
 from .errors import ExifToolArgumentError, ExifToolCrashed, ExifToolTimeout, ScrubberError, StructureError
 from .exiftool_process import ExifToolPool
 from .findings import WARNINGS_GROUP, warning_text
@@ -66,6 +66,9 @@ class ScanResult:
     """Why the file is unsupported (the same words as ``scrub_file``'s reason)."""
     image_hash: str | None = None
     """The proof hash of the image data (from the byte model), when the whole file was read."""
+    noncanonical: list[str] = field(default_factory=list)
+    """Kept items written another way than the engine's but harmless (every field kept, every byte accounted
+    for): not leftovers; the engine would rewrite them."""
 
     @property
     def clean(self) -> bool:
@@ -202,18 +205,29 @@ class Scrubber:
             with _mapped(local) as data:
                 model = handler.walk(data, self.policy, verify=complete)
                 proof = model.proof_hash(data) if complete and image_hash else None
+                harmless = handler.noncanonical(model, data, self.policy)
+                embedded = self._embedded_findings(model, data, local)
         except StructureError as exc:
             return ScanResult(format=handler.name, leftovers={}, error=f"malformed {handler.name}: {exc}")
         except RawCameraFormat as exc:
             return ScanResult(format=handler.name, leftovers={}, unsupported=True, reason=str(exc))
-        except Refusal as exc:
+        except (Refusal, Refused) as exc:
             return ScanResult(format=handler.name, leftovers={}, error=f"cannot be checked: {exc}")
-        found = _byte_findings(handler, model)
+        found = _byte_findings(handler, model, harmless)
         reading = read(self.pool, str(local), unknown=not found, extra=handler.exiftool_read_args)
         if reading.error:
             return ScanResult(format=handler.name, leftovers={}, error=f"ExifTool: {reading.error}")
-        leftovers = _merged(found, self._leftovers(handler, model, reading))
-        return ScanResult(format=handler.name, leftovers=leftovers, image_hash=proof)
+        leftovers = _merged(found, self._leftovers(handler, model, reading), embedded)
+        noncanonical = list(dict.fromkeys(span.label for span in harmless))
+        return ScanResult(format=handler.name, leftovers=leftovers, image_hash=proof, noncanonical=noncanonical)
+
+    def _embedded_findings(self, model: ByteModel, data: Buffer, local: Path) -> dict[str, list[str]]:
+        """ExifTool's leftovers in each movie the file holds, read on its own (a motion photo's video)."""
+        found: dict[str, list[str]] = {}
+        for number, (start, end) in enumerate(model.embedded):
+            leftovers, _ = self._embedded(memoryview(data)[start:end], local.with_name(f"{local.stem}.movie{number}"))
+            found = _merged(found, leftovers)
+        return found
 
     # ------------------------------------------------------------------ steps
 
@@ -317,7 +331,7 @@ class Scrubber:
             side.embedded.append(probed)
         return side
 
-    def _embedded(self, data: Buffer, path: Path, *, unknown: bool) -> tuple[dict[str, list[str]], PixelProbe]:
+    def _embedded(self, data: Buffer, path: Path, *, unknown: bool = True) -> tuple[dict[str, list[str]], PixelProbe]:
         """A movie held inside a photo, read on its own: ExifTool's leftovers (``-ee``: timed GPS too) against the
         movie handler's allowlist, and FFmpeg's view. ``path`` is a name of the engine's own for the copy."""
         movie = sniff(bytes(data[:HEAD_BYTES]))
@@ -414,8 +428,12 @@ def _mapped(path: Path) -> Iterator[Buffer]:
                 pass  # a slice is still referenced (e.g. by an exception's traceback): unmapped when it goes
 
 
-def _byte_findings(handler: FormatHandler, model: ByteModel) -> dict[str, list[str]]:
-    findings = model.findings()
+def _byte_findings(
+    handler: FormatHandler, model: ByteModel, harmless: list[Span] | None = None
+) -> dict[str, list[str]]:
+    """The labels of the model's metadata spans, but for the harmless ones given."""
+    skip = {id(span) for span in harmless or []}
+    findings = list(dict.fromkeys(span.label for span in model.metadata() if id(span) not in skip))
     return {handler.leftover_group: findings} if findings else {}
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from ..allowlist import Allowlist
-from ..bytemodel import Buffer, ByteModel
+from ..bytemodel import Buffer, ByteModel, Span
+from ..kept import accounting
 from ..leftovers import Tag
 from ..pixels import PixelProbe
 from ..policy import ScrubPolicy
@@ -106,6 +107,35 @@ class FormatHandler(ABC):
             if tags is not None:
                 lists.append(tags if isinstance(tags, Allowlist) else tags(policy))
         return Allowlist.union(lists)
+
+    kept_items: ClassVar[Mapping[str, str]] = {}
+    """Sources of kept items (EXIF, XMP, ICC) that the walker labels metadata when they are not in canonical form,
+    with their kind (``exif``, ``xmp``, ``icc``): such an item may still be harmless (:meth:`noncanonical`)."""
+
+    def item_bytes(self, kind: str, spans: list[Span], data: Buffer) -> bytes | None:
+        """What a kept item held in ``spans`` (in file order) says: an EXIF block's TIFF structure, an XMP packet,
+        an ICC profile; None when it cannot be cut out (the item then stays a finding)."""
+        return None
+
+    def noncanonical(self, model: ByteModel, data: Buffer, policy: ScrubPolicy) -> list[Span]:
+        """The metadata spans that are kept items written another way than the engine's but harmless: every field
+        one the policy keeps, every byte accounted for (:mod:`..kept.accounting`). The engine still rewrites them;
+        the audit calls such a file clean, noting it is not in canonical form."""
+        items: dict[str, list[Span]] = {}
+        for span in model.metadata():
+            if self.kept_items.get(self.item_source(span.label)) is not None:
+                items.setdefault(span.label, []).append(span)
+        harmless: list[Span] = []
+        for label, spans in items.items():
+            kind = self.kept_items[self.item_source(label)]
+            payload = self.item_bytes(kind, spans, data)
+            if payload is not None and accounting.harmless(kind, payload, policy):
+                harmless += spans
+        return harmless
+
+    def item_source(self, label: str) -> str:
+        """The source a span label names (what :attr:`kept_items` is keyed by)."""
+        return source_of(label)
 
     def check_decodes(self, path: Path, policy: ScrubPolicy) -> None:  # noqa: B027 - an optional hook
         """Where the byte model cannot tell a corrupt file from a good one without decoding (GIF), decode it;

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from ..allowlist import Allowlist
-from ..bytemodel import Buffer, ByteModel, Kind, claims_to_spans, merge_ranges
+from ..bytemodel import Buffer, ByteModel, Kind, Span, claims_to_spans, merge_ranges
 from ..kept import exif as kept_exif
 from ..kept import icc as kept_icc
 from ..kept import xmp as kept_xmp
@@ -597,6 +597,17 @@ class _HeifBase(FormatHandler):
 
     leftover_group: ClassVar[str] = "HEIF-boxes"
     structure_tags = merged_tags(HEIF_TAGS, MOVIE_TAGS, FILE_TAGS)
+    kept_items: ClassVar[dict[str, str]] = {"item # (Exif)": "exif", "item # (mime)": "xmp"}
+
+    def item_bytes(self, kind: str, spans: list[Span], data: Buffer) -> bytes | None:
+        """An Exif item's TIFF structure (after its offset field), an XMP item's packet."""
+        payload = b"".join(bytes(data[span.start : span.end]) for span in spans)
+        if kind == "xmp":
+            return payload
+        if len(payload) < 4:
+            return None
+        start = 4 + int.from_bytes(payload[:4], "big")
+        return payload[start:] if start <= len(payload) else None
 
     def sources(self, model: ByteModel) -> Iterable[str]:
         """As for every handler, with what a label says after ``": "`` (why a block is not canonical) left out:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..allowlist import Allowlist
-from ..bytemodel import Buffer, ByteModel, Kind
+from ..bytemodel import Buffer, ByteModel, Kind, Span
 from ..kept import exif as kept_exif
 from ..kept import gainmap, iptc
 from ..kept import icc as kept_icc
@@ -34,6 +34,7 @@ from ..policy import ScrubPolicy
 from . import jpeg_app, jpeg_tables, motion_photo, mpf
 from .base import FormatHandler, Tags, source_of
 from .jpeg_image import (
+    ICC_SIG,
     ISO_LABEL,
     MPF_LABEL,
     XMP_LABEL,
@@ -92,6 +93,23 @@ class JpegHandler(FormatHandler):
     leftover_group: ClassVar[str] = "JPEG"
     ranged_audit: ClassVar[bool] = False  # markers / sub-block sizes lie inside the image data
     structure_tags = STRUCTURE_TAGS
+    kept_items: ClassVar[dict[str, str]] = {"APP1 EXIF": "exif", XMP_LABEL: "xmp", "APP2 ICC profile": "icc"}
+
+    def item_source(self, label: str) -> str:
+        return source_of(_SECONDARY.sub("", label))
+
+    def item_bytes(self, kind: str, spans: list[Span], data: Buffer) -> bytes | None:
+        """The EXIF TIFF structure, the XMP packet or the ICC profile (its chunks in sequence order) of the APPn
+        segments ``spans`` (one image's)."""
+        payloads = [bytes(data[span.start + 4 : span.end]) for span in spans]
+        if kind == "exif" and len(payloads) == 1 and payloads[0].startswith(b"Exif\0"):
+            return payloads[0][6:]
+        if kind == "xmp" and len(payloads) == 1 and payloads[0].startswith(XMP_SIG):
+            return payloads[0][len(XMP_SIG) :]
+        if kind == "icc" and all(p.startswith(ICC_SIG) and len(p) > len(ICC_SIG) + 2 for p in payloads):
+            ordered = sorted(payloads, key=lambda p: p[len(ICC_SIG)])
+            return b"".join(p[len(ICC_SIG) + 2 :] for p in ordered)
+        return None
 
     def sources(self, model: ByteModel) -> Iterable[str]:
         """The primary's sources and each secondary image's (its span labels without their ``image N:``)."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from ..allowlist import Allowlist
-from ..bytemodel import Buffer, ByteModel, Kind
+from ..bytemodel import Buffer, ByteModel, Kind, Span
 from ..errors import StructureError
 from ..kept import exif as kept_exif
 from ..kept import icc as kept_icc
@@ -565,6 +565,19 @@ class PngHandler(FormatHandler):
     pillow_formats = frozenset({"PNG"})
     leftover_group: ClassVar[str] = "PNG-chunks"
     structure_tags = STRUCTURE_TAGS
+    kept_items: ClassVar[dict[str, str]] = {"eXIf": "exif", "iTXt XMP": "xmp", "iCCP": "icc"}
+
+    def item_bytes(self, kind: str, spans: list[Span], data: Buffer) -> bytes | None:
+        """The chunk's EXIF structure, XMP packet or inflated ICC profile."""
+        if len(spans) != 1 or spans[0].length < 12:
+            return None
+        payload = bytes(data[spans[0].start + 8 : spans[0].end - 4])
+        if kind == "exif":
+            return payload
+        if kind == "xmp":
+            return _itxt_text(payload)
+        _, _, rest = payload.partition(b"\0")
+        return _inflate_profile(rest[1:]) if rest[:1] == b"\0" else None
 
     @classmethod
     def matches(cls, head: bytes) -> bool:

@@ -360,6 +360,15 @@ class WebpHandler(FormatHandler):
     pillow_formats = frozenset({"WEBP"})
     leftover_group: ClassVar[str] = "RIFF-chunks"
     structure_tags = STRUCTURE_TAGS
+    kept_items: ClassVar[dict[str, str]] = {"EXIF": "exif", "XMP": "xmp", "ICCP": "icc"}
+
+    def item_bytes(self, kind: str, spans: list[Span], data: Buffer) -> bytes | None:
+        """The chunk's payload (an EXIF chunk may start with ``Exif\\0\\0``, as some writers put it)."""
+        if len(spans) != 1 or spans[0].length < 8:
+            return None
+        size = struct.unpack("<I", data[spans[0].start + 4 : spans[0].start + 8])[0]
+        payload = bytes(data[spans[0].start + 8 : spans[0].start + 8 + size])
+        return payload[6:] if kind == "exif" and payload.startswith(b"Exif\0\0") else payload
 
     @classmethod
     def matches(cls, head: bytes) -> bool:

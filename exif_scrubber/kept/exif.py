@@ -331,12 +331,15 @@ def is_content_identifier(value: object) -> bool:
 
 
 def allowlist(policy: ScrubPolicy) -> Allowlist:
-    """What ExifTool reads of a canonical block under ``policy``."""
+    """What ExifTool reads of a kept block under ``policy``: the kept values, and the block structure another
+    writer adds (versions, pixel dimensions) that :mod:`.accounting` counts as harmless (the canonical block has
+    none of those, so an output that shows one is not canonical and fails on its byte model)."""
     ifd0 = ["Orientation", "XResolution", "YResolution", "ResolutionUnit", "YCbCrPositioning"]
     if policy.keep_copyright:
         ifd0 += ["Copyright", "Artist"]
-    kept = Allowlist.of("IFD0", ifd0) | Allowlist.of("ExifIFD", ["ColorSpace", "Gamma"])
-    kept |= Allowlist.of("InteropIFD", ["InteropIndex"])
+    structure = ["ExifVersion", "FlashpixVersion", "ComponentsConfiguration", "ExifImageWidth", "ExifImageHeight"]
+    kept = Allowlist.of("IFD0", ifd0) | Allowlist.of("ExifIFD", ["ColorSpace", "Gamma", *structure])
+    kept |= Allowlist.of("InteropIFD", ["InteropIndex", "InteropVersion"])
     if policy.keep_live_photo_pairing:
         kept |= Allowlist.of("Apple", ["ContentIdentifier"], {"ContentIdentifier": is_content_identifier})
     return kept

@@ -614,3 +614,17 @@ def allowlist(policy: ScrubPolicy) -> Allowlist:
     """What ExifTool reads of a canonical profile (its header and the kept tags; ``ICC-meas``, ``ICC-view``,
     ``ICC-chrm``, ``ICC-clrt`` and ``ICC-meta`` come from tags the reduction drops); nothing with ``strip_icc``."""
     return Allowlist() if policy.strip_icc else _GROUPS
+
+
+REGISTERED_TAGS = frozenset(
+    {
+        b"bfd ", b"A2B0", b"A2B1", b"A2B2", b"A2B3", b"B2A0", b"B2A1", b"B2A2", b"B2A3", b"B2D0", b"B2D1", b"B2D2",
+        b"B2D3", b"D2B0", b"D2B1", b"D2B2", b"D2B3", b"bXYZ", b"bTRC", b"bkpt", b"calt", b"targ", b"chad", b"chrm",
+        b"cicp", b"clro", b"clrt", b"clot", b"ciis", b"cprt", b"crdi", b"desc", b"dmnd", b"dmdd", b"devs", b"gamt",
+        b"kTRC", b"gXYZ", b"gTRC", b"lumi", b"meas", b"meta", b"mmod", b"ncl2", b"ncol", b"resp", b"rig0", b"rig2",
+        b"pre0", b"pre1", b"pre2", b"pseq", b"psid", b"psd0", b"psd1", b"psd2", b"psd3", b"ps2s", b"ps2i", b"rXYZ",
+        b"rTRC", b"scrd", b"scrn", b"tech", b"vued", b"view", b"wtpt", b"dtim", b"vcgt", b"MHC2"
+    }
+)  # fmt: skip
+"""Tag signatures ICC.1 registers (plus the display tags vcgt and MHC2 every OS writes): their contents are colour
+data or the profile's own names. A signature outside this set is a private tag, which can hold anything."""

@@ -66,6 +66,9 @@ MOTION_PROPERTIES = (
 """Google's motion-photo fields (``GCamera``): flags, versions, the still's timestamp in the movie, the offset of
 the movie from the end of the file. Integers only; kept when the movie is kept, offsets rewritten."""
 _INTEGER = re.compile(r"-?\d{1,12}")
+TOOLKITS = re.compile(r"(Image::ExifTool|Adobe XMP Core|XMP Core|XMP toolkit) [0-9][0-9A-Za-z.\-_ ]{0,40}")
+"""The ``x:xmptk`` of the XMP writers whose name is all a toolkit field says (a packet another tool wrote may
+carry it and still be harmless; the engine's canonical packet has none)."""
 MAX_DECIMAL = Decimal(10_000)
 """Kept decimals are at most this in magnitude (gain-map log2 ratios, headrooms and offsets are small numbers)."""
 DECIMAL_PLACES = 6
@@ -409,6 +412,7 @@ def allowlist(policy: ScrubPolicy) -> Allowlist:
         ["DirectoryItemSemantic", "DirectoryItemMime", "DirectoryItemLength", "DirectoryItemPadding"],
     )
     kept |= Allowlist.of("XMP-GCamera", MOTION_PROPERTIES)
+    kept |= Allowlist.of("XMP-x", ["XMPToolkit"], {"XMPToolkit": lambda value: bool(TOOLKITS.fullmatch(str(value)))})
     if policy.keep_copyright:
         for namespace, name, _ in _RIGHTS:
             kept |= Allowlist.of(_GROUPS[namespace], [_tag_name(name)])

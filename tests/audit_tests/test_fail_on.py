@@ -94,7 +94,7 @@ def test_empty_objects_read_the_same_from_s3_and_a_folder(s3: Any, tmp_path: Pat
     row_s3 = next(line for line in out_s3.splitlines() if "empty.jpg" in line)
     row_local = next(line for line in out_local.splitlines() if "empty.jpg" in line)
     assert row_s3.split(",")[5:] == row_local.split(",")[5:]
-    assert ",unsupported,,,,empty file (0 bytes): not an image," in row_s3
+    assert ",unsupported,,,,,empty file (0 bytes): not an image," in row_s3
 
 
 def test_list_groups_and_version() -> None:
