@@ -1,4 +1,4 @@
-"""MP4, MOV, M4V and 3GP/3G2 videos (phones, cameras, Live Photo movies): the byte model and the finish step.
+"""MP4, MOV, M4V and 3GP/3G2 videos (phones, cameras, Live Photo movies): the byte model and the rewrite.
 
 Bytes are: structure (``ftyp``, the ``moov`` boxes :mod:`.movie` reads field by field, ``mdat`` headers), media
 (the samples of the audio and video tracks, found through their sample tables), or metadata: ``udta``/``meta``/
@@ -6,11 +6,11 @@ Bytes are: structure (``ftyp``, the ``moov`` boxes :mod:`.movie` reads field by 
 whole tracks that are not audio or video (GPS and telemetry in ``gpmd``/``camm``/``mebx`` timed metadata,
 timecode, subtitles, chapters) with their samples, and every byte of ``mdat`` no kept track references.
 
-ExifTool's QuickTime writer removes what it knows (``Keys``, ``ItemList``, ``UserData``, XMP, GPS: it rewrites
-the movie header, never the media); the finish step then rebuilds the movie header from ExifTool's output in
-place: dates zeroed, names emptied, dropped tracks and every metadata box gone, and each ``mdat`` compacted to
-the samples the kept tracks reference (copied byte for byte, chunk offsets moved). Only bytes before a kept
-byte are removed, so everything moves towards the start of the file and the rewrite needs no second copy.
+The engine writes the clean movie itself (no ExifTool write; ExifTool reads it afterwards, with ``-ee``): the
+movie header rebuilt from the walker's labels (dates zeroed, names emptied, dropped tracks and every metadata
+box gone) and each ``mdat`` compacted to the samples the kept tracks reference (copied byte for byte, chunk
+offsets moved). Two entry points: a file streamed into a new one (or cleaned in place) with flat memory, for
+videos of gigabytes; and :func:`clean_movie` / :func:`walk_movie` for a movie held in memory.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import bisect
 import mmap
 import os
 import struct
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -27,7 +26,6 @@ from typing import ClassVar
 from ..allowlist import Allowlist
 from ..bytemodel import Buffer, ByteModel, Kind, claims_to_spans, merge_ranges
 from ..kept.exif import is_content_identifier
-from ..leftovers import Tag
 from ..pixels import PixelProbe
 from ..policy import ScrubPolicy
 from .base import FormatHandler, Refusal, merged_tags
@@ -89,7 +87,6 @@ class _MovieHandler(FormatHandler):
     mime_types: ClassVar[frozenset[str]] = VIDEO_MIME_TYPES
     pillow_formats: ClassVar[frozenset[str]] = frozenset()
     leftover_group: ClassVar[str] = "QuickTime-boxes"
-    writer = "exiftool"
     exiftool_read_args: ClassVar[tuple[str, ...]] = ("-ee",)
     """Timed metadata (GPS per frame in ``gpmd``, ``camm``, ``mebx``, subtitle tracks) is read only with -ee."""
     brands: ClassVar[frozenset[bytes]]
@@ -155,33 +152,65 @@ class _MovieHandler(FormatHandler):
     def probe(self, path: Path) -> PixelProbe:
         return probe_video(path)
 
-    def exiftool_args(self, model: ByteModel, tags: Sequence[Tag], policy: ScrubPolicy) -> list[str]:
-        # -m: a minor error (ExifTool's heuristics on an odd but readable box, e.g. a track's ISO-style meta)
-        # must not stop the write; whatever ExifTool leaves is the finish step's, and the output is verified.
-        keep = ["-tagsFromFile", "@", "-Keys:ContentIdentifier"] if policy.keep_live_photo_pairing else []
-        return ["-m", "-all=", *keep]
+    def rewrite(self, model: ByteModel, data: Buffer, policy: ScrubPolicy) -> bytes:
+        """The clean movie in memory (a movie held in memory, e.g. one embedded in a motion photo)."""
+        assert isinstance(model, VideoModel)
+        return _assemble(_plan(model, data), data)
 
-    def targeted_args(self, leftovers: dict[str, list[str]]) -> list[str]:
-        return []  # what ExifTool's writer leaves (dates, names, tracks) is the finish step's
+    def write(self, model: ByteModel, data: Buffer, source: Path, output: Path, policy: ScrubPolicy) -> None:
+        """The clean movie streamed from ``source`` into ``output`` in steps of :data:`COPY_STEP` (flat memory)."""
+        assert isinstance(model, VideoModel)
+        plan = _plan(model, data)
+        with source.open("rb") as src, output.open("wb") as out:
+            _apply(src.fileno(), out.fileno(), plan)
 
-    def finish(self, path: Path, policy: ScrubPolicy) -> None:
-        with path.open("r+b") as handle:
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                view = memoryview(mapped)
-                try:
-                    model = self.walk(view, policy)
-                    plan = None if model.is_clean() else _plan(model, view)
-                finally:
-                    view.release()
-            if plan is None:
-                return
-            if plan.in_place:
-                _apply(handle.fileno(), handle.fileno(), plan)
-                return
-            rebuilt = path.with_name(path.name + ".rebuilt")  # a name of the engine's own, beside its output
-            with rebuilt.open("wb") as out:
-                _apply(handle.fileno(), out.fileno(), plan)
-        rebuilt.replace(path)
+
+def walk_movie(data: Buffer, policy: ScrubPolicy, *, verify: bool = True) -> VideoModel:
+    """The byte model of a movie (MP4, MOV, M4V, 3GP) held in ``data``, whatever its brand. Raises
+    ``StructureError`` (malformed) or :class:`Refusal` (well-formed but not cleanable)."""
+    return _handler_of(data).walk(data, policy, verify=verify)
+
+
+def clean_movie(data: Buffer, policy: ScrubPolicy) -> bytes:
+    """The clean form of the movie held in ``data``: ``ftyp`` canonical, the movie header rebuilt from the walker's
+    labels, each ``mdat`` holding only the kept tracks' samples (moved, never changed). A movie that is already
+    clean comes back byte for byte. Raises ``StructureError`` or :class:`Refusal`."""
+    model = walk_movie(data, policy)
+    return bytes(data) if model.is_clean() else _assemble(_plan(model, data), data)
+
+
+def clean_movie_in_place(path: Path, policy: ScrubPolicy) -> bool:
+    """Clean the movie file at ``path`` in place with flat memory; False when it was clean already. The rebuild only
+    removes bytes, so everything moves towards the start and no second copy is needed; where a piece would have to
+    move towards the end (a box growing), a new file is written beside it and renamed over it."""
+    with path.open("r+b") as handle:
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            view = memoryview(mapped)
+            try:
+                model = walk_movie(view, policy)
+                plan = None if model.is_clean() else _plan(model, view)
+            finally:
+                view.release()
+        if plan is None:
+            return False
+        if plan.in_place:
+            _apply(handle.fileno(), handle.fileno(), plan)
+            return True
+        rebuilt = path.with_name(path.name + ".rebuilt")
+        with rebuilt.open("wb") as out:
+            _apply(handle.fileno(), out.fileno(), plan)
+    rebuilt.replace(path)
+    return True
+
+
+def _handler_of(data: Buffer) -> _MovieHandler:
+    head = bytes(data[:64])
+    for handler in (Mp4Handler, MovHandler, M4vHandler, ThreeGpHandler):
+        if handler.matches(head):
+            return handler()
+    if brands(head) or head[4:8] in _QUICKTIME_ATOMS:
+        return Mp4Handler()  # a movie whose brands are all unknown: the walker labels them
+    raise BoxError("not an ISO base media or QuickTime movie")
 
 
 def _samples(movie: Movie, media: list[tuple[int, int]]) -> list[tuple[int, int, Kind, str]]:
@@ -272,6 +301,15 @@ def _mdat_header(header: int, payload: int) -> bytes:
     if payload + 8 > 0xFFFFFFFF:
         raise Refusal("the clean media data needs a 64-bit size where the input had none")
     return struct.pack(">I4s", payload + 8, b"mdat")
+
+
+def _assemble(plan: _Plan, data: Buffer) -> bytes:
+    """The plan's output in memory."""
+    out = bytearray(plan.size)
+    for new, what in plan.pieces:
+        piece = what if isinstance(what, bytes) else data[what[0] : what[1]]
+        out[new : new + len(piece)] = piece
+    return bytes(out)
 
 
 def _apply(source: int, target: int, plan: _Plan) -> None:

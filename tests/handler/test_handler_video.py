@@ -134,21 +134,21 @@ def _bytes_on_disk(*roots: Path | None) -> int:
 def test_peak_tmp_use_is_the_download_and_one_output(
     harness: Harness, bucket: str, planted: tuple[bytes, dict[str, bytes]], monkeypatch: Any
 ) -> None:
-    """Measured when the most is on disk: ExifTool's output written, before the finish step rewrites it in place.
-    The engine's own folder counts too (in Lambda it is the same /tmp): the download is the engine's to link, never
-    to copy (``owned=True``)."""
+    """Measured when the most is on disk: after the engine has written its clean copy. The engine's own folder
+    counts too (in Lambda it is the same /tmp): the download is the engine's to link, never to copy
+    (``owned=True``)."""
     data, _ = planted
     put(harness.s3, bucket, "peak.mov", data)
     peaks: list[int] = []
-    original_finish = MovHandler.finish
+    original_write = MovHandler.write
     folders = (harness.processor.config.work_dir, harness.processor.scrubber.work_dir)
 
-    def measured(self: MovHandler, path: Path, policy: Any) -> None:
+    def measured(self: MovHandler, model: Any, view: Any, source: Path, output: Path, policy: Any) -> None:
         peaks.append(_bytes_on_disk(*folders))
-        original_finish(self, path, policy)
+        original_write(self, model, view, source, output, policy)
         peaks.append(_bytes_on_disk(*folders))
 
-    monkeypatch.setattr(MovHandler, "finish", measured)
+    monkeypatch.setattr(MovHandler, "write", measured)
 
     result = harness.process(bucket, "peak.mov")
 
