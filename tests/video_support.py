@@ -146,6 +146,13 @@ def _shift_offsets(data: bytearray, start: int, end: int, at: int, delta: int) -
                     data[pos : pos + width] = (offset + delta).to_bytes(width, "big")
 
 
+def with_compressed_header(path: Path) -> Path:
+    """The movie with a ``cmov`` (QuickTime's zlib-compressed movie header) inside ``moov``: not supported."""
+    cmov = box(b"cmov", box(b"dcom", b"zlib") + box(b"cmvd", struct.pack(">I", 8) + bytes(8)))
+    path.write_bytes(insert_into(path.read_bytes(), [b"moov"], cmov))
+    return path
+
+
 def moov_last(data: bytes) -> bool:
     boxes = list(iter_boxes(data, 0, len(data)))
     return boxes[-1].type == b"moov"

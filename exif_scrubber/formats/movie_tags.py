@@ -86,6 +86,11 @@ MOVIE_TAGS: dict[str, Allowlist] = {
     "stsz": _track("SampleSizes"),
     "stco": _track("ChunkOffset"),
     "co64": _track("ChunkOffset64"),
+    "cslg": _track("CompositionToDecodeTimelineMapping"),
+    "dref": _track("Unknown_alis"),
+    "tapt clef": _track("CleanApertureDimensions"),
+    "tapt prof": _track("ProductionApertureDimensions"),
+    "tapt enof": _track("EncodedPixelsDimensions"),
     "sgpd": _track("SampleGroupDescription"),
     "sbgp": _track("SampleToGroup"),
     "sdtp": _track("IdependentAndDisposableSamples"),
@@ -125,6 +130,14 @@ MOVIE_TAGS: dict[str, Allowlist] = {
     "auxi": _track("Unknown_auxi"),
     "mp4a": _track("Unknown_mp4a"),
     "tref auxl": _track("Unknown_auxl"),
+    "mvex": _movie("Unknown_mvex"),
+    "moof": _movie("Unknown_moof"),
+    "mfhd": _movie("MovieFragmentSequence"),
+    "traf": _movie("Unknown_traf"),
+    "tfhd": _movie("Unknown_tfhd"),
+    "tfdt": _movie("Unknown_tfdt"),
+    "trun": _movie("Unknown_trun"),
+    "sidx": _movie("Unknown_sidx"),
 }
 """Kept boxes of a movie header, by the label the movie walker gives them."""
 VISUAL_ENTRY = _track(

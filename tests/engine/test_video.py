@@ -12,7 +12,7 @@ import pytest
 from exif_scrubber import Scrubber
 from exif_scrubber.bytemodel import Kind
 from exif_scrubber.formats import sniff
-from exif_scrubber.formats.mp4 import _in_place
+from exif_scrubber.formats.movie_write import in_place as _in_place
 from exif_scrubber.leftovers import find_leftovers, parse_exiftool_json
 from exif_scrubber.policy import ScrubPolicy
 from exif_scrubber.report import Outcome
@@ -26,6 +26,7 @@ from tests.video_support import (
     remux,
     sample_hashes,
     stream_summary,
+    with_compressed_header,
 )
 
 INDEPENDENT_READ = ["-j", "-G3:1", "-a", "-u", "-ee", "-n", "-api", "LargeFileSupport=1", "-all:all", "--System:all"]
@@ -153,16 +154,14 @@ def test_a_changed_rotation_changes_the_proof(scrubber: Scrubber, tmp_path: Path
     assert handler.walk(bytes(data), ScrubPolicy()).proof_hash(bytes(data)) != proof
 
 
-def test_fragmented_movie_is_refused_with_the_reason(scrubber: Scrubber, tmp_path: Path) -> None:
-    staged = encode_movie(tmp_path / "staged.mp4", "mp4")
-    source = tmp_path / "in.mp4"
-    remux(staged, source, {"movflags": "frag_keyframe+empty_moov"})
-    report = scrubber.scrub_file(source, tmp_path / "out.mp4")
+def test_compressed_movie_header_is_refused_with_the_reason(scrubber: Scrubber, tmp_path: Path) -> None:
+    source = with_compressed_header(encode_movie(tmp_path / "in.mov", "mov"))
+    report = scrubber.scrub_file(source, tmp_path / "out.mov")
     assert report.outcome is Outcome.FAILED
-    assert "fragmented movie" in str(report.reason)
-    assert not (tmp_path / "out.mp4").exists()
+    assert report.reason == "compressed movie header (cmov): not supported"
+    assert not (tmp_path / "out.mov").exists()
     scan = scrubber.scan(source)
-    assert not scan.clean and "fragmented" in str(scan.error)
+    assert not scan.clean and "compressed movie header" in str(scan.error)
 
 
 def test_truncated_movie_is_refused(scrubber: Scrubber, tmp_path: Path) -> None:
