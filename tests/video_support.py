@@ -392,3 +392,87 @@ def live_photo_still(path: Path, content_identifier: bytes, plants: Plants | Non
     exif.get_ifd(0x8769)[0x927C] = apple_makernote(content_identifier)
     Image.new("RGB", (64, 48), (10, 200, 30)).save(path, exif=exif.tobytes())
     return path
+
+
+# ---------------------------------------------------------------------- hostile movies (issue 18)
+
+
+def table_movie(
+    path: Path,
+    *,
+    sizes: list[int] | int,
+    count: int,
+    offsets: list[int],
+    runs: list[tuple[int, int]],
+    payload: int,
+    tracks: int = 1,
+    config: bytes = b"",
+    sample: bytes = b"",
+) -> Path:
+    """A movie built from its sample tables alone: ``tracks`` video tracks sharing one ``mdat`` of ``payload``
+    bytes (its body starts at byte 36), each with ``offsets`` (relative to the ``mdat`` body), the ``stsc`` ``runs``
+    (first chunk, samples per chunk) and ``sizes`` (a list, or one size for all ``count`` samples). The tables are
+    packed with ``array`` so that millions of entries take seconds. The samples are zero bytes, or ``sample`` at each
+    chunk's offset (with ``config``, the ``avcC`` it decodes with, the movie plays)."""
+    import sys
+    from array import array
+
+    def packed(code: str, values: Any) -> bytes:
+        table = array(code, values)
+        if sys.byteorder == "little":
+            table.byteswap()
+        return table.tobytes()
+
+    ftyp = box(b"ftyp", b"isom" + bytes(4) + b"isom")
+    body = len(ftyp) + 16
+    entry = box(
+        b"avc1", bytes(6) + b"\0\x01" + bytes(16) + struct.pack(">HH", 64, 48) + bytes(46) + b"\0\x18\xff\xff" + config
+    )
+    if isinstance(sizes, int):
+        stsz = full(b"stsz", 0, 0, struct.pack(">II", sizes, count))
+    else:
+        stsz = full(b"stsz", 0, 0, struct.pack(">II", 0, count) + packed("I", sizes))
+    stbl = box(
+        b"stbl",
+        full(b"stsd", 0, 0, struct.pack(">I", 1) + entry)
+        + full(b"stts", 0, 0, struct.pack(">III", 1, count, 1))
+        + full(b"stsc", 0, 0, struct.pack(">I", len(runs)) + b"".join(struct.pack(">III", f, n, 1) for f, n in runs))
+        + stsz
+        + full(b"stco", 0, 0, struct.pack(">I", len(offsets)) + packed("I", (body + o for o in offsets))),
+    )
+    traks = b""
+    for number in range(1, tracks + 1):
+        fields = struct.pack(">IIIII8xhhhh", 0, 0, number, 0, count, 0, 0, 0, 0)
+        tkhd = full(b"tkhd", 0, 3, fields + IDENTITY + bytes(8))
+        mdhd = full(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, 1000, count, 0x55C4, 0))
+        hdlr = full(b"hdlr", 0, 0, bytes(4) + b"vide" + bytes(12) + b"\0")
+        dinf = box(b"dinf", full(b"dref", 0, 0, struct.pack(">I", 1) + full(b"url ", 0, 1, b"")))
+        minf = box(b"minf", full(b"vmhd", 0, 1, bytes(8)) + dinf + stbl)
+        traks += box(b"trak", tkhd + box(b"mdia", mdhd + hdlr + minf))
+    header = struct.pack(">IIIIIH10x", 0, 0, 1000, count, 0x10000, 0x100) + IDENTITY + bytes(24)
+    mvhd = full(b"mvhd", 0, 0, header + struct.pack(">I", tracks + 1))
+    with path.open("wb") as out:
+        out.write(ftyp + struct.pack(">I4sQ", 1, b"mdat", 16 + payload))
+        if sample:
+            spacing = offsets[1] - offsets[0] if len(offsets) > 1 else len(sample)
+            out.write((sample + bytes(spacing - len(sample))) * len(offsets))
+        out.truncate(body + payload)
+        out.seek(body + payload)
+        out.write(box(b"moov", mvhd + traks))
+    return path
+
+
+def intra_frame(size: tuple[int, int] = (64, 48)) -> tuple[bytes, bytes]:
+    """One H.264 intra frame (a sample that decodes on its own) and the ``avcC`` box it decodes with."""
+    import io
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as out:
+        video: Any = out.add_stream("libx264", rate=25, options={"g": "1", "preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
+        frame = av.VideoFrame(size[0], size[1], "yuv420p")
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        packets = [bytes(p) for p in video.encode(frame)] + [bytes(p) for p in video.encode()]
+        config = bytes(video.codec_context.extradata)
+    return packets[0], box(b"avcC", config)

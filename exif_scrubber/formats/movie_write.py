@@ -13,9 +13,10 @@ from __future__ import annotations
 import bisect
 import os
 import struct
+from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..bytemodel import Buffer, merge_ranges
 from .isobmff import Box, BoxError
@@ -72,8 +73,8 @@ class _Layout:
     """Where the kept blocks of samples and the kept top-level boxes go."""
 
     blocks: list[tuple[int, int]]
-    firsts: list[int]
-    new_starts: list[int]
+    firsts: array[int]
+    new_starts: array[int]
     order: list[tuple[int, bytes | tuple[int, int] | int]]
     """(new offset, what): bytes, a range of the input, or the offset of a box written once positions are known."""
     tops: list[tuple[int, int]]
@@ -95,24 +96,24 @@ class _Layout:
 def _plan(walked: Walked, data: Buffer, wide: bool | None) -> Plan:
     moov_size = len(rebuild_moov(data, walked.moov, walked.movie, lambda offset: 0, wide))
     layout = _lay_out(walked, len(data), moov_size)
-    pieces: list[tuple[int, bytes | tuple[int, int]]] = []
-    for new, what in layout.order:
+    pieces: list[Any] = layout.order  # the boxes written once positions are known replace their offsets, in place
+    for index, (new, what) in enumerate(layout.order):
         if not isinstance(what, int):
-            pieces.append((new, what))
-        elif what == walked.moov.start:
+            continue
+        if what == walked.moov.start:
             rebuilt = rebuild_moov(data, walked.moov, walked.movie, layout.moved, wide)
             if len(rebuilt) != moov_size:
                 raise BoxError("internal: the movie header's size depends on its chunk offsets")
-            pieces.append((new, rebuilt))
         else:
-            pieces.append((new, walked.rebuilt[what].write(layout.moved, new, layout.top_moved)))
+            rebuilt = walked.rebuilt[what].write(layout.moved, new, layout.top_moved)
+        pieces[index] = (new, rebuilt)
     return Plan(pieces, layout.size, in_place(pieces))
 
 
 def _lay_out(walked: Walked, size: int, moov_size: int) -> _Layout:
     blocks = merge_ranges(walked.kept())
-    firsts = [start for start, _ in blocks]
-    layout = _Layout(blocks, firsts, [0] * len(blocks), [], [], 0)
+    firsts = array("Q", (start for start, _ in blocks))
+    layout = _Layout(blocks, firsts, array("Q", bytes(8 * len(blocks))), [], [], 0)
     order, position = layout.order, 0
     for top in walked.boxes:
         start = position
@@ -181,14 +182,43 @@ def assemble(plan: Plan, data: Buffer) -> bytes:
 
 
 def apply(source: int, target: int, plan: Plan) -> None:
-    """Write the plan front to back, in steps of :data:`COPY_STEP` (``target`` may be ``source``: in place)."""
+    """Write the plan front to back (``target`` may be ``source``: in place). Large ranges move in steps of
+    :data:`COPY_STEP`; runs of small ranges that follow each other in the output are read in one window and written
+    in one call (a movie of a million small chunks: two system calls per window, not per chunk)."""
+    batch: list[tuple[int, int, int]] = []
     for new, what in plan.pieces:
         if isinstance(what, bytes):
+            _flush(source, target, batch)
             os.pwrite(target, what, new)
             continue
         start, end = what
-        for pos in range(start, end, COPY_STEP):
-            chunk = os.pread(source, min(COPY_STEP, end - pos), pos)
-            if source != target or new + pos - start != pos:
-                os.pwrite(target, chunk, new + pos - start)
+        if end - start >= COPY_STEP:
+            _flush(source, target, batch)
+            _copy(source, target, new, start, end)
+            continue
+        if batch and not (
+            new == batch[-1][0] + batch[-1][2] - batch[-1][1]
+            and batch[-1][2] <= start < end
+            and end - batch[0][1] <= COPY_STEP
+        ):
+            _flush(source, target, batch)
+        batch.append((new, start, end))
+    _flush(source, target, batch)
     os.ftruncate(target, plan.size)
+
+
+def _flush(source: int, target: int, batch: list[tuple[int, int, int]]) -> None:
+    """Read the window the small ranges of ``batch`` lie in, once, and write them where they go, at once."""
+    if not batch:
+        return
+    first = batch[0][1]
+    window = os.pread(source, batch[-1][2] - first, first)
+    os.pwrite(target, b"".join(window[s - first : e - first] for _, s, e in batch), batch[0][0])
+    batch.clear()
+
+
+def _copy(source: int, target: int, new: int, start: int, end: int) -> None:
+    for pos in range(start, end, COPY_STEP):
+        chunk = os.pread(source, min(COPY_STEP, end - pos), pos)
+        if source != target or new + pos - start != pos:
+            os.pwrite(target, chunk, new + pos - start)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..allowlist import Allowlist
-from ..bytemodel import Buffer, ByteModel, Kind, claims_to_spans
+from ..bytemodel import Buffer, ByteModel, Kind, Ranges, claims_to_spans
 from ..kept.exif import is_content_identifier
 from ..pixels import PixelProbe
 from ..policy import ScrubPolicy
@@ -41,6 +41,8 @@ from .video_probe import probe_video
 KEPT_HANDLERS = (b"vide", b"soun")
 """Tracks kept: video and audio. Every other track (timed metadata, timecode, text, hints) is dropped."""
 _EXIFTOOL_HASHED = (b"vide", b"soun")
+_EXIFTOOL_RANGES = 100_000
+"""The ranges of ExifTool's ImageDataHash are listed (for the tests that compare it) up to this many chunks."""
 _QUICKTIME_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
 """Top-level atoms an old QuickTime movie without ``ftyp`` may start with."""
 _MOV_BRANDS = frozenset({b"qt  "})
@@ -202,12 +204,13 @@ def _proof(model: VideoModel, movie: Movie, fragments: Fragments | None) -> None
     model.proof = [b"movie", *movie.decoding]
     for track in movie.tracks:
         model.proof += [f"track {track.track_id} {_4cc(track.handler)}".encode(), *track.decoding]
-        model.proof += [(start, start + length) for start, length in track.chunks]
+        model.proof.append(Ranges(track.chunks.ranges))
     if fragments is not None:
         model.proof += fragments.proof
-    model.exiftool_ranges = [
-        (s, s + n) for track in movie.tracks if track.handler in _EXIFTOOL_HASHED for s, n in track.chunks if n
-    ]
+    if sum(len(track.chunks) for track in movie.tracks) <= _EXIFTOOL_RANGES:
+        model.exiftool_ranges = [
+            (s, s + n) for track in movie.tracks if track.handler in _EXIFTOOL_HASHED for s, n in track.chunks if n
+        ]
     visual = [track for track in movie.tracks if track.handler in VISUAL_HANDLERS]
     model.frames = 0
     if visual:
