@@ -94,7 +94,7 @@ def encode_movie(
 
 def _child_start(data: bytes, parent: Any) -> int:
     """Where a box's children start (after any fields of its own)."""
-    if parent.type == b"stsd":
+    if parent.type in (b"stsd", b"dref"):
         return parent.body + 8
     if parent.type == b"meta":
         return parent.body + 4
@@ -132,6 +132,28 @@ def insert_into(data: bytes, path: list[bytes | tuple[bytes, int]], payload: byt
     return bytes(out)
 
 
+def replace_in(data: bytes, path: list[bytes | tuple[bytes, int]], payload: bytes) -> bytes:
+    """The last box of ``path`` with ``payload`` as its contents; the boxes around it and the chunk offsets past it
+    move with the bytes."""
+    chain = find_path(data, path)
+    target = chain[-1]
+    delta = len(payload) - (target.end - target.body)
+    out = bytearray(data[: target.body] + payload + data[target.end :])
+    for found in chain:
+        size = struct.unpack(">I", out[found.start : found.start + 4])[0]
+        out[found.start : found.start + 4] = struct.pack(">I", size + delta)
+    _shift_offsets(out, 0, len(out), target.end, delta)
+    return bytes(out)
+
+
+def overwrite(data: bytes, path: list[bytes | tuple[bytes, int]], at: int, value: bytes) -> bytes:
+    """``value`` written over the bytes at ``at`` of the payload of the last box of ``path``."""
+    target = find_path(data, path)[-1]
+    pos = target.body + at
+    assert pos + len(value) <= target.end, "the value does not fit in the box"
+    return data[:pos] + value + data[pos + len(value) :]
+
+
 def _shift_offsets(data: bytearray, start: int, end: int, at: int, delta: int) -> None:
     for found in iter_boxes(data, start, end, last_to_end=start == 0):
         if found.type in (b"moov", b"trak", b"mdia", b"minf", b"stbl"):
@@ -164,13 +186,14 @@ def _trak(track_id: int, handler: bytes, entry: bytes, sizes: list[int], offset:
     mdhd = full(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, 1000, duration, 0x55C4, 0))
     hdlr = full(b"hdlr", 0, 0, bytes(4) + handler + bytes(12) + b"\0")
     dinf = box(b"dinf", full(b"dref", 0, 0, struct.pack(">I", 1) + full(b"url ", 0, 1, b"")))
+    chunks = 1 if sizes else 0  # (no samples: the tables of a fragmented movie's track, empty)
     stbl = box(
         b"stbl",
         full(b"stsd", 0, 0, struct.pack(">I", 1) + entry)
-        + full(b"stts", 0, 0, struct.pack(">III", 1, len(sizes), duration // max(1, len(sizes))))
-        + full(b"stsc", 0, 0, struct.pack(">IIII", 1, 1, len(sizes), 1))
+        + full(b"stts", 0, 0, struct.pack(">I", chunks) + struct.pack(">II", len(sizes), duration // 12) * chunks)
+        + full(b"stsc", 0, 0, struct.pack(">I", chunks) + struct.pack(">III", 1, len(sizes), 1) * chunks)
         + full(b"stsz", 0, 0, struct.pack(f">II{len(sizes)}I", 0, len(sizes), *sizes))
-        + full(b"stco", 0, 0, struct.pack(">II", 1, offset)),
+        + full(b"stco", 0, 0, struct.pack(">I", chunks) + struct.pack(">I", offset) * chunks),
     )
     minf = box(b"minf", full(b"nmhd", 0, 0, b"") + dinf + stbl)
     return box(b"trak", tkhd + box(b"mdia", mdhd + hdlr + minf))
@@ -476,3 +499,62 @@ def intra_frame(size: tuple[int, int] = (64, 48)) -> tuple[bytes, bytes]:
         packets = [bytes(p) for p in video.encode(frame)] + [bytes(p) for p in video.encode()]
         config = bytes(video.codec_context.extradata)
     return packets[0], box(b"avcC", config)
+
+
+# ---------------------------------------------------------------------- fragmented movies
+
+
+def fragmented_movie(path: Path, plants: Plants | None = None, *, frames: int = 40) -> Path:
+    """A fragmented MP4 (FFmpeg: a fragment per key frame, offsets relative to each fragment); with ``plants``, a
+    GoPro GPMF track (GPS) whose samples are in the fragments: one beside the audio and video of the first fragment
+    (the fragment shrinks when it goes, so every data offset in it moves), one in a fragment of its own at the end,
+    and a box of its own in the first track fragment."""
+    staged = encode_movie(path.with_name("staged-" + path.name), "mp4", frames=frames, keyframe_every=5)
+    remux(staged, path, {"movflags": "frag_keyframe+empty_moov+default_base_moof"})
+    if plants is None:
+        return path
+    data = bytearray(path.read_bytes())
+    top = list(iter_boxes(data, 0, len(data)))
+    data = bytearray(b"".join(bytes(data[b.start : b.end]) for b in top if b.type != b"mfra"))
+    entry = box(b"gpmd", bytes(6) + struct.pack(">H", 1) + bytes(4))
+    trak = _trak(10, b"meta", entry, [], 0, 1000)
+    trex = full(b"trex", 0, 0, struct.pack(">5I", 10, 1, 1000, 0, 0))
+    data = bytearray(insert_into(bytes(data), [b"moov", b"mvex"], trex))
+    data = bytearray(insert_into(bytes(data), [b"moov"], trak))
+    first = next(b for b in iter_boxes(data, 0, len(data)) if b.type == b"moof")
+    mdat = next(b for b in iter_boxes(data, first.end, len(data)) if b.type == b"mdat")
+    sample = gpmf_sample(plants.token("gpmd samples in the first fragment"))
+    unknown = box(b"zzzz", plants.token("box in a track fragment"))
+    traf = box(b"traf", _gpmd_fragment(0) + unknown)
+    growth = len(traf)
+    at = mdat.end + growth - first.start  # where the sample lands, relative to the grown fragment
+    traf = box(b"traf", _gpmd_fragment(at, len(sample)) + unknown)
+    _shift_trun_offsets(data, first, growth)
+    out = data[: first.end] + traf + data[first.end : mdat.end] + sample + data[mdat.end :]
+    struct.pack_into(">I", out, first.start, first.end - first.start + growth)
+    struct.pack_into(">I", out, mdat.start + growth, mdat.end - mdat.start + len(sample))
+    last = gpmf_sample(plants.token("gpmd samples in a fragment of their own"))
+    moof = box(b"moof", full(b"mfhd", 0, 0, struct.pack(">I", 999)) + box(b"traf", _gpmd_fragment(0, len(last))))
+    moof = box(
+        b"moof", full(b"mfhd", 0, 0, struct.pack(">I", 999)) + box(b"traf", _gpmd_fragment(len(moof) + 8, len(last)))
+    )
+    out += moof + box(b"mdat", last) + box(b"emsg", plants.token("event message"))
+    path.write_bytes(bytes(out))
+    return path
+
+
+def _gpmd_fragment(offset: int, size: int = 0) -> bytes:
+    """tfhd (track 10, relative to its fragment) and a one-sample trun at ``offset``."""
+    tfhd = full(b"tfhd", 0, 0x020000, struct.pack(">I", 10))
+    return tfhd + full(b"trun", 0, 0x201, struct.pack(">IiI", 1, offset, size))
+
+
+def _shift_trun_offsets(data: bytearray, moof: Any, delta: int) -> None:
+    """Move the data offsets of every run of a fragment by ``delta`` (it grows before its data)."""
+    for traf in iter_boxes(data, moof.body, moof.end):
+        if traf.type != b"traf":
+            continue
+        for run in iter_boxes(data, traf.body, traf.end):
+            if run.type == b"trun" and data[run.body + 3] & 1:
+                (offset,) = struct.unpack_from(">i", data, run.body + 8)
+                struct.pack_into(">i", data, run.body + 8, offset + delta)

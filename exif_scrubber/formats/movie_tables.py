@@ -116,9 +116,11 @@ def chunks_of(data: Buffer, tables: Tables, limit: int) -> tuple[Chunks, int]:
     sizes_box = boxes.get(b"stsz") or boxes.get(b"stz2")
     if offsets_box is None or b"stsc" not in boxes or sizes_box is None:
         raise BoxError("a sample table lacks chunk offsets, samples per chunk or sample sizes")
+    _, _, pos = full_box(data, offsets_box)
+    declared = uint(data, pos, 4, offsets_box.end)
+    if declared > limit:
+        raise Refusal(f"too many chunks for the movie's size ({declared} > {limit}): budget")
     offsets = chunk_offsets(data, offsets_box)
-    if len(offsets) > limit:
-        raise Refusal(f"too many chunks for the movie's size ({len(offsets)} > {limit}): budget")
     runs = _runs(data, boxes[b"stsc"], len(offsets))
     uniform, sizes, count = _sizes(data, sizes_box)
     lengths = array("Q")

@@ -31,6 +31,20 @@ def _movie(*names: str, **checks: Any) -> Allowlist:
     return Allowlist.of("QuickTime", names, checks)
 
 
+CONFIGS = ("dOps", "dac3", "dec3", "dac4", "alac", "dfLa", "mhaC", "dmlp", "ddts", "udts", "chnl", "srat", "pcmC",
+           "damr", "devc", "dqcp", "d263", "vpcC", "vvcC", "lhvC", "glbl", "uncC", "cmpd")  # fmt: skip
+"""Decoder configurations kept as they are, which ExifTool shows (with ``-u``) as unknown binary data."""
+
+
+_NOT_CANONICAL = (" dates", " name", " fields", " trailing bytes", " box header")
+"""How the movie walker labels a kept box whose input is not in canonical form (``mvhd dates``, ``hdlr name``): the
+box is a finding already, and ExifTool's names for it are those of the box (its dates, its name still checked)."""
+
+
+def _with_findings(table: dict[str, Allowlist]) -> dict[str, Allowlist]:
+    return {**table, **{label + suffix: tags for label, tags in table.items() for suffix in _NOT_CANONICAL}}
+
+
 MOVIE_TAGS: dict[str, Allowlist] = {
     "mvhd": _movie(
         "MovieHeaderVersion",
@@ -112,8 +126,31 @@ MOVIE_TAGS: dict[str, Allowlist] = {
     "clap": _track("CleanAperture"),
     "btrt": _track("BufferSize", "MaxBitrate", "AverageBitrate", "Unknown_btrt"),
     "fiel": _track("VideoFieldOrder"),
-    "clli": _track("MaxContentLightLevel", "MaxPicAverageLightLevel", "ContentLightLevel"),
-    "mdcv": _track("MasteringDisplayColorVolume"),
+    "clli": _track("MaxContentLightLevel", "MaxPicAverageLightLevel", "ContentLightLevel", "Unknown_clli"),
+    "mdcv": _track("MasteringDisplayColorVolume", "Unknown_mdcv"),
+    "amve": _track("Unknown_amve"),
+    "dvcC": _track("Unknown_dvcC"),
+    "dvvC": _track("Unknown_dvvC"),
+    "dvwC": _track("Unknown_dvwC"),
+    "gama": _track("Gamma"),
+    "hfov": _track("Unknown_hfov"),
+    "st3d": _track("Stereoscopic3D"),
+    "svhd": _track("MetadataSource", MetadataSource=_empty),
+    "prhd": _track("PoseYawDegrees", "PosePitchDegrees", "PoseRollDegrees"),
+    "equi": _track("ProjectionBoundsTop", "ProjectionBoundsBottom", "ProjectionBoundsLeft", "ProjectionBoundsRight"),
+    "cbmp": _track("Layout", "Padding"),
+    "mshp": _track("Unknown_mshp"),
+    "vexu": _track("Unknown_vexu"),
+    "SA3D": _track(
+        "SpatialAudioVersion",
+        "AmbisonicType",
+        "AmbisonicOrder",
+        "AmbisonicChannelOrdering",
+        "AmbisonicNormalization",
+        "AmbisonicChannels",
+        "AmbisonicChannelMap",
+    ),
+    **{name: _track(f"Unknown_{name}") for name in CONFIGS},
     "av1C": _track(
         "Unknown_av1C",
         "AV1ConfigurationVersion",
@@ -139,6 +176,7 @@ MOVIE_TAGS: dict[str, Allowlist] = {
     "trun": _movie("Unknown_trun"),
     "sidx": _movie("Unknown_sidx"),
 }
+MOVIE_TAGS = _with_findings(MOVIE_TAGS)
 """Kept boxes of a movie header, by the label the movie walker gives them."""
 VISUAL_ENTRY = _track(
     "CompressorID",
@@ -157,6 +195,8 @@ AUDIO_ENTRY = _track("AudioFormat", "AudioChannels", "AudioBitsPerSample", "Audi
 """An audio sample description (``mp4a``, ``sowt`` ...)."""
 FILE_TAGS: dict[str, Allowlist] = {
     "ftyp": _movie("MajorBrand", "MinorVersion", "CompatibleBrands"),
+    "ftyp brands": _movie("MajorBrand", "MinorVersion", "CompatibleBrands"),
+    "ftyp minor version": _movie("MajorBrand", "MinorVersion", "CompatibleBrands"),
     "mdat header": _movie("MediaData", "MediaDataOffset", "MediaDataSize"),
 }
 """The top-level boxes of an ISO base media file the walkers keep (a movie's and a HEIF file's)."""
