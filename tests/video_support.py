@@ -558,3 +558,27 @@ def _shift_trun_offsets(data: bytearray, moof: Any, delta: int) -> None:
             if run.type == b"trun" and data[run.body + 3] & 1:
                 (offset,) = struct.unpack_from(">i", data, run.body + 8)
                 struct.pack_into(">i", data, run.body + 8, offset + delta)
+
+
+def pcm_movie(path: Path, codec: str) -> Path:
+    """A QuickTime movie with H.264 video and uncompressed stereo sound (``sowt``, ``twos``, ``in24`` ...), which
+    FFmpeg stores sample by sample (one ``stts`` entry of duration 1) and reads chunk by chunk."""
+    with av.open(str(path), "w", format="mov") as out:
+        video: Any = out.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound: Any = out.add_stream(codec, rate=8000, layout="stereo")
+        for index in range(10):
+            frame = av.VideoFrame(64, 48, "yuv420p")
+            frame.pts = index
+            for plane in frame.planes:
+                plane.update(bytes([index * 20 % 256]) * plane.buffer_size)
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+        for index in range(8):
+            chunk = av.AudioFrame(format=sound.codec_context.format.name, layout="stereo", samples=1000)
+            chunk.sample_rate, chunk.pts = 8000, index * 1000
+            for plane in chunk.planes:
+                plane.update(bytes((j * 7 + index) % 256 for j in range(plane.buffer_size)))
+            out.mux(sound.encode(chunk))
+        out.mux(sound.encode())
+    return path

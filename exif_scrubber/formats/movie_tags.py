@@ -113,6 +113,8 @@ MOVIE_TAGS: dict[str, Allowlist] = {
     "hvcC": _track("HEVCConfiguration", "Unknown_hvcC"),
     "esds": _track("Unknown_esds"),
     "wave": _track("Unknown_esds", "Unknown_frma", "Unknown_mp4a", "Unknown_enda"),
+    "enda": _track("Endianness", "Unknown_enda"),
+    "frma": _track("Unknown_frma"),
     "chan": _track("LayoutFlags", "AudioChannelLayout", "AudioChannelTypes", "NumberOfDescriptions"),
     "colr": _track(
         "ColorProfiles",
