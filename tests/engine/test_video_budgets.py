@@ -17,7 +17,7 @@ from exif_scrubber import Outcome, Scrubber
 from exif_scrubber.errors import StructureError
 from exif_scrubber.formats import movie as movie_module
 from exif_scrubber.formats.base import Refusal
-from exif_scrubber.formats.isobmff import box, full
+from exif_scrubber.formats.isobmff import box
 from exif_scrubber.formats.movie_tables import MAX_CHUNKS
 from exif_scrubber.formats.mp4 import walk_movie
 from exif_scrubber.policy import ScrubPolicy

@@ -17,9 +17,9 @@ from typing import Any
 
 import av
 import pytest
+from exif_scrubber.audit.fetch import LocalFile, fetch
 
 from exif_scrubber import Outcome, Scrubber
-from exif_scrubber.audit.fetch import LocalFile, fetch
 from exif_scrubber.report import ScrubReport
 from tests.oracle import exiftool_read, personal_data, view_movie
 
