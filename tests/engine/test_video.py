@@ -312,3 +312,25 @@ def test_an_encrypted_track_is_refused(scrubber: Scrubber, tmp_path: Path) -> No
     report = scrubber.scrub_file(source, tmp_path / "out.mp4")
     assert report.outcome is Outcome.FAILED
     assert report.reason == "track 1 is encrypted (encv): not supported"
+
+
+def test_the_three_entry_points_write_the_same_clean_movie(scrubber: Scrubber, tmp_path: Path) -> None:
+    """The engine's streamed write, ``clean_movie`` on bytes held in memory (motion photos) and
+    ``clean_movie_in_place`` on a file give the same bytes, and a clean movie comes back unchanged."""
+    from exif_scrubber.formats.mp4 import clean_movie, clean_movie_in_place, walk_movie
+
+    source, plants = planted_movie(scrubber.pool, tmp_path / "in.mov", "mov")
+    data = source.read_bytes()
+    streamed = tmp_path / "out.mov"
+    assert scrubber.scrub_file(source, streamed).outcome is Outcome.CLEANED
+    in_memory = clean_movie(data, ScrubPolicy())
+    in_place = tmp_path / "in-place.mov"
+    in_place.write_bytes(data)
+    assert clean_movie_in_place(in_place, ScrubPolicy()) is True
+
+    assert in_memory == streamed.read_bytes() == in_place.read_bytes()
+    assert [place for place, token in plants.tokens.items() if token in in_memory] == []
+    assert walk_movie(in_memory, ScrubPolicy()).is_clean()
+    assert clean_movie(in_memory, ScrubPolicy()) == in_memory
+    assert clean_movie_in_place(in_place, ScrubPolicy()) is False
+    assert sample_hashes(in_place) == sample_hashes(source)
