@@ -483,15 +483,15 @@ class _Walk:
         return node
 
     def entry_children(self, entry: Box, start: int, schema: Schema, depth: int) -> tuple[list[Node], bytes]:
-        """The child boxes of a sample description, and QuickTime's 32-bit zero terminator after them if any."""
-        end, tail = entry.end, b""
-        if end - start >= 4 and bytes(self.data[end - 4 : end]) == TERMINATOR:
-            try:
-                list(iter_boxes(self.data, start, end - 4))
-                end, tail = end - 4, TERMINATOR
-                self.claim(end, entry.end, Kind.STRUCTURE, "sample description terminator")
-            except BoxError:
-                pass
+        """The child boxes of a sample description, and QuickTime's 32-bit zero terminator after them if any (kept);
+        fewer than 8 other bytes after the last box are padding readers skip (dropped)."""
+        end, tail = _boxes_end(self.data, start, entry.end), b""
+        rest = bytes(self.data[end : entry.end])
+        if rest == TERMINATOR:
+            tail = TERMINATOR
+            self.claim(end, entry.end, Kind.STRUCTURE, "sample description terminator")
+        elif rest:
+            self.claim(end, entry.end, Kind.METADATA, "sample description trailing bytes")
         children = [self.schema_child(child, schema, depth + 1) for child in iter_boxes(self.data, start, end)]
         return [c for c in children if c is not None], tail
 
@@ -510,6 +510,19 @@ class _Walk:
         except Dropped as reason:
             self.drop(child, str(reason))
             return None
+
+
+def _boxes_end(data: Buffer, start: int, end: int) -> int:
+    """Where the run of whole boxes from ``start`` ends: at ``end``, or where fewer than 8 bytes are left."""
+    pos = start
+    while end - pos >= 8:
+        size = uint(data, pos, 4, end)
+        if size == 1:
+            size = uint(data, pos + 8, 8, end)
+        if size < 8 or pos + size > end:
+            raise BoxError(f"a box at offset {pos} runs past the end of its sample description: truncated")
+        pos += size
+    return pos
 
 
 def _first_of_its_kind(boxes: dict[bytes, Box], child: Box) -> bool:
@@ -536,10 +549,8 @@ def _sizes_canonical(data: Buffer, table: Box) -> bytes | None:
     """``stsz``/``stz2`` with its flags (and ``stz2``'s reserved bits) zero; its exact size is checked with the
     chunks."""
     version, flags, pos = full_box(data, table)
-    if version:
-        raise BoxError(f"{table.name} has an unknown version {version}")
     reserved = table.type == b"stz2" and any(bytes(data[pos : pos + 3]))
-    if not flags and not reserved:
+    if not version and not flags and not reserved:
         return None
     head = bytes(4) + (bytes(3) if table.type == b"stz2" else bytes(data[pos : pos + 3]))
     return head + bytes(data[pos + 3 : table.end])

@@ -49,10 +49,11 @@ class Fields:
     def u32(self) -> int:
         return int.from_bytes(self.take(4), "big")
 
-    def version(self, known: tuple[int, ...] = (0,)) -> tuple[int, int]:
-        """(version, flags) of a FullBox; a version outside ``known`` is malformed."""
+    def version(self, known: tuple[int, ...] | None = None) -> tuple[int, int]:
+        """(version, flags) of a FullBox. Where the version decides the layout, one outside ``known`` is malformed;
+        elsewhere (None) any is read, and the canonical form writes 0."""
         version, flags = self.u8(), int.from_bytes(self.take(3), "big")
-        if version not in known:
+        if known is not None and version not in known:
             raise BoxError(f"{self.name} has an unknown version {version}")
         return version, flags
 

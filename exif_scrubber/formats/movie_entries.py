@@ -100,8 +100,9 @@ def fixed(name: bytes, size: int, *, full: bool = False) -> Leaf:
 
     def leaf(payload: bytes) -> Canonical:
         f = Fields(label, payload)
-        head = full_head(*f.version()) if full else b""
-        return canonical(label, payload, head + f.take(size))
+        if full:
+            f.version()
+        return canonical(label, payload, (full_head(0) if full else b"") + f.take(size))
 
     return leaf
 

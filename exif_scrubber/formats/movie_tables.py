@@ -229,20 +229,21 @@ def old_style_sound(data: Buffer, boxes: dict[bytes, Box]) -> bool:
     return one_entry and uint(data, sizes, 4, stsz.end) != 0
 
 
-def counted(data: Buffer, table: Box, entry: int, versions: tuple[int, ...] = (0,)) -> bytes | None:
-    """A table of ``count`` entries of ``entry`` bytes: None when the box is in canonical form already (version
-    known, flags zero, nothing after the entries), else its canonical payload (flags zero, the entries only).
-    Raises when the entries run past the box."""
+def counted(data: Buffer, table: Box, entry: int, versions: tuple[int, ...] | None = None) -> bytes | None:
+    """A table of ``count`` entries of ``entry`` bytes: None when the box is in canonical form already (flags zero,
+    nothing after the entries; its version one of ``versions``, which decide how its entries read, else 0), else its
+    canonical payload. Raises when the entries run past the box."""
     version, flags, pos = full_box(data, table)
-    if version not in versions:
+    if versions is not None and version not in versions:
         raise BoxError(f"{table.name} has an unknown version {version}")
+    kept = version if versions is not None else 0
     count = uint(data, pos, 4, table.end)
     end = pos + 4 + count * entry
     if end > table.end:
         raise BoxError(f"{table.name} is cut off")
-    if not flags and end == table.end:
+    if not flags and end == table.end and version == kept:
         return None
-    return bytes([version, 0, 0, 0]) + bytes(data[pos:end])
+    return bytes([kept, 0, 0, 0]) + bytes(data[pos:end])
 
 
 def rebuilt_offsets(offsets: Iterator[int], count: int, wide: bool) -> bytes:

@@ -122,6 +122,7 @@ PLANTS: dict[str, tuple[int, Plant]] = {
         lambda d, t: insert_into(d, [*VIDEO_TABLES[:4], b"dinf", b"dref", b"url "], t + b"\0"),
     ),
     "unknown box in a sample description": (13, lambda d, t: insert_into(d, VIDEO, box(b"zzzz", t))),
+    "bytes after a sample description's boxes": (7, lambda d, t: insert_into(d, VIDEO, t)),
     "unknown box in the sample table": (13, lambda d, t: insert_into(d, VIDEO_TABLES, box(b"zzzz", t))),
 }
 
