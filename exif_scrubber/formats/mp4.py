@@ -150,7 +150,7 @@ class _MovieHandler(FormatHandler):
 
     def walk(self, data: Buffer, policy: ScrubPolicy, *, verify: bool = True) -> VideoModel:
         model = VideoModel(format=self.name, size=len(data))
-        boxes = list(iter_boxes(data, 0, len(data), last_to_end=True))
+        boxes = _top_level(data)
         moovs = [b for b in boxes if b.type == b"moov"]
         if len(moovs) != 1:
             raise BoxError("the file has no moov box, or more than one")
@@ -176,6 +176,8 @@ class _MovieHandler(FormatHandler):
                 claims.append((top.start, top.body, Kind.STRUCTURE, "mdat header"))
             elif top.type != b"moov" and (fragments is None or top.start not in fragments.walked):
                 claims.append((top.start, top.end, Kind.METADATA, f"{top.name} box"))
+        if boxes[-1].end < len(data):  # a maker's trailer that is not a box (Insta360, Samsung SEF in a photo)
+            claims.append((boxes[-1].end, len(data), Kind.METADATA, "bytes after the movie"))
         media = sorted((b.body, b.end) for b in boxes if b.type == b"mdat")
         claims += _samples(movie, fragments, media)
         claims_to_spans(model, claims, data, gap_label="bytes no track references")
@@ -196,6 +198,18 @@ class _MovieHandler(FormatHandler):
         the_plan = plan(model.walked(), data)
         with source.open("rb") as src, output.open("wb") as out:
             apply(src.fileno(), out.fileno(), the_plan)
+
+
+def _top_level(data: Buffer) -> list[Box]:
+    """The top-level boxes, up to where what follows is not a box (a trailer; a file cut short is refused later, when
+    its samples or its movie header are found missing)."""
+    boxes: list[Box] = []
+    try:
+        boxes.extend(iter_boxes(data, 0, len(data), last_to_end=True))
+    except BoxError:
+        if not boxes:
+            raise
+    return boxes
 
 
 def _proof(model: VideoModel, movie: Movie, fragments: Fragments | None) -> None:

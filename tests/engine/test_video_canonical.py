@@ -123,6 +123,7 @@ PLANTS: dict[str, tuple[int, Plant]] = {
     ),
     "unknown box in a sample description": (13, lambda d, t: insert_into(d, VIDEO, box(b"zzzz", t))),
     "bytes after a sample description's boxes": (7, lambda d, t: insert_into(d, VIDEO, t)),
+    "a trailer after the movie that is not a box": (13, lambda d, t: d + b"\x00\x00\x00\x05" + t),
     "unknown box in the sample table": (13, lambda d, t: insert_into(d, VIDEO_TABLES, box(b"zzzz", t))),
 }
 
