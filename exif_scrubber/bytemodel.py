@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import mmap
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -53,6 +53,14 @@ class Span:
         return self.end - self.start
 
 
+@dataclass(frozen=True)
+class Ranges:
+    """Many ranges as one proof part, hashed exactly as that many ``(start, end)`` parts, without a Python tuple per
+    range held in the model (a movie's million chunks)."""
+
+    each: Callable[[], Iterable[tuple[int, int]]]
+
+
 @dataclass
 class ByteModel:
     """A walked file: its spans, the proof hash, and what a rewrite needs to know."""
@@ -60,7 +68,7 @@ class ByteModel:
     format: str
     size: int
     spans: list[Span] = field(default_factory=list)
-    proof: list[tuple[int, int] | bytes] = field(default_factory=list)
+    proof: list[tuple[int, int] | bytes | Ranges] = field(default_factory=list)
     """What the proof hash covers, in order: ranges of image data and of the structure that drives decoding,
     and decoding parameters in canonical form (e.g. the Adobe colour transform, a PNG gamma)."""
     exiftool_ranges: list[tuple[int, int]] = field(default_factory=list)
@@ -115,9 +123,10 @@ class ByteModel:
         for part in self.proof:
             if isinstance(part, bytes):
                 digest.update(b"\x01" + len(part).to_bytes(4, "big") + part)
-            else:
-                digest.update(b"\x00" + (part[1] - part[0]).to_bytes(8, "big"))
-                hash_range(digest, view, part[0], part[1])
+                continue
+            for start, end in part.each() if isinstance(part, Ranges) else (part,):
+                digest.update(b"\x00" + (end - start).to_bytes(8, "big"))
+                hash_range(digest, view, start, end)
         for image in self.images:
             digest.update(bytes.fromhex(image))
         return digest.hexdigest()
@@ -186,7 +195,9 @@ def _gap(model: ByteModel, data: Buffer, start: int, end: int, label: str, dropp
     if end - start == 1 and end % 2 == 0 and data[start] == 0 and model.format == "TIFF":
         model.add(start, end, Kind.STRUCTURE, "word-alignment padding")
         return
-    model.add(start, end, Kind.METADATA, next((lab for s, e, lab in dropped if s <= start < e), label))
+    if dropped:  # (a movie's million gaps: no generator per gap when nothing is named)
+        label = next((lab for s, e, lab in dropped if s <= start < e), label)
+    model.add(start, end, Kind.METADATA, label)
 
 
 def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -352,7 +352,7 @@ class Scrubber:
     def _write(self, handler: FormatHandler, before: _Side, data: Buffer, output: Path) -> None:
         if handler.writer == "engine":
             try:
-                output.write_bytes(handler.rewrite(before.model, data, self.policy))
+                handler.write(before.model, data, before.path, output, self.policy)
             except Refusal as exc:
                 raise Refused(str(exc)) from None
             return

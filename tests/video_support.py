@@ -94,7 +94,7 @@ def encode_movie(
 
 def _child_start(data: bytes, parent: Any) -> int:
     """Where a box's children start (after any fields of its own)."""
-    if parent.type == b"stsd":
+    if parent.type in (b"stsd", b"dref"):
         return parent.body + 8
     if parent.type == b"meta":
         return parent.body + 4
@@ -132,6 +132,28 @@ def insert_into(data: bytes, path: list[bytes | tuple[bytes, int]], payload: byt
     return bytes(out)
 
 
+def replace_in(data: bytes, path: list[bytes | tuple[bytes, int]], payload: bytes) -> bytes:
+    """The last box of ``path`` with ``payload`` as its contents; the boxes around it and the chunk offsets past it
+    move with the bytes."""
+    chain = find_path(data, path)
+    target = chain[-1]
+    delta = len(payload) - (target.end - target.body)
+    out = bytearray(data[: target.body] + payload + data[target.end :])
+    for found in chain:
+        size = struct.unpack(">I", out[found.start : found.start + 4])[0]
+        out[found.start : found.start + 4] = struct.pack(">I", size + delta)
+    _shift_offsets(out, 0, len(out), target.end, delta)
+    return bytes(out)
+
+
+def overwrite(data: bytes, path: list[bytes | tuple[bytes, int]], at: int, value: bytes) -> bytes:
+    """``value`` written over the bytes at ``at`` of the payload of the last box of ``path``."""
+    target = find_path(data, path)[-1]
+    pos = target.body + at
+    assert pos + len(value) <= target.end, "the value does not fit in the box"
+    return data[:pos] + value + data[pos + len(value) :]
+
+
 def _shift_offsets(data: bytearray, start: int, end: int, at: int, delta: int) -> None:
     for found in iter_boxes(data, start, end, last_to_end=start == 0):
         if found.type in (b"moov", b"trak", b"mdia", b"minf", b"stbl"):
@@ -146,6 +168,13 @@ def _shift_offsets(data: bytearray, start: int, end: int, at: int, delta: int) -
                     data[pos : pos + width] = (offset + delta).to_bytes(width, "big")
 
 
+def with_compressed_header(path: Path) -> Path:
+    """The movie with a ``cmov`` (QuickTime's zlib-compressed movie header) inside ``moov``: not supported."""
+    cmov = box(b"cmov", box(b"dcom", b"zlib") + box(b"cmvd", struct.pack(">I", 8) + bytes(8)))
+    path.write_bytes(insert_into(path.read_bytes(), [b"moov"], cmov))
+    return path
+
+
 def moov_last(data: bytes) -> bool:
     boxes = list(iter_boxes(data, 0, len(data)))
     return boxes[-1].type == b"moov"
@@ -157,13 +186,14 @@ def _trak(track_id: int, handler: bytes, entry: bytes, sizes: list[int], offset:
     mdhd = full(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, 1000, duration, 0x55C4, 0))
     hdlr = full(b"hdlr", 0, 0, bytes(4) + handler + bytes(12) + b"\0")
     dinf = box(b"dinf", full(b"dref", 0, 0, struct.pack(">I", 1) + full(b"url ", 0, 1, b"")))
+    chunks = 1 if sizes else 0  # (no samples: the tables of a fragmented movie's track, empty)
     stbl = box(
         b"stbl",
         full(b"stsd", 0, 0, struct.pack(">I", 1) + entry)
-        + full(b"stts", 0, 0, struct.pack(">III", 1, len(sizes), duration // max(1, len(sizes))))
-        + full(b"stsc", 0, 0, struct.pack(">IIII", 1, 1, len(sizes), 1))
+        + full(b"stts", 0, 0, struct.pack(">I", chunks) + struct.pack(">II", len(sizes), duration // 12) * chunks)
+        + full(b"stsc", 0, 0, struct.pack(">I", chunks) + struct.pack(">III", 1, len(sizes), 1) * chunks)
         + full(b"stsz", 0, 0, struct.pack(f">II{len(sizes)}I", 0, len(sizes), *sizes))
-        + full(b"stco", 0, 0, struct.pack(">II", 1, offset)),
+        + full(b"stco", 0, 0, struct.pack(">I", chunks) + struct.pack(">I", offset) * chunks),
     )
     minf = box(b"minf", full(b"nmhd", 0, 0, b"") + dinf + stbl)
     return box(b"trak", tkhd + box(b"mdia", mdhd + hdlr + minf))
@@ -384,4 +414,171 @@ def live_photo_still(path: Path, content_identifier: bytes, plants: Plants | Non
     exif[0x010F], exif[0x0110], exif[0x0112] = "Apple", model, 6
     exif.get_ifd(0x8769)[0x927C] = apple_makernote(content_identifier)
     Image.new("RGB", (64, 48), (10, 200, 30)).save(path, exif=exif.tobytes())
+    return path
+
+
+# ---------------------------------------------------------------------- hostile movies (issue 18)
+
+
+def table_movie(
+    path: Path,
+    *,
+    sizes: list[int] | int,
+    count: int,
+    offsets: list[int],
+    runs: list[tuple[int, int]],
+    payload: int,
+    tracks: int = 1,
+    config: bytes = b"",
+    sample: bytes = b"",
+) -> Path:
+    """A movie built from its sample tables alone: ``tracks`` video tracks sharing one ``mdat`` of ``payload``
+    bytes (its body starts at byte 36), each with ``offsets`` (relative to the ``mdat`` body), the ``stsc`` ``runs``
+    (first chunk, samples per chunk) and ``sizes`` (a list, or one size for all ``count`` samples). The tables are
+    packed with ``array`` so that millions of entries take seconds. The samples are zero bytes, or ``sample`` at each
+    chunk's offset (with ``config``, the ``avcC`` it decodes with, the movie plays)."""
+    import sys
+    from array import array
+
+    def packed(code: str, values: Any) -> bytes:
+        table = array(code, values)
+        if sys.byteorder == "little":
+            table.byteswap()
+        return table.tobytes()
+
+    ftyp = box(b"ftyp", b"isom" + bytes(4) + b"isom")
+    body = len(ftyp) + 16
+    entry = box(
+        b"avc1", bytes(6) + b"\0\x01" + bytes(16) + struct.pack(">HH", 64, 48) + bytes(46) + b"\0\x18\xff\xff" + config
+    )
+    if isinstance(sizes, int):
+        stsz = full(b"stsz", 0, 0, struct.pack(">II", sizes, count))
+    else:
+        stsz = full(b"stsz", 0, 0, struct.pack(">II", 0, count) + packed("I", sizes))
+    stbl = box(
+        b"stbl",
+        full(b"stsd", 0, 0, struct.pack(">I", 1) + entry)
+        + full(b"stts", 0, 0, struct.pack(">III", 1, count, 1))
+        + full(b"stsc", 0, 0, struct.pack(">I", len(runs)) + b"".join(struct.pack(">III", f, n, 1) for f, n in runs))
+        + stsz
+        + full(b"stco", 0, 0, struct.pack(">I", len(offsets)) + packed("I", (body + o for o in offsets))),
+    )
+    traks = b""
+    for number in range(1, tracks + 1):
+        fields = struct.pack(">IIIII8xhhhh", 0, 0, number, 0, count, 0, 0, 0, 0)
+        tkhd = full(b"tkhd", 0, 3, fields + IDENTITY + bytes(8))
+        mdhd = full(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, 1000, count, 0x55C4, 0))
+        hdlr = full(b"hdlr", 0, 0, bytes(4) + b"vide" + bytes(12) + b"\0")
+        dinf = box(b"dinf", full(b"dref", 0, 0, struct.pack(">I", 1) + full(b"url ", 0, 1, b"")))
+        minf = box(b"minf", full(b"vmhd", 0, 1, bytes(8)) + dinf + stbl)
+        traks += box(b"trak", tkhd + box(b"mdia", mdhd + hdlr + minf))
+    header = struct.pack(">IIIIIH10x", 0, 0, 1000, count, 0x10000, 0x100) + IDENTITY + bytes(24)
+    mvhd = full(b"mvhd", 0, 0, header + struct.pack(">I", tracks + 1))
+    with path.open("wb") as out:
+        out.write(ftyp + struct.pack(">I4sQ", 1, b"mdat", 16 + payload))
+        if sample:
+            spacing = offsets[1] - offsets[0] if len(offsets) > 1 else len(sample)
+            out.write((sample + bytes(spacing - len(sample))) * len(offsets))
+        out.truncate(body + payload)
+        out.seek(body + payload)
+        out.write(box(b"moov", mvhd + traks))
+    return path
+
+
+def intra_frame(size: tuple[int, int] = (64, 48)) -> tuple[bytes, bytes]:
+    """One H.264 intra frame (a sample that decodes on its own) and the ``avcC`` box it decodes with."""
+    import io
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as out:
+        video: Any = out.add_stream("libx264", rate=25, options={"g": "1", "preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
+        frame = av.VideoFrame(size[0], size[1], "yuv420p")
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        packets = [bytes(p) for p in video.encode(frame)] + [bytes(p) for p in video.encode()]
+        config = bytes(video.codec_context.extradata)
+    return packets[0], box(b"avcC", config)
+
+
+# ---------------------------------------------------------------------- fragmented movies
+
+
+def fragmented_movie(path: Path, plants: Plants | None = None, *, frames: int = 40) -> Path:
+    """A fragmented MP4 (FFmpeg: a fragment per key frame, offsets relative to each fragment); with ``plants``, a
+    GoPro GPMF track (GPS) whose samples are in the fragments: one beside the audio and video of the first fragment
+    (the fragment shrinks when it goes, so every data offset in it moves), one in a fragment of its own at the end,
+    and a box of its own in the first track fragment."""
+    staged = encode_movie(path.with_name("staged-" + path.name), "mp4", frames=frames, keyframe_every=5)
+    remux(staged, path, {"movflags": "frag_keyframe+empty_moov+default_base_moof"})
+    if plants is None:
+        return path
+    data = bytearray(path.read_bytes())
+    top = list(iter_boxes(data, 0, len(data)))
+    data = bytearray(b"".join(bytes(data[b.start : b.end]) for b in top if b.type != b"mfra"))
+    entry = box(b"gpmd", bytes(6) + struct.pack(">H", 1) + bytes(4))
+    trak = _trak(10, b"meta", entry, [], 0, 1000)
+    trex = full(b"trex", 0, 0, struct.pack(">5I", 10, 1, 1000, 0, 0))
+    data = bytearray(insert_into(bytes(data), [b"moov", b"mvex"], trex))
+    data = bytearray(insert_into(bytes(data), [b"moov"], trak))
+    first = next(b for b in iter_boxes(data, 0, len(data)) if b.type == b"moof")
+    mdat = next(b for b in iter_boxes(data, first.end, len(data)) if b.type == b"mdat")
+    sample = gpmf_sample(plants.token("gpmd samples in the first fragment"))
+    unknown = box(b"zzzz", plants.token("box in a track fragment"))
+    traf = box(b"traf", _gpmd_fragment(0) + unknown)
+    growth = len(traf)
+    at = mdat.end + growth - first.start  # where the sample lands, relative to the grown fragment
+    traf = box(b"traf", _gpmd_fragment(at, len(sample)) + unknown)
+    _shift_trun_offsets(data, first, growth)
+    out = data[: first.end] + traf + data[first.end : mdat.end] + sample + data[mdat.end :]
+    struct.pack_into(">I", out, first.start, first.end - first.start + growth)
+    struct.pack_into(">I", out, mdat.start + growth, mdat.end - mdat.start + len(sample))
+    last = gpmf_sample(plants.token("gpmd samples in a fragment of their own"))
+    moof = box(b"moof", full(b"mfhd", 0, 0, struct.pack(">I", 999)) + box(b"traf", _gpmd_fragment(0, len(last))))
+    moof = box(
+        b"moof", full(b"mfhd", 0, 0, struct.pack(">I", 999)) + box(b"traf", _gpmd_fragment(len(moof) + 8, len(last)))
+    )
+    out += moof + box(b"mdat", last) + box(b"emsg", plants.token("event message"))
+    path.write_bytes(bytes(out))
+    return path
+
+
+def _gpmd_fragment(offset: int, size: int = 0) -> bytes:
+    """tfhd (track 10, relative to its fragment) and a one-sample trun at ``offset``."""
+    tfhd = full(b"tfhd", 0, 0x020000, struct.pack(">I", 10))
+    return tfhd + full(b"trun", 0, 0x201, struct.pack(">IiI", 1, offset, size))
+
+
+def _shift_trun_offsets(data: bytearray, moof: Any, delta: int) -> None:
+    """Move the data offsets of every run of a fragment by ``delta`` (it grows before its data)."""
+    for traf in iter_boxes(data, moof.body, moof.end):
+        if traf.type != b"traf":
+            continue
+        for run in iter_boxes(data, traf.body, traf.end):
+            if run.type == b"trun" and data[run.body + 3] & 1:
+                (offset,) = struct.unpack_from(">i", data, run.body + 8)
+                struct.pack_into(">i", data, run.body + 8, offset + delta)
+
+
+def pcm_movie(path: Path, codec: str) -> Path:
+    """A QuickTime movie with H.264 video and uncompressed stereo sound (``sowt``, ``twos``, ``in24`` ...), which
+    FFmpeg stores sample by sample (one ``stts`` entry of duration 1) and reads chunk by chunk."""
+    with av.open(str(path), "w", format="mov") as out:
+        video: Any = out.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound: Any = out.add_stream(codec, rate=8000, layout="stereo")
+        for index in range(10):
+            frame = av.VideoFrame(64, 48, "yuv420p")
+            frame.pts = index
+            for plane in frame.planes:
+                plane.update(bytes([index * 20 % 256]) * plane.buffer_size)
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+        for index in range(8):
+            chunk = av.AudioFrame(format=sound.codec_context.format.name, layout="stereo", samples=1000)
+            chunk.sample_rate, chunk.pts = 8000, index * 1000
+            for plane in chunk.planes:
+                plane.update(bytes((j * 7 + index) % 256 for j in range(plane.buffer_size)))
+            out.mux(sound.encode(chunk))
+        out.mux(sound.encode())
     return path

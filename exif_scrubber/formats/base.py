@@ -155,6 +155,12 @@ class FormatHandler(ABC):
         """The clean file (``writer == "engine"``): image data and structure copied byte for byte."""
         raise NotImplementedError(f"{self.name} is rewritten by ExifTool")
 
+    def write(self, model: ByteModel, data: Buffer, source: Path, output: Path, policy: ScrubPolicy) -> None:
+        """Write the clean file to ``output`` (``writer == "engine"``; ``data`` is ``source`` mapped). By default
+        the bytes :meth:`rewrite` returns; a handler of large files (videos) streams from ``source`` instead, so
+        that memory stays flat whatever the size of the file. Raises :class:`Refusal`."""
+        output.write_bytes(self.rewrite(model, data, policy))
+
     def exiftool_args(self, model: ByteModel, tags: Sequence[Tag], policy: ScrubPolicy) -> list[str]:
         """ExifTool arguments of the main pass (``writer == "exiftool"``; file names are added by the engine)."""
         raise NotImplementedError(f"{self.name} is rewritten by the engine")

@@ -21,9 +21,7 @@ same rules and rewrites what points at it (XMP lengths and offsets, a canonical 
 from __future__ import annotations
 
 import struct
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..bytemodel import Buffer, ByteModel, Kind
 from ..errors import StructureError
@@ -109,11 +107,7 @@ def add_spans(model: ByteModel, movie: EmbeddedMovie) -> None:
 
 def clean_movie(data: Buffer, movie: EmbeddedMovie, policy: ScrubPolicy) -> bytes:
     """The movie cleaned by its handler's own rewrite (metadata boxes and tracks gone, dates zeroed, media kept)."""
-    with tempfile.TemporaryDirectory(prefix="exif-scrub-motion-") as work:
-        path = Path(work) / f"movie.{movie.handler.extension}"
-        path.write_bytes(bytes(memoryview(data)[movie.start : movie.end]))
-        movie.handler.finish(path, policy)
-        return path.read_bytes()
+    return movie.handler.rewrite(movie.model, memoryview(data)[movie.start : movie.end], policy)
 
 
 # ---------------------------------------------------------------------- Samsung SEF trailer

@@ -1,12 +1,15 @@
 """The movie header (``moov``) of ISO base media and QuickTime files, read box by box and written anew.
 
-Structure boxes are read field by field and kept: movie, track and media headers with their dates set to zero,
-handlers with an empty name, sample descriptions (visual and audio, field by field) with an empty compressor
-name and vendor, sample tables, edit lists, track references, track apertures. Metadata boxes (``udta``,
-``meta``, ``uuid``, ``free``/``skip``, anything unknown) go, and so do whole tracks the caller does not keep
-(timed metadata: GPS, telemetry, timecode, subtitles), with the references to them.
-Each track's sample data is found through its chunk offsets, samples per chunk and sample sizes; the rebuild
-moves chunks to new offsets and rewrites ``stco``/``co64`` to match.
+The walk builds a tree of the boxes the rebuild writes (:class:`Node`) and labels every byte of ``moov``: a box
+parsed field by field and already in canonical form is structure; a kept box whose input differs from its canonical
+form (a date, a name, a vendor code, a reserved field, bytes after its last field) is metadata, and the rebuild
+writes the canonical form; any other box (``udta``, ``meta``, ``uuid``, ``free``, anything unknown) is metadata and
+goes, and so do whole tracks the caller does not keep (timed metadata: GPS, telemetry, timecode, subtitles), with
+the references to them. The leaf boxes are in :mod:`.movie_boxes`, the sample descriptions in
+:mod:`.movie_entries`, the sample groups in :mod:`.movie_groups`, the sample tables in :mod:`.movie_tables`.
+
+Each track's samples are found through its chunk offsets, samples per chunk and sample sizes; the rebuild moves
+chunks to new offsets and rewrites ``stco``/``co64`` to match. Boxes nest at most :data:`MAX_DEPTH` deep.
 """
 
 from __future__ import annotations
@@ -16,55 +19,123 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..bytemodel import Buffer, Kind
+from . import movie_boxes as mb
+from .base import Refusal
 from .isobmff import Box, BoxError, box, full_box, iter_boxes, uint
-
-CONTAINERS = frozenset(
-    {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"tref", b"mvex", b"gmhd", b"tapt"}
+from .movie_entries import (
+    AUDIO_CHILDREN,
+    AUDIO_FIXED,
+    ENCRYPTED,
+    TERMINATOR,
+    VISUAL_CHILDREN,
+    VISUAL_FIXED,
+    Leaf,
+    Schema,
+    audio_fixed,
+    audio_layout,
+    visual_fixed,
 )
-_VISUAL_ENTRY = 78
-"""Bytes of a VisualSampleEntry before its child boxes (its compressor name is bytes 42..74)."""
-_VENDOR = slice(12, 16)
-"""Where a QuickTime sample description names its vendor (``appl``, ``FFMP``; zero in ISO files)."""
-_AUDIO_ENTRY = {0: 28, 1: 44, 2: 64}
-"""Bytes of a QuickTime sound description before its child boxes, by its version (ISO files: always 28)."""
+from .movie_groups import Dropped, described_types, sbgp, sdtp, sgpd
+from .movie_pairing import pairing_box
+from .movie_tables import (
+    BYTES_PER_CHUNK,
+    MAX_CHUNKS,
+    Chunks,
+    Tables,
+    chunks_of,
+    counted,
+    old_style_sound,
+    pcm_frame_bytes,
+    rebuilt_offsets,
+)
+
+MAX_DEPTH = 16
+MAX_TRACKS = 4096
+MAX_DESCRIPTIONS = 1024
+"""Sample descriptions one track may have (FFmpeg reads at most 1024)."""
+"""Boxes nested deeper than this inside ``moov`` are refused (the deepest structure kept is 11 levels)."""
 VISUAL_HANDLERS = (b"vide", b"pict", b"auxv")
-_SAMPLE_ENTRY_CHILDREN = frozenset(
-    {b"av1C", b"hvcC", b"avcC", b"vvcC", b"colr", b"pasp", b"clap", b"btrt", b"ccst", b"clli", b"mdcv", b"fiel",
-     b"gama", b"auxi", b"esds", b"dOps", b"dac3", b"dec3", b"alac", b"chan", b"wave", b"frma", b"enda", b"dvcC",
-     b"dvvC", b"lhvC", b"amve", b"cmpd", b"uncC", b"st3d", b"sv3d", b"vexu", b"hfov"}
-)  # fmt: skip
-"""Boxes inside a visual sample description that a decoder uses."""
-_AUDIO_ENTRY_CHILDREN = frozenset(
-    {b"esds", b"dOps", b"dac3", b"dec3", b"dac4", b"alac", b"chan", b"wave", b"btrt", b"dfLa", b"SA3D", b"srat",
-     b"pcmC", b"chnl", b"dmlp", b"ddts", b"udts", b"mhaC"}
-)  # fmt: skip
-"""Boxes inside an audio sample description that a decoder uses."""
-_WAVE_CHILDREN = frozenset({b"frma", b"mp4a", b"esds", b"enda", b"alac", b"chan", b"\0\0\0\0"})
-"""Boxes inside QuickTime's ``wave`` (sound decompression parameters), its terminator included."""
+_DATES = {b"mvhd", b"tkhd", b"mdhd"}
+_TABLES = {b"stts": 8, b"stss": 4, b"stps": 4, b"stsc": 12}
+"""Sample tables of fixed-size entries (``ctts`` has two versions), kept as they are when in canonical form."""
 
 
-@dataclass
+@dataclass(eq=False, slots=True)
+class Layout:
+    """Where the rebuild puts things: a kept sample's new offset, 64-bit chunk offsets or not (None: each table keeps
+    its width), the tracks dropped."""
+
+    moved: Callable[[int], int]
+    wide: bool | None
+    dropped: frozenset[int]
+
+
+class NeedsWide(Exception):
+    """A 32-bit chunk offset table would overflow: rebuild with 64-bit offsets."""
+
+
+@dataclass(eq=False, slots=True)
+class Node:
+    """A box the rebuild writes: canonical fields (``head``), then its children and ``tail`` (a container), or its
+    input payload (``raw``), or the whole box computed when the layout is known (``render``)."""
+
+    type: bytes
+    head: bytes = b""
+    children: list[Node] | None = None
+    tail: bytes = b""
+    raw: tuple[int, int] | None = None
+    render: Callable[[Layout], bytes] | None = None
+
+    def write(self, data: Buffer, layout: Layout) -> bytes:
+        if self.render is not None:
+            return self.render(layout)
+        if self.raw is not None:
+            payload = bytes(data[self.raw[0] : self.raw[1]])
+        elif self.children is None:
+            payload = self.head
+        else:
+            payload = self.head + b"".join(child.write(data, layout) for child in self.children) + self.tail
+        return box(self.type, payload)
+
+
+@dataclass(eq=False)
 class Track:
     """One track: its id, handler type and where its sample data is."""
 
     track_id: int = 0
     handler: bytes = b""
-    chunks: list[tuple[int, int]] = field(default_factory=list)
-    """(offset, size) of each chunk of samples, in track order."""
+    chunks: Chunks = field(default_factory=Chunks)
+    """Offset and size of each chunk of samples, in track order (iterates as ``(offset, size)`` pairs)."""
     sample_entries: list[bytes] = field(default_factory=list)
     samples: int = 0
     box: Box | None = None
     """The ``trak`` box."""
-    decoding: list[bytes] = field(default_factory=list)
+    node: Node | None = None
+    decoding: list[bytes | tuple[int, int]] = field(default_factory=list)
     """What drives decoding and presentation, in canonical form (headers without dates, sample tables but the
     chunk offsets, sample descriptions as rewritten): part of the proof beside the samples."""
     references: list[tuple[bytes, tuple[int, ...]]] = field(default_factory=list)
     """Track references (``tref``): type and track ids."""
+    tables: Tables | None = None
+    data_reference: mb.DataReference | None = None
+    entry_references: list[int] = field(default_factory=list)
+    """The data reference index of each sample description."""
+    sound: tuple[bytes, int, int, tuple[int, int]] | None = None
+    """The first sound description: format, channels, bits per sample, (samples per packet, packet bytes)."""
+    encrypted: bytes = b""
+    claims: tuple[int, int] = (0, 0)
+    """Which of the movie's claims are this track's (indexes into ``Movie.claims``)."""
+
+    @property
+    def external(self) -> bool:
+        """True when a sample description points at a data reference that is not "this file"."""
+        reference = self.data_reference
+        return reference is not None and not all(reference.self_contained(i) for i in self.entry_references)
 
 
-@dataclass
+@dataclass(eq=False)
 class Movie:
-    """What a ``moov`` box says, and how each of its boxes is labelled."""
+    """What a ``moov`` box says, how each of its bytes is labelled, and the tree the rebuild writes."""
 
     box: Box
     tracks: list[Track] = field(default_factory=list)
@@ -73,399 +144,496 @@ class Movie:
     """True when a header holds a non-zero creation or modification date."""
     quicktime: bool = False
     """QuickTime rules (``qt`` brand or no ``ftyp``): sound descriptions have versions."""
-    decoding: list[bytes] = field(default_factory=list)
+    decoding: list[bytes | tuple[int, int]] = field(default_factory=list)
     """The movie header without its dates (time scale, duration, matrix), in canonical form."""
-    entry_kinds: dict[int, str] = field(default_factory=dict)
-    """Per sample description (by offset): ``visual``, ``audio`` or ``whole`` (kept as it is)."""
     dropped: list[Track] = field(default_factory=list)
     """Tracks removed whole (the caller's ``keep`` said no)."""
-    replaced: dict[int, bytes] = field(default_factory=dict)
-    """Boxes (by offset) the rebuild writes in this canonical form instead (a kept Live Photo identifier)."""
+    root: Node | None = None
+    fragment_defaults: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)
+    """Per track id, its ``trex`` defaults: sample description index, duration, size, flags (fragmented movies)."""
 
     @property
     def dropped_ids(self) -> set[int]:
         return {track.track_id for track in self.dropped}
 
 
-def _dated(data: Buffer, header: Box, date_size: int) -> bool:
-    _, _, pos = full_box(data, header)
-    return any(bytes(data[pos : pos + 2 * date_size]))
-
-
-def _exact(expected: Callable[[int, int, Buffer, Box], int | None]) -> Callable[[Buffer, Box], bool]:
-    """A check that a full box's declared fields fill it exactly."""
-
-    def check(data: Buffer, leaf: Box) -> bool:
-        version, flags, pos = full_box(data, leaf)
-        return expected(version, flags, data, leaf) == leaf.end - pos
-
-    return check
-
-
-def _counted(entry: int, *, count_at: int = 0, extra: int = 0) -> Callable[[int, int, Buffer, Box], int | None]:
-    def size(version: int, flags: int, data: Buffer, leaf: Box) -> int | None:
-        count = uint(data, leaf.body + 4 + count_at, 4, leaf.end)
-        return count_at + 4 + extra + count * entry
-
-    return size
-
-
-_LEAVES: dict[bytes, Callable[[Buffer, Box], bool]] = {
-    b"mvhd": _exact(lambda v, f, d, b: 108 if v else 96),
-    b"tkhd": _exact(lambda v, f, d, b: 92 if v else 80),
-    b"mdhd": _exact(lambda v, f, d, b: 32 if v else 20),
-    b"vmhd": _exact(lambda v, f, d, b: 8),
-    b"smhd": _exact(lambda v, f, d, b: 4),
-    b"nmhd": _exact(lambda v, f, d, b: 0),
-    b"sthd": _exact(lambda v, f, d, b: 0),
-    b"stts": _exact(_counted(8)),
-    b"ctts": _exact(_counted(8)),
-    b"stss": _exact(_counted(4)),
-    b"stps": _exact(_counted(4)),
-    b"stsc": _exact(_counted(12)),
-    b"stco": _exact(_counted(4)),
-    b"co64": _exact(_counted(8)),
-    b"elst": _exact(lambda v, f, d, b: 4 + uint(d, b.body + 4, 4, b.end) * (20 if v else 12)),
-    b"cslg": _exact(lambda v, f, d, b: 40 if v else 20),
-}
-"""Leaf boxes checked field by field (their declared counts must fill them exactly)."""
-_ANY_SIZE = frozenset({b"sdtp", b"sgpd", b"sbgp", b"subs", b"saiz", b"saio", b"stz2", b"stsz", b"padb", b"stdp"})
-"""Sample-table boxes made only of numbers, whose exact size the sample table decides."""
-
-
 class _Walk:
-    def __init__(self, data: Buffer, movie: Movie) -> None:
-        self.data, self.movie = data, movie
-        self.track: Track | None = None
+    """Walks ``moov``: claims for the byte model, nodes for the rebuild."""
+
+    def __init__(self, data: Buffer, movie: Movie, *, pairing: bool) -> None:
+        self.data, self.movie, self.pairing = data, movie, pairing
+        self.paired = False
 
     def claim(self, start: int, end: int, kind: Kind, label: str) -> None:
         self.movie.claims.append((start, end, kind, label))
 
-    def container(self, parent: Box, track: Track | None) -> None:
+    def payload(self, leaf: Box) -> bytes:
+        return bytes(self.data[leaf.body : leaf.end])
+
+    def drop(self, child: Box, label: str | None = None) -> None:
+        self.claim(child.start, child.end, Kind.METADATA, label or f"{child.name} box")
+
+    def container(self, parent: Box, depth: int, each: Callable[[Box, int], Node | None]) -> Node:
+        """A container box: its header is structure, its children are what ``each`` makes of them."""
+        if depth > MAX_DEPTH:
+            raise Refusal(f"movie boxes nested more than {MAX_DEPTH} deep: budget")
         self.claim(parent.start, parent.body, Kind.STRUCTURE, parent.name)
-        for child in iter_boxes(self.data, parent.body, parent.end):
-            if parent.type == b"tref":  # typed references: a list of track ids
-                self.reference(child, track)
-            elif parent.type == b"tapt":  # track aperture dimensions: clean, production, encoded
-                exact = child.type in (b"clef", b"prof", b"enof") and child.end - child.body == 12
-                self.claim(child.start, child.end, Kind.STRUCTURE if exact else Kind.METADATA, f"tapt {child.name}")
-            else:
-                self.child(child, track)
+        children = [each(child, depth + 1) for child in iter_boxes(self.data, parent.body, parent.end)]
+        return Node(parent.type, children=[c for c in children if c is not None])
 
-    def reference(self, child: Box, track: Track | None) -> None:
-        exact = (child.end - child.body) % 4 == 0
-        self.claim(child.start, child.end, Kind.STRUCTURE if exact else Kind.METADATA, f"tref {child.name}")
-        if exact and track is not None:
-            count = (child.end - child.body) // 4
-            ids = struct.unpack(f">{count}I", self.data[child.body : child.end])
-            track.references.append((child.type, tuple(ids)))
+    def leaf(self, child: Box, canonical: mb.Canonical, track: Track | None = None) -> Node:
+        """A leaf box in ``canonical`` form: structure when the input is the same, else metadata."""
+        same = canonical.payload == self.payload(child)
+        label = child.name if same else canonical.label
+        if same and child.body - child.start != 8:
+            same, label = False, f"{child.name} box header"
+        self.claim(child.start, child.end, Kind.STRUCTURE if same else Kind.METADATA, label)
+        if track is not None:
+            track.decoding.append(child.type + canonical.payload)
+        return Node(child.type, head=canonical.payload)
 
-    def child(self, child: Box, track: Track | None) -> None:
-        if child.type == b"trak":
-            trak = Track(box=child)
-            self.container(child, trak)
-            self.movie.tracks.append(trak)
-        elif child.type in CONTAINERS:
-            self.container(child, track)
-        elif child.type in (b"mvhd", b"tkhd", b"mdhd"):
-            self.header(child, track)
-        elif child.type == b"hdlr":
-            self.hdlr(child, track)
-        elif child.type == b"stsd":
-            self.stsd(child, track)
-        elif child.type == b"dref":
-            self.claim(
-                child.start, child.end, Kind.STRUCTURE if _self_contained(self.data, child) else Kind.METADATA, "dref"
-            )
-        elif child.type in _LEAVES or child.type in _ANY_SIZE:
-            exact = child.type in _ANY_SIZE or _LEAVES[child.type](self.data, child)
-            self.claim(child.start, child.end, Kind.STRUCTURE if exact else Kind.METADATA, child.name)
-            if track is not None and child.type not in (b"stco", b"co64"):
-                track.decoding.append(bytes(self.data[child.start : child.end]))
-        else:
-            self.claim(child.start, child.end, Kind.METADATA, f"{child.name} box")
+    def table(self, child: Box, canonical: bytes | None, track: Track) -> Node:
+        """A sample table: kept as it is when canonical (None), else its canonical payload."""
+        if canonical is None:
+            self.claim(child.start, child.end, Kind.STRUCTURE, child.name)
+            track.decoding += [child.type, (child.body, child.end)]
+            return Node(child.type, raw=(child.body, child.end))
+        return self.leaf(child, mb.Canonical(canonical, f"{child.name} reserved fields"), track)
 
-    def header(self, header: Box, track: Track | None) -> None:
-        version, _, pos = full_box(self.data, header)
-        if not _LEAVES[header.type](self.data, header):
-            raise BoxError(f"{header.name} does not match its size")
-        dated = _dated(self.data, header, 8 if version else 4)
-        self.movie.dates = self.movie.dates or dated
-        undated = header.type + bytes(self.data[pos + (16 if version else 8) : header.end])
-        (track.decoding if track is not None else self.movie.decoding).append(undated)
+    # ------------------------------------------------------------------ moov
+
+    def moov(self, moov: Box) -> Node:
+        return self.container(moov, 0, self.moov_child)
+
+    def moov_child(self, child: Box, depth: int) -> Node | None:
+        kind = child.type
+        if kind == b"mvhd":
+            canonical = mb.mvhd(self.payload(child))
+            self.movie.dates |= canonical.label == "mvhd dates"
+            self.movie.decoding.append(canonical.payload)
+            return self.leaf(child, canonical)
+        if kind == b"trak":
+            return self.trak(child, depth)
+        if kind == b"mvex":
+            return self.container(child, depth, self.mvex_child)
+        if kind in (b"meta", b"udta") and self.pairing and not self.paired:
+            return self.paired_box(child)
+        self.drop(child)
+        return None
+
+    def paired_box(self, child: Box) -> Node | None:
+        canonical = pairing_box(self.data, child)
+        if canonical is None:
+            self.drop(child)
+            return None
+        self.paired = True
+        same = bytes(self.data[child.start : child.end]) == canonical
+        self.claim(child.start, child.end, Kind.KEPT if same else Kind.METADATA, "Live Photo pairing identifier")
+        return Node(b"meta", render=lambda layout: canonical)
+
+    def mvex_child(self, child: Box, depth: int) -> Node | None:
+        if child.type == b"mehd":
+            return self.leaf(child, mb.mehd(self.payload(child)))
+        if child.type == b"trex":
+            canonical, track_id = mb.trex(self.payload(child))
+            self.leaf(child, canonical)
+            payload = canonical.payload
+            description, duration, size, flags = struct.unpack(">4I", payload[8:24])
+            self.movie.fragment_defaults[track_id] = (description, duration, size, flags)
+            return Node(b"trex", render=lambda layout: b"" if track_id in layout.dropped else box(b"trex", payload))
+        self.drop(child)
+        return None
+
+    # ------------------------------------------------------------------ tracks
+
+    def trak(self, trak: Box, depth: int) -> Node:
+        if len(self.movie.tracks) >= MAX_TRACKS:
+            raise Refusal(f"too many tracks (more than {MAX_TRACKS}): budget")
+        track = Track(box=trak)
+        self.movie.tracks.append(track)
+        first = len(self.movie.claims)
+        track.node = self.container(trak, depth, lambda child, d: self.trak_child(child, d, track))
+        track.claims = (first, len(self.movie.claims))
+        return track.node
+
+    def trak_child(self, child: Box, depth: int, track: Track) -> Node | None:
+        kind = child.type
+        if kind == b"tkhd":
+            canonical = mb.tkhd(self.payload(child))
+            self.movie.dates |= canonical.label == "tkhd dates"
+            track.track_id = mb.track_id_of(canonical.payload)
+            return self.leaf(child, canonical, track)
+        if kind == b"tref":
+            return self.tref(child, depth, track)
+        if kind == b"edts":
+            return self.container(child, depth, lambda c, d: self.only(c, b"elst", mb.elst, track))
+        if kind == b"tapt":
+            return self.container(child, depth, self.aperture)
+        if kind == b"mdia":
+            return self.container(child, depth, lambda c, d: self.mdia_child(c, d, track))
+        self.drop(child)
+        return None
+
+    def only(self, child: Box, kind: bytes, parse: Callable[[bytes], mb.Canonical], track: Track) -> Node | None:
+        if child.type != kind:
+            self.drop(child)
+            return None
+        return self.leaf(child, parse(self.payload(child)), track)
+
+    def aperture(self, child: Box, depth: int) -> Node | None:
+        if child.type not in (b"clef", b"prof", b"enof"):
+            self.drop(child, f"tapt {child.name}")
+            return None
+        canonical = mb.aperture(child.name, self.payload(child))
+        same = canonical.payload == self.payload(child)
+        self.claim(child.start, child.end, Kind.STRUCTURE if same else Kind.METADATA, f"tapt {child.name}")
+        return Node(child.type, head=canonical.payload)
+
+    def tref(self, tref: Box, depth: int, track: Track) -> Node:
+        """Track references: each a list of track ids; the rebuild leaves out the dropped tracks (and an empty
+        reference, and an empty ``tref``)."""
+        self.claim(tref.start, tref.body, Kind.STRUCTURE, tref.name)
+        references = []
+        for child in iter_boxes(self.data, tref.body, tref.end):
+            ids = mb.track_references(self.payload(child))
+            if ids is None:
+                self.drop(child, f"tref {child.name}")
+                continue
+            self.claim(child.start, child.end, Kind.STRUCTURE, f"tref {child.name}")
+            track.references.append((child.type, ids))
+            references.append((child.type, ids))
+
+        def render(layout: Layout) -> bytes:
+            body = b""
+            for kind, ids in references:
+                left = [i for i in ids if i not in layout.dropped]
+                body += box(kind, b"".join(i.to_bytes(4, "big") for i in left)) if left else b""
+            return box(b"tref", body) if body else b""
+
+        return Node(b"tref", render=render)
+
+    def mdia_child(self, child: Box, depth: int, track: Track) -> Node | None:
+        kind = child.type
+        if kind == b"mdhd":
+            canonical = mb.mdhd(self.payload(child))
+            self.movie.dates |= canonical.label == "mdhd dates"
+            return self.leaf(child, canonical, track)
+        if kind == b"hdlr":
+            return self.hdlr(child, track)
+        if kind == b"minf":
+            return self.container(child, depth, lambda c, d: self.minf_child(c, d, track))
+        self.drop(child)
+        return None
+
+    def hdlr(self, child: Box, track: Track | None) -> Node:
+        canonical, component, handler = mb.hdlr(self.payload(child))
+        if track is not None and component != mb.DHLR:  # QuickTime's data handler says "alias", not the media
+            track.handler = handler
+        return self.leaf(child, canonical, track)
+
+    def minf_child(self, child: Box, depth: int, track: Track) -> Node | None:
+        kind = child.type
+        if kind == b"vmhd":
+            return self.leaf(child, mb.vmhd(self.payload(child)), track)
+        if kind == b"smhd":
+            return self.leaf(child, mb.smhd(self.payload(child)), track)
+        if kind in (b"nmhd", b"sthd"):
+            return self.leaf(child, mb.empty_full(child.name, self.payload(child)), track)
+        if kind == b"hdlr":
+            return self.hdlr(child, track)
+        if kind == b"dinf":
+            return self.container(child, depth, lambda c, d: self.dinf_child(c, track))
+        if kind == b"stbl":
+            return self.stbl(child, depth, track)
+        self.drop(child)
+        return None
+
+    def dinf_child(self, child: Box, track: Track) -> Node | None:
+        """The data references: the rebuild writes one that says "this file" (a track whose samples are in another
+        file is refused once its descriptions are known)."""
+        if child.type != b"dref" or track.data_reference is not None:
+            self.drop(child)
+            return None
+        _, _, pos = full_box(self.data, child)
+        count = uint(self.data, pos, 4, child.end)
+        entries = list(iter_boxes(self.data, pos + 4, child.end))
+        if len(entries) != count:
+            raise BoxError("dref does not hold exactly its entries")
+        track.data_reference = reference = mb.dref([(e.type, self.payload(e)) for e in entries])
+
+        def render(layout: Layout) -> bytes:
+            first = track.entry_references[0] if track.entry_references else 1
+            return box(b"dref", reference.canonical(first))
+
+        first = 1  # the label is decided now: the canonical form points at the first description's reference
+        same = self.payload(child) == reference.canonical(first)
         self.claim(
-            header.start,
-            header.end,
-            Kind.METADATA if dated else Kind.STRUCTURE,
-            f"{header.name} dates" if dated else header.name,
+            child.start, child.end, Kind.STRUCTURE if same else Kind.METADATA, "dref" if same else "dref entries"
         )
-        if header.type == b"tkhd" and track is not None:
-            track.track_id = uint(self.data, pos + (16 if version else 8), 4, header.end)
+        return Node(b"dref", render=render)
 
-    def hdlr(self, hdlr: Box, track: Track | None) -> None:
-        _, _, pos = full_box(self.data, hdlr)
-        if pos + 20 > hdlr.end:
-            raise BoxError("hdlr is cut off")
-        if track is not None and bytes(self.data[pos : pos + 4]) != b"dhlr":  # not QuickTime's data handler
-            track.handler = bytes(self.data[pos + 4 : pos + 8])
-        name = bytes(self.data[pos + 20 : hdlr.end])
-        self.claim(
-            hdlr.start,
-            hdlr.end,
-            Kind.STRUCTURE if name in (b"", b"\0") else Kind.METADATA,
-            "hdlr name" if name.strip(b"\0") else "hdlr",
-        )
+    # ------------------------------------------------------------------ sample tables
 
-    def stsd(self, stsd: Box, track: Track | None) -> None:
-        _, _, pos = full_box(self.data, stsd)
+    def stbl(self, stbl: Box, depth: int, track: Track) -> Node:
+        children = list(iter_boxes(self.data, stbl.body, stbl.end))
+        first: dict[bytes, Box] = {}
+        for child in children:
+            first.setdefault(child.type, child)
+        track.tables = Tables(first)
+        samples = track.tables.sample_count(self.data)
+        described = described_types([self.payload(c) for c in children if c.type == b"sgpd"])
+        return self.container(stbl, depth, lambda c, d: self.stbl_child(c, d, track, samples, described))
+
+    def stbl_child(
+        self, child: Box, depth: int, track: Track, samples: int, described: dict[bytes, int]
+    ) -> Node | None:
+        assert track.tables is not None
+        if not _first_of_its_kind(track.tables.boxes, child):
+            self.drop(child, f"second {child.name} box")
+            return None
+        if child.type == b"stsd":
+            return self.stsd(child, depth, track)
+        if child.type in (b"stco", b"co64"):
+            return self.offsets(child, track)
+        is_table, canonical = _table_form(self.data, child)
+        if is_table:
+            return self.table(child, canonical, track)
+        parsers: dict[bytes, Callable[[bytes], mb.Canonical]] = {
+            b"cslg": mb.cslg,
+            b"sdtp": lambda payload: sdtp(payload, samples),
+            b"sgpd": lambda payload: sgpd(payload)[0],
+            b"sbgp": lambda payload: sbgp(payload, described),
+        }
+        parse = parsers.get(child.type)
+        if parse is None:
+            self.drop(child)
+            return None
+        try:
+            return self.leaf(child, parse(self.payload(child)), track)
+        except Dropped as reason:
+            self.drop(child, str(reason))
+            return None
+
+    def offsets(self, child: Box, track: Track) -> Node:
+        """Chunk offsets: written from the track's chunks once they have moved."""
+        _, flags, pos = full_box(self.data, child)
+        width = 8 if child.type == b"co64" else 4
+        exact = not flags and pos + 4 + uint(self.data, pos, 4, child.end) * width == child.end
+        self.claim(child.start, child.end, Kind.STRUCTURE if exact else Kind.METADATA, child.name)
+        wide_input = child.type == b"co64"
+
+        def render(layout: Layout) -> bytes:
+            wide = wide_input if layout.wide is None else layout.wide
+            moved = [layout.moved(offset) for offset in track.chunks.offsets]
+            if not wide and moved and max(moved) > 0xFFFFFFFF:
+                raise NeedsWide
+            return rebuilt_offsets(iter(moved), len(moved), wide)
+
+        return Node(child.type, render=render)
+
+    # ------------------------------------------------------------------ sample descriptions
+
+    def stsd(self, stsd: Box, depth: int, track: Track) -> Node:
+        version, _, pos = full_box(self.data, stsd)
+        if version > 1:
+            raise BoxError(f"stsd has an unknown version {version}")
         count = uint(self.data, pos, 4, stsd.end)
+        if count > MAX_DESCRIPTIONS:
+            raise Refusal(f"too many sample descriptions in a track ({count} > {MAX_DESCRIPTIONS}): budget")
         entries = list(iter_boxes(self.data, pos + 4, stsd.end))
         if len(entries) != count:
             raise BoxError("stsd does not hold exactly its sample descriptions")
-        self.claim(stsd.start, pos + 4, Kind.STRUCTURE, "stsd")
-        for entry in entries:
-            if track is not None:
-                track.sample_entries.append(entry.type)
-            self.sample_entry(entry, track)
+        head = bytes([version, 0, 0, 0]) + count.to_bytes(4, "big")
+        same = bytes(self.data[stsd.body : pos + 4]) == head
+        self.claim(stsd.start, pos + 4, Kind.STRUCTURE if same else Kind.METADATA, "stsd")
+        quicktime_rules = self.movie.quicktime or version == 0
+        children = [self.entry(entry, depth + 1, track, quicktime_rules) for entry in entries]
+        return Node(b"stsd", head=head, children=children)
 
-    def sample_entry(self, entry: Box, track: Track | None) -> None:
-        kind = _entry_kind(track.handler if track is not None else b"")
-        self.movie.entry_kinds[entry.start] = kind
+    def entry(self, entry: Box, depth: int, track: Track, quicktime_rules: bool) -> Node:
+        track.sample_entries.append(entry.type)
+        track.entry_references.append(uint(self.data, entry.body + 6, 2, entry.end))
+        if entry.type in ENCRYPTED:
+            track.encrypted = track.encrypted or entry.type
+        kind = "visual" if track.handler in VISUAL_HANDLERS else "audio" if track.handler == b"soun" else "whole"
         if kind == "whole":
             self.claim(entry.start, entry.end, Kind.STRUCTURE, f"sample description {entry.name}")
-            return
-        fixed = entry.body + self.fixed_size(entry, kind)
-        if fixed > entry.end:
-            raise BoxError(f"sample description {entry.name} is cut off")
-        named = kind == "visual" and any(bytes(self.data[entry.body + 42 : entry.body + 74]))
-        vendor = any(bytes(self.data[entry.body + 12 : entry.body + 16]))
-        label = "compressor name" if named else "sample description vendor" if vendor else entry.name
-        self.claim(entry.start, fixed, Kind.METADATA if named or vendor else Kind.STRUCTURE, label)
-        allowed = _SAMPLE_ENTRY_CHILDREN if kind == "visual" else _AUDIO_ENTRY_CHILDREN
-        for child in iter_boxes(self.data, fixed, entry.end):
-            exact = child.type in allowed and (child.type != b"wave" or _clean_wave(self.data, child))
-            self.claim(child.start, child.end, Kind.STRUCTURE if exact else Kind.METADATA, child.name)
-        if track is not None:
-            track.decoding.append(canonical_entry(self.data, entry, kind, fixed - entry.body))
-
-    def fixed_size(self, entry: Box, kind: str) -> int:
+            return Node(entry.type, raw=(entry.body, entry.end))
+        payload = self.payload(entry)
         if kind == "visual":
-            return _VISUAL_ENTRY
-        version = uint(self.data, entry.body + 8, 2, entry.end)
-        if not self.movie.quicktime:
-            return _AUDIO_ENTRY[0]
-        if version not in _AUDIO_ENTRY:
-            raise BoxError(f"sound description {entry.name} has an unknown version {version}")
-        return _AUDIO_ENTRY[version]
+            fixed, canonical = VISUAL_FIXED, visual_fixed(payload)
+            schema = VISUAL_CHILDREN
+        else:
+            layout = audio_layout(payload, quicktime_rules)
+            fixed = AUDIO_FIXED[layout]
+            canonical, (channels, bits, packet) = audio_fixed(payload, layout)
+            if track.sound is None:
+                track.sound = (entry.type, channels, bits, packet)
+            schema = AUDIO_CHILDREN
+        same = canonical.payload == payload[:fixed] and entry.body - entry.start == 8
+        self.claim(
+            entry.start,
+            entry.body + fixed,
+            Kind.STRUCTURE if same else Kind.METADATA,
+            entry.name if same else canonical.label,
+        )
+        children, tail = self.entry_children(entry, entry.body + fixed, schema, depth)
+        node = Node(entry.type, head=canonical.payload, children=children, tail=tail)
+        track.decoding.append(node.write(self.data, Layout(lambda o: o, None, frozenset())))
+        return node
+
+    def entry_children(self, entry: Box, start: int, schema: Schema, depth: int) -> tuple[list[Node], bytes]:
+        """The child boxes of a sample description, and QuickTime's 32-bit zero terminator after them if any (kept);
+        fewer than 8 other bytes after the last box are padding readers skip (dropped)."""
+        end, tail = _boxes_end(self.data, start, entry.end), b""
+        rest = bytes(self.data[end : entry.end])
+        if rest == TERMINATOR:
+            tail = TERMINATOR
+            self.claim(end, entry.end, Kind.STRUCTURE, "sample description terminator")
+        elif rest:
+            self.claim(end, entry.end, Kind.METADATA, "sample description trailing bytes")
+        children = [self.schema_child(child, schema, depth + 1) for child in iter_boxes(self.data, start, end)]
+        return [c for c in children if c is not None], tail
+
+    def schema_child(self, child: Box, schema: Schema, depth: int) -> Node | None:
+        """A child box that ``schema`` knows: a leaf in canonical form or a container of known boxes; any other
+        box is dropped."""
+        rule = schema.get(child.type)
+        if rule is None:
+            self.drop(child)
+            return None
+        if isinstance(rule, dict):
+            return self.container(child, depth, lambda c, d: self.schema_child(c, rule, d))
+        leaf: Leaf = rule  # type: ignore[assignment]
+        try:
+            return self.leaf(child, leaf(self.payload(child)))
+        except Dropped as reason:
+            self.drop(child, str(reason))
+            return None
 
 
-def _entry_kind(handler: bytes) -> str:
-    if handler in VISUAL_HANDLERS:
-        return "visual"
-    return "audio" if handler == b"soun" else "whole"
+def _boxes_end(data: Buffer, start: int, end: int) -> int:
+    """Where the run of whole boxes from ``start`` ends: at ``end``, or where fewer than 8 bytes are left."""
+    pos = start
+    while end - pos >= 8:
+        size = uint(data, pos, 4, end)
+        if size == 1:
+            size = uint(data, pos + 8, 8, end)
+        if size < 8 or pos + size > end:
+            raise BoxError(f"a box at offset {pos} runs past the end of its sample description: truncated")
+        pos += size
+    return pos
 
 
-def _clean_wave(data: Buffer, wave: Box) -> bool:
-    return all(child.type in _WAVE_CHILDREN for child in iter_boxes(data, wave.body, wave.end))
+def _first_of_its_kind(boxes: dict[bytes, Box], child: Box) -> bool:
+    """False for a second table of a kind (and for ``co64`` beside ``stco``, ``stz2`` beside ``stsz``): unused."""
+    if child.type in (b"sgpd", b"sbgp"):
+        return True
+    if (child.type == b"co64" and b"stco" in boxes) or (child.type == b"stz2" and b"stsz" in boxes):
+        return False
+    return boxes.get(child.type) == child
 
 
-def canonical_entry(data: Buffer, entry: Box, kind: str, fixed: int) -> bytes:
-    """A visual or audio sample description as the rebuild writes it: no vendor, no compressor name, only the
-    child boxes a decoder uses."""
-    raw = bytes(data[entry.body : entry.body + fixed])
-    raw = raw[: _VENDOR.start] + bytes(4) + raw[_VENDOR.stop :]
-    if kind == "visual":
-        raw = raw[:42] + bytes(32) + raw[74:]
-    allowed = _SAMPLE_ENTRY_CHILDREN if kind == "visual" else _AUDIO_ENTRY_CHILDREN
-    children = b"".join(
-        bytes(data[c.start : c.end])
-        for c in iter_boxes(data, entry.body + fixed, entry.end)
-        if c.type in allowed and (c.type != b"wave" or _clean_wave(data, c))
-    )
-    return box(entry.type, raw + children)
+def _table_form(data: Buffer, child: Box) -> tuple[bool, bytes | None]:
+    """Whether ``child`` is a sample table of numbers, and its canonical payload (None: as it is)."""
+    if child.type in _TABLES:
+        return True, counted(data, child, _TABLES[child.type])
+    if child.type == b"ctts":
+        return True, counted(data, child, 8, (0, 1))
+    if child.type in (b"stsz", b"stz2"):
+        return True, _sizes_canonical(data, child)
+    return False, None
 
 
-def _self_contained(data: Buffer, dref: Box) -> bool:
-    """A data reference that says "this file" (one ``url `` entry with the self-contained flag)."""
-    _, _, pos = full_box(data, dref)
-    entries = list(iter_boxes(data, pos + 4, dref.end))
-    return (
-        uint(data, pos, 4, dref.end) == len(entries) == 1
-        and entries[0].type in (b"url ", b"alis")
-        and entries[0].end - entries[0].body == 4
-        and bytes(data[entries[0].body : entries[0].body + 4]) == b"\0\0\0\x01"
-    )
+def _sizes_canonical(data: Buffer, table: Box) -> bytes | None:
+    """``stsz``/``stz2`` with its flags (and ``stz2``'s reserved bits) zero; its exact size is checked with the
+    chunks."""
+    version, flags, pos = full_box(data, table)
+    reserved = table.type == b"stz2" and any(bytes(data[pos : pos + 3]))
+    if not version and not flags and not reserved:
+        return None
+    head = bytes(4) + (bytes(3) if table.type == b"stz2" else bytes(data[pos : pos + 3]))
+    return head + bytes(data[pos + 3 : table.end])
 
 
 def parse_movie(
-    data: Buffer, moov: Box, *, keep: Callable[[Track], bool] | None = None, quicktime: bool = False
+    data: Buffer,
+    moov: Box,
+    *,
+    keep: Callable[[Track], bool] | None = None,
+    quicktime: bool = False,
+    pairing: bool = False,
+    chunk_budget: int | None = None,
 ) -> Movie:
-    """Label every box of ``moov`` and find each track's chunks. A track ``keep`` refuses is metadata whole
-    (its ``trak`` box; its samples are the caller's to label)."""
+    """Label every box of ``moov``, build the tree the rebuild writes, and find each track's chunks. A track
+    ``keep`` refuses is metadata whole (its ``trak`` box; its samples are the caller's to label). ``pairing``: keep
+    the Live Photo pairing identifier in canonical form. ``chunk_budget``: chunks the movie may describe (default:
+    one per :data:`BYTES_PER_CHUNK` bytes of file, at most :data:`MAX_CHUNKS`)."""
     movie = Movie(box=moov, quicktime=quicktime)
-    _Walk(data, movie).container(moov, None)
-    _chunks(data, moov, movie)
+    walk = _Walk(data, movie, pairing=pairing)
+    movie.root = walk.moov(moov)
+    budget = chunk_budget if chunk_budget is not None else min(MAX_CHUNKS, len(data) // BYTES_PER_CHUNK + 1000)
+    for track in movie.tracks:
+        budget -= _find_chunks(data, track, budget)
     if keep is not None:
         movie.dropped = [track for track in movie.tracks if not keep(track)]
-        for track in movie.dropped:
-            assert track.box is not None
-            trak = track.box
-            movie.claims = [c for c in movie.claims if not trak.start <= c[0] < trak.end]
-            movie.claims.append(
-                (trak.start, trak.end, Kind.METADATA, f"track {track.track_id} ({_4cc(track.handler)})")
-            )
         movie.tracks = [track for track in movie.tracks if keep(track)]
+        _drop_tracks(movie)
+    for track in movie.tracks:
+        _check_kept(track)
     return movie
+
+
+def _find_chunks(data: Buffer, track: Track, budget: int) -> int:
+    if track.tables is None:
+        raise BoxError(f"track {track.track_id} has no sample table")
+    tables = track.tables
+    if track.handler == b"soun" and track.sound is not None and old_style_sound(data, tables.boxes):
+        fourcc, channels, bits, packet = track.sound
+        tables.old_style, tables.packet = True, packet
+        tables.frame_bytes = pcm_frame_bytes(fourcc, channels, bits)
+    track.chunks, track.samples = chunks_of(data, tables, budget)
+    return len(track.chunks)
+
+
+def _drop_tracks(movie: Movie) -> None:
+    """Each dropped track's claims become one metadata claim for its ``trak``, and its node goes (one pass)."""
+    if not movie.dropped:
+        return
+    assert movie.root is not None and movie.root.children is not None
+    skipped = sorted(track.claims for track in movie.dropped)
+    claims, at = [], 0
+    for first, end in skipped:
+        claims += movie.claims[at:first]
+        at = end
+    claims += movie.claims[at:]
+    for track in movie.dropped:
+        assert track.box is not None
+        claims.append(
+            (track.box.start, track.box.end, Kind.METADATA, f"track {track.track_id} ({_4cc(track.handler)})")
+        )
+    movie.claims = claims
+    gone = {id(track.node) for track in movie.dropped}
+    movie.root.children = [node for node in movie.root.children if id(node) not in gone]
+
+
+def _check_kept(track: Track) -> None:
+    if track.encrypted:
+        raise Refusal(f"track {track.track_id} is encrypted ({_4cc(track.encrypted)}): not supported")
+    if track.external and track.chunks:
+        raise Refusal(f"the samples of track {track.track_id} lie in another file (a data reference): not supported")
 
 
 def _4cc(kind: bytes) -> str:
     return kind.decode("latin-1").strip() if kind.isascii() and kind.strip().isalnum() else kind.hex()
 
 
-def _find(data: Buffer, parent: Box, path: list[bytes]) -> Box | None:
-    for child in iter_boxes(data, parent.body, parent.end):
-        if child.type == path[0]:
-            return child if len(path) == 1 else _find(data, child, path[1:])
-    return None
-
-
-def _chunks(data: Buffer, moov: Box, movie: Movie) -> None:
-    traks = [b for b in iter_boxes(data, moov.body, moov.end) if b.type == b"trak"]
-    for trak, track in zip(traks, movie.tracks, strict=True):
-        stbl = _find(data, trak, [b"mdia", b"minf", b"stbl"])
-        if stbl is None:
-            raise BoxError(f"track {track.track_id} has no sample table")
-        tables = {child.type: child for child in iter_boxes(data, stbl.body, stbl.end)}
-        track.chunks, track.samples = _chunk_ranges(data, tables, len(data))
-
-
-def _chunk_ranges(data: Buffer, tables: dict[bytes, Box], size: int) -> tuple[list[tuple[int, int]], int]:
-    offsets_box = tables.get(b"stco") or tables.get(b"co64")
-    if offsets_box is None or b"stsc" not in tables or b"stsz" not in tables:
-        raise BoxError("a sample table lacks chunk offsets, samples per chunk or sample sizes")
-    wide = offsets_box.type == b"co64"
-    _, _, pos = full_box(data, offsets_box)
-    count = uint(data, pos, 4, offsets_box.end)
-    offsets = [uint(data, pos + 4 + i * (8 if wide else 4), 8 if wide else 4, offsets_box.end) for i in range(count)]
-    per_chunk = _samples_per_chunk(data, tables[b"stsc"], count)
-    sizes = _sample_sizes(data, tables[b"stsz"])
-    if sum(per_chunk) != len(sizes):
-        raise BoxError("the sample table's chunks and sample sizes disagree")
-    chunks, sample = [], 0
-    for offset, samples in zip(offsets, per_chunk, strict=True):
-        length = sum(sizes[sample : sample + samples])
-        sample += samples
-        if offset + length > size:
-            raise BoxError("a chunk of samples lies past the end of the file: truncated")
-        chunks.append((offset, length))
-    return chunks, len(sizes)
-
-
-def _samples_per_chunk(data: Buffer, stsc: Box, chunks: int) -> list[int]:
-    _, _, pos = full_box(data, stsc)
-    runs = [
-        struct.unpack(">III", data[pos + 4 + 12 * i : pos + 16 + 12 * i])[:2]
-        for i in range(uint(data, pos, 4, stsc.end))
-    ]
-    per_chunk = [0] * chunks
-    for index, (first, samples) in enumerate(runs):
-        last = runs[index + 1][0] - 1 if index + 1 < len(runs) else chunks
-        for chunk in range(first - 1, min(last, chunks)):
-            per_chunk[chunk] = samples
-    return per_chunk
-
-
-def _sample_sizes(data: Buffer, stsz: Box) -> list[int]:
-    _, _, pos = full_box(data, stsz)
-    uniform, count = uint(data, pos, 4, stsz.end), uint(data, pos + 4, 4, stsz.end)
-    if uniform:
-        return [uniform] * count
-    if pos + 8 + 4 * count != stsz.end:
-        raise BoxError("stsz does not match its sample count")
-    return list(struct.unpack(f">{count}I", data[pos + 8 : pos + 8 + 4 * count]))
-
-
 # ---------------------------------------------------------------------- writing
 
 
 def rebuild_moov(data: Buffer, moov: Box, movie: Movie, moved: Callable[[int], int], wide: bool | None) -> bytes:
-    """The new ``moov``: metadata boxes and dropped tracks gone, dates zeroed, names and vendors emptied, chunk
-    offsets moved (``wide``: all 64-bit, all 32-bit, or None: each table keeps its width)."""
-    kept = {(s, e) for s, e, k, _ in movie.claims if k is not Kind.METADATA}
-    return _Rebuild(data, movie, kept, moved, wide).container(moov)
-
-
-@dataclass
-class _Rebuild:
-    data: Buffer
-    movie: Movie
-    kept: set[tuple[int, int]]
-    moved: Callable[[int], int]
-    wide: bool | None
-
-    def container(self, parent: Box) -> bytes:
-        children = iter_boxes(self.data, parent.body, parent.end)
-        if parent.type == b"tref":
-            body = b"".join(self.reference(child) for child in children if (child.start, child.end) in self.kept)
-            return box(parent.type, body) if body else b""
-        return box(parent.type, b"".join(self.child(child) for child in children))
-
-    def child(self, child: Box) -> bytes:
-        data = self.data
-        if child.start in self.movie.replaced:
-            return self.movie.replaced[child.start]
-        raw = bytes(data[child.start : child.end])
-        if child.type == b"trak" and any(t.box == child for t in self.movie.dropped):
-            return b""
-        if child.type in CONTAINERS:
-            return self.container(child)
-        if child.type in (b"mvhd", b"tkhd", b"mdhd"):
-            version = raw[child.body - child.start]
-            at, size = child.body - child.start + 4, (16 if version else 8)
-            return raw[:at] + bytes(size) + raw[at + size :]
-        if child.type == b"hdlr":
-            at = child.body - child.start + 4 + 20
-            return box(b"hdlr", raw[child.body - child.start : at] + b"\0")
-        if child.type == b"stsd":
-            return self.stsd(child)
-        if child.type in (b"stco", b"co64"):
-            return _rebuilt_offsets(data, child, self.moved, self.wide)
-        if child.type == b"dref":
-            return raw
-        return raw if any(s <= child.start and child.end <= e for s, e in self.kept) else b""
-
-    def reference(self, child: Box) -> bytes:
-        """A track reference without the dropped tracks (none left: no box)."""
-        count = (child.end - child.body) // 4
-        ids = struct.unpack(f">{count}I", self.data[child.body : child.body + 4 * count])
-        left = [i for i in ids if i not in self.movie.dropped_ids]
-        return box(child.type, struct.pack(f">{len(left)}I", *left)) if left else b""
-
-    def stsd(self, stsd: Box) -> bytes:
-        _, _, pos = full_box(self.data, stsd)
-        entries = b""
-        for entry in iter_boxes(self.data, pos + 4, stsd.end):
-            kind = self.movie.entry_kinds.get(entry.start, "whole")
-            if kind == "whole":
-                entries += bytes(self.data[entry.start : entry.end])
-                continue
-            fixed = _VISUAL_ENTRY if kind == "visual" else _audio_fixed(self.data, entry, self.movie.quicktime)
-            entries += canonical_entry(self.data, entry, kind, fixed)
-        return box(b"stsd", bytes(self.data[stsd.body : pos + 4]) + entries)
-
-
-def _audio_fixed(data: Buffer, entry: Box, quicktime: bool) -> int:
-    version = uint(data, entry.body + 8, 2, entry.end)
-    return _AUDIO_ENTRY.get(version, _AUDIO_ENTRY[0]) if quicktime else _AUDIO_ENTRY[0]
-
-
-def _rebuilt_offsets(data: Buffer, table: Box, moved: Callable[[int], int], wide: bool | None) -> bytes:
-    _, _, pos = full_box(data, table)
-    count = uint(data, pos, 4, table.end)
-    width = 8 if table.type == b"co64" else 4
-    offsets = [moved(uint(data, pos + 4 + i * width, width, table.end)) for i in range(count)]
-    if wide is None:
-        wide = table.type == b"co64"
-    if wide:
-        return box(b"co64", b"\0\0\0\0" + struct.pack(f">I{count}Q", count, *offsets))
-    return box(b"stco", b"\0\0\0\0" + struct.pack(f">I{count}I", count, *offsets))
+    """The new ``moov``: metadata boxes and dropped tracks gone, every kept box in canonical form, chunk offsets
+    moved (``wide``: all 64-bit, all 32-bit, or None: each table keeps its width unless an offset needs 64 bits,
+    which raises :class:`NeedsWide`)."""
+    assert movie.root is not None
+    return movie.root.write(data, Layout(moved, wide, frozenset(movie.dropped_ids)))

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import struct
 
-from ..bytemodel import Buffer, Kind
+from ..bytemodel import Buffer
 from ..kept.exif import CONTENT_IDENTIFIER
-from .isobmff import Box, box, full, iter_boxes
-from .movie import Movie
+from .isobmff import Box, BoxError, box, full, iter_boxes
 
 PAIRING_KEY = b"com.apple.quicktime.content.identifier"
 
@@ -21,21 +20,20 @@ def pairing_meta(identifier: str) -> bytes:
     return box(b"meta", handler + keys + box(b"ilst", box(struct.pack(">I", 1), value)))
 
 
-def keep_pairing(data: Buffer, movie: Movie) -> None:
-    """Find the identifier in the movie's own ``meta`` boxes; the first one found is written in canonical form
-    (``movie.replaced``), and a box already in that form is a kept item."""
-    for index, (start, end, kind, label) in enumerate(movie.claims):
-        if kind is not Kind.METADATA or label != "meta box" or not movie.box.body <= start < movie.box.end:
-            continue
-        meta = next(iter_boxes(data, start, end))
+def pairing_box(data: Buffer, top: Box) -> bytes | None:
+    """The canonical ``meta`` box to write in place of ``top`` (a ``meta`` or ``udta`` box of ``moov``: Apple writes
+    ``moov/meta``, FFmpeg ``moov/udta/meta``) when it holds the pairing identifier, else None."""
+    metas = [top] if top.type == b"meta" else []
+    if top.type == b"udta":
+        try:
+            metas = [child for child in iter_boxes(data, top.body, top.end) if child.type == b"meta"]
+        except BoxError:  # a udta that is not a list of boxes (QuickTime's terminator, vendor data): no pairing
+            return None
+    for meta in metas:
         identifier = _identifier(data, meta)
-        if identifier is None:
-            continue
-        canonical = pairing_meta(identifier)
-        movie.replaced[start] = canonical
-        if bytes(data[start:end]) == canonical:
-            movie.claims[index] = (start, end, Kind.KEPT, "Live Photo pairing identifier")
-        return
+        if identifier is not None:
+            return pairing_meta(identifier)
+    return None
 
 
 def _identifier(data: Buffer, meta: Box) -> str | None:

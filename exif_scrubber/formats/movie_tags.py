@@ -31,6 +31,20 @@ def _movie(*names: str, **checks: Any) -> Allowlist:
     return Allowlist.of("QuickTime", names, checks)
 
 
+CONFIGS = ("dOps", "dac3", "dec3", "dac4", "alac", "dfLa", "mhaC", "dmlp", "ddts", "udts", "chnl", "srat", "pcmC",
+           "damr", "devc", "dqcp", "d263", "vpcC", "vvcC", "lhvC", "glbl", "uncC", "cmpd")  # fmt: skip
+"""Decoder configurations kept as they are, which ExifTool shows (with ``-u``) as unknown binary data."""
+
+
+_NOT_CANONICAL = (" dates", " name", " fields", " trailing bytes", " box header")
+"""How the movie walker labels a kept box whose input is not in canonical form (``mvhd dates``, ``hdlr name``): the
+box is a finding already, and ExifTool's names for it are those of the box (its dates, its name still checked)."""
+
+
+def _with_findings(table: dict[str, Allowlist]) -> dict[str, Allowlist]:
+    return {**table, **{label + suffix: tags for label, tags in table.items() for suffix in _NOT_CANONICAL}}
+
+
 MOVIE_TAGS: dict[str, Allowlist] = {
     "mvhd": _movie(
         "MovieHeaderVersion",
@@ -86,6 +100,11 @@ MOVIE_TAGS: dict[str, Allowlist] = {
     "stsz": _track("SampleSizes"),
     "stco": _track("ChunkOffset"),
     "co64": _track("ChunkOffset64"),
+    "cslg": _track("CompositionToDecodeTimelineMapping"),
+    "dref": _track("Unknown_alis"),
+    "tapt clef": _track("CleanApertureDimensions"),
+    "tapt prof": _track("ProductionApertureDimensions"),
+    "tapt enof": _track("EncodedPixelsDimensions"),
     "sgpd": _track("SampleGroupDescription"),
     "sbgp": _track("SampleToGroup"),
     "sdtp": _track("IdependentAndDisposableSamples"),
@@ -94,6 +113,8 @@ MOVIE_TAGS: dict[str, Allowlist] = {
     "hvcC": _track("HEVCConfiguration", "Unknown_hvcC"),
     "esds": _track("Unknown_esds"),
     "wave": _track("Unknown_esds", "Unknown_frma", "Unknown_mp4a", "Unknown_enda"),
+    "enda": _track("Endianness", "Unknown_enda"),
+    "frma": _track("Unknown_frma"),
     "chan": _track("LayoutFlags", "AudioChannelLayout", "AudioChannelTypes", "NumberOfDescriptions"),
     "colr": _track(
         "ColorProfiles",
@@ -107,8 +128,31 @@ MOVIE_TAGS: dict[str, Allowlist] = {
     "clap": _track("CleanAperture"),
     "btrt": _track("BufferSize", "MaxBitrate", "AverageBitrate", "Unknown_btrt"),
     "fiel": _track("VideoFieldOrder"),
-    "clli": _track("MaxContentLightLevel", "MaxPicAverageLightLevel", "ContentLightLevel"),
-    "mdcv": _track("MasteringDisplayColorVolume"),
+    "clli": _track("MaxContentLightLevel", "MaxPicAverageLightLevel", "ContentLightLevel", "Unknown_clli"),
+    "mdcv": _track("MasteringDisplayColorVolume", "Unknown_mdcv"),
+    "amve": _track("Unknown_amve"),
+    "dvcC": _track("Unknown_dvcC"),
+    "dvvC": _track("Unknown_dvvC"),
+    "dvwC": _track("Unknown_dvwC"),
+    "gama": _track("Gamma"),
+    "hfov": _track("Unknown_hfov"),
+    "st3d": _track("Stereoscopic3D"),
+    "svhd": _track("MetadataSource", MetadataSource=_empty),
+    "prhd": _track("PoseYawDegrees", "PosePitchDegrees", "PoseRollDegrees"),
+    "equi": _track("ProjectionBoundsTop", "ProjectionBoundsBottom", "ProjectionBoundsLeft", "ProjectionBoundsRight"),
+    "cbmp": _track("Layout", "Padding"),
+    "mshp": _track("Unknown_mshp"),
+    "vexu": _track("Unknown_vexu"),
+    "SA3D": _track(
+        "SpatialAudioVersion",
+        "AmbisonicType",
+        "AmbisonicOrder",
+        "AmbisonicChannelOrdering",
+        "AmbisonicNormalization",
+        "AmbisonicChannels",
+        "AmbisonicChannelMap",
+    ),
+    **{name: _track(f"Unknown_{name}") for name in CONFIGS},
     "av1C": _track(
         "Unknown_av1C",
         "AV1ConfigurationVersion",
@@ -125,7 +169,25 @@ MOVIE_TAGS: dict[str, Allowlist] = {
     "auxi": _track("Unknown_auxi"),
     "mp4a": _track("Unknown_mp4a"),
     "tref auxl": _track("Unknown_auxl"),
+    "tref chap": _track("ChapterListTrackID"),
+    "tref tmcd": _track("TimecodeTrack"),
+    "tref cdsc": _track("ContentDescribes"),
+    "tref fall": _track("AlternateFormatTrack"),
+    "tref sync": _track("SyncronizedTrack"),
+    "tref ssrc": _track("Non-primarySourceTrack"),
+    "tref vdep": _track("Unknown_vdep"),
+    "tref hint": _track("Unknown_hint"),
+    "tref cdep": _track("Unknown_cdep"),
+    "mvex": _movie("Unknown_mvex"),
+    "moof": _movie("Unknown_moof"),
+    "mfhd": _movie("MovieFragmentSequence"),
+    "traf": _movie("Unknown_traf"),
+    "tfhd": _movie("Unknown_tfhd"),
+    "tfdt": _movie("Unknown_tfdt"),
+    "trun": _movie("Unknown_trun"),
+    "sidx": _movie("Unknown_sidx"),
 }
+MOVIE_TAGS = _with_findings(MOVIE_TAGS)
 """Kept boxes of a movie header, by the label the movie walker gives them."""
 VISUAL_ENTRY = _track(
     "CompressorID",
@@ -144,6 +206,8 @@ AUDIO_ENTRY = _track("AudioFormat", "AudioChannels", "AudioBitsPerSample", "Audi
 """An audio sample description (``mp4a``, ``sowt`` ...)."""
 FILE_TAGS: dict[str, Allowlist] = {
     "ftyp": _movie("MajorBrand", "MinorVersion", "CompatibleBrands"),
+    "ftyp brands": _movie("MajorBrand", "MinorVersion", "CompatibleBrands"),
+    "ftyp minor version": _movie("MajorBrand", "MinorVersion", "CompatibleBrands"),
     "mdat header": _movie("MediaData", "MediaDataOffset", "MediaDataSize"),
 }
 """The top-level boxes of an ISO base media file the walkers keep (a movie's and a HEIF file's)."""

@@ -1,46 +1,48 @@
-"""MP4, MOV, M4V and 3GP/3G2 videos (phones, cameras, Live Photo movies): the byte model and the finish step.
+"""MP4, MOV, M4V and 3GP/3G2 videos (phones, cameras, action cams, Live Photo movies): the byte model and the rewrite.
 
-Bytes are: structure (``ftyp``, the ``moov`` boxes :mod:`.movie` reads field by field, ``mdat`` headers), media
-(the samples of the audio and video tracks, found through their sample tables), or metadata: ``udta``/``meta``/
-``uuid``/``free``/``wide`` boxes anywhere, headers with dates, named handlers and compressors, vendor codes,
-whole tracks that are not audio or video (GPS and telemetry in ``gpmd``/``camm``/``mebx`` timed metadata,
-timecode, subtitles, chapters) with their samples, and every byte of ``mdat`` no kept track references.
+Bytes are: structure (``ftyp`` with the brands the handler knows, the ``moov`` boxes :mod:`.movie` reads field by
+field, movie fragments :mod:`.movie_fragments` reads, ``mdat`` headers), media (the samples of the audio and video
+tracks, found through their sample tables and fragment runs), or metadata: ``udta``/``meta``/``uuid``/``free``/
+``wide`` boxes anywhere, headers with dates, named handlers and compressors, vendor codes, reserved fields that are
+not zero, whole tracks that are not audio or video (GPS and telemetry in ``gpmd``/``camm``/``mebx`` timed metadata,
+timecode, subtitles, chapters) with their samples, trailers after the movie (Samsung's ``sefd``), and every byte of
+``mdat`` no kept track references.
 
-ExifTool's QuickTime writer removes what it knows (``Keys``, ``ItemList``, ``UserData``, XMP, GPS: it rewrites
-the movie header, never the media); the finish step then rebuilds the movie header from ExifTool's output in
-place: dates zeroed, names emptied, dropped tracks and every metadata box gone, and each ``mdat`` compacted to
-the samples the kept tracks reference (copied byte for byte, chunk offsets moved). Only bytes before a kept
-byte are removed, so everything moves towards the start of the file and the rewrite needs no second copy.
+The engine writes the clean movie itself (no ExifTool write; ExifTool reads it afterwards, with ``-ee``): the
+canonical ``ftyp``, the movie header rebuilt from the walker's labels, each ``mdat`` compacted to the samples the
+kept tracks reference (copied byte for byte, chunk offsets moved), each fragment rebuilt (:mod:`.movie_write`).
+Two entry points: a file streamed into a new one (or cleaned in place) with flat memory, for videos of gigabytes;
+and :func:`clean_movie` / :func:`walk_movie` for a movie held in memory (one embedded in a motion photo).
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import mmap
-import os
-import struct
-from collections.abc import Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from ..allowlist import Allowlist
-from ..bytemodel import Buffer, ByteModel, Kind, claims_to_spans, merge_ranges
+from ..bytemodel import Buffer, ByteModel, Kind, Ranges, claims_to_spans
 from ..kept.exif import is_content_identifier
-from ..leftovers import Tag
 from ..pixels import PixelProbe
 from ..policy import ScrubPolicy
 from .base import FormatHandler, Refusal, merged_tags
 from .isobmff import Box, BoxError, brands, iter_boxes
-from .movie import VISUAL_HANDLERS, Movie, Track, parse_movie, rebuild_moov
-from .movie_pairing import keep_pairing
+from .movie import VISUAL_HANDLERS, Movie, Track, parse_movie
+from .movie_fragments import FRAGMENT_BOXES, Fragments, walk_fragments
 from .movie_tags import AUDIO_ENTRY, FILE_TAGS, MOVIE_TAGS, VISUAL_ENTRY
+from .movie_write import Plan, Walked, apply, assemble, plan
 from .video_probe import probe_video
 
 KEPT_HANDLERS = (b"vide", b"soun")
 """Tracks kept: video and audio. Every other track (timed metadata, timecode, text, hints) is dropped."""
 _EXIFTOOL_HASHED = (b"vide", b"soun")
-_FRAGMENTS = frozenset({b"moof", b"mfra", b"sidx", b"styp", b"ssix", b"prft", b"emsg"})
+_EXIFTOOL_RANGES = 100_000
+"""The ranges of ExifTool's ImageDataHash are listed (for the tests that compare it) up to this many chunks."""
 _QUICKTIME_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
 """Top-level atoms an old QuickTime movie without ``ftyp`` may start with."""
 _MOV_BRANDS = frozenset({b"qt  "})
@@ -54,20 +56,39 @@ _MP4_BRANDS = frozenset(
      b"avc1", b"hvc1", b"hev1", b"av01", b"MSNV", b"XAVC", b"f4v ", b"mmp4", b"CAEP", b"M4A ", b"M4B ", b"nvr1",
      b"dby1", b"MP4 "}
 )  # fmt: skip
+_ALL_BRANDS = _MOV_BRANDS | _M4V_BRANDS | _3GP_BRANDS | _MP4_BRANDS
+KNOWN_BRANDS = _ALL_BRANDS | frozenset(
+    {b"dash", b"msdh", b"msix", b"cmfc", b"cmf2", b"cmfs", b"cmff", b"cmfl", b"iso2", b"avc3", b"hev3", b"dby1",
+     b"mp4v", b"M4P ", b"3gp6", b"opus", b"Opus", b"vp09", b"av1c", b"ccff", b"piff", b"isml", b"hlsf"}
+)  # fmt: skip
+"""Brands the canonical ``ftyp`` keeps; any other is dropped (a brand is four free bytes)."""
 VIDEO_MIME_TYPES = frozenset(
     {"video/mp4", "video/quicktime", "video/x-m4v", "video/3gpp", "video/3gpp2", "audio/mp4", "audio/x-m4a"}
 )
-COPY_STEP = 8 * 1024 * 1024
-"""Bytes moved at a time by the in-place rewrite (memory stays flat whatever the size of the video)."""
 
 
 @dataclass
 class VideoModel(ByteModel):
-    """A walked movie: the byte model plus what the finish step needs."""
+    """A walked movie: the byte model plus what the rewrite needs."""
 
     boxes: list[Box] = field(default_factory=list)
     moov: Box | None = None
     movie: Movie | None = None
+    ftyp: bytes | None = None
+    """The canonical ``ftyp`` the rewrite writes (None: none)."""
+    fragments: Fragments | None = None
+
+    def walked(self) -> Walked:
+        assert self.movie is not None and self.moov is not None
+        fragments = self.fragments
+        return Walked(
+            self.boxes,
+            self.ftyp,
+            self.moov,
+            self.movie,
+            fragments.rebuilt if fragments is not None else {},
+            lambda: _kept_ranges(self.movie, fragments),  # type: ignore[arg-type]
+        )
 
 
 _PAIRING = Allowlist.of("Keys", ["ContentIdentifier"], {"ContentIdentifier": is_content_identifier})
@@ -83,13 +104,28 @@ def _major_brands(head: bytes) -> tuple[bytes, set[bytes]]:
     return (head[8:12] if found else b""), found
 
 
+def canonical_ftyp(raw: bytes) -> tuple[bytes, str]:
+    """``ftyp`` with its minor version zero and only the brands the handler knows (a known major brand, else the
+    first known compatible one), each once; and the label when the input differs."""
+    major, compatible = raw[8:12], [raw[i : i + 4] for i in range(16, len(raw) - 3, 4)]
+    known = list(dict.fromkeys(b for b in compatible if b in KNOWN_BRANDS))
+    if major not in KNOWN_BRANDS:
+        major = known[0] if known else b"isom"
+    body = major + bytes(4) + b"".join(known)
+    out = (8 + len(body)).to_bytes(4, "big") + b"ftyp" + body
+    if out == raw:
+        return out, "ftyp"
+    if len(raw) % 4 or len(known) != len(compatible) or raw[8:12] != major:
+        return out, "ftyp brands"
+    return out, "ftyp minor version"
+
+
 class _MovieHandler(FormatHandler):
     """Shared by the four names of the QuickTime/ISO movie family."""
 
     mime_types: ClassVar[frozenset[str]] = VIDEO_MIME_TYPES
     pillow_formats: ClassVar[frozenset[str]] = frozenset()
     leftover_group: ClassVar[str] = "QuickTime-boxes"
-    writer = "exiftool"
     exiftool_read_args: ClassVar[tuple[str, ...]] = ("-ee",)
     """Timed metadata (GPS per frame in ``gpmd``, ``camm``, ``mebx``, subtitle tracks) is read only with -ee."""
     brands: ClassVar[frozenset[bytes]]
@@ -114,178 +150,114 @@ class _MovieHandler(FormatHandler):
 
     def walk(self, data: Buffer, policy: ScrubPolicy, *, verify: bool = True) -> VideoModel:
         model = VideoModel(format=self.name, size=len(data))
-        boxes = list(iter_boxes(data, 0, len(data), last_to_end=True))
-        fragments = [b.name for b in boxes if b.type in _FRAGMENTS]
-        if fragments:
-            raise Refusal(f"fragmented movie ({fragments[0]} box): not supported")
+        boxes = _top_level(data)
         moovs = [b for b in boxes if b.type == b"moov"]
         if len(moovs) != 1:
             raise BoxError("the file has no moov box, or more than one")
-        data[moovs[0].start : moovs[0].end]  # one read of the whole header (an audit's lazy buffer: one ranged GET)
-        quicktime = boxes[0].type != b"ftyp" or _major_brands(bytes(data[: boxes[0].end]))[0] == b"qt  "
-        movie = parse_movie(data, moovs[0], keep=_kept, quicktime=quicktime)
+        moov = moovs[0]
+        data[moov.start : moov.end]  # one read of the whole header (an audit's lazy buffer: one ranged GET)
+        if any(child.type == b"cmov" for child in iter_boxes(data, moov.body, moov.end)):
+            raise Refusal("compressed movie header (cmov): not supported")
+        ftyp = bytes(data[: boxes[0].end]) if boxes[0].type == b"ftyp" else None
+        quicktime = ftyp is None or ftyp[8:12] == b"qt  "
+        movie = parse_movie(data, moov, keep=_kept, quicktime=quicktime, pairing=policy.keep_live_photo_pairing)
+        fragments = walk_fragments(data, boxes, movie) if any(b.type in FRAGMENT_BOXES for b in boxes) else None
         if not movie.tracks:
             raise Refusal("the movie has no audio or video track")
-        if policy.keep_live_photo_pairing:
-            keep_pairing(data, movie)
-        model.boxes, model.moov, model.movie = boxes, moovs[0], movie
+        model.boxes, model.moov, model.movie, model.fragments = boxes, moov, movie, fragments
         claims = list(movie.claims)
-        media = [(b.body, b.end) for b in boxes if b.type == b"mdat"]
+        if fragments is not None:
+            claims += fragments.claims
         for top in boxes:
-            if top.type == b"ftyp" and top is boxes[0]:
-                claims.append((top.start, top.end, Kind.STRUCTURE, "ftyp"))
+            if top.type == b"ftyp" and top is boxes[0] and ftyp is not None:
+                model.ftyp, label = canonical_ftyp(ftyp)
+                claims.append((top.start, top.end, Kind.STRUCTURE if label == "ftyp" else Kind.METADATA, label))
             elif top.type == b"mdat":
                 claims.append((top.start, top.body, Kind.STRUCTURE, "mdat header"))
-            elif top.type != b"moov":
+            elif top.type != b"moov" and (fragments is None or top.start not in fragments.walked):
                 claims.append((top.start, top.end, Kind.METADATA, f"{top.name} box"))
-        claims += _samples(movie, media)
+        if boxes[-1].end < len(data):  # a maker's trailer that is not a box (Insta360, Samsung SEF in a photo)
+            claims.append((boxes[-1].end, len(data), Kind.METADATA, "bytes after the movie"))
+        media = sorted((b.body, b.end) for b in boxes if b.type == b"mdat")
+        claims += _samples(movie, fragments, media)
         claims_to_spans(model, claims, data, gap_label="bytes no track references")
-        model.proof = [b"movie", *movie.decoding]
-        for track in movie.tracks:
-            model.proof += [f"track {track.track_id} {_4cc(track.handler)}".encode(), *track.decoding]
-            model.proof += [(start, start + length) for start, length in track.chunks]
-        model.exiftool_ranges = [
-            (s, s + n) for track in movie.tracks if track.handler in _EXIFTOOL_HASHED for s, n in track.chunks if n
-        ]
-        visual = [track.samples for track in movie.tracks if track.handler in VISUAL_HANDLERS]
-        model.frames = visual[0] if visual else 0
-        model.notes += [f"dropped track {t.track_id} ({_4cc(t.handler)}): not audio or video" for t in movie.dropped]
+        _proof(model, movie, fragments)
         return model.close()  # type: ignore[return-value]
 
     def probe(self, path: Path) -> PixelProbe:
         return probe_video(path)
 
-    def exiftool_args(self, model: ByteModel, tags: Sequence[Tag], policy: ScrubPolicy) -> list[str]:
-        # -m: a minor error (ExifTool's heuristics on an odd but readable box, e.g. a track's ISO-style meta)
-        # must not stop the write; whatever ExifTool leaves is the finish step's, and the output is verified.
-        keep = ["-tagsFromFile", "@", "-Keys:ContentIdentifier"] if policy.keep_live_photo_pairing else []
-        return ["-m", "-all=", *keep]
+    def rewrite(self, model: ByteModel, data: Buffer, policy: ScrubPolicy) -> bytes:
+        """The clean movie in memory (a movie held in memory, e.g. one embedded in a motion photo)."""
+        assert isinstance(model, VideoModel)
+        return assemble(plan(model.walked(), data), data)
 
-    def targeted_args(self, leftovers: dict[str, list[str]]) -> list[str]:
-        return []  # what ExifTool's writer leaves (dates, names, tracks) is the finish step's
-
-    def finish(self, path: Path, policy: ScrubPolicy) -> None:
-        with path.open("r+b") as handle:
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                view = memoryview(mapped)
-                try:
-                    model = self.walk(view, policy)
-                    plan = None if model.is_clean() else _plan(model, view)
-                finally:
-                    view.release()
-            if plan is None:
-                return
-            if plan.in_place:
-                _apply(handle.fileno(), handle.fileno(), plan)
-                return
-            rebuilt = path.with_name(path.name + ".rebuilt")  # a name of the engine's own, beside its output
-            with rebuilt.open("wb") as out:
-                _apply(handle.fileno(), out.fileno(), plan)
-        rebuilt.replace(path)
+    def write(self, model: ByteModel, data: Buffer, source: Path, output: Path, policy: ScrubPolicy) -> None:
+        """The clean movie streamed from ``source`` into ``output`` (flat memory, whatever its size)."""
+        assert isinstance(model, VideoModel)
+        the_plan = plan(model.walked(), data)
+        with source.open("rb") as src, output.open("wb") as out:
+            apply(src.fileno(), out.fileno(), the_plan)
 
 
-def _samples(movie: Movie, media: list[tuple[int, int]]) -> list[tuple[int, int, Kind, str]]:
-    """Claims for every chunk: media of the kept tracks, metadata of the dropped ones; each inside an mdat."""
+def _top_level(data: Buffer) -> list[Box]:
+    """The top-level boxes, up to where what follows is not a box (a trailer; a file cut short is refused later, when
+    its samples or its movie header are found missing)."""
+    boxes: list[Box] = []
+    try:
+        boxes.extend(iter_boxes(data, 0, len(data), last_to_end=True))
+    except BoxError:
+        if not boxes:
+            raise
+    return boxes
+
+
+def _proof(model: VideoModel, movie: Movie, fragments: Fragments | None) -> None:
+    """What the proof hash covers: the movie header's and each kept track's decoding boxes in canonical form, and
+    their samples chunk by chunk (then fragment by fragment)."""
+    model.proof = [b"movie", *movie.decoding]
+    for track in movie.tracks:
+        model.proof += [f"track {track.track_id} {_4cc(track.handler)}".encode(), *track.decoding]
+        model.proof.append(Ranges(track.chunks.ranges))
+    if fragments is not None:
+        model.proof += fragments.proof
+    if sum(len(track.chunks) for track in movie.tracks) <= _EXIFTOOL_RANGES:
+        model.exiftool_ranges = [
+            (s, s + n) for track in movie.tracks if track.handler in _EXIFTOOL_HASHED for s, n in track.chunks if n
+        ]
+    visual = [track for track in movie.tracks if track.handler in VISUAL_HANDLERS]
+    model.frames = 0
+    if visual:
+        model.frames = visual[0].samples + (fragments.samples.get(visual[0].track_id, 0) if fragments else 0)
+    model.notes += [f"dropped track {t.track_id} ({_4cc(t.handler)}): not audio or video" for t in movie.dropped]
+
+
+def _samples(
+    movie: Movie, fragments: Fragments | None, media: list[tuple[int, int]]
+) -> list[tuple[int, int, Kind, str]]:
+    """Claims for every run of samples: media of the kept tracks, metadata of the dropped ones; each inside an
+    ``mdat``."""
     claims = []
+    starts = [start for start, _ in media]
     for kept, tracks in ((True, movie.tracks), (False, movie.dropped)):
         for track in tracks:
             label = f"track {track.track_id} samples" if kept else f"track {track.track_id} ({_4cc(track.handler)})"
-            for start, length in track.chunks:
-                if length and not any(s <= start and start + length <= e for s, e in media):
+            runs: Iterator[tuple[int, int]] = track.chunks.runs()
+            if fragments is not None:
+                runs = itertools.chain(runs, fragments.runs.get(track.track_id, []))
+            for start, end in runs:
+                index = bisect.bisect_right(starts, start) - 1
+                if index < 0 or end > media[index][1]:
                     raise BoxError(f"samples of track {track.track_id} lie outside the media data")
-                claims.append((start, start + length, Kind.IMAGE if kept else Kind.METADATA, label))
+                claims.append((start, end, Kind.IMAGE if kept else Kind.METADATA, label))
     return claims
 
 
-@dataclass
-class _Plan:
-    """The rewrite: each piece is written at its new offset, either bytes or a range of the file itself."""
-
-    pieces: list[tuple[int, bytes | tuple[int, int]]]
-    size: int
-    in_place: bool
-    """True when no piece is written over bytes a later piece still has to read (the usual case: the rebuild
-    only removes bytes, so everything moves towards the start)."""
-
-
-def _plan(model: VideoModel, data: Buffer) -> _Plan:
-    """Where everything kept goes: the boxes in their order, metadata left out, each mdat holding only the
-    kept samples it held. Refused when a piece would have to move towards the end (never, as the rebuild only
-    removes bytes, unless an mdat's size field must grow)."""
-    movie, moov = model.movie, model.moov
-    assert movie is not None and moov is not None
-    blocks = merge_ranges((s, s + n) for track in movie.tracks for s, n in track.chunks)
-    size_of_moov = len(rebuild_moov(data, moov, movie, lambda offset: 0, None))
-    pieces: list[tuple[int, int, bytes | tuple[int, int]]] = []  # (new offset, old offset, what)
-    starts: dict[int, int] = {}
-    position = 0
-    for top in model.boxes:
-        if top.type == b"ftyp" and top is model.boxes[0]:
-            pieces.append((position, top.start, (top.start, top.end)))
-            position += top.end - top.start
-        elif top.type == b"moov":
-            pieces.append((position, top.start, b""))  # filled in below, once the chunks have their places
-            position += size_of_moov
-        elif top.type == b"mdat":
-            inside = [(s, e) for s, e in blocks if top.body <= s and e <= top.end]
-            if inside:
-                header = top.body - top.start
-                payload = sum(e - s for s, e in inside)
-                pieces.append((position, top.start, _mdat_header(header, payload)))
-                position += header
-                for start, end in inside:
-                    starts[start] = position
-                    pieces.append((position, start, (start, end)))
-                    position += end - start
-    firsts = [s for s, _ in blocks]
-
-    def moved(offset: int) -> int:
-        index = bisect.bisect_right(firsts, offset) - 1
-        return starts[blocks[index][0]] + offset - blocks[index][0]
-
-    new_moov = rebuild_moov(data, moov, movie, moved, None)
-    if len(new_moov) != size_of_moov:
-        raise BoxError("internal: the movie header's size depends on its chunk offsets")
-    out = [(new, new_moov if what == b"" else what) for new, _, what in pieces]
-    return _Plan(out, position, _in_place(out))
-
-
-def _in_place(pieces: list[tuple[int, bytes | tuple[int, int]]]) -> bool:
-    """No piece moves towards the end, and no write ends past the first byte a later piece reads."""
-    reads = [what[0] for _, what in pieces if not isinstance(what, bytes)]
-    for new, what in pieces:
-        if isinstance(what, bytes):
-            end = new + len(what)
-        elif new > what[0]:
-            return False
-        else:
-            reads.pop(0)
-            end = new + what[1] - what[0]
-        if reads and end > reads[0]:
-            return False
-    return True
-
-
-def _mdat_header(header: int, payload: int) -> bytes:
-    if header == 16:
-        return struct.pack(">I4sQ", 1, b"mdat", payload + 16)
-    if payload + 8 > 0xFFFFFFFF:
-        raise Refusal("the clean media data needs a 64-bit size where the input had none")
-    return struct.pack(">I4s", payload + 8, b"mdat")
-
-
-def _apply(source: int, target: int, plan: _Plan) -> None:
-    """Write the plan front to back, in steps of :data:`COPY_STEP` (``target`` may be ``source``: in place)."""
-    for new, what in plan.pieces:
-        if isinstance(what, bytes):
-            os.pwrite(target, what, new)
-            continue
-        start, end = what
-        for pos in range(start, end, COPY_STEP):
-            chunk = os.pread(source, min(COPY_STEP, end - pos), pos)
-            if source != target or new + pos - start != pos:
-                os.pwrite(target, chunk, new + pos - start)
-    os.ftruncate(target, plan.size)
+def _kept_ranges(movie: Movie, fragments: Fragments | None) -> Iterator[tuple[int, int]]:
+    for track in movie.tracks:
+        yield from track.chunks.runs()
+        if fragments is not None:
+            yield from fragments.runs.get(track.track_id, [])
 
 
 def _4cc(kind: bytes) -> str:
@@ -328,4 +300,52 @@ class ThreeGpHandler(_MovieHandler):
     brands = _3GP_BRANDS
 
 
-_ALL_BRANDS = _MOV_BRANDS | _M4V_BRANDS | _3GP_BRANDS | _MP4_BRANDS
+# ---------------------------------------------------------------------- entry points for other handlers
+
+
+def walk_movie(data: Buffer, policy: ScrubPolicy, *, verify: bool = True) -> VideoModel:
+    """The byte model of a movie (MP4, MOV, M4V, 3GP) held in ``data``, whatever its brand. Raises
+    ``StructureError`` (malformed) or :class:`Refusal` (well-formed but not cleanable)."""
+    return _handler_of(data).walk(data, policy, verify=verify)
+
+
+def clean_movie(data: Buffer, policy: ScrubPolicy) -> bytes:
+    """The clean form of the movie held in ``data``: ``ftyp`` canonical, the movie header rebuilt from the walker's
+    labels, each ``mdat`` holding only the kept tracks' samples (moved, never changed). A movie that is already
+    clean comes back byte for byte. Raises ``StructureError`` or :class:`Refusal`."""
+    model = walk_movie(data, policy)
+    return bytes(data) if model.is_clean() else assemble(plan(model.walked(), data), data)
+
+
+def clean_movie_in_place(path: Path, policy: ScrubPolicy) -> bool:
+    """Clean the movie file at ``path`` in place with flat memory; False when it was clean already. The rebuild only
+    removes bytes, so everything moves towards the start and no second copy is needed; where a piece would have to
+    move towards the end (a box growing), a new file is written beside it and renamed over it."""
+    with path.open("r+b") as handle:
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            view = memoryview(mapped)
+            try:
+                model = walk_movie(view, policy)
+                the_plan: Plan | None = None if model.is_clean() else plan(model.walked(), view)
+            finally:
+                view.release()
+        if the_plan is None:
+            return False
+        if the_plan.in_place:
+            apply(handle.fileno(), handle.fileno(), the_plan)
+            return True
+        rebuilt = path.with_name(path.name + ".rebuilt")
+        with rebuilt.open("wb") as out:
+            apply(handle.fileno(), out.fileno(), the_plan)
+    rebuilt.replace(path)
+    return True
+
+
+def _handler_of(data: Buffer) -> _MovieHandler:
+    head = bytes(data[:64])
+    for handler in (Mp4Handler, MovHandler, M4vHandler, ThreeGpHandler):
+        if handler.matches(head):
+            return handler()
+    if brands(head) or head[4:8] in _QUICKTIME_ATOMS:
+        return Mp4Handler()  # a movie whose brands are all unknown: the canonical ftyp keeps none of them
+    raise BoxError("not an ISO base media or QuickTime movie")

@@ -11,7 +11,15 @@ import pytest
 from exif_scrubber.audit.fetch import LocalFile, fetch
 
 from exif_scrubber import Scrubber
-from tests.video_support import Plants, add_metadata_tracks, big_movie, encode_movie, planted_movie, remux
+from tests.video_support import (
+    Plants,
+    add_metadata_tracks,
+    big_movie,
+    encode_movie,
+    planted_movie,
+    remux,
+    with_compressed_header,
+)
 
 from .conftest import BUCKET
 from .test_cli import by_key, report, run
@@ -53,7 +61,9 @@ def test_a_bucket_of_videos(s3: Any, scrubber: Scrubber, tmp_path: Path) -> None
     clean = tmp_path / "clean.mp4"
     assert scrubber.scrub_file(encode_movie(tmp_path / "raw.mp4", "mp4"), clean).outcome.value == "cleaned"
     fragmented = remux(encode_movie(tmp_path / "s.mp4", "mp4"), tmp_path / "frag.mp4", {"movflags": "frag_keyframe"})
-    for key, path in (("v/dirty.mov", dirty), ("v/clean.mp4", clean), ("v/frag.mp4", fragmented)):
+    compressed = with_compressed_header(encode_movie(tmp_path / "c.mp4", "mp4"))
+    objects = (("v/dirty.mov", dirty), ("v/clean.mp4", clean), ("v/frag.mp4", fragmented), ("v/cmov.mp4", compressed))
+    for key, path in objects:
         s3.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes())
     s3.put_object(Bucket=BUCKET, Key="v/clip.avi", Body=b"RIFF\x24\0\0\0AVI LIST" + bytes(64))
 
@@ -63,7 +73,8 @@ def test_a_bucket_of_videos(s3: Any, scrubber: Scrubber, tmp_path: Path) -> None
     assert code == 1
     assert rows["v/dirty.mov"]["status"] == "leaking"
     assert rows["v/clean.mp4"]["status"] == "clean"
-    assert rows["v/frag.mp4"]["status"] == "unreadable" and "fragmented movie" in str(rows["v/frag.mp4"])
+    assert rows["v/frag.mp4"]["status"] == "leaking"  # read through its fragments: FFmpeg's handler names
+    assert rows["v/cmov.mp4"]["status"] == "unreadable" and "compressed movie header" in str(rows["v/cmov.mp4"])
     assert rows["v/clip.avi"]["status"] == "unsupported"
 
 

@@ -21,13 +21,7 @@ SKIP_REASON = f"real device files not found at {DEVICES} (they ship beside the r
 MUST_REFUSE = {"androidx__pixel-motion-photo-jfif-segment-shortened.jpg": "truncated"}
 """Files SOURCES.md says must be refused, and a word the reason must hold."""
 MOVIES = (".mp4", ".mov", ".m4v", ".3gp")
-KNOWN_GAPS = {
-    "androidx__bt601.mov": "QuickTime's zero terminator after sample-entry atoms (issue 17, video)",
-    "androidx__dolbyVision-hdr.MOV": "QuickTime's zero terminator after sample-entry atoms (issue 17, video)",
-    "androidx__sample_with_color_info.mp4": "QuickTime's zero terminator after sample-entry atoms (issue 17, video)",
-    "gopro__karma.mp4": "GoPro dref alias entries (issue 17, video)",
-    "gopro__max-heromode.mp4": "GoPro dref alias entries (issue 17, video)",
-}
+KNOWN_GAPS: dict[str, str] = {}
 """Real files not yet accepted, each with what stops it. A strict xfail: the day one passes, the test says so and
 the entry goes."""
 

@@ -12,20 +12,25 @@ import pytest
 from exif_scrubber import Scrubber
 from exif_scrubber.bytemodel import Kind
 from exif_scrubber.formats import sniff
-from exif_scrubber.formats.mp4 import _in_place
+from exif_scrubber.formats.movie_write import in_place as _in_place
 from exif_scrubber.leftovers import find_leftovers, parse_exiftool_json
 from exif_scrubber.policy import ScrubPolicy
 from exif_scrubber.report import Outcome
+from tests.oracle import view_movie
 from tests.video_support import (
     Plants,
     encode_movie,
     find_path,
     first_and_last_frames,
+    insert_into,
     live_photo_still,
+    overwrite,
+    pcm_movie,
     planted_movie,
     remux,
     sample_hashes,
     stream_summary,
+    with_compressed_header,
 )
 
 INDEPENDENT_READ = ["-j", "-G3:1", "-a", "-u", "-ee", "-n", "-api", "LargeFileSupport=1", "-all:all", "--System:all"]
@@ -153,16 +158,14 @@ def test_a_changed_rotation_changes_the_proof(scrubber: Scrubber, tmp_path: Path
     assert handler.walk(bytes(data), ScrubPolicy()).proof_hash(bytes(data)) != proof
 
 
-def test_fragmented_movie_is_refused_with_the_reason(scrubber: Scrubber, tmp_path: Path) -> None:
-    staged = encode_movie(tmp_path / "staged.mp4", "mp4")
-    source = tmp_path / "in.mp4"
-    remux(staged, source, {"movflags": "frag_keyframe+empty_moov"})
-    report = scrubber.scrub_file(source, tmp_path / "out.mp4")
+def test_compressed_movie_header_is_refused_with_the_reason(scrubber: Scrubber, tmp_path: Path) -> None:
+    source = with_compressed_header(encode_movie(tmp_path / "in.mov", "mov"))
+    report = scrubber.scrub_file(source, tmp_path / "out.mov")
     assert report.outcome is Outcome.FAILED
-    assert "fragmented movie" in str(report.reason)
-    assert not (tmp_path / "out.mp4").exists()
+    assert report.reason == "compressed movie header (cmov): not supported"
+    assert not (tmp_path / "out.mov").exists()
     scan = scrubber.scan(source)
-    assert not scan.clean and "fragmented" in str(scan.error)
+    assert not scan.clean and "compressed movie header" in str(scan.error)
 
 
 def test_truncated_movie_is_refused(scrubber: Scrubber, tmp_path: Path) -> None:
@@ -189,7 +192,6 @@ def test_movie_without_audio_or_video_is_refused(scrubber: Scrubber, tmp_path: P
 def test_reference_to_a_dropped_track_goes_with_it(scrubber: Scrubber, tmp_path: Path) -> None:
     source, _ = planted_movie(scrubber.pool, tmp_path / "in.mp4", "mp4")
     data = source.read_bytes()
-    from tests.video_support import insert_into
 
     data = insert_into(data, [b"moov", b"trak"], struct.pack(">I4sI4sI", 20, b"tref", 12, b"tmcd", 10))
     source.write_bytes(data)
@@ -271,3 +273,64 @@ def test_only_a_uuid_is_kept_as_the_pairing_identifier(tmp_path: Path) -> None:
             assert keeper.scrub_file(half, output).outcome is Outcome.CLEANED
             assert plants.tokens["content identifier"] not in output.read_bytes()
             assert not [t for t in _read(keeper, output)[0] if t.name == "ContentIdentifier"]
+
+
+@pytest.mark.parametrize("codec", ["pcm_s16le", "pcm_s16be", "pcm_s24le", "one byte a sample"])
+def test_uncompressed_quicktime_sound_keeps_every_sample(scrubber: Scrubber, tmp_path: Path, codec: str) -> None:
+    """QuickTime stores uncompressed sound sample by sample and FFmpeg reads it chunk by chunk, each chunk as long as
+    its samples times the bytes per sample of the description; older files say one byte a sample in ``stsz``, and
+    the description decides. Every byte FFmpeg reads is kept."""
+    source = pcm_movie(tmp_path / "in.mov", "pcm_s16le" if codec == "one byte a sample" else codec)
+    if codec == "one byte a sample":
+        data = bytearray(source.read_bytes())
+        stsz = find_path(bytes(data), [b"moov", (b"trak", 1), b"mdia", b"minf", b"stbl", b"stsz"])[-1]
+        struct.pack_into(">I", data, stsz.body + 4, 1)
+        source.write_bytes(bytes(data))
+    output = tmp_path / "out.mov"
+    report = scrubber.scrub_file(source, output)
+    assert report.outcome is Outcome.CLEANED, report.reason
+    assert sample_hashes(output) == sample_hashes(source)
+    assert view_movie(output).frames == view_movie(source).frames
+
+
+def test_samples_in_another_file_are_refused(scrubber: Scrubber, tmp_path: Path) -> None:
+    """A data reference that names another file (no self-contained flag, a URL): the samples are not here."""
+    source = encode_movie(tmp_path / "in.mp4", "mp4", audio=False)
+    url = [b"moov", b"trak", b"mdia", b"minf", b"dinf", b"dref", b"url "]
+    data = overwrite(source.read_bytes(), url, 0, b"\0\0\0\0")
+    source.write_bytes(insert_into(data, url, b"file:///elsewhere.mov\0"))
+    report = scrubber.scrub_file(source, tmp_path / "out.mp4")
+    assert report.outcome is Outcome.FAILED
+    assert report.reason == "the samples of track 1 lie in another file (a data reference): not supported"
+
+
+def test_an_encrypted_track_is_refused(scrubber: Scrubber, tmp_path: Path) -> None:
+    source = encode_movie(tmp_path / "in.mp4", "mp4", audio=False)
+    data = source.read_bytes()
+    entry = find_path(data, [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd", b"avc1"])[-1]
+    source.write_bytes(data[: entry.start + 4] + b"encv" + data[entry.start + 8 :])
+    report = scrubber.scrub_file(source, tmp_path / "out.mp4")
+    assert report.outcome is Outcome.FAILED
+    assert report.reason == "track 1 is encrypted (encv): not supported"
+
+
+def test_the_three_entry_points_write_the_same_clean_movie(scrubber: Scrubber, tmp_path: Path) -> None:
+    """The engine's streamed write, ``clean_movie`` on bytes held in memory (motion photos) and
+    ``clean_movie_in_place`` on a file give the same bytes, and a clean movie comes back unchanged."""
+    from exif_scrubber.formats.mp4 import clean_movie, clean_movie_in_place, walk_movie
+
+    source, plants = planted_movie(scrubber.pool, tmp_path / "in.mov", "mov")
+    data = source.read_bytes()
+    streamed = tmp_path / "out.mov"
+    assert scrubber.scrub_file(source, streamed).outcome is Outcome.CLEANED
+    in_memory = clean_movie(data, ScrubPolicy())
+    in_place = tmp_path / "in-place.mov"
+    in_place.write_bytes(data)
+    assert clean_movie_in_place(in_place, ScrubPolicy()) is True
+
+    assert in_memory == streamed.read_bytes() == in_place.read_bytes()
+    assert [place for place, token in plants.tokens.items() if token in in_memory] == []
+    assert walk_movie(in_memory, ScrubPolicy()).is_clean()
+    assert clean_movie(in_memory, ScrubPolicy()) == in_memory
+    assert clean_movie_in_place(in_place, ScrubPolicy()) is False
+    assert sample_hashes(in_place) == sample_hashes(source)

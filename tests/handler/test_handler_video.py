@@ -16,7 +16,7 @@ from exif_scrubber.formats.mp4 import MovHandler
 from exif_scrubber.s3.objects import MARKER_KEY, STATUS_TAG
 from exif_scrubber.s3.processor import TMP_SPACE_MARGIN
 from exif_scrubber.s3.result import Status
-from tests.video_support import encode_movie, planted_movie, remux, sample_hashes
+from tests.video_support import encode_movie, planted_movie, remux, sample_hashes, with_compressed_header
 
 
 def tags_of(s3: Any, bucket: str, key: str) -> dict[str, str]:
@@ -52,23 +52,31 @@ def test_video_with_gps_is_scrubbed_in_place(
     assert harness.calls.names == ["HeadObject", "GetObject", "PutObject"]
 
 
-def _fragmented(tmp_path: Path) -> bytes:
-    staged = encode_movie(tmp_path / "staged.mp4", "mp4")
-    return remux(staged, tmp_path / "fragmented.mp4", {"movflags": "frag_keyframe+empty_moov"}).read_bytes()
-
-
 def test_video_that_cannot_be_cleaned_losslessly_is_refused_and_tagged(
     harness: Harness, bucket: str, tmp_path: Path
 ) -> None:
-    data = _fragmented(tmp_path)
+    data = with_compressed_header(encode_movie(tmp_path / "compressed.mp4", "mp4")).read_bytes()
+    put(harness.s3, bucket, "videos/old.mp4", data)
+
+    result = harness.process(bucket, "videos/old.mp4")
+
+    assert result.status is Status.FAILED
+    assert "compressed movie header (cmov): not supported" in str(result.reason)
+    assert tags_of(harness.s3, bucket, "videos/old.mp4") == {STATUS_TAG: "failed"}
+    assert body_of(harness.s3, bucket, "videos/old.mp4") == data
+
+
+def test_fragmented_video_is_scrubbed(harness: Harness, bucket: str, tmp_path: Path) -> None:
+    staged = encode_movie(tmp_path / "staged.mp4", "mp4")
+    data = remux(staged, tmp_path / "fragmented.mp4", {"movflags": "frag_keyframe+empty_moov"}).read_bytes()
     put(harness.s3, bucket, "videos/stream.mp4", data)
 
     result = harness.process(bucket, "videos/stream.mp4")
 
-    assert result.status is Status.FAILED
-    assert "fragmented movie (moof box): not supported" in str(result.reason)
-    assert tags_of(harness.s3, bucket, "videos/stream.mp4") == {STATUS_TAG: "failed"}
-    assert body_of(harness.s3, bucket, "videos/stream.mp4") == data
+    assert result.status is Status.SCRUBBED, result.reason
+    cleaned = body_of(harness.s3, bucket, "videos/stream.mp4")
+    (tmp_path / "after.mp4").write_bytes(cleaned)
+    assert sample_hashes(tmp_path / "after.mp4") == sample_hashes(tmp_path / "fragmented.mp4")
 
 
 def test_report_only_lists_a_dirty_video(
@@ -134,21 +142,21 @@ def _bytes_on_disk(*roots: Path | None) -> int:
 def test_peak_tmp_use_is_the_download_and_one_output(
     harness: Harness, bucket: str, planted: tuple[bytes, dict[str, bytes]], monkeypatch: Any
 ) -> None:
-    """Measured when the most is on disk: ExifTool's output written, before the finish step rewrites it in place.
-    The engine's own folder counts too (in Lambda it is the same /tmp): the download is the engine's to link, never
-    to copy (``owned=True``)."""
+    """Measured when the most is on disk: after the engine has written its clean copy. The engine's own folder
+    counts too (in Lambda it is the same /tmp): the download is the engine's to link, never to copy
+    (``owned=True``)."""
     data, _ = planted
     put(harness.s3, bucket, "peak.mov", data)
     peaks: list[int] = []
-    original_finish = MovHandler.finish
+    original_write = MovHandler.write
     folders = (harness.processor.config.work_dir, harness.processor.scrubber.work_dir)
 
-    def measured(self: MovHandler, path: Path, policy: Any) -> None:
+    def measured(self: MovHandler, model: Any, view: Any, source: Path, output: Path, policy: Any) -> None:
         peaks.append(_bytes_on_disk(*folders))
-        original_finish(self, path, policy)
+        original_write(self, model, view, source, output, policy)
         peaks.append(_bytes_on_disk(*folders))
 
-    monkeypatch.setattr(MovHandler, "finish", measured)
+    monkeypatch.setattr(MovHandler, "write", measured)
 
     result = harness.process(bucket, "peak.mov")
 
