@@ -9,8 +9,9 @@ it fail for teams that want the engine's form only). A block is harmless only wh
 - EXIF: every IFD entry is a kept display tag or block structure (version numbers, pixel dimensions, IFD
   pointers), with the type and count the standard gives it; no thumbnail IFD; every byte is the header, an IFD, a
   value an entry points at, or zero padding.
-- XMP: every property is a kept value (as :func:`.xmp.read_xmp` reads it: orientation, gain-map parameters, the
-  container directory, motion-photo fields, rights with ``keep_copyright``) or the toolkit name of a known writer.
+- XMP: every property is the orientation (or, with ``keep_copyright``, a rights field) and the toolkit is a known
+  writer's. Gain-map parameters, a container directory and motion-photo fields are kept only when what they
+  describe is kept, which the packet alone cannot tell: they stay findings until the engine writes them.
 - ICC: the profile parses, and every tag is a registered ICC.1 tag (a private tag can hold anything).
 Anything else that is not canonical stays a finding.
 """
@@ -186,12 +187,9 @@ def xmp_harmless(packet: bytes, policy: ScrubPolicy) -> bool:
     if toolkit is not None and not kept_xmp.TOOLKITS.fullmatch(toolkit):
         return False
     values = kept_xmp.read_xmp(packet, keep_copyright=policy.keep_copyright)
-    kept = {(namespace, name) for namespace, name, _ in (*values.gain_map, *values.rights)}
+    kept = {(namespace, name) for namespace, name, _ in values.rights}
     if values.orientation is not None:
         kept.add((kept_xmp.TIFF, "Orientation"))
-    kept |= {(kept_xmp.CAMERA, name) for name, _ in values.motion}
-    if values.container:
-        kept.add((kept_xmp.CONTAINER, "Directory"))
     return all(item in kept for item in _properties(root))
 
 
