@@ -233,6 +233,7 @@ class ObjectScrubber:
     def _scrub(self, result: ObjectResult, snapshot: Snapshot, original: Path, clean: Path) -> None:
         report = self.scrubber.scrub_file(original, clean, display_name=result.key, owned=True)  # our download
         result.format, result.removed = report.format, dict(report.removed)
+        result.notes += report.notes  # what the engine kept or dropped on the way (a motion photo's movie ...)
         if report.verification is not None:
             result.image_hash_before = report.verification.image_hash_before
             result.image_hash_after = report.verification.image_hash_after
