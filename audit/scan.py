@@ -13,13 +13,26 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exif_scrubber import Scrubber
+from exif_scrubber.formats import HANDLERS
 from exif_scrubber.outcomes import EMPTY, is_access_error
 from exif_scrubber.s3.marker import MARKER_KEY
 from exif_scrubber.s3.objects import ObjectChanged
 
-from .fetch import FIRST_READ, LocalFile, fetch
+from .fetch import FIRST_READ, SMALL_OBJECT, LocalFile, fetch
 from .listing import ObjectRef, describe_client_error
 from .report import ObjectResult, Status
+
+WHOLE_READ_SUFFIXES = frozenset(s for handler in HANDLERS if not handler.ranged_audit for s in handler.file_suffixes)
+"""Object names whose format is usually one the audit reads whole (JPEG, GIF): a hint for the first GET only."""
+
+
+def _first_read(ref: ObjectRef) -> int:
+    """How much the first GET asks for: the whole object when it is small or will most likely be read whole anyway
+    (one GET, not two), else the head (the walk decides what else to read). The name is only a hint: the format
+    is still recognised by its magic bytes, and a wrong hint costs bytes, never correctness."""
+    if ref.size <= SMALL_OBJECT or Path(ref.key).suffix.lower() in WHOLE_READ_SUFFIXES:
+        return ref.size
+    return FIRST_READ
 
 
 class AccessError(Exception):
@@ -138,7 +151,7 @@ class Auditor:
         raise AssertionError("unreachable")
 
     def _audit_s3(self, ref: ObjectRef) -> ObjectResult:
-        source = S3Object(self.client, ref)
+        source = S3Object(self.client, ref, first_bytes=_first_read(ref))
         result = self._scan(ref, source, source.version_id, source.metadata.get(MARKER_KEY))
         result.etag = source.etag.strip('"') or None
         return result

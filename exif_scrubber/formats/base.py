@@ -71,6 +71,9 @@ class FormatHandler(ABC):
     writer: ClassVar[Literal["engine", "exiftool"]] = "engine"
     ranged_audit: ClassVar[bool] = True
     """The walker finds every structure without reading image data, so an audit may skip it (ranged GETs)."""
+    file_suffixes: ClassVar[tuple[str, ...]] = ()
+    """Suffixes files of this format usually have: a hint for input and output only (an audit reads an object it
+    will need whole in a single GET), never what decides the format (the magic bytes do)."""
     exiftool_read_args: ClassVar[tuple[str, ...]] = ()
     """Extra arguments of ExifTool's second-opinion read for this format."""
     structure_tags: ClassVar[Mapping[str, Tags]] = {}

@@ -442,6 +442,7 @@ class GifHandler(FormatHandler):
     leftover_group: ClassVar[str] = "GIF-blocks"
     structure_tags = STRUCTURE_TAGS
     ranged_audit: ClassVar[bool] = False  # markers / sub-block sizes lie inside the image data
+    file_suffixes = (".gif",)
 
     @classmethod
     def matches(cls, head: bytes) -> bool:

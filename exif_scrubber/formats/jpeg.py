@@ -92,6 +92,7 @@ class JpegHandler(FormatHandler):
     pillow_formats = frozenset({"JPEG", "MPO"})
     leftover_group: ClassVar[str] = "JPEG"
     ranged_audit: ClassVar[bool] = False  # markers / sub-block sizes lie inside the image data
+    file_suffixes = (".jpg", ".jpeg", ".jpe", ".jfif", ".mpo", ".jps")
     structure_tags = STRUCTURE_TAGS
     kept_items: ClassVar[dict[str, str]] = {"APP1 EXIF": "exif", XMP_LABEL: "xmp", "APP2 ICC profile": "icc"}
 
