@@ -18,8 +18,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -35,6 +36,8 @@ from .localcopy import NotCopied, copy_unchanged
 from .outcomes import EMPTY, is_access_error, unsupported_reason
 from .pixels import PixelProbe, ProbeError, probe
 from .policy import ScrubPolicy
+from .provenance import KEPT_LABEL, Provenance
+from .provenance.tags import echoes_manifest, manifest_allowlist, merged, without_spans
 from .reading import Reading, first_error, read
 from .report import Failure, Outcome, ScrubReport, Verification
 
@@ -69,6 +72,9 @@ class ScanResult:
     noncanonical: list[str] = field(default_factory=list)
     """Kept items written another way than the engine's but harmless (every field kept, every byte accounted
     for): not leftovers; the engine would rewrite them."""
+    provenance: dict[str, Any] | None = None
+    """The C2PA manifest store's check (validation, signer, what it asserts, personal data), when the scrubber has
+    a :class:`~.provenance.Provenance` and the file carries a store."""
 
     @property
     def clean(self) -> bool:
@@ -107,8 +113,13 @@ class Scrubber:
         pool_size: int = 1,
         timeout_s: float = 60.0,
         work_dir: str | os.PathLike[str] | None = None,
+        provenance: Provenance | None = None,
     ) -> None:
         self.policy = policy or ScrubPolicy()
+        if self.policy.provenance == "resign" and (provenance is None or provenance.key is None):
+            raise ScrubberError("provenance=resign needs a signing key and its certificate chain")
+        self.provenance = provenance
+        """Re-signs C2PA provenance (``provenance=resign``) and checks manifests (the audit); None: neither."""
         self.pool = pool or ExifToolPool(exiftool_path, size=pool_size, timeout_s=timeout_s)
         self.work_dir = Path(work_dir) if work_dir else None
 
@@ -207,6 +218,7 @@ class Scrubber:
                 proof = model.proof_hash(data) if complete and image_hash else None
                 harmless = handler.noncanonical(model, data, self.policy)
                 embedded = self._embedded_findings(model, data, local)
+                checked = self._check_manifest(handler, local, data, model) if complete else None
         except StructureError as exc:
             return ScanResult(format=handler.name, leftovers={}, error=f"malformed {handler.name}: {exc}")
         except RawCameraFormat as exc:
@@ -219,7 +231,13 @@ class Scrubber:
             return ScanResult(format=handler.name, leftovers={}, error=f"ExifTool: {reading.error}")
         leftovers = _merged(found, self._leftovers(handler, model, reading), embedded)
         noncanonical = list(dict.fromkeys(span.label for span in harmless))
-        return ScanResult(format=handler.name, leftovers=leftovers, image_hash=proof, noncanonical=noncanonical)
+        return ScanResult(
+            format=handler.name,
+            leftovers=leftovers,
+            image_hash=proof,
+            noncanonical=noncanonical,
+            provenance=checked,
+        )
 
     def _embedded_findings(self, model: ByteModel, data: Buffer, local: Path) -> dict[str, list[str]]:
         """ExifTool's leftovers in each movie the file holds, read on its own (a motion photo's video)."""
@@ -228,6 +246,20 @@ class Scrubber:
             leftovers, _ = self._embedded(memoryview(data)[start:end], local.with_name(f"{local.stem}.movie{number}"))
             found = _merged(found, leftovers)
         return found
+
+    def _check_manifest(
+        self, handler: FormatHandler, path: Path, data: Buffer, model: ByteModel
+    ) -> dict[str, Any] | None:
+        """The audit's check of a manifest store; a clean one (validated, trusted signer, nothing personal) is
+        a kept item of ``model``."""
+        if self.provenance is None:
+            return None
+        check = self.provenance.check(handler.name, handler.mime_type, path, data, model)
+        if check is None:
+            return None
+        if check.clean:
+            self.provenance.keep(handler.name, data, model)
+        return check.to_dict()
 
     # ------------------------------------------------------------------ steps
 
@@ -273,13 +305,15 @@ class Scrubber:
                     f"the content looks like {handler.name} but ExifTool reads it as another format", failure=unreadable
                 )
             if not before.findings:  # confirm "nothing to remove" with unknown tags included
-                before.reading = self._read(handler, source, failure=unreadable)
+                before.reading = self._read_model(handler, source, data, before.model, failure=unreadable)
                 before.findings = _merged(
                     _byte_findings(handler, before.model), self._leftovers(handler, before.model, before.reading)
                 )
             report.leftovers_before = before.findings
             if not before.findings:
                 report.outcome, report.kept = Outcome.ALREADY_CLEAN, count_by_group(before.reading.tags)
+                if any(span.label == KEPT_LABEL for span in before.model.spans):
+                    report.provenance = {"action": "kept"}
                 return
             timer = time.perf_counter()
             self._write(handler, before, data, output)
@@ -297,6 +331,51 @@ class Scrubber:
         if not verification.passed:
             raise Refused("verification failed: " + _describe_failure(verification))
         report.outcome = Outcome.CLEANED
+        if self.policy.provenance == "resign":
+            self._resign(handler, before, output, report)
+
+    def _resign(self, handler: FormatHandler, before: _Side, output: Path, report: ScrubReport) -> None:
+        """Give the verified output a manifest whose parent is the input's (``provenance=resign``)."""
+        assert self.provenance is not None
+        signed = output.with_name(f"signed.{handler.extension}")
+        with _mapped(before.path) as data:
+            result = self.provenance.resign(
+                handler.name, handler.mime_type, before.path, data, before.model, output, signed
+            )
+        if result is None:
+            return
+        if result.action == "resigned":
+            failure = self._accept_signed(handler, before, signed, output, report)
+            if failure is not None:
+                result = replace(result, action="stripped", reason=failure, redacted=[])
+        report.provenance = result.to_dict()
+        if result.action == "stripped":
+            report.notes.append(f"C2PA manifest removed, not re-signed: {result.reason}")
+
+    def _accept_signed(
+        self, handler: FormatHandler, before: _Side, signed: Path, output: Path, report: ScrubReport
+    ) -> str | None:
+        """Replace the output with the signed file when it passes every check the output passed and its manifest is
+        this deployment's, validated; otherwise the reason (and the output stays as it is)."""
+        try:
+            with _mapped(signed) as data:
+                after = self._side(handler, signed, data, unknown=True, refusal="the signed file is malformed")
+        except Refused as refused:
+            signed.unlink(missing_ok=True)
+            return f"the signed file is refused: {refused.reason}"
+        verification = _verify(before, after)
+        if not any(span.label == KEPT_LABEL for span in after.model.spans):
+            failure: str | None = "the signed file's manifest does not validate as this deployment's"
+        elif not verification.passed:
+            failure = "the signed file failed verification: " + _describe_failure(verification)
+        else:
+            failure = None
+        if failure is not None:
+            signed.unlink(missing_ok=True)
+            return failure
+        signed.replace(output)
+        report.verification, report.kept = verification, count_by_group(after.reading.tags)
+        return None
 
     def _side(
         self,
@@ -321,7 +400,9 @@ class Scrubber:
             handler.check_decodes(path, self.policy)
         except ProbeError as exc:
             raise Refused(f"{refusal}: {exc}", failure=failure) from None
-        reading = self._read(handler, path, unknown=unknown, failure=failure)
+        if self.provenance is not None and self.policy.provenance == "resign":
+            self.provenance.keep_own(handler.name, handler.mime_type, path, data, model)
+        reading = self._read_model(handler, path, data, model, unknown=unknown, failure=failure)
         findings = _merged(_byte_findings(handler, model), self._leftovers(handler, model, reading))
         side = _Side(path, model, model.proof_hash(data), reading, self._probe(handler, path), findings)
         for number, (start, end) in enumerate(model.embedded):
@@ -372,6 +453,28 @@ class Scrubber:
         except Refusal as exc:
             raise Refused(str(exc)) from None
 
+    def _read_model(
+        self,
+        handler: FormatHandler,
+        path: Path,
+        data: Buffer,
+        model: ByteModel,
+        *,
+        unknown: bool = True,
+        failure: Failure | None = None,
+    ) -> Reading:
+        """ExifTool's reading of a walked file. Where a kept manifest store made ExifTool skip a block after it (its
+        loop guard), the rest is read again from the file without the store."""
+        reading = self._read(handler, path, unknown=unknown, failure=failure)
+        if echoes_manifest(reading) and any(span.label == KEPT_LABEL for span in model.spans):
+            rest = path.with_name(f"{path.stem}.rest{path.suffix}")
+            rest.write_bytes(without_spans(data, model, KEPT_LABEL))
+            try:
+                reading = merged(reading, self._read(handler, rest, unknown=unknown, failure=failure))
+            finally:
+                rest.unlink()
+        return reading
+
     def _read(
         self, handler: FormatHandler, path: Path, *, unknown: bool = True, failure: Failure | None = None
     ) -> Reading:
@@ -388,7 +491,10 @@ class Scrubber:
 
     def _leftovers(self, handler: FormatHandler, model: ByteModel, reading: Reading) -> dict[str, list[str]]:
         """The tags ExifTool reads that the file's allowlist (from its byte model) does not hold."""
-        found = find_leftovers(reading.tags, handler.allowlist(model, self.policy))
+        allowlist = handler.allowlist(model, self.policy)
+        if any(span.label == KEPT_LABEL for span in model.spans):
+            allowlist |= manifest_allowlist()
+        found = find_leftovers(reading.tags, allowlist)
         if reading.block_warnings:  # ExifTool's words about a block it read: filed as "cannot be verified"
             found[WARNINGS_GROUP] = sorted({warning_text(warning) for warning in reading.block_warnings})
         return found

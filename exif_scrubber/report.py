@@ -89,6 +89,9 @@ class ScrubReport:
     failure: Failure | None = None
     """For a failed file: whether it was unreadable or refused access (None: refused or not verified)."""
     notes: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] | None = None
+    """With ``provenance=resign``, what happened to the input's C2PA manifest (``action``: resigned, stripped with
+    its ``reason``, or kept; the assertions ``redacted`` and the ``digital_source_types`` kept); None otherwise."""
     verification: Verification | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
