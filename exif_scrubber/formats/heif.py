@@ -35,7 +35,7 @@ from ..kept import icc as kept_icc
 from ..kept import xmp as kept_xmp
 from ..kept.exif import build_exif, read_exif
 from ..kept.icc import IccError, is_canonical_icc, reduce_icc
-from ..kept.xmp import XmpValues, build_xmp, read_xmp
+from ..kept.xmp import XmpValues, build_xmp, read_xmp, xmp_options
 from ..policy import ScrubPolicy
 from . import heif_meta as hm
 from . import heif_props as props
@@ -233,7 +233,7 @@ class _Walk:
 
     def xmp(self, item: hm.Item) -> Kind:
         data = self.payload(item)
-        values = read_xmp(data, keep_copyright=self.policy.keep_copyright) if not item.content_encoding else XmpValues()
+        values = read_xmp(data, **xmp_options(self.policy)) if not item.content_encoding else XmpValues()
         canonical = build_xmp(values)
         if not canonical:
             return Kind.METADATA

@@ -23,7 +23,7 @@ from ..bytemodel import Buffer, ByteModel, Kind
 from ..kept import gainmap, iptc
 from ..kept.exif import ExifValues, build_exif, read_exif
 from ..kept.icc import IccError, is_canonical_icc, reduce_icc
-from ..kept.xmp import XmpValues, build_xmp, read_xmp
+from ..kept.xmp import XmpValues, build_xmp, read_xmp, xmp_options
 from ..policy import ScrubPolicy
 from . import jpeg_app, jpeg_tables, motion_photo, mpf
 from .base import Refusal
@@ -240,7 +240,7 @@ class _Walk:
         return _kept_if(bool(canonical) and payload == b"Exif\0\0" + canonical, "APP1 EXIF")
 
     def _xmp(self, payload: bytes) -> tuple[Kind, str]:
-        values = read_xmp(payload[len(XMP_SIG) :], keep_copyright=self.policy.keep_copyright)
+        values = read_xmp(payload[len(XMP_SIG) :], **xmp_options(self.policy))
         if not self.primary:  # the file's images and its movie are named by the primary's packet only
             values = replace(values, container=(), motion=())
         self.model.kept.xmp, self.model.xmp_orientation = values, values.orientation

@@ -36,7 +36,7 @@ from ..kept import icc as kept_icc
 from ..kept import xmp as kept_xmp
 from ..kept.exif import ExifValues, build_exif, read_exif
 from ..kept.icc import IccError, is_canonical_icc, reduce_icc
-from ..kept.xmp import XmpValues, build_xmp, read_xmp
+from ..kept.xmp import XmpValues, build_xmp, read_xmp, xmp_options
 from ..policy import ScrubPolicy
 from .base import FormatHandler, Refusal, Tags
 from .png_chunks import BIT_DEPTHS, TRNS_SIZES, display_problem, display_size, transparency_problem
@@ -406,7 +406,7 @@ class _Walk:
     def _xmp(self, index: int, payload: bytes) -> tuple[str, Kind]:
         self.seen.add(b"XMP")
         packet = _itxt_text(payload)
-        values = read_xmp(packet, keep_copyright=self.policy.keep_copyright) if packet is not None else XmpValues()
+        values = read_xmp(packet, **xmp_options(self.policy)) if packet is not None else XmpValues()
         self.model.xmp, self.model.xmp_orientation = values, values.orientation
         canonical = build_xmp(values)
         self.model.actions[index] = None  # written from the model, after IHDR

@@ -32,7 +32,7 @@ from ..bytemodel import Buffer, ByteModel, Kind, claims_to_spans, hash_range
 from ..kept import icc as kept_icc
 from ..kept import xmp as kept_xmp
 from ..kept.icc import IccError, is_canonical_icc, reduce_icc
-from ..kept.xmp import XmpValues, build_xmp, read_xmp
+from ..kept.xmp import XmpValues, build_xmp, read_xmp, xmp_options
 from ..policy import ScrubPolicy
 from .base import FormatHandler, Refusal, Tags
 from .raw import RawCameraFormat
@@ -324,7 +324,7 @@ class _Walk:
 
     def xmp(self, entry: Entry) -> Kind | None:
         packet = self.reader.value(entry)
-        self.model.xmp = read_xmp(packet, keep_copyright=self.policy.keep_copyright)
+        self.model.xmp = read_xmp(packet, **xmp_options(self.policy))
         self.model.xmp_orientation = self.model.xmp.orientation
         canonical = build_xmp(self.model.xmp)
         if not canonical:

@@ -32,7 +32,7 @@ from ..kept import icc as kept_icc
 from ..kept import xmp as kept_xmp
 from ..kept.exif import ExifValues, build_exif, read_exif
 from ..kept.icc import IccError, is_canonical_icc, reduce_icc
-from ..kept.xmp import XmpValues, build_xmp, read_xmp
+from ..kept.xmp import XmpValues, build_xmp, read_xmp, xmp_options
 from ..policy import ScrubPolicy
 from .base import FormatHandler, Refusal, Tags
 from .webp_bitstream import Bitstream, BitstreamError, alpha_compressed, vp8_header, vp8l_header
@@ -323,7 +323,7 @@ class _Walk:
         return build_exif(self.model.exif) or None
 
     def xmp(self, payload: bytes) -> bytes | None:
-        self.model.xmp = read_xmp(payload, keep_copyright=self.policy.keep_copyright)
+        self.model.xmp = read_xmp(payload, **xmp_options(self.policy))
         self.model.xmp_orientation = self.model.xmp.orientation
         return build_xmp(self.model.xmp) or None
 

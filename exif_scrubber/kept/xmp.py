@@ -9,6 +9,8 @@ never free text):
   :data:`MAX_DECIMAL`, integers 32-bit, versions without leading zeros), so no digit passes that is not the number;
 * the Google container directory (``Container:Directory``) that tells readers where an Ultra HDR gain map is,
   whose ``Item:Length`` the rewrite updates;
+* the AI disclosure: ``Iptc4xmpExt:DigitalSourceType`` when it says AI generated or edited the image (read from
+  it or the deprecated ``DigitalSourcefileType``; :mod:`.ai_disclosure`), unless the policy drops it;
 * with ``keep_copyright`` only, the rights fields (``dc:rights``, ``dc:creator``, ``photoshop:Credit``,
   ``xmpRights:Marked``/``WebStatement``/``UsageTerms``): free text, kept because the policy asks for it.
 
@@ -28,6 +30,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from ..allowlist import Allowlist
 from ..policy import ScrubPolicy
+from . import ai_disclosure
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 TIFF = "http://ns.adobe.com/tiff/1.0/"
@@ -40,6 +43,7 @@ ITEM = "http://ns.google.com/photos/1.0/container/item/"
 DC = "http://purl.org/dc/elements/1.1/"
 PHOTOSHOP = "http://ns.adobe.com/photoshop/1.0/"
 XMP_RIGHTS = "http://ns.adobe.com/xap/1.0/rights/"
+IPTC_EXT = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
 _RIGHTS = (
     (DC, "rights", "alt"), (DC, "creator", "seq"), (PHOTOSHOP, "Credit", "text"), (XMP_RIGHTS, "Marked", "bool"),
     (XMP_RIGHTS, "WebStatement", "text"), (XMP_RIGHTS, "UsageTerms", "alt"),
@@ -48,7 +52,7 @@ _RIGHTS = (
 _MAX_TEXT = 2000
 _PREFIXES = {
     TIFF: "tiff", HDRGM: "hdrgm", HDRGAINMAP: "HDRGainMap", APDI: "apdi", DC: "dc", PHOTOSHOP: "photoshop",
-    XMP_RIGHTS: "xmpRights",
+    XMP_RIGHTS: "xmpRights", IPTC_EXT: "Iptc4xmpExt",
 }  # fmt: skip
 
 _DECIMAL = re.compile(r"[+-]?(?:\d{1,64}(?:\.\d{0,64})?|\.\d{1,64})(?:[eE][+-]?\d{1,3})?")
@@ -150,6 +154,8 @@ class XmpValues:
     """(namespace, property, value) of the rights fields kept with ``keep_copyright``."""
     motion: tuple[tuple[str, int], ...] = ()
     """(property, value) of the motion-photo fields (:data:`MOTION_PROPERTIES`), in that order."""
+    digital_source_type: str | None = None
+    """The AI disclosure, as a canonical IPTC digital source type URI (:mod:`.ai_disclosure`)."""
 
     @property
     def empty(self) -> bool:
@@ -208,7 +214,7 @@ def parse_xml(packet: bytes) -> ET.Element | None:
         return None
 
 
-def read_xmp(packet: bytes, *, keep_copyright: bool = False) -> XmpValues:
+def read_xmp(packet: bytes, *, keep_copyright: bool = False, keep_ai_disclosure: bool = True) -> XmpValues:
     """The kept values of ``packet`` (empty when it cannot be read)."""
     root = parse_xml(packet)
     if root is None:
@@ -220,7 +226,24 @@ def read_xmp(packet: bytes, *, keep_copyright: bool = False) -> XmpValues:
         container=_container(descriptions),
         rights=tuple(_rights(descriptions)) if keep_copyright else (),
         motion=_motion(descriptions),
+        digital_source_type=_digital_source_type(descriptions) if keep_ai_disclosure else None,
     )
+
+
+def xmp_options(policy: ScrubPolicy) -> dict[str, bool]:
+    """The :func:`read_xmp` options of ``policy`` (what a walker passes)."""
+    return {"keep_copyright": policy.keep_copyright, "keep_ai_disclosure": policy.keep_ai_disclosure}
+
+
+def _digital_source_type(descriptions: list[ET.Element]) -> str | None:
+    """The first AI digital source type of the packet, canonical (the deprecated property name accepted)."""
+    for element in descriptions:
+        for name in ("DigitalSourceType", "DigitalSourcefileType"):
+            value = _property(element, IPTC_EXT, name)
+            found = ai_disclosure.canonical(value) if isinstance(value, str) else None
+            if found is not None:
+                return found
+    return None
 
 
 def _rights(descriptions: list[ET.Element]) -> list[tuple[str, str, Value]]:
@@ -334,6 +357,7 @@ def build_xmp(values: XmpValues) -> bytes:
         return b""
     namespaces = {TIFF} if values.orientation is not None else set()
     namespaces |= {ns for ns, _, _ in (*values.gain_map, *values.rights)}
+    namespaces |= {IPTC_EXT} if values.digital_source_type is not None else set()
     declarations = "".join(f' xmlns:{_PREFIXES[ns]}="{ns}"' for ns in _PREFIXES if ns in namespaces)
     if values.motion:
         declarations += f' xmlns:GCamera="{CAMERA}"'
@@ -341,6 +365,8 @@ def build_xmp(values: XmpValues) -> bytes:
         declarations += f' xmlns:Container="{CONTAINER}" xmlns:Item="{ITEM}"'
     attributes = f' tiff:Orientation="{values.orientation}"' if values.orientation is not None else ""
     attributes += "".join(f' GCamera:{name}="{value}"' for name, value in values.motion)
+    if values.digital_source_type is not None:
+        attributes += f' Iptc4xmpExt:DigitalSourceType="{values.digital_source_type}"'
     elements = ""
     for ns, name, value in values.gain_map:
         qualified = f"{_PREFIXES[ns]}:{name}"
@@ -386,14 +412,16 @@ def _item(item: ContainerItem) -> str:
     return f'<rdf:li rdf:parseType="Resource"><Container:Item {fields}/></rdf:li>'
 
 
-def canonical_xmp(packet: bytes, *, keep_copyright: bool = False) -> tuple[XmpValues, bytes]:
+def canonical_xmp(
+    packet: bytes, *, keep_copyright: bool = False, keep_ai_disclosure: bool = True
+) -> tuple[XmpValues, bytes]:
     """The kept values of ``packet`` and the canonical packet holding them."""
-    values = read_xmp(packet, keep_copyright=keep_copyright)
+    values = read_xmp(packet, keep_copyright=keep_copyright, keep_ai_disclosure=keep_ai_disclosure)
     return values, build_xmp(values)
 
 
 _GROUPS = {TIFF: "XMP-tiff", HDRGM: "XMP-hdrgm", HDRGAINMAP: "XMP-HDRGainMap", APDI: "XMP-apdi", DC: "XMP-dc",
-           PHOTOSHOP: "XMP-photoshop", XMP_RIGHTS: "XMP-xmpRights"}  # fmt: skip
+           PHOTOSHOP: "XMP-photoshop", XMP_RIGHTS: "XMP-xmpRights", IPTC_EXT: "XMP-iptcExt"}  # fmt: skip
 """ExifTool's family-1 group of each namespace the canonical packet may hold."""
 
 
@@ -403,7 +431,8 @@ def _tag_name(name: str) -> str:
 
 def allowlist(policy: ScrubPolicy) -> Allowlist:
     """What ExifTool reads of a canonical packet under ``policy``: the orientation, gain-map parameters, the
-    Google container directory and, with ``keep_copyright``, the rights fields."""
+    Google container directory, the AI disclosure (a canonical AI digital source type only) and, with
+    ``keep_copyright``, the rights fields."""
     kept = Allowlist.of("XMP-tiff", ["Orientation"])
     for namespace, properties in _PROPERTIES.items():
         kept |= Allowlist.of(_GROUPS[namespace], [_tag_name(name) for name in properties])
@@ -413,6 +442,10 @@ def allowlist(policy: ScrubPolicy) -> Allowlist:
     )
     kept |= Allowlist.of("XMP-GCamera", MOTION_PROPERTIES)
     kept |= Allowlist.of("XMP-x", ["XMPToolkit"], {"XMPToolkit": lambda value: bool(TOOLKITS.fullmatch(str(value)))})
+    if policy.keep_ai_disclosure:
+        kept |= Allowlist.of(
+            _GROUPS[IPTC_EXT], ["DigitalSourceType"], {"DigitalSourceType": ai_disclosure.CANONICAL.__contains__}
+        )
     if policy.keep_copyright:
         for namespace, name, _ in _RIGHTS:
             kept |= Allowlist.of(_GROUPS[namespace], [_tag_name(name)])

@@ -40,11 +40,6 @@ KEPT_ASSERTIONS = frozenset(
 )
 """Assertions an earlier manifest keeps: the actions (never redactable, they carry ``digitalSourceType``), the hard
 bindings (never redactable) and the ingredients (the links of the chain), each searched for personal data."""
-AI_SOURCE_TYPES = frozenset(
-    {"trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia", "compositeSynthetic"}
-)
-"""IPTC digital source types that say the content was generated or edited by AI (or is otherwise synthetic)."""
-IPTC_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 
 _INSTANCE = re.compile(r"__\d{1,4}$")
 _SAFE_LABEL = re.compile(r"[A-Za-z0-9._-]{1,80}")
@@ -213,11 +208,3 @@ def source_types(store: Store) -> list[str]:
                 if isinstance(kind, str):
                     found.setdefault(kind, None)
     return list(found)
-
-
-def is_ai(source_type: str) -> bool:
-    """True when an IPTC digital source type says AI generated or edited the content."""
-    for prefix in (IPTC_SOURCE_TYPE, IPTC_SOURCE_TYPE.replace("http:", "https:")):
-        if source_type.startswith(prefix):
-            return source_type[len(prefix) :].rstrip("/") in AI_SOURCE_TYPES
-    return False

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from ..bytemodel import Buffer, ByteModel
+from ..kept.ai_disclosure import is_ai
 from .c2pa_lib import context, load, one_line
 from .carriers import Carrier, CarrierError, find, relabel
 from .der import DerError, certificate_names
-from .privacy import findings, is_ai, plan, source_types
+from .privacy import findings, plan, source_types
 from .signing import SigningError, SigningKey, chain_certificates, cose_signature
 from .store import Store, StoreError, read_store
 
