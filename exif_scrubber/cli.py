@@ -133,7 +133,7 @@ def _run(
     stop: StopSignal,
     capture: WarningCapture,
 ) -> None:
-    with Scrubber(options.policy, pool_size=options.workers, work_dir=work) as scrubber:
+    with Scrubber(options.policy, pool_size=options.workers, work_dir=work, provenance=options.provenance) as scrubber:
         batch = Batch(mode.job(scrubber, work), options.workers, stop, capture)
         show = sys.stderr.isatty() and not options.as_json
         with _progress(len(entries), show) as live:

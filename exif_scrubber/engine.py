@@ -349,8 +349,7 @@ class Scrubber:
             if failure is not None:
                 result = replace(result, action="stripped", reason=failure, redacted=[])
         report.provenance = result.to_dict()
-        if result.action == "stripped":
-            report.notes.append(f"C2PA manifest removed, not re-signed: {result.reason}")
+        report.notes.append(result.summary())
 
     def _accept_signed(
         self, handler: FormatHandler, before: _Side, signed: Path, output: Path, report: ScrubReport

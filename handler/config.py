@@ -30,6 +30,14 @@ class ConfigError(ValueError):
 
 MIN_SECRET_LENGTH = 16
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_KMS_KEY = re.compile(
+    r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(?:key|alias)/[A-Za-z0-9/_-]+|alias/[A-Za-z0-9/_-]+|[0-9a-fA-F-]{36}"
+)
+_CHAIN_SOURCE = re.compile(
+    r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+"
+    r"|arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0-9/_.-]+|/[A-Za-z0-9/_.-]+"
+)
+"""Where the C2PA certificate chain lives: a Secrets Manager secret ARN, an SSM parameter ARN, or a parameter name."""
 _SECRET_ID = re.compile(
     r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]+"
 )
@@ -44,6 +52,12 @@ class HandlerConfig(ScrubSettings):
     """
 
     marker_secret_arn: str | None = None
+    c2pa_kms_key_id: str | None = None
+    """``PROVENANCE=resign``: the KMS key (``ECC_NIST_P256``, ``SIGN_VERIFY``) that signs new manifests."""
+    c2pa_chain_source: str | None = None
+    """``PROVENANCE=resign``: the Secrets Manager secret or SSM parameter holding its certificate chain (PEM)."""
+    c2pa_tsa_url: str | None = None
+    """An optional RFC 3161 time-stamp authority for the new manifests."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandlerConfig:
@@ -72,6 +86,7 @@ class HandlerConfig(ScrubSettings):
         secret_arn = _secret_arn(env, problems)
         evidence_prefix = _folder(env, "EVIDENCE_PREFIX", problems)
         evidence_bucket = _evidence_bucket(env, evidence_prefix, problems)
+        c2pa_key, c2pa_chain, c2pa_tsa = _c2pa_signing(env, policy, problems)
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
         return cls(
@@ -88,7 +103,31 @@ class HandlerConfig(ScrubSettings):
             marker_secret_arn=secret_arn,
             evidence_prefix=evidence_prefix,
             evidence_bucket=evidence_bucket,
+            c2pa_kms_key_id=c2pa_key,
+            c2pa_chain_source=c2pa_chain,
+            c2pa_tsa_url=c2pa_tsa,
         )
+
+
+def _c2pa_signing(
+    env: Mapping[str, str], policy: ScrubPolicy, problems: list[str]
+) -> tuple[str | None, str | None, str | None]:
+    """``C2PA_KMS_KEY_ID``, ``C2PA_CERT_CHAIN`` and ``C2PA_TSA_URL``: required (the first two) with
+    ``PROVENANCE=resign``, checked whenever set."""
+    key = (env.get("C2PA_KMS_KEY_ID") or "").strip() or None
+    chain = (env.get("C2PA_CERT_CHAIN") or "").strip() or None
+    tsa = (env.get("C2PA_TSA_URL") or "").strip() or None
+    if policy.provenance == "resign" and not (key and chain):
+        problems.append("PROVENANCE=resign needs C2PA_KMS_KEY_ID and C2PA_CERT_CHAIN (the KMS key and its chain)")
+    if key and not _KMS_KEY.fullmatch(key):
+        problems.append(f"C2PA_KMS_KEY_ID must be a KMS key ARN, key id or alias, got {key!r}")
+    if chain and not _CHAIN_SOURCE.fullmatch(chain):
+        problems.append(
+            f"C2PA_CERT_CHAIN must be a Secrets Manager secret ARN or an SSM parameter ARN or name, got {chain!r}"
+        )
+    if tsa and not tsa.startswith("https://"):
+        problems.append(f"C2PA_TSA_URL must be an https:// URL, got {tsa!r}")
+    return key, chain, tsa
 
 
 def _folder(env: Mapping[str, str], name: str, problems: list[str]) -> str | None:

@@ -48,6 +48,13 @@ class ProvenanceResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def summary(self) -> str:
+        """One line for reports and evidence records."""
+        if self.action != "resigned":
+            return f"C2PA manifest removed, not re-signed: {self.reason}"
+        ai = "; its AI disclosure kept" if self.ai_generated else ""
+        return f"C2PA manifest re-signed: the original is its parent, {len(self.redacted)} assertions redacted{ai}"
+
 
 @dataclass(frozen=True)
 class Validation:
@@ -231,7 +238,11 @@ class Provenance:
         signer = c2pa.Signer.from_callback(
             lambda data: cose_signature(key.sign(data)), c2pa.C2paSigningAlg.ES256, key.chain_pem, self.tsa_url
         )
-        definition = {"assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [{"action": "c2pa.opened"}]}}]}
+        created = {
+            "action": "c2pa.created",
+            "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/empty",
+        }
+        definition = {"assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [created]}}]}
         try:
             with signer, context(c2pa, builder=True) as ctx, c2pa.Builder(definition, context=ctx) as builder:
                 builder.sign(signer, mime, io.BytesIO(sample), io.BytesIO())
