@@ -226,7 +226,7 @@ class Provenance:
         ):
             builder.set_intent(c2pa.C2paBuilderIntent.EDIT)
             with source.open("rb") as parent:
-                builder.add_ingredient({"title": "original", "relationship": "parentOf"}, mime, parent)
+                builder.add_ingredient({"relationship": "parentOf"}, mime, parent)
             with clean.open("rb") as src, signed.open("w+b") as dst:
                 builder.sign(signer, mime, src, dst)
 
