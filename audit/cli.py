@@ -34,6 +34,7 @@ from exif_scrubber.batch import StopSignal, stopping_on_signals
 from exif_scrubber.cli_text import one_line
 from exif_scrubber.errors import ScrubberError
 from exif_scrubber.exiftool_process import usable_cpus
+from exif_scrubber.provenance import Provenance
 
 from . import groups
 from .inventory import read_inventory
@@ -116,6 +117,17 @@ def _list_groups(ctx: click.Context, _param: click.Parameter, value: bool) -> No
     help="Policy: a Live Photo's pairing identifier is kept (as KEEP_LIVE_PHOTO_PAIRING).",
 )
 @click.option(
+    "--drop-ai-disclosure",
+    is_flag=True,
+    help="Policy: an XMP AI disclosure (DigitalSourceType) counts as a leftover (as DROP_AI_DISCLOSURE).",
+)
+@click.option(
+    "--c2pa-trust",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="C2PA trust list (PEM roots): a manifest whose signer chains to one, that validates and holds nothing "
+    "personal is clean (a PROVENANCE=resign deployment's root). Without it every manifest is a finding.",
+)
+@click.option(
     "--fix",
     "do_fix",
     is_flag=True,
@@ -152,6 +164,8 @@ def main(
     keep_copyright: bool,
     strip_icc: bool,
     keep_live_photo_pairing: bool,
+    drop_ai_disclosure: bool,
+    c2pa_trust: Path | None,
     do_fix: bool,
     purge_noncurrent: bool,
     yes: bool,
@@ -172,7 +186,9 @@ def main(
         keep_copyright=keep_copyright,
         strip_icc=strip_icc,
         keep_live_photo_pairing=keep_live_photo_pairing,
+        drop_ai_disclosure=drop_ai_disclosure,
     )
+    provenance = Provenance(trust_anchors=_trust_list(c2pa_trust))
     err = Console(stderr=True)
     show_progress = not quiet and err.is_terminal
     started = time.monotonic()
@@ -181,7 +197,9 @@ def main(
         client = _s3_client(endpoint_url, profile, region, max_workers) if is_s3 else None
         refs, totals = _listing(target, inventory, client, all_versions, keys)
         try:
-            scrubber = stack.enter_context(Scrubber(policy, pool_size=min(max_workers, usable_cpus())))
+            scrubber = stack.enter_context(
+                Scrubber(policy, pool_size=min(max_workers, usable_cpus()), provenance=provenance)
+            )
         except ScrubberError as exc:
             raise AuditError(str(exc)) from None
         auditor = stack.enter_context(Auditor(scrubber, client=client, ranged=not full_read))
@@ -194,7 +212,7 @@ def main(
             policy={"fingerprint": policy.fingerprint(), **dataclasses.asdict(policy)},
             versions={"exif-scrubber": __version__, "exiftool": scrubber.exiftool_version},
             options={"all_versions": all_versions, "fail_on": fail_groups, "include": list(include),
-                     "exclude": list(exclude), "full_read": full_read},
+                     "exclude": list(exclude), "full_read": full_read, "c2pa_trust": bool(c2pa_trust)},
         )  # fmt: skip
         folder = target if target and not is_s3 and Path(target).is_dir() else None
         table = TableWriter(out, header, verbose=verbose, folder=folder) if fmt == "table" else None
@@ -228,6 +246,16 @@ def main(
         )
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_LEAKS if summary.failing else EXIT_CLEAN)
+
+
+def _trust_list(path: Path | None) -> str | None:
+    """The PEM roots of ``--c2pa-trust`` (a usage error when the file holds none)."""
+    if path is None:
+        return None
+    text = path.read_text(encoding="ascii", errors="replace")
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise click.BadParameter(f"{path} holds no PEM certificate", param_hint="--c2pa-trust")
+    return text
 
 
 def _signals_end_it() -> None:

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from exif_scrubber.bytemodel import Kind, merge_ranges
+from exif_scrubber.bytemodel import ByteModel, Kind, merge_ranges
 from exif_scrubber.errors import StructureError
 from exif_scrubber.formats import HEAD_BYTES, FormatHandler, sniff
 from exif_scrubber.formats.base import Refusal
 from exif_scrubber.outcomes import unsupported_reason
 from exif_scrubber.policy import ScrubPolicy
+from exif_scrubber.provenance.carriers import CarrierError, find
 
 FIRST_READ = 32 * 1024
 """Bytes of the first ranged GET (the structure of most files starts within it)."""
@@ -188,8 +189,18 @@ def _ranged(copy: SparseCopy, handler: FormatHandler) -> str:
         copy.ensure(0, copy.size)
         return f"read whole: {exc}"
     copy.budget = None
+    if _carries_a_manifest(handler, copy, model):
+        copy.ensure(0, copy.size)
+        return "read whole: a C2PA manifest is validated against every byte it binds"
     _read_all_but(copy, model.ranges_of([Kind.IMAGE]))
     return ""
+
+
+def _carries_a_manifest(handler: FormatHandler, copy: SparseCopy, model: ByteModel) -> bool:
+    try:
+        return find(handler.name, LazyBuffer(copy), model) is not None
+    except CarrierError:
+        return False
 
 
 def _read_all_but(copy: SparseCopy, image_data: list[tuple[int, int]]) -> None:

@@ -64,6 +64,10 @@ class ObjectResult:
     noncanonical: list[str] = field(default_factory=list)
     """Kept items written another way than the engine's but harmless (every field kept, every byte accounted for):
     the object is clean, with this note; ``--fail-on non-canonical`` fails it."""
+    c2pa: dict[str, Any] | None = None
+    """The check of the object's C2PA manifest store, when it has one: c2pa-python's validation state, the signer and
+    whether the trust list holds it, the digital source types its actions assert, and what personal data it still
+    carries (those findings are also its leftovers, group ``C2PA manifest``)."""
 
     def groups(self) -> list[str]:
         """Leftover groups without the embedded-document prefix (``Doc2:IFD0`` -> ``IFD0``)."""

@@ -180,6 +180,7 @@ class Auditor:
             scan = self.scrubber.scan(path, complete=not fetched.ranged, copy=False)
             result.format, result.leftovers, result.error = scan.format, scan.leftovers, scan.error
             result.noncanonical = scan.noncanonical
+            result.c2pa = scan.provenance
             if scan.error:
                 result.status = Status.UNREADABLE
             elif scan.unsupported:

@@ -43,6 +43,8 @@ from .report import Failure, Outcome, ScrubReport, Verification
 
 EXIFTOOL_BYTES_PER_SECOND = 20 * 1024 * 1024
 """A slow pace for ExifTool copying a file it rewrites (measured here: about 1 GB/s); it scales the timeout."""
+MANIFEST_GROUP = "C2PA manifest"
+"""The group of the audit's findings about a manifest store (why it is not clean)."""
 _SAFE_PATH = re.compile(r"[A-Za-z0-9._/-]+")
 """Paths ExifTool may be given as they are: no spaces, pipes, quotes or other shell-ish characters."""
 
@@ -229,7 +231,12 @@ class Scrubber:
         reading = read(self.pool, str(local), unknown=not found, extra=handler.exiftool_read_args)
         if reading.error:
             return ScanResult(format=handler.name, leftovers={}, error=f"ExifTool: {reading.error}")
+        if echoes_manifest(reading) and any(span.label == KEPT_LABEL for span in model.spans):
+            with _mapped(local) as data:
+                reading = self._read_model(handler, local, data, model, unknown=not found)
         leftovers = _merged(found, self._leftovers(handler, model, reading), embedded)
+        if checked is not None and checked["findings"]:
+            leftovers[MANIFEST_GROUP] = list(checked["findings"])
         noncanonical = list(dict.fromkeys(span.label for span in harmless))
         return ScanResult(
             format=handler.name,
@@ -250,8 +257,8 @@ class Scrubber:
     def _check_manifest(
         self, handler: FormatHandler, path: Path, data: Buffer, model: ByteModel
     ) -> dict[str, Any] | None:
-        """The audit's check of a manifest store; a clean one (validated, trusted signer, nothing personal) is
-        a kept item of ``model``."""
+        """The audit's check of a manifest store (the whole file was read); a clean one (validated, a trusted
+        signer, nothing personal) is a kept item of ``model``."""
         if self.provenance is None:
             return None
         check = self.provenance.check(handler.name, handler.mime_type, path, data, model)

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
-from ..bytemodel import Buffer, ByteModel, Kind, Span
+from ..bytemodel import ByteModel, Kind, Span
 
 C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 BMFF_FORMATS = frozenset({"HEIC", "AVIF", "MP4", "MOV", "M4V", "3GP"})
@@ -43,11 +44,12 @@ class Carrier:
     store: bytes
 
 
-def find(format_name: str, data: Buffer, model: ByteModel) -> Carrier | None:
-    """The manifest store of a walked file, or None when it has none (or its format has no modelled carrier)."""
+def find(format_name: str, data: Any, model: ByteModel) -> Carrier | None:
+    """The manifest store of a walked file, or None when it has none (or its format has no modelled carrier).
+    ``data`` is the file's bytes, or anything that slices like them (the audit's lazily fetched copy)."""
     if format_name not in FORMATS:
         return None
-    view = memoryview(data)
+    view = data
     if format_name == "JPEG":
         return _jpeg(view, model)
     reader = _png if format_name == "PNG" else _webp if format_name == "WEBP" else _bmff
@@ -65,7 +67,7 @@ def _candidate(span: Span) -> bool:
     return span.kind is Kind.METADATA or (span.kind is Kind.KEPT and span.label == KEPT_LABEL)
 
 
-def _png(view: memoryview, span: Span) -> bytes | None:
+def _png(view: Any, span: Span) -> bytes | None:
     if span.length < 12 or bytes(view[span.start + 4 : span.start + 8]) != b"caBX":
         return None
     (length,) = struct.unpack(">I", view[span.start : span.start + 4])
@@ -74,7 +76,7 @@ def _png(view: memoryview, span: Span) -> bytes | None:
     return bytes(view[span.start + 8 : span.start + 8 + length])
 
 
-def _webp(view: memoryview, span: Span) -> bytes | None:
+def _webp(view: Any, span: Span) -> bytes | None:
     if span.length < 8 or bytes(view[span.start : span.start + 4]) != b"C2PA":
         return None
     (length,) = struct.unpack("<I", view[span.start + 4 : span.start + 8])
@@ -85,7 +87,7 @@ def _webp(view: memoryview, span: Span) -> bytes | None:
     return bytes(view[span.start + 8 : span.start + 8 + length])
 
 
-def _bmff(view: memoryview, span: Span) -> bytes | None:
+def _bmff(view: Any, span: Span) -> bytes | None:
     if span.length < 24 or bytes(view[span.start + 4 : span.start + 8]) != b"uuid":
         return None
     size, header = struct.unpack(">I", view[span.start : span.start + 4])[0], 8
@@ -106,7 +108,7 @@ _Packet = tuple[int, Span, bytes, bytes]
 """(sequence number, span, repeated box header, box bytes) of one APP11 JUMBF packet."""
 
 
-def _jpeg(view: memoryview, model: ByteModel) -> Carrier | None:
+def _jpeg(view: Any, model: ByteModel) -> Carrier | None:
     """The APP11 JUMBF packets of the C2PA store, before the first scan, reassembled."""
     first_image = next((s.start for s in model.spans if s.kind is Kind.IMAGE), model.size)
     packets: dict[int, list[_Packet]] = {}
@@ -133,11 +135,12 @@ def _jpeg(view: memoryview, model: ByteModel) -> Carrier | None:
     return Carrier(tuple(part[1] for part in parts), bytes(store))
 
 
-def _packet(view: memoryview, span: Span) -> tuple[int, _Packet] | None:
+def _packet(view: Any, span: Span) -> tuple[int, _Packet] | None:
     """(instance number, packet) of an APP11 segment that holds a JUMBF packet, else None."""
-    segment = bytes(view[span.start : span.end]).lstrip(b"\xff")
-    if segment[:1] != b"\xeb" or segment[3:5] != b"JP" or len(segment) < 19:
+    head = bytes(view[span.start : min(span.end, span.start + 64)]).lstrip(b"\xff")
+    if head[:1] != b"\xeb" or head[3:5] != b"JP" or span.length < 19:
         return None
+    segment = bytes(view[span.start : span.end]).lstrip(b"\xff")
     if int.from_bytes(segment[1:3], "big") + 1 != len(segment):
         raise CarrierError("an APP11 segment that is not one whole span")
     instance, sequence = struct.unpack(">HI", segment[5:11])

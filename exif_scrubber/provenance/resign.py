@@ -18,7 +18,7 @@ from typing import Any
 
 from ..bytemodel import Buffer, ByteModel
 from ..kept.ai_disclosure import is_ai
-from .c2pa_lib import context, load, one_line
+from .c2pa_lib import ProvenanceUnavailable, context, load, one_line
 from .carriers import Carrier, CarrierError, find, relabel
 from .der import DerError, certificate_names
 from .privacy import findings, plan, source_types
@@ -151,7 +151,10 @@ class Provenance:
         """c2pa's validation of the file: its state (``Invalid``, ``Valid``, ``Trusted``; None when it cannot read
         it), the active manifest's failure codes, and whether its signer chains to the trust anchors. Invalid when
         c2pa's active manifest is not the one this reading found."""
-        c2pa = self.c2pa
+        try:
+            c2pa = self.c2pa
+        except ProvenanceUnavailable as exc:
+            return Validation(None, [f"not validated: {exc}"])
         try:
             with path.open("rb") as stream, context(c2pa, trust_anchors=self.trust_anchors) as ctx:
                 reader = c2pa.Reader(mime, stream, context=ctx)
@@ -269,7 +272,8 @@ class Provenance:
         validation = self._validate(mime, path, store)
         check.validation, check.trusted_signer = validation.state, validation.trusted_signer
         if not validation.valid:
-            check.findings += validation.failures[:MAX_REASONS] or ["the manifest does not validate"]
+            failures = validation.failures[:MAX_REASONS] or ["no validation state"]
+            check.findings.append("the manifest does not validate: " + ", ".join(failures))
         elif not validation.trusted_signer:
             check.findings.append(
                 "the signer is not in the trust list" if self.trust_anchors else "no trust list to check the signer"
