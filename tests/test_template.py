@@ -438,7 +438,8 @@ def test_environment_follows_the_parameters() -> None:
     function = deployed(parameters)["Resources"]["ScrubberFunction"]["Properties"]
     assert function["Environment"]["Variables"] == {
         "KEEP_COPYRIGHT": "true", "STRIP_ICC": "true", "KEEP_LIVE_PHOTO_PAIRING": "true",
-        "DROP_MOTION_PHOTO_VIDEO": "true",
+        "DROP_MOTION_PHOTO_VIDEO": "true", "DROP_AI_DISCLOSURE": "false", "PROVENANCE": "strip",
+        "C2PA_KMS_KEY_ID": "", "C2PA_CERT_CHAIN": "", "C2PA_TSA_URL": "",
         "MARKER_SECRET_ARN": {"Ref": "MarkerSecret"},
         "EVIDENCE_BUCKET": {"Ref": "EvidenceBucket"}, "EVIDENCE_PREFIX": "exif-scrubber-evidence/",
         "DELETE_ORIGINAL_VERSION": "false", "ON_FAILURE": "quarantine", "QUARANTINE_PREFIX": "quarantine/",
