@@ -161,27 +161,34 @@ def _certificate_findings(manifest: Manifest) -> list[str]:
 
 def _value_findings(value: Any) -> list[str]:
     found: dict[str, None] = {}
-    for key, text in _strings(value):
-        if key is not None and _PERSONAL_KEYS.search(key):
-            found.setdefault("a field named like personal data", None)
-        if text is None or key in _URL_KEYS:
-            continue
-        for name, pattern in _DETECTORS:
-            if pattern.search(text):
-                found.setdefault(name, None)
+    try:
+        for key, text in _strings(value):
+            if key is not None and _PERSONAL_KEYS.search(key):
+                found.setdefault("a field named like personal data", None)
+            if text is None or key in _URL_KEYS:
+                continue
+            for name, pattern in _DETECTORS:
+                if pattern.search(text):
+                    found.setdefault(name, None)
+    except _TooMany:
+        found.setdefault(f"more than {_MAX_VALUES} values to search", None)  # never accepted unread
     return list(found)
 
 
+class _TooMany(Exception):
+    """A structure with more values than :data:`_MAX_VALUES`."""
+
+
 def _strings(value: Any) -> Iterator[tuple[str | None, str | None]]:
-    """(key, text) for every dictionary key and string in ``value`` (iteratively, at most :data:`_MAX_VALUES`)."""
+    """(key, text) for every dictionary key and string in ``value``, walked with an explicit stack; raises
+    :class:`_TooMany` past :data:`_MAX_VALUES` values."""
     pending: list[tuple[str | None, Any]] = [(None, value)]
     seen = 0
     while pending:
         key, item = pending.pop()
         seen += 1
         if seen > _MAX_VALUES:
-            yield None, "serial"  # too much to search: treated as a finding (never accepted unread)
-            return
+            raise _TooMany
         if isinstance(item, Mapping):
             for child_key, child in item.items():
                 name = str(child_key)
