@@ -67,7 +67,6 @@ def _provenance_statements(parameters: dict[str, str]) -> list[dict[str, Any]]:
     return [s for s in statements if any(a.startswith(("kms:Sign", "ssm:", "secretsmanager:")) for a in s["Action"])]
 
 
-
 def test_the_role_may_only_sign_with_the_key_and_read_its_chain() -> None:
     secret = _provenance_statements(SCENARIOS["resign-arm64-secret"])
     sign = [s for s in secret if "kms:Sign" in s["Action"]]
