@@ -21,7 +21,7 @@ from exif_scrubber.s3.result import ObjectResult, Status
 
 from .config import ConfigError, HandlerConfig
 from .events import ObjectTask, parse_event
-from .provenance import signing_provenance
+from .provenance import runtime_provenance
 from .results import ItemOutcome, log_result, record_metrics, respond
 from .secrets import marker_secret
 
@@ -48,7 +48,8 @@ class Runtime:
         config = config or HandlerConfig.from_env()
         if config.marker_secret_arn and config.marker_secret is None:
             config = replace(config, marker_secret=marker_secret(config.marker_secret_arn))
-        scrubber = Scrubber(config.policy, work_dir=config.work_dir, provenance=signing_provenance(config))
+        policy, provenance = runtime_provenance(config)
+        scrubber = Scrubber(policy, work_dir=config.work_dir, provenance=provenance)
         scrubber.warm_up()
         client = s3_client or boto3.client("s3", config=S3_CONFIG)
         return cls(config=config, scrubber=scrubber, processor=ObjectScrubber(client, scrubber, config))

@@ -86,7 +86,7 @@ class HandlerConfig(ScrubSettings):
         secret_arn = _secret_arn(env, problems)
         evidence_prefix = _folder(env, "EVIDENCE_PREFIX", problems)
         evidence_bucket = _evidence_bucket(env, evidence_prefix, problems)
-        c2pa_key, c2pa_chain, c2pa_tsa = _c2pa_signing(env, policy, problems)
+        c2pa_key, c2pa_chain, c2pa_tsa = _c2pa_signing(env, policy, flags["REPORT_ONLY"], problems)
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
         return cls(
@@ -110,14 +110,16 @@ class HandlerConfig(ScrubSettings):
 
 
 def _c2pa_signing(
-    env: Mapping[str, str], policy: ScrubPolicy, problems: list[str]
+    env: Mapping[str, str], policy: ScrubPolicy, report_only: bool, problems: list[str]
 ) -> tuple[str | None, str | None, str | None]:
-    """``C2PA_KMS_KEY_ID``, ``C2PA_CERT_CHAIN`` and ``C2PA_TSA_URL``: required (the first two) with
-    ``PROVENANCE=resign``, checked whenever set."""
+    """``C2PA_KMS_KEY_ID``, ``C2PA_CERT_CHAIN`` and ``C2PA_TSA_URL``: required with ``PROVENANCE=resign`` (a
+    report-only function needs only the chain, to recognise its deployment's manifests), checked whenever set."""
     key = (env.get("C2PA_KMS_KEY_ID") or "").strip() or None
     chain = (env.get("C2PA_CERT_CHAIN") or "").strip() or None
     tsa = (env.get("C2PA_TSA_URL") or "").strip() or None
-    if policy.provenance == "resign" and not (key and chain):
+    if policy.provenance == "resign" and report_only and not chain:
+        problems.append("PROVENANCE=resign needs C2PA_CERT_CHAIN (the chain whose manifests a report accepts)")
+    elif policy.provenance == "resign" and not report_only and not (key and chain):
         problems.append("PROVENANCE=resign needs C2PA_KMS_KEY_ID and C2PA_CERT_CHAIN (the KMS key and its chain)")
     if key and not _KMS_KEY.fullmatch(key):
         problems.append(f"C2PA_KMS_KEY_ID must be a KMS key ARN, key id or alias, got {key!r}")

@@ -8,13 +8,16 @@ with a clear message instead of every upload.
 
 from __future__ import annotations
 
+import base64
 import io
+from dataclasses import replace
 from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities import parameters
 from PIL import Image
 
+from exif_scrubber import ScrubPolicy
 from exif_scrubber.provenance import Provenance
 from exif_scrubber.provenance.c2pa_lib import ProvenanceUnavailable
 from exif_scrubber.provenance.signing import KmsKey, SigningError, chain_certificates
@@ -38,6 +41,21 @@ def certificate_chain(source: str) -> str:
     except SigningError as exc:
         raise ConfigError(f"invalid configuration: C2PA_CERT_CHAIN {source}: {exc}") from None
     return text
+
+
+def runtime_provenance(config: HandlerConfig, kms_client: Any | None = None) -> tuple[ScrubPolicy, Provenance | None]:
+    """The engine's policy and provenance for this function. A report-only function of a ``resign`` deployment
+    signs nothing: it checks manifests, with the chain's root as its trust list, so that the files this deployment
+    re-signed are reported clean (and any other manifest is not)."""
+    if config.policy.provenance != "resign" or not config.report_only:
+        return config.policy, signing_provenance(config, kms_client)
+    if not config.c2pa_chain_source:
+        raise ConfigError("invalid configuration: PROVENANCE=resign needs C2PA_CERT_CHAIN")
+    chain = chain_certificates(certificate_chain(config.c2pa_chain_source))
+    root = base64.encodebytes(chain[-1]).decode("ascii")
+    return replace(config.policy, provenance="strip"), Provenance(
+        trust_anchors=f"-----BEGIN CERTIFICATE-----\n{root}-----END CERTIFICATE-----\n"
+    )
 
 
 def signing_provenance(config: HandlerConfig, kms_client: Any | None = None) -> Provenance | None:

@@ -55,7 +55,10 @@ def test_the_function_gets_the_c2pa_layer_of_its_architecture(name: str, arch: s
     assert len(layers) == 1 and layers[0].startswith(f"C2paLayer{arch}")
     scrubber = resources["ScrubberFunction"]["Properties"]
     assert scrubber["Layers"][-1] == {"Ref": layers[0]} and len(scrubber["Layers"]) == 3
-    assert len(resources["AuditFunction"]["Properties"]["Layers"]) == 2  # report-only: no signing
+    audit = resources["AuditFunction"]["Properties"]  # report-only: checks manifests, signs nothing
+    assert audit["Layers"] == scrubber["Layers"]
+    assert audit["Environment"]["Variables"]["PROVENANCE"] == "resign"
+    assert "C2PA_KMS_KEY_ID" not in audit["Environment"]["Variables"]
     variables = scrubber["Environment"]["Variables"]
     assert variables["PROVENANCE"] == "resign" and variables["C2PA_KMS_KEY_ID"] == SIGNING_KEY
     assert variables["C2PA_CERT_CHAIN"] == SCENARIOS[name]["ProvenanceCertChainArn"]
@@ -85,6 +88,9 @@ def test_the_role_may_only_sign_with_the_key_and_read_its_chain() -> None:
         if a.startswith("kms:")
     }
     assert all_kms == {"kms:Sign"}  # no GetPublicKey, no Decrypt, no key administration
+    audit = role_statements(deployed(RESIGN), "AuditFunctionRole")
+    assert not [s for s in audit if any(a.startswith("kms:") for a in s["Action"])]
+    assert [s["Resource"] for s in audit if s["Action"] == ["secretsmanager:GetSecretValue"]] == [[SECRET]]
 
 
 def test_strip_adds_no_layer_no_permission_and_no_variable_value() -> None:

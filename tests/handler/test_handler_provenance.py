@@ -17,7 +17,7 @@ from exif_scrubber import Scrubber, ScrubPolicy
 from exif_scrubber.s3.processor import ObjectScrubber
 from exif_scrubber.s3.result import Status
 from handler.config import ConfigError, HandlerConfig
-from handler.provenance import signing_provenance
+from handler.provenance import runtime_provenance, signing_provenance
 from tests.provenance.c2pa_support import Chain, Tokens, camera_manifest, make_chain, read_manifests, sign_with
 
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -132,3 +132,29 @@ def test_an_upload_is_resigned_through_kms(aws: None, s3: Any, bucket: str, tmp_
     view = read_manifests(stored, "image/jpeg", anchors=chain.root_pem)
     assert view is not None and "signingCredential.trusted" in view.active_codes("success")
     assert not view.active_codes("failure")
+
+
+def test_the_report_only_function_accepts_this_deployments_manifests_only(aws: None, tmp_path: Path) -> None:
+    """The scheduled re-audit (REPORT_ONLY) of a resign deployment signs nothing: it trusts the chain's root, so
+    what the scrubber re-signed is clean, and the camera's original is not."""
+    kms = boto3.client("kms", region_name=REGION)
+    key_id, chain = _kms_chain(kms)
+    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name=f"chain-{uuid.uuid4().hex[:8]}", SecretString=chain.chain_pem
+    )["ARN"]
+    signing = make_config(
+        tmp_path, policy=ScrubPolicy(provenance="resign"), c2pa_kms_key_id=key_id, c2pa_chain_source=secret
+    )
+    camera = make_chain("Test Camera Maker")
+    original = tmp_path / "original.jpg"
+    original.write_bytes(sign_with(camera, camera_manifest(Tokens.new()), "image/jpeg", jpeg(gps=True, seed=3)))
+    resigned = tmp_path / "resigned.jpg"
+    with Scrubber(signing.policy, work_dir=tmp_path, provenance=signing_provenance(signing, kms)) as scrubber:
+        assert scrubber.scrub_file(original, resigned).provenance["action"] == "resigned"  # type: ignore[index]
+    report_only = HandlerConfig.from_env({"PROVENANCE": "resign", "REPORT_ONLY": "true", "C2PA_CERT_CHAIN": secret})
+    policy, provenance = runtime_provenance(report_only)
+    assert policy.provenance == "strip" and provenance is not None and provenance.key is None
+    with Scrubber(policy, work_dir=tmp_path, provenance=provenance) as auditor:
+        clean, dirty = auditor.scan(resigned), auditor.scan(original)
+    assert clean.clean and clean.provenance is not None and clean.provenance["trusted_signer"], clean.leftovers
+    assert not dirty.clean and "the signer is not in the trust list" in dirty.leftovers["C2PA manifest"]

@@ -75,10 +75,10 @@ def test_strip_removes_every_manifest_as_before_and_never_loads_the_library(
     script = (
         "import sys; from pathlib import Path; from exif_scrubber import Scrubber;"
         f"s = Scrubber(); r = s.scrub_file(Path({str(source)!r}), Path({str(tmp_path / 'again.jpg')!r}));"
-        "s.close(); print(r.outcome.value, 'c2pa' in sys.modules)"
+        "s.close(); print(r.outcome.value, 'c2pa' in sys.modules, 'cbor2' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
-    assert result.stdout.split() == ["cleaned", "False"]
+    assert result.stdout.split() == ["cleaned", "False", "False"]
     assert (tmp_path / "again.jpg").read_bytes() == output.read_bytes()
 
 
@@ -216,3 +216,30 @@ def test_png_exif_after_a_manifest_is_read_without_it(
     assert any("JUMBFBox" in str(w) for w in warnings)  # still true of ExifTool: the reason for the re-read
     assert resigner.scrub_file(output, tmp_path / "again.png").outcome is Outcome.ALREADY_CLEAN
     assert_resigned(output, "image/png", camera, deployer)
+
+
+BLOCKED = (
+    "import sys; sys.modules['c2pa'] = None; sys.modules['cbor2'] = None; from exif_scrubber.cli import main; main()"
+)
+"""exif-scrub where the C2PA extra is not installed (importing c2pa or cbor2 fails)."""
+
+
+def test_without_the_c2pa_extra_strip_works_and_resign_says_what_to_install(
+    camera: Chain, deployer: Chain, tmp_path: Path
+) -> None:
+    source = signed_input(tmp_path, "JPEG", camera, Tokens.new())
+    stripped = subprocess.run(
+        [sys.executable, "-c", BLOCKED, "clean", "--out-dir", str(tmp_path / "out"), str(source)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert stripped.returncode == 0, stripped.stderr
+    assert read_manifests(tmp_path / "out" / source.name, "image/jpeg") is None
+    key, chain = deployer.write(tmp_path, "deployer")
+    resign = subprocess.run(
+        [sys.executable, "-c", BLOCKED, "clean", "--provenance", "resign", "--c2pa-key", str(key), "--c2pa-chain",
+         str(chain), "--out-dir", str(tmp_path / "resigned"), str(source)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert resign.returncode == 2
+    assert "the C2PA library is not available" in resign.stderr and "[c2pa]" in resign.stderr
+    assert "Traceback" not in resign.stderr and not (tmp_path / "resigned").exists()
