@@ -54,7 +54,7 @@ class HandlerConfig(ScrubSettings):
     marker_secret_arn: str | None = None
     c2pa_kms_key_id: str | None = None
     """``PROVENANCE=resign``: the KMS key (``ECC_NIST_P256``, ``SIGN_VERIFY``) that signs new manifests."""
-    c2pa_chain_source: str | None = None
+    c2pa_cert_chain: str | None = None
     """``PROVENANCE=resign``: the Secrets Manager secret or SSM parameter holding its certificate chain (PEM)."""
     c2pa_tsa_url: str | None = None
     """An optional RFC 3161 time-stamp authority for the new manifests."""
@@ -104,7 +104,7 @@ class HandlerConfig(ScrubSettings):
             evidence_prefix=evidence_prefix,
             evidence_bucket=evidence_bucket,
             c2pa_kms_key_id=c2pa_key,
-            c2pa_chain_source=c2pa_chain,
+            c2pa_cert_chain=c2pa_chain,
             c2pa_tsa_url=c2pa_tsa,
         )
 

@@ -49,9 +49,9 @@ def runtime_provenance(config: HandlerConfig, kms_client: Any | None = None) -> 
     re-signed are reported clean (and any other manifest is not)."""
     if config.policy.provenance != "resign" or not config.report_only:
         return config.policy, signing_provenance(config, kms_client)
-    if not config.c2pa_chain_source:
+    if not config.c2pa_cert_chain:
         raise ConfigError("invalid configuration: PROVENANCE=resign needs C2PA_CERT_CHAIN")
-    chain = chain_certificates(certificate_chain(config.c2pa_chain_source))
+    chain = chain_certificates(certificate_chain(config.c2pa_cert_chain))
     root = base64.encodebytes(chain[-1]).decode("ascii")
     return replace(config.policy, provenance="strip"), Provenance(
         trust_anchors=f"-----BEGIN CERTIFICATE-----\n{root}-----END CERTIFICATE-----\n"
@@ -62,9 +62,9 @@ def signing_provenance(config: HandlerConfig, kms_client: Any | None = None) -> 
     """The re-signing set-up of ``PROVENANCE=resign`` (checked with one signature), or None for ``strip``."""
     if config.policy.provenance != "resign":
         return None
-    if not (config.c2pa_kms_key_id and config.c2pa_chain_source):
+    if not (config.c2pa_kms_key_id and config.c2pa_cert_chain):
         raise ConfigError("invalid configuration: PROVENANCE=resign needs C2PA_KMS_KEY_ID and C2PA_CERT_CHAIN")
-    chain = certificate_chain(config.c2pa_chain_source)
+    chain = certificate_chain(config.c2pa_cert_chain)
     key = KmsKey(kms_client or boto3.client("kms"), config.c2pa_kms_key_id, chain)
     try:
         provenance = Provenance(key, tsa_url=config.c2pa_tsa_url)

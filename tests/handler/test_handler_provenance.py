@@ -56,7 +56,7 @@ def test_keep_c2pa_is_still_refused_and_the_new_variables_are_read() -> None:
         }
     )
     assert config.policy.provenance == "resign" and config.policy.drop_ai_disclosure
-    assert (config.c2pa_kms_key_id, config.c2pa_chain_source) == (KEY_ARN, SECRET_ARN)
+    assert (config.c2pa_kms_key_id, config.c2pa_cert_chain) == (KEY_ARN, SECRET_ARN)
     assert config.policy.fingerprint().endswith(";c2pa;noai")
     assert HandlerConfig.from_env({}).policy.provenance == "strip"
 
@@ -82,7 +82,7 @@ def test_the_chain_is_read_from_secrets_manager_or_ssm(store: str, aws: None, tm
         ssm.put_parameter(Name=f"/{name}", Value=chain.chain_pem, Type="SecureString")
         source = f"/{name}" if store == "ssm-name" else f"arn:aws:ssm:{REGION}:123456789012:parameter/{name}"
     config = make_config(
-        tmp_path, policy=ScrubPolicy(provenance="resign"), c2pa_kms_key_id=key_id, c2pa_chain_source=source
+        tmp_path, policy=ScrubPolicy(provenance="resign"), c2pa_kms_key_id=key_id, c2pa_cert_chain=source
     )
     provenance = signing_provenance(config, kms)
     assert provenance is not None and provenance.key is not None
@@ -93,7 +93,7 @@ def test_a_missing_chain_or_a_key_of_another_chain_fails_the_cold_start(aws: Non
     kms = boto3.client("kms", region_name=REGION)
     key_id, _ = _kms_chain(kms)
     missing = make_config(
-        tmp_path, policy=ScrubPolicy(provenance="resign"), c2pa_kms_key_id=key_id, c2pa_chain_source="/nowhere"
+        tmp_path, policy=ScrubPolicy(provenance="resign"), c2pa_kms_key_id=key_id, c2pa_cert_chain="/nowhere"
     )
     with pytest.raises(ConfigError, match="cannot read C2PA_CERT_CHAIN"):
         signing_provenance(missing, kms)
@@ -102,7 +102,7 @@ def test_a_missing_chain_or_a_key_of_another_chain_fails_the_cold_start(aws: Non
         Name=f"other-{uuid.uuid4().hex[:8]}", SecretString=other.chain_pem
     )["ARN"]
     wrong = make_config(
-        tmp_path, policy=ScrubPolicy(provenance="resign"), c2pa_kms_key_id=key_id, c2pa_chain_source=secret
+        tmp_path, policy=ScrubPolicy(provenance="resign"), c2pa_kms_key_id=key_id, c2pa_cert_chain=secret
     )
     with pytest.raises(ConfigError, match="cannot sign"):
         signing_provenance(wrong, kms)
@@ -117,7 +117,7 @@ def test_an_upload_is_resigned_through_kms(aws: None, s3: Any, bucket: str, tmp_
         Name=f"chain-{uuid.uuid4().hex[:8]}", SecretString=chain.chain_pem
     )["ARN"]
     config = make_config(
-        tmp_path, policy=ScrubPolicy(provenance="resign"), c2pa_kms_key_id=key_id, c2pa_chain_source=secret
+        tmp_path, policy=ScrubPolicy(provenance="resign"), c2pa_kms_key_id=key_id, c2pa_cert_chain=secret
     )
     camera, tokens = make_chain("Test Camera Maker"), Tokens.new()
     upload = sign_with(camera, camera_manifest(tokens), "image/jpeg", jpeg(gps=True, seed=7))
@@ -143,7 +143,7 @@ def test_the_report_only_function_accepts_this_deployments_manifests_only(aws: N
         Name=f"chain-{uuid.uuid4().hex[:8]}", SecretString=chain.chain_pem
     )["ARN"]
     signing = make_config(
-        tmp_path, policy=ScrubPolicy(provenance="resign"), c2pa_kms_key_id=key_id, c2pa_chain_source=secret
+        tmp_path, policy=ScrubPolicy(provenance="resign"), c2pa_kms_key_id=key_id, c2pa_cert_chain=secret
     )
     camera = make_chain("Test Camera Maker")
     original = tmp_path / "original.jpg"
