@@ -9,6 +9,8 @@ the architecture built (so a ``sam deploy`` with the other one is refused by Clo
 layers that were never built), the two excluded layers are removed (their Condition is false for that value)
 and each ``Fn::If`` on IsArm64/IsX86 is replaced by the branch that value takes. The result deploys exactly the
 resources the full template deploys with that Architecture; nothing is stubbed and no unbuilt folder is uploaded.
+The other architecture's C2PA layer (only with Provenance=resign) is excluded the same way; this one's stays under
+its Condition.
 
 The architecture is ``--arch``, else the ``Architecture`` in samconfig.toml's deploy ``parameter_overrides``
 (what ``sam deploy --guided`` saves), else unknown: then both are built, as plain ``sam build`` does.
@@ -35,6 +37,9 @@ LAYERS = {
     "arm64": ("ExifToolLayerArm64", "PythonDepsLayerArm64"),
 }
 CONDITION = {"x86_64": "IsX86", "arm64": "IsArm64"}
+OPTIONAL = {"x86_64": ("C2paLayerX86", "ResignX86"), "arm64": ("C2paLayerArm64", "ResignArm64")}
+"""Per architecture, a layer only some stacks attach (the C2PA layer, Provenance=resign) and its Condition: the
+other architecture's goes too; the kept one stays under its Condition (it depends on another parameter)."""
 LINT_NOTE = (
     "W1001 ignored: the layers' Condition is always true in a template built for one architecture; it stays because "
     "SAM hashes it into the layers' logical ids, so both kinds of build deploy the same layer versions"
@@ -102,24 +107,28 @@ def for_one_architecture(template: dict[str, Any], arch: str) -> dict[str, Any]:
     """The template as deployed with ``Architecture=arch``, accepting no other value (see the module doc)."""
     other = next(a for a in LAYERS if a != arch)
     resources = template["Resources"]
-    dropped = sorted(name for name, res in resources.items() if res.get("Condition") == CONDITION[other])
-    if dropped != sorted(LAYERS[other]):
-        wanted = f"the {other} layers {LAYERS[other]} under {CONDITION[other]}"
+    gone = {CONDITION[other], OPTIONAL[other][1]}
+    dropped = sorted(name for name, res in resources.items() if res.get("Condition") in gone)
+    if dropped != sorted((*LAYERS[other], OPTIONAL[other][0])):
+        wanted = f"the {other} layers {(*LAYERS[other], OPTIONAL[other][0])} under {sorted(gone)}"
         raise SystemExit(f"template: expected {wanted}, found {dropped}")
     # The kept layers keep their Condition (always true now): SAM hashes it into the LayerVersion's logical id,
     # so a stack deployed from either build keeps the same layer versions.
     kept = {**template, "Resources": {k: v for k, v in resources.items() if k not in dropped}}
-    out: dict[str, Any] = _take_branches(kept, {CONDITION[arch]: True, CONDITION[other]: False})
+    out: dict[str, Any] = _take_branches(
+        kept, {CONDITION[arch]: True, CONDITION[other]: False, OPTIONAL[other][1]: False}
+    )
     dangling = _references(out) & set(dropped)
     if dangling:
         raise SystemExit(f"template: {sorted(dangling)} still referenced after removing the {other} layers")
     conditions = out.get("Conditions", {})
-    rest = (
-        {k: v for k, v in out.items() if k != "Conditions"},
-        {k: v for k, v in conditions.items() if k != CONDITION[other]},
-    )
-    if CONDITION[other] in conditions and not _mentions(rest, CONDITION[other]):
-        del conditions[CONDITION[other]]  # only the removed layers used it
+    for condition in (OPTIONAL[other][1], CONDITION[other]):  # the optional layer's first: it names the other
+        rest = (
+            {k: v for k, v in out.items() if k != "Conditions"},
+            {k: v for k, v in conditions.items() if k != condition},
+        )
+        if condition in conditions and not _mentions(rest, condition):
+            del conditions[condition]  # only the removed layers used it
     for resource in out["Resources"].values():  # `sam validate --lint` of the result: no finding left unexplained
         if _references(resource.get("Properties", {}).get("Layers", [])) & set(LAYERS[arch]):
             metadata = resource.setdefault("Metadata", {})
@@ -147,7 +156,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     arch = opts.arch or configured_arch(Path("samconfig.toml"), opts.config_env)
     if arch is not None and arch not in LAYERS:
         raise SystemExit(f"samconfig.toml: Architecture={arch!r} is neither arm64 nor x86_64")
-    excluded = [layer for other, layers in LAYERS.items() if arch is not None and other != arch for layer in layers]
+    excluded = [
+        layer
+        for other, layers in LAYERS.items()
+        if arch is not None and other != arch
+        for layer in (*layers, OPTIONAL[other][0])
+    ]
     command = [opts.sam, "build", "--build-dir", str(opts.build_dir), "--config-env", opts.config_env, *extra]
     for layer in excluded:
         command += ["--exclude", layer]

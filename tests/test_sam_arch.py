@@ -32,13 +32,17 @@ def test_derived_template_deploys_what_the_full_one_deploys(arch: str) -> None:
     assert not set(SB.LAYERS[OTHER[arch]]) & set(derived["Resources"])
     assert derived["Parameters"]["Architecture"]["AllowedValues"] == [arch]
     assert derived["Parameters"]["Architecture"]["Default"] == arch
-    assert "Fn::If" not in str(derived["Resources"]["ScrubberFunction"]["Properties"]["Layers"])
+    layers = derived["Resources"]["ScrubberFunction"]["Properties"]["Layers"]
+    optional, condition = SB.OPTIONAL[arch]  # the C2PA layer: still conditional, on Provenance=resign
+    assert layers[-1] == {"Fn::If": [condition, {"Ref": optional}, {"Ref": "AWS::NoValue"}]}
+    assert "Fn::If" not in str(layers[:-1])
     params = {"Architecture": arch}
     assert _without_lint_notes(concretize(derived, params)) == concretize(full, params)
     layers = concretize(derived, params)["Resources"]["ScrubberFunction"]["Properties"]["Layers"]
     assert layers == [{"Ref": name} for name in SB.LAYERS[arch]]
     translated = translate(full, params)["Resources"]  # the translator keeps every Condition for CloudFormation
-    created = {name for name, res in translated.items() if res.get("Condition") != SB.CONDITION[OTHER[arch]]}
+    gone = {SB.CONDITION[OTHER[arch]], SB.OPTIONAL[OTHER[arch]][1]}
+    created = {name for name, res in translated.items() if res.get("Condition") not in gone}
     assert set(translate(derived, params)["Resources"]) == created
     # cfn-lint would warn that the functions Ref layers that carry a Condition, which is always true now (the kept
     # layers keep it: SAM hashes it into their logical ids, so either build deploys the same layer versions): the
