@@ -555,7 +555,7 @@ def _verify(before: _Side, after: _Side) -> Verification:
     format_kept = before.probe.format == after.probe.format or formats <= same_family
     orientation_kept = (
         (before.probe.orientation or 1) == (after.probe.orientation or 1)
-        and _orientation_tags(before.reading.tags) == _orientation_tags(after.reading.tags)
+        and _same_exiftool_orientation(before, after)
         and _turned(before.model.orientation) == _turned(after.model.orientation)
         and _turned(before.model.xmp_orientation) == _turned(after.model.xmp_orientation)
     )
@@ -587,6 +587,18 @@ def _same_frames(before: _Side, after: _Side) -> bool:
 def _turned(orientation: object) -> object:
     """An orientation that changes the display (2..8), or None: 1 and invalid values are shown as 1."""
     return orientation if orientation in range(2, 9) else None
+
+
+def _same_exiftool_orientation(before: _Side, after: _Side) -> bool:
+    """ExifTool reads the same orientations in input and output. Where it read none in the input but the input's
+    walker found that very orientation (ExifTool 13.59 skips a PNG's eXIf that follows a C2PA ``caBX`` chunk), the
+    input's walker speaks for it: ExifTool still reads the output, which must say the same."""
+    read_before, read_after = _orientation_tags(before.reading.tags), _orientation_tags(after.reading.tags)
+    walked = {"IFD0": _turned(before.model.orientation), "XMP-tiff": _turned(before.model.xmp_orientation)}
+    for group in ORIENTATION_GROUPS:
+        if group not in read_before and walked[group] is not None and read_after.get(group) == walked[group]:
+            read_before[group] = walked[group]
+    return read_before == read_after
 
 
 def _orientation_tags(tags: list[Tag]) -> dict[str, object]:

@@ -243,3 +243,25 @@ def test_without_the_c2pa_extra_strip_works_and_resign_says_what_to_install(
     assert resign.returncode == 2
     assert "the C2PA library is not available" in resign.stderr and "[c2pa]" in resign.stderr
     assert "Traceback" not in resign.stderr and not (tmp_path / "resigned").exists()
+
+
+def test_a_signed_png_with_a_turned_orientation_is_stripped_and_keeps_it(
+    scrubber: Scrubber, camera: Chain, tmp_path: Path
+) -> None:
+    """ExifTool 13.59 does not read a PNG's eXIf that follows the manifest's caBX, so its view of the input had no
+    orientation and `strip` refused the file ("orientation changed"). The input's walker and Pillow saw it; the
+    output keeps it and ExifTool reads it there."""
+    tokens = Tokens.new()
+    exif = Image.Exif()
+    exif[0x0112], exif[0x010F] = 6, tokens.serial
+    plain = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 60, 90)).save(plain, "PNG", exif=exif.tobytes())
+    source, output = tmp_path / "in.png", tmp_path / "out.png"
+    source.write_bytes(sign_with(camera, camera_manifest(tokens), "image/png", plain.getvalue()))
+    report = scrubber.scrub_file(source, output)
+    assert report.outcome is Outcome.CLEANED, report.reason
+    assert tokens.serial.encode() not in output.read_bytes() and read_manifests(output, "image/png") is None
+    with Image.open(output) as image:
+        assert image.getexif()[0x0112] == 6
+    assert [doc.get("IFD0:Orientation") for doc in exiftool_read(output)][0] == 6
+    assert view_image(output).frames == view_image(source).frames
