@@ -169,6 +169,7 @@ def fetch(source: ObjectSource, path: Path, *, ranged: bool = True) -> FetchResu
         note = ""
         if handler is not None and not copy.complete():  # (anything else: the head is enough to say so)
             note = _ranged(copy, handler)
+            _fill(copy, handler.sparse_fill)
         handle.flush()  # in the page cache, which ExifTool reads: no fsync (8 ms a file on ext4)
     return FetchResult(path, handler, copy.bytes_read, not copy.complete(), copy.requests, note, unsupported)
 
@@ -201,6 +202,21 @@ def _carries_a_manifest(handler: FormatHandler, copy: SparseCopy, model: ByteMod
         return find(handler.name, LazyBuffer(copy), model) is not None
     except CarrierError:
         return False
+
+
+FILL_STEP = 1024 * 1024
+
+
+def _fill(copy: SparseCopy, budget: int) -> None:
+    """Write 0xFF over the first ``budget`` bytes of what was not fetched (:attr:`FormatHandler.sparse_fill`)."""
+    for start, end in copy.missing(0, copy.size):
+        if budget <= 0:
+            return
+        end = min(end, start + budget)
+        budget -= end - start
+        copy.handle.seek(start)
+        for pos in range(start, end, FILL_STEP):
+            copy.handle.write(b"\xff" * min(FILL_STEP, end - pos))
 
 
 def _read_all_but(copy: SparseCopy, image_data: list[tuple[int, int]]) -> None:

@@ -12,7 +12,9 @@ without sharing their cores with it) holding the corpus. Contenders, each a proc
 * ``exif-audit`` on an empty prefix: its start-up (imports, ExifTool start, one listing), shown separately.
 
 Per repetition each runs once, in an order that rotates. Also on a local folder (``--no-local`` to skip).
-Writes ``bench/results/audit_bench.{md,json}``. Not a test: nothing here asserts a time.
+Writes ``bench/results/audit_bench.{md,json}``. ``--clean`` audits a scrubbed bucket instead (what a deployment's
+re-audit reads): the corpus and ``../shared/devices`` cleaned by the engine, copied under new names until it holds
+at least ``--objects`` objects; results in ``audit_bench_clean.{md,json}``. Not a test: nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -378,9 +380,37 @@ def _profile_lines(profile: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def write(report: dict[str, Any], directory: Path = RESULTS) -> list[Path]:
+DEVICES = REPO.parent / "shared" / "devices"
+
+
+def clean_bucket(sources: Sequence[Path], folder: Path, objects: int, log: Log = _log) -> list[Path]:
+    """``sources`` scrubbed by the engine into ``folder`` (the accepted ones), copied under new names until it
+    holds at least ``objects`` files: a bucket a deployment has cleaned."""
+    from exif_scrubber import Scrubber
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    cleaned: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="clean-bucket-") as tmp, Scrubber() as scrubber:
+        for source in sources:
+            target = Path(tmp) / source.name
+            if scrubber.scrub_file(source, target).ok and target.exists():
+                cleaned.append(target)
+        log(f"  clean bucket: {len(cleaned)} of {len(sources)} files accepted, copied to {objects}+ objects")
+        made: list[Path] = []
+        copy = 0
+        while len(made) < objects:
+            for path in cleaned:
+                made.append(folder / f"c{copy}-{path.name}")
+                made[-1].write_bytes(path.read_bytes())
+            copy += 1
+    return made
+
+
+def write(report: dict[str, Any], directory: Path = RESULTS, name: str = "audit_bench") -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    paths = [directory / "audit_bench.json", directory / "audit_bench.md"]
+    paths = [directory / f"{name}.json", directory / f"{name}.md"]
     paths[0].write_text(json.dumps(report, indent=1, default=str) + "\n")
     paths[1].write_text(markdown(report))
     return paths
@@ -395,15 +425,22 @@ def main() -> None:
     parser.add_argument("--no-local", action="store_true")
     parser.add_argument("--quick", action="store_true", help="1 repetition on 40 files, S3 only")
     parser.add_argument("--results", type=Path)
+    parser.add_argument("--clean", action="store_true", help="a scrubbed bucket (corpus and devices, cleaned)")
+    parser.add_argument("--objects", type=int, default=560, help="objects in the --clean bucket")
     args = parser.parse_args()
     files = [i.path for i in corpus_inputs(args.corpus)]
     if not files:
         parser.error(f"no corpus at {args.corpus}")
+    folder = args.corpus
+    if args.clean:
+        devices = [i.path for i in corpus_inputs(DEVICES)]
+        folder = REPO / "bench" / ".cache" / "clean-bucket"
+        files = clean_bucket([*files, *devices], folder, args.objects)
     if args.quick:
         files = files[:: max(len(files) // 40, 1)][:40]
     report = run(
         files,
-        args.corpus,
+        folder,
         cpus=parse_cpus(args.cpus),
         reps=1 if args.quick else args.reps,
         workers=args.workers,
@@ -411,7 +448,7 @@ def main() -> None:
         two_cpus=not args.quick,
     )
     results = args.results or (REPO / "bench" / ".cache" / "results-quick" if args.quick else RESULTS)
-    for path in write(report, results):
+    for path in write(report, results, "audit_bench_clean" if args.clean else "audit_bench"):
         print(f"wrote {path}")
     print(markdown(report))
 

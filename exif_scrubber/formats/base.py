@@ -71,6 +71,10 @@ class FormatHandler(ABC):
     writer: ClassVar[Literal["engine", "exiftool"]] = "engine"
     ranged_audit: ClassVar[bool] = True
     """The walker finds every structure without reading image data, so an audit may skip it (ranged GETs)."""
+    sparse_fill: ClassVar[int] = 0
+    """Bytes of skipped image data an audit's sparse copy holds as 0xFF rather than zeros (from the start of the
+    file): where ExifTool's reading scans image data for something that is not there, zeros can make its pattern
+    search crawl (a movie's media data: see the movie handler)."""
     file_suffixes: ClassVar[tuple[str, ...]] = ()
     """Suffixes files of this format usually have: a hint for input and output only (an audit reads an object it
     will need whole in a single GET), never what decides the format (the magic bytes do)."""
