@@ -1,0 +1,145 @@
+"""Coded-bitstream pieces made for the tests: NAL units, SEI messages and AV1 OBUs, written from the standards'
+syntax independently of the engine's parser (which reads them back)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+MDPM_UUID = bytes.fromhex("17ee8c60f84d11d98cd60800200c9a66")
+"""Sony's and Panasonic's "modified DV pack metadata" user data (ExifTool reads it as H264:MDPM tags)."""
+X264_UUID = bytes.fromhex("dc45e9bde6d948b7962cd820d923eeef")
+
+
+def escaped(rbsp: bytes) -> bytes:
+    """Emulation prevention as an encoder inserts it (a 0x03 after two zeros that precede 0..3)."""
+    out, zeros = bytearray(), 0
+    for byte in rbsp:
+        if zeros >= 2 and byte <= 3:
+            out.append(3)
+            zeros = 0
+        out.append(byte)
+        zeros = zeros + 1 if byte == 0 else 0
+    return bytes(out)
+
+
+def sei_number(value: int) -> bytes:
+    return b"\xff" * (value // 255) + bytes([value % 255])
+
+
+def sei_message(payload_type: int, payload: bytes) -> bytes:
+    """One SEI message in RBSP form (type and size with 0xFF extension bytes)."""
+    return sei_number(payload_type) + sei_number(len(payload)) + payload
+
+
+def sei_nal(messages: list[bytes], *, hevc: bool = False, suffix: bool = False) -> bytes:
+    """An SEI NAL unit (header, escaped RBSP, stop bit), without its length prefix."""
+    header = bytes([(40 if suffix else 39) << 1, 1]) if hevc else b"\x06"
+    return header + escaped(b"".join(messages) + b"\x80")
+
+
+def avc_nal(kind: int, payload: bytes, ref_idc: int = 3) -> bytes:
+    return bytes([ref_idc << 5 | kind]) + escaped(payload)
+
+
+def hevc_nal(kind: int, payload: bytes) -> bytes:
+    return bytes([kind << 1, 1]) + escaped(payload)
+
+
+def sample(nals: list[bytes], length_size: int = 4) -> bytes:
+    """NAL units behind their big-endian lengths, as in an MP4 sample."""
+    return b"".join(len(n).to_bytes(length_size, "big") + n for n in nals)
+
+
+def unregistered(text: bytes, ident: bytes | None = None) -> bytes:
+    """A user_data_unregistered message (payload type 5): a UUID and text."""
+    return sei_message(5, (ident or uuid.uuid4().bytes) + text)
+
+
+def mdpm(token: bytes) -> bytes:
+    """An MDPM record as Sony cameras write it: date/time original (2024-05-06 07:08:09) and GPS latitude 48 deg,
+    then the token as a maker field."""
+    entries = [
+        (0x18, bytes([0x00, 0x20, 0x24, 0x05])),
+        (0x19, bytes([0x06, 0x07, 0x08, 0x09])),
+        (0xB1, b"N\0\0\0"),
+        (0xB2, (48).to_bytes(2, "big") + (1).to_bytes(2, "big")),
+        (0xB3, (30).to_bytes(2, "big") + (1).to_bytes(2, "big")),
+        (0xB4, (0).to_bytes(2, "big") + (1).to_bytes(2, "big")),
+    ]
+    body = bytes([len(entries)]) + b"".join(bytes([tag]) + value for tag, value in entries)
+    return sei_message(5, MDPM_UUID + b"MDPM" + body + token)
+
+
+def t35(payload: bytes) -> bytes:
+    """A user_data_registered_itu_t_t35 message (payload type 4)."""
+    return sei_message(4, payload)
+
+
+class _BitWriter:
+    def __init__(self) -> None:
+        self.bits: list[int] = []
+
+    def put(self, value: int, count: int) -> None:
+        self.bits += [(value >> (count - 1 - i)) & 1 for i in range(count)]
+
+    def bytes(self, pad_one: bool = False) -> bytes:
+        bits = list(self.bits)
+        if pad_one and len(bits) % 8:
+            bits.append(1)
+        bits += [0] * (-len(bits) % 8)
+        return bytes(int("".join(map(str, bits[i : i + 8])), 2) for i in range(0, len(bits), 8))
+
+
+def hdr10_plus(maxscl: int = 1000, *, percentiles: int = 2, knee: bool = True) -> bytes:
+    """ST 2094-40 dynamic metadata (one window) as HDR10+ encoders write it: T.35 codes, then the bit fields."""
+    bits = _BitWriter()
+    bits.put(1, 2)  # num_windows
+    bits.put(400, 27)  # targeted_system_display_maximum_luminance
+    bits.put(0, 1)  # targeted_system_display_actual_peak_luminance_flag
+    for _ in range(3):
+        bits.put(maxscl, 17)
+    bits.put(maxscl // 2, 17)  # average_maxrgb
+    bits.put(percentiles, 4)
+    for index in range(percentiles):
+        bits.put(index * 10, 7)
+        bits.put(maxscl // (index + 2), 17)
+    bits.put(3, 10)  # fraction_bright_pixels
+    bits.put(0, 1)  # mastering_display_actual_peak_luminance_flag
+    bits.put(int(knee), 1)  # tone_mapping_flag
+    if knee:
+        bits.put(100, 12)
+        bits.put(200, 12)
+        bits.put(2, 4)
+        bits.put(300, 10)
+        bits.put(600, 10)
+    bits.put(0, 1)  # color_saturation_mapping_flag
+    return bytes([0xB5, 0x00, 0x3C, 0x00, 0x01, 0x04, 0x01]) + bits.bytes(pad_one=True)
+
+
+# ---------------------------------------------------------------------- AV1
+
+
+def leb(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def obu(kind: int, payload: bytes, *, sized: bool = True, extension: int | None = None) -> bytes:
+    header = bytes([kind << 3 | (4 if extension is not None else 0) | (2 if sized else 0)])
+    if extension is not None:
+        header += bytes([extension])
+    return header + (leb(len(payload)) if sized else b"") + payload
+
+
+def metadata_obu(metadata_type: int, fields: bytes) -> bytes:
+    """A metadata OBU: its type, its fields, trailing bits."""
+    return obu(5, leb(metadata_type) + fields + b"\x80")
+
+
+def contains_start_code(data: bytes) -> bool:
+    return re.search(rb"\x00\x00[\x00-\x02]", data) is not None
