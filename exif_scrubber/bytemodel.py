@@ -154,13 +154,21 @@ HASH_STEP = 16 * 1024 * 1024
 def hash_range(digest: hashlib._Hash, view: memoryview, start: int, end: int) -> None:
     """Hash ``view[start:end]``. Over a memory-mapped file the pages read are released step by step, so that
     hashing the samples of a 5 GiB video keeps the process's memory flat (they stay in the page cache)."""
-    mapped = view.obj if isinstance(view.obj, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED") else None
     for pos in range(start, end, HASH_STEP):
         stop = min(end, pos + HASH_STEP)
         digest.update(view[pos:stop])
-        if mapped is not None and stop - pos >= mmap.PAGESIZE:
-            first = pos - pos % mmap.PAGESIZE
-            mapped.madvise(mmap.MADV_DONTNEED, first, stop - first)
+        release_pages(view, pos, stop)
+
+
+def release_pages(view: object, start: int, end: int) -> None:
+    """Let go of the pages of ``[start, end)`` when ``view`` is a whole memory-mapped file that has been read there
+    (they stay in the page cache; the process's memory stays flat). Anything else: nothing to do."""
+    mapped = view.obj if isinstance(view, memoryview) else None
+    if not isinstance(mapped, mmap.mmap) or not hasattr(mmap, "MADV_DONTNEED") or end - start < mmap.PAGESIZE:
+        return
+    if isinstance(view, memoryview) and view.nbytes == len(mapped):
+        first = start - start % mmap.PAGESIZE
+        mapped.madvise(mmap.MADV_DONTNEED, first, end - first)
 
 
 def claims_to_spans(

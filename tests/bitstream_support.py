@@ -4,7 +4,10 @@ syntax independently of the engine's parser (which reads them back)."""
 from __future__ import annotations
 
 import re
+import struct
 import uuid
+
+from exif_scrubber.formats.isobmff import Box, iter_boxes
 
 MDPM_UUID = bytes.fromhex("17ee8c60f84d11d98cd60800200c9a66")
 """Sony's and Panasonic's "modified DV pack metadata" user data (ExifTool reads it as H264:MDPM tags)."""
@@ -143,3 +146,84 @@ def metadata_obu(metadata_type: int, fields: bytes) -> bytes:
 
 def contains_start_code(data: bytes) -> bool:
     return re.search(rb"\x00\x00[\x00-\x02]", data) is not None
+
+
+# ---------------------------------------------------------------------- planting units in a movie's samples
+
+
+def _leaves(data: bytes, start: int, end: int, kinds: set[bytes], found: dict[bytes, list[Box]]) -> None:
+    for child in iter_boxes(data, start, end, last_to_end=start == 0):
+        if child.type in (b"moov", b"trak", b"mdia", b"minf", b"stbl"):
+            _leaves(data, child.body, child.end, kinds, found)
+        elif child.type in kinds:
+            found.setdefault(child.type, []).append(child)
+
+
+def _table(data: bytes, leaf: Box, width: int, skip: int = 0) -> list[int]:
+    count = int.from_bytes(data[leaf.body + 4 + skip : leaf.body + 8 + skip], "big")
+    pos = leaf.body + 8 + skip
+    return [int.from_bytes(data[pos + i * width : pos + (i + 1) * width], "big") for i in range(count)]
+
+
+def sample_offsets(data: bytes, track: int = 0) -> list[tuple[int, int]]:
+    """(file offset, size) of each sample of the ``track``-th ``trak`` (its stsz must be a table)."""
+    traks = [b for b in iter_boxes(data, 0, len(data), last_to_end=True) if b.type == b"moov"]
+    trak = [b for b in iter_boxes(data, traks[0].body, traks[0].end) if b.type == b"trak"][track]
+    found: dict[bytes, list[Box]] = {}
+    _leaves(data, trak.body, trak.end, {b"stsz", b"stsc", b"stco", b"co64"}, found)
+    sizes = _table(data, found[b"stsz"][0], 4, skip=4)
+    chunks = _table(data, found[b"stco"][0], 4) if b"stco" in found else _table(data, found[b"co64"][0], 8)
+    stsc = found[b"stsc"][0]
+    count = int.from_bytes(data[stsc.body + 4 : stsc.body + 8], "big")
+    runs = [struct.unpack(">III", data[stsc.body + 8 + 12 * i : stsc.body + 20 + 12 * i]) for i in range(count)]
+    out, sample = [], 0
+    for index, offset in enumerate(chunks):
+        per_chunk = next(r[1] for r in reversed(runs) if r[0] <= index + 1)
+        for _ in range(per_chunk):
+            out.append((offset, sizes[sample]))
+            offset += sizes[sample]
+            sample += 1
+    return out
+
+
+def plant_in_samples(data: bytes, plants: dict[int, bytes], *, track: int = 0, at_end: bool = False) -> bytes:
+    """``data`` (a movie with one mdat) with ``plants[n]`` inserted at the start (or end) of sample ``n`` of its
+    ``track``-th ``trak``: the sample sizes, the mdat size and every chunk offset after an insertion follow."""
+    samples = sample_offsets(data, track)
+    assert max(plants) < len(samples), f"the track has {len(samples)} samples"
+    points = sorted(
+        (offset + (size if at_end else 0), plants[n]) for n, (offset, size) in enumerate(samples) if n in plants
+    )
+    out, pos = bytearray(), 0
+    for point, payload in points:
+        out += data[pos:point] + payload
+        pos = point
+    out += data[pos:]
+
+    def moved(offset: int, *, inclusive: bool) -> int:
+        return offset + sum(len(p) for at, p in points if at < offset or (inclusive and at == offset))
+
+    boxes = list(iter_boxes(data, 0, len(data), last_to_end=True))
+    found: dict[bytes, list[Box]] = {}
+    _leaves(data, 0, len(data), {b"stco", b"co64"}, found)
+    moov = next(b for b in boxes if b.type == b"moov")
+    traks = [b for b in iter_boxes(data, moov.body, moov.end) if b.type == b"trak"]
+    stsz: dict[bytes, list[Box]] = {}
+    _leaves(data, traks[track].body, traks[track].end, {b"stsz"}, stsz)
+    for leaf in [*found.get(b"stco", []), *found.get(b"co64", [])]:
+        width = 8 if leaf.type == b"co64" else 4
+        for index, offset in enumerate(_table(data, leaf, width)):
+            at = moved(leaf.body + 8 + index * width, inclusive=False)
+            out[at : at + width] = moved(offset, inclusive=at_end).to_bytes(width, "big")
+    table = stsz[b"stsz"][0]
+    for index in plants:
+        at = moved(table.body + 12 + 4 * index, inclusive=False)
+        out[at : at + 4] = (int.from_bytes(out[at : at + 4], "big") + len(plants[index])).to_bytes(4, "big")
+    mdat = next(b for b in boxes if b.type == b"mdat")
+    grown = sum(len(p) for p in plants.values())
+    head = moved(mdat.start, inclusive=False)
+    if mdat.body - mdat.start == 16:
+        out[head + 8 : head + 16] = (mdat.end - mdat.start + grown).to_bytes(8, "big")
+    else:
+        out[head : head + 4] = (mdat.end - mdat.start + grown).to_bytes(4, "big")
+    return bytes(out)

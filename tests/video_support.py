@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+from av.bitstream import BitStreamFilterContext
 
 from exif_scrubber.exiftool_process import ExifToolPool
 from exif_scrubber.formats.isobmff import box, full, iter_boxes
@@ -327,15 +328,35 @@ def planted_movie(pool: ExifToolPool, path: Path, container_format: str, **kwarg
 # ---------------------------------------------------------------------- independent checks
 
 
+_WITHOUT_SEI = {
+    "h264": "filter_units=remove_types=6|12",
+    "hevc": "filter_units=remove_types=38-40",
+    "av1": "filter_units=remove_types=5|15",
+    "libdav1d": "filter_units=remove_types=5|15",
+}
+"""FFmpeg's own bitstream filters that drop SEI and filler NAL units (H.264 6 and 12, HEVC 38 to 40) and AV1
+metadata/padding OBUs: the scrub removes user data from them, and every other unit must be byte for byte what it
+was."""
+
+
 def sample_hashes(path: Path) -> dict[str, str]:
-    """Per audio/video stream, a SHA-256 over its packets' bytes (FFmpeg's demuxer, not the engine's walker)."""
+    """Per audio/video stream, a SHA-256 over its packets' bytes (FFmpeg's demuxer, not the engine's walker); for
+    H.264, HEVC and AV1 the packets without their SEI and filler units and metadata/padding OBUs, as FFmpeg's
+    ``filter_units`` bitstream filter writes them (the units that stay are byte for byte the input's)."""
     hashes: dict[str, Any] = {}
     with av.open(str(path)) as container:
         streams = [s for s in container.streams if s.type in ("video", "audio")]
+        filters = {
+            s.index: BitStreamFilterContext(_WITHOUT_SEI[s.codec_context.name], s)
+            for s in streams
+            if s.codec_context.name in _WITHOUT_SEI
+        }
         for packet in container.demux(streams):
-            if packet.size:
-                key = f"{packet.stream.type}{packet.stream.index}"
-                hashes.setdefault(key, hashlib.sha256()).update(bytes(packet))
+            key = f"{packet.stream.type}{packet.stream.index}"
+            bsf = filters.get(packet.stream.index)
+            for out in bsf.filter(packet if packet.size else None) if bsf is not None else [packet]:
+                if out.size:
+                    hashes.setdefault(key, hashlib.sha256()).update(bytes(out))
     return {key: digest.hexdigest() for key, digest in hashes.items()}
 
 
@@ -355,13 +376,15 @@ def stream_summary(path: Path) -> list[tuple[str, str, int, int]]:
         ]
 
 
-def big_movie(path: Path, target_bytes: int, *, size: tuple[int, int] = (640, 480)) -> Path:
+def big_movie(path: Path, target_bytes: int, *, size: tuple[int, int] = (640, 480), codec: str = "libx264") -> Path:
     """A movie of about ``target_bytes``: a few lossless intra-only frames of noise, encoded once, their packets
-    muxed again and again (stream copy: seconds for a gigabyte). Every frame is a key frame, so it plays."""
+    muxed again and again (stream copy: seconds for a gigabyte). Every frame is a key frame, so it plays. (x264
+    writes its settings as SEI user data in its first packet, which comes back every 9 packets.)"""
     import os
 
+    options = {"g": "1", "qp": "0", "preset": "ultrafast"} if codec == "libx264" else {"g": "1", "qscale": "1"}
     with av.open(str(path), "w", format="mov") as out:
-        video: Any = out.add_stream("libx264", rate=25, options={"g": "1", "qp": "0", "preset": "ultrafast"})
+        video: Any = out.add_stream(codec, rate=25, options=options)
         video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
         packets = []
         for index in range(8):

@@ -47,10 +47,14 @@ MAX_SEI_MESSAGES = 256
 
 _AVC_SEI, _AVC_FILLER = 6, 12
 _HEVC_SEI, _HEVC_FILLER = (39, 40), 38
+_AVC_LOOKED_AT = frozenset({_AVC_SEI, _AVC_FILLER})
+_HEVC_LOOKED_AT = frozenset({*_HEVC_SEI, _HEVC_FILLER})
 _SEI_T35 = 4
 _DROPPED_SEI = {"avc": {3, 5, 30, 37}, "hevc": {3, 5, 133, 136, 162}}
 """SEI payload types that go: filler, unregistered user data, HEVC time code, nesting messages (T.35 registered
 user data goes unless it is HDR10+, :mod:`.t35`)."""
+_START = b"\x00\x00\x01"
+"""An Annex B start code (a four-byte one ends with it too)."""
 _EPB = re.compile(rb"\x00\x00\x03")
 _NEEDS_EPB = re.compile(rb"\x00\x00(?=[\x00-\x03])")
 _START_CODE = re.compile(rb"\x00\x00[\x00-\x02]")
@@ -95,10 +99,8 @@ class CleanSample:
     """Empty when the sample is clean already."""
     parts: tuple[tuple[int, int] | bytes, ...]
     """The clean sample, in order: ranges of the input kept byte for byte and units written anew."""
-
-    @property
-    def size(self) -> int:
-        return sum(len(p) if isinstance(p, bytes) else p[1] - p[0] for p in self.parts)
+    size: int
+    """Bytes of the clean sample."""
 
     def data(self, sample: Buffer) -> bytes:
         """The clean sample's bytes (``sample``: the bytes this was computed from)."""
@@ -129,7 +131,34 @@ def inspect_sample(fmt: SampleFormat, sample: Buffer) -> CleanSample:
     parse as ``fmt``'s codec. Never raises anything else on bad input."""
     if fmt.codec == "av1":
         return _clean_units(_av1_units(sample), sample)
-    return _clean_units(_nal_units(sample, fmt), sample)
+    raw = bytes(sample)  # one copy: indexing and searching bytes is what Python does fastest
+    if _plain(raw, fmt):
+        return _unchanged(len(raw))
+    return _clean_units(_nal_units(raw, fmt), raw)
+
+
+def _plain(sample: bytes, fmt: SampleFormat) -> bool:
+    """True when ``sample`` is well-formed NAL units none of which cleaning looks into (no SEI, filler or empty
+    unit, no start code inside a unit): the common case, checked without building anything. False sends the sample
+    to the full parse (which also says what is wrong with a malformed one)."""
+    size, pos, count, width = len(sample), 0, 0, fmt.length_size
+    hevc = fmt.codec == "hevc"
+    while pos < size and count < MAX_UNITS:
+        count += 1
+        length = int.from_bytes(sample[pos : pos + width], "big")
+        body = pos + width
+        pos = body + length
+        if length < 2 or pos > size:
+            return False
+        first = sample[body]
+        if hevc:
+            if first & 0x80 or not sample[body + 1] & 0x07 or (first >> 1) & 0x3F in _HEVC_LOOKED_AT:
+                return False
+        elif first & 0x80 or first & 0x1F in _AVC_LOOKED_AT:
+            return False
+        if sample.find(_START, body, pos) >= 0:
+            return False
+    return pos == size
 
 
 @functools.lru_cache(maxsize=64)
@@ -191,11 +220,16 @@ def _clean_units(units: Iterator[_Unit], sample: Buffer) -> CleanSample:
     if run_end > run_start:
         parts.append((run_start, run_end))
     if not changes:
-        return CleanSample((), ((0, len(sample)),) if len(sample) else ())
-    return CleanSample(tuple(changes), tuple(parts))
+        return _unchanged(len(sample))
+    size = sum(len(p) if isinstance(p, bytes) else p[1] - p[0] for p in parts)
+    return CleanSample(tuple(changes), tuple(parts), size)
 
 
-def _nal_units(sample: Buffer, fmt: SampleFormat) -> Iterator[_Unit]:
+def _unchanged(size: int) -> CleanSample:
+    return CleanSample((), ((0, size),) if size else (), size)
+
+
+def _nal_units(sample: bytes, fmt: SampleFormat) -> Iterator[_Unit]:
     size, pos, count, width = len(sample), 0, 0, fmt.length_size
     header_size = 2 if fmt.codec == "hevc" else 1
     while pos < size:
@@ -217,27 +251,72 @@ def _nal_units(sample: Buffer, fmt: SampleFormat) -> Iterator[_Unit]:
         pos = end
 
 
-def _nal_unit(sample: Buffer, fmt: SampleFormat, pos: int, body: int, end: int) -> _Unit:
-    first = sample[body]
+def _nal_unit(sample: bytes, fmt: SampleFormat, pos: int, body: int, end: int) -> _Unit:
+    """One length-prefixed NAL unit: kept, dropped, or written anew. Units behind start codes inside it (Annex B
+    inside a length-prefixed unit, as Samsung's slow-motion writer wraps them in an SVC prefix unit; FFmpeg's and
+    ExifTool's parsers split there) are judged one by one as well."""
+    if sample.find(_START, body, end) < 0:
+        replacement, label = _nal_verdict(sample[body:end], fmt)
+        if replacement is None:
+            return _Unit(pos, end)
+        prefix = len(replacement).to_bytes(fmt.length_size, "big") if replacement else b""
+        return _Unit(pos, end, prefix + replacement, label)
+    pieces: list[bytes] = []
+    labels = []
+    for start_code, unit in _annex_b(sample[body:end]):
+        replacement, label = _nal_verdict(unit, fmt) if unit else (b"", "empty NAL unit")
+        kept = unit if replacement is None else replacement
+        if kept:
+            pieces.append((start_code if pieces else b"") + kept)  # the first unit left needs no start code
+        labels += [label] if label else []
+    if not labels:
+        return _Unit(pos, end)
+    joined = b"".join(pieces)
+    prefix = len(joined).to_bytes(fmt.length_size, "big") if joined else b""
+    return _Unit(pos, end, prefix + joined, labels[0])
+
+
+def _annex_b(nal: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(start code, unit) pairs of a NAL unit that holds start codes: the first unit has none; each start code keeps
+    the zero bytes before it (a four-byte start code, trailing zeros)."""
+    pos, code, count = 0, b"", 0
+    while True:
+        found = nal.find(_START, pos)
+        count += 1
+        if count > MAX_UNITS:
+            raise BitstreamError(f"too many start codes in one NAL unit (more than {MAX_UNITS})")
+        if found < 0:
+            yield code, nal[pos:]
+            return
+        zeros = found
+        while zeros > pos and nal[zeros - 1] == 0:
+            zeros -= 1
+        yield code, nal[pos:zeros]
+        code, pos = nal[zeros : found + 3], found + 3
+
+
+def _nal_verdict(nal: bytes, fmt: SampleFormat) -> tuple[bytes | None, str]:
+    """What becomes of one NAL unit (header included): None (kept as it is), ``b""`` (dropped) or its new bytes;
+    and the label of the change."""
+    header = 2 if fmt.codec == "hevc" else 1
+    if len(nal) < header:
+        raise BitstreamError("a NAL unit is shorter than its header")
+    first = nal[0]
     if first & 0x80:
         raise BitstreamError("a NAL unit has its forbidden bit set")
     if fmt.codec == "avc":
-        kind, header = first & 0x1F, 1
+        kind = first & 0x1F
         sei, filler = kind == _AVC_SEI, kind == _AVC_FILLER
     else:
-        if sample[body + 1] & 0x07 == 0:
+        if nal[1] & 0x07 == 0:
             raise BitstreamError("an HEVC NAL unit has a temporal id of 0 (nuh_temporal_id_plus1)")
-        kind, header = (first >> 1) & 0x3F, 2
+        kind = (first >> 1) & 0x3F
         sei, filler = kind in _HEVC_SEI, kind == _HEVC_FILLER
     if sei:
-        rewritten = clean_sei(bytes(sample[body:end]), fmt.codec, header)
-        if rewritten is None:
-            return _Unit(pos, end)
-        prefix = len(rewritten).to_bytes(fmt.length_size, "big") if rewritten else b""
-        return _Unit(pos, end, prefix + rewritten, "SEI user data")
-    if filler and not _is_filler(bytes(sample[body + header : end])):
-        return _Unit(pos, end, b"", "filler data")
-    return _Unit(pos, end)
+        return clean_sei(nal, fmt.codec, header), "SEI user data"
+    if filler and not _is_filler(nal[header:]):
+        return b"", "filler data"
+    return None, ""
 
 
 def _is_filler(payload: bytes) -> bool:

@@ -17,8 +17,9 @@ from ..bytemodel import Buffer
 from .bitstream import BitstreamError, clean_config_obus, clean_sei
 
 _AVC_SPS, _AVC_PPS, _AVC_SPS_EXT, _AVC_SEI = 7, 8, 13, 6
-_AVC_HIGH_PROFILES = frozenset({100, 110, 122, 144})
-"""Profiles whose ``avcC`` may carry chroma format, bit depths and SPS extensions after the PPS array."""
+_AVC_PLAIN_PROFILES = frozenset({66, 77, 88})
+"""Baseline, Main and Extended: the profiles whose ``avcC`` ends after its PPS array (every other profile may carry
+chroma format, bit depths and SPS extensions after it; ISO/IEC 14496-15:2017 5.3.3.1.1, as FFmpeg writes it)."""
 _HEVC_PARAMETER_SETS = frozenset({32, 33, 34})
 _HEVC_SEI = frozenset({39, 40})
 _HEVC_FIXED = 22
@@ -63,7 +64,7 @@ def canonical_avcc(payload: Buffer) -> bytes:
     sps, pps = _avc_kept(sps, _AVC_SPS), _avc_kept(pps, _AVC_PPS)
     out = raw[:4] + bytes([0xFC | raw[4] & 0x03, 0xE0 | len(sps)]) + _with_lengths(sps)
     out += bytes([len(pps)]) + _with_lengths(pps)
-    if raw[1] in _AVC_HIGH_PROFILES and pos + 4 <= len(raw):
+    if raw[1] not in _AVC_PLAIN_PROFILES and pos + 4 <= len(raw):
         try:
             extensions, _ = _nal_list(raw, pos + 4, raw[pos + 3], "avcC")
         except BitstreamError:

@@ -485,7 +485,7 @@ class _Walk:
     def entry_children(self, entry: Box, start: int, schema: Schema, depth: int) -> tuple[list[Node], bytes]:
         """The child boxes of a sample description, and QuickTime's 32-bit zero terminator after them if any (kept);
         fewer than 8 other bytes after the last box are padding readers skip (dropped)."""
-        end, tail = _boxes_end(self.data, start, entry.end), b""
+        end, tail = boxes_end(self.data, start, entry.end), b""
         rest = bytes(self.data[end : entry.end])
         if rest == TERMINATOR:
             tail = TERMINATOR
@@ -512,7 +512,7 @@ class _Walk:
             return None
 
 
-def _boxes_end(data: Buffer, start: int, end: int) -> int:
+def boxes_end(data: Buffer, start: int, end: int) -> int:
     """Where the run of whole boxes from ``start`` ends: at ``end``, or where fewer than 8 bytes are left."""
     pos = start
     while end - pos >= 8:

@@ -4,7 +4,8 @@ A visual description keeps its dimensions and depth and writes zero where QuickT
 qualities and a compressor name; an audio description keeps what decodes (channels, sample size, rate, QuickTime's
 version 1/2 packet fields) and writes zero for its vendor. Their child boxes are kept only when a decoder or a
 player uses them, each parsed field by field (:data:`VISUAL_CHILDREN`, :data:`AUDIO_CHILDREN`); codec
-configurations (``avcC``, ``hvcC`` ...) are the decoder's own and are kept as they are. Any other child is dropped.
+configurations are the decoder's own and are kept as they are, but for ``avcC``, ``hvcC`` and ``av1C``, written in
+canonical form by :mod:`.codec_config`. Any other child is dropped.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeAlias
 
 from ..kept.icc import IccError, reduce_icc
+from .codec_config import CANONICAL, canonical_config
 from .isobmff import BoxError
 from .movie_boxes import Canonical, Fields, canonical, full_head
 from .movie_groups import Dropped
@@ -274,6 +276,17 @@ _CONFIGS = (
     b"mshp",
 )  # fmt: skip
 _AS_IS = {name: as_is(name) for name in _CONFIGS}
+
+
+def _codec_config(name: bytes) -> Leaf:
+    """An ``avcC``/``hvcC``/``av1C`` in canonical form (:mod:`.codec_config`): fields from their parsed values,
+    reserved bits as the standard sets them, SEI user data and bytes after the last field gone (labelled as the
+    other kept boxes are: ``hvcC fields``, ``hvcC trailing bytes``)."""
+    label = name.decode("latin-1")
+    return lambda payload: canonical(label, payload, canonical_config(name, payload))
+
+
+_AS_IS.update({name: _codec_config(name) for name in CANONICAL})
 _SPHERICAL: Schema = {
     b"svhd": svhd,
     b"proj": {

@@ -3,9 +3,10 @@
 The plan lists the output's pieces in order: the canonical ``ftyp``, the rebuilt ``moov``, each ``mdat`` holding
 only the samples the kept tracks reference (moved byte for byte, in file order), each movie fragment rebuilt with
 its kept tracks (its data offsets pointing at where their samples went) and each segment index with the sizes of
-what it indexes. Nothing else is written. A piece is bytes or a range of the input; :func:`apply` copies ranges in
-steps of :data:`COPY_STEP`, to another file or to the same one (in place: the rebuild only removes bytes, so
-everything moves towards the start, unless a box grows; :attr:`Plan.in_place` says when that is safe).
+what it indexes. Nothing else is written. A piece is bytes, a range of the input, or a chunk whose samples are
+written clean one by one (:mod:`.track_samples`); :func:`apply` copies ranges in steps of :data:`COPY_STEP`, to
+another file or to the same one (in place: the rebuild only removes bytes, so everything moves towards the start,
+unless a box grows; :attr:`Plan.in_place` says when that is safe).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import os
 import struct
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..bytemodel import Buffer, merge_ranges
 from .isobmff import Box, BoxError
 from .movie import Movie, NeedsWide, rebuild_moov
+from .track_samples import CleanChunk, segments
 
 COPY_STEP = 8 * 1024 * 1024
 """Bytes moved at a time (memory stays flat whatever the size of the video)."""
@@ -47,13 +49,21 @@ class Walked:
     """Top-level boxes written anew, by their offset (movie fragments, segment indexes)."""
     kept: Callable[[], Iterable[tuple[int, int]]]
     """The ranges of the kept samples."""
+    cleaned: Mapping[int, CleanChunk] = field(default_factory=dict)
+    """Chunks whose samples are written clean (SEI user data, AV1 metadata and padding removed), by input offset."""
+    chunks: Callable[[], Iterable[tuple[int, int]]] = tuple
+    """Every kept chunk's ``(start, end)``: a chunk that changes must share no byte with another."""
+
+
+Piece = bytes | tuple[int, int] | CleanChunk
+"""What the rewrite writes at an offset: bytes, a range of the input copied, or a chunk of samples written clean."""
 
 
 @dataclass
 class Plan:
     """The rewrite: each piece is written at its new offset, either bytes or a range of the file itself."""
 
-    pieces: list[tuple[int, bytes | tuple[int, int]]]
+    pieces: list[tuple[int, Piece]]
     size: int
     in_place: bool
     """True when no piece is written over bytes a later piece still has to read (the usual case: the rebuild
@@ -73,20 +83,40 @@ class _Layout:
     """Where the kept blocks of samples and the kept top-level boxes go."""
 
     blocks: list[tuple[int, int]]
+    """Runs of kept samples, each copied as it is or, when it is a chunk of :attr:`cleaned`, written clean."""
+    cleaned: Mapping[int, CleanChunk]
     firsts: array[int]
     new_starts: array[int]
-    order: list[tuple[int, bytes | tuple[int, int] | int]]
-    """(new offset, what): bytes, a range of the input, or the offset of a box written once positions are known."""
+    order: list[tuple[int, Piece | int]]
+    """(new offset, what): bytes, a range of the input, a chunk written clean, or the offset of a box written once
+    positions are known."""
     tops: list[tuple[int, int]]
     """(input offset, new offset) of each kept top-level box, then (input size, output size)."""
     size: int
 
     def moved(self, offset: int) -> int:
-        """Where a kept sample's byte goes (an empty chunk outside the kept samples: where the next one goes)."""
+        """Where a kept sample's byte goes (an empty chunk outside the kept samples: where the next one goes; the
+        end of a chunk written clean: the end of its clean samples)."""
         index = bisect.bisect_right(self.firsts, offset) - 1
         if index >= 0 and offset <= self.blocks[index][1]:
+            clean = self.clean(index)
+            if clean is not None and offset > clean.start:
+                return self.new_starts[index] + clean.size
             return self.new_starts[index] + offset - self.firsts[index]
         return self.new_starts[index + 1] if index + 1 < len(self.blocks) else 0
+
+    def clean(self, index: int) -> CleanChunk | None:
+        """The chunk written clean that block ``index`` is, if it is one (:func:`.track_samples.segments` cut it
+        out as a block of its own)."""
+        if not self.cleaned:
+            return None
+        clean = self.cleaned.get(self.blocks[index][0])
+        return clean if clean is not None and clean.end == self.blocks[index][1] else None
+
+    def length(self, index: int) -> int:
+        """The bytes block ``index`` takes in the output."""
+        clean = self.clean(index)
+        return clean.size if clean is not None else self.blocks[index][1] - self.blocks[index][0]
 
     def top_moved(self, offset: int) -> int:
         """Where the first kept top-level box at or after ``offset`` starts."""
@@ -111,9 +141,12 @@ def _plan(walked: Walked, data: Buffer, wide: bool | None) -> Plan:
 
 
 def _lay_out(walked: Walked, size: int, moov_size: int) -> _Layout:
+    cleaned = walked.cleaned
     blocks = merge_ranges(walked.kept())
+    if cleaned:
+        blocks = segments(blocks, cleaned, walked.chunks())
     firsts = array("Q", (start for start, _ in blocks))
-    layout = _Layout(blocks, firsts, array("Q", bytes(8 * len(blocks))), [], [], 0)
+    layout = _Layout(blocks, cleaned, firsts, array("Q", bytes(8 * len(blocks))), [], [], 0)
     order, position = layout.order, 0
     for top in walked.boxes:
         start = position
@@ -137,32 +170,38 @@ def _mdat(layout: _Layout, top: Box, position: int) -> int:
     first, last = bisect.bisect_left(layout.firsts, top.body), bisect.bisect_left(layout.firsts, top.end)
     if first == last:
         return position
-    payload = sum(end - begin for begin, end in layout.blocks[first:last])
+    payload = sum(map(layout.length, range(first, last)))
     header = _mdat_header(top.body - top.start, payload)
     layout.order.append((position, header))
     position += len(header)
     for index in range(first, last):
+        clean = layout.clean(index)
         layout.new_starts[index] = position
-        layout.order.append((position, layout.blocks[index]))
-        position += layout.blocks[index][1] - layout.blocks[index][0]
+        layout.order.append((position, layout.blocks[index] if clean is None else clean))
+        position += layout.length(index)
     return position
 
 
-def in_place(pieces: list[tuple[int, bytes | tuple[int, int]]]) -> bool:
-    """No piece moves towards the end, and no write ends past the first byte a later piece reads."""
-    reads = [what[0] for _, what in pieces if not isinstance(what, bytes)]
+def in_place(pieces: list[tuple[int, Piece]]) -> bool:
+    """No piece moves towards the end, and no write ends past the first byte a later piece reads (a chunk written
+    clean is read sample by sample, each sample before it is written, and never grows)."""
+    reads = [_source(what)[0] for _, what in pieces if not isinstance(what, bytes)]
     at = 0
     for new, what in pieces:
         if isinstance(what, bytes):
             end = new + len(what)
-        elif new > what[0]:
+        elif new > _source(what)[0]:
             return False
         else:
             at += 1
-            end = new + what[1] - what[0]
+            end = new + (what.size if isinstance(what, CleanChunk) else what[1] - what[0])
         if at < len(reads) and end > reads[at]:
             return False
     return True
+
+
+def _source(what: tuple[int, int] | CleanChunk) -> tuple[int, int]:
+    return (what.start, what.end) if isinstance(what, CleanChunk) else what
 
 
 def _mdat_header(header: int, payload: int) -> bytes:
@@ -176,6 +215,11 @@ def assemble(plan: Plan, data: Buffer) -> bytes:
     """The plan's output in memory."""
     out = bytearray(plan.size)
     for new, what in plan.pieces:
+        if isinstance(what, CleanChunk):
+            for sample in what.samples(lambda start, end: data[start:end]):
+                out[new : new + len(sample)] = sample
+                new += len(sample)
+            continue
         piece = what if isinstance(what, bytes) else data[what[0] : what[1]]
         out[new : new + len(piece)] = piece
     return bytes(out)
@@ -190,6 +234,12 @@ def apply(source: int, target: int, plan: Plan) -> None:
         if isinstance(what, bytes):
             _flush(source, target, batch)
             os.pwrite(target, what, new)
+            continue
+        if isinstance(what, CleanChunk):  # sample by sample: each is read before it is written, and never grows
+            _flush(source, target, batch)
+            for sample in what.samples(lambda start, end: os.pread(source, end - start, start)):
+                os.pwrite(target, sample, new)
+                new += len(sample)
             continue
         start, end = what
         if end - start >= COPY_STEP:

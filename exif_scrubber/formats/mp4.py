@@ -36,6 +36,7 @@ from .movie import VISUAL_HANDLERS, Movie, Track, parse_movie
 from .movie_fragments import FRAGMENT_BOXES, Fragments, walk_fragments
 from .movie_tags import AUDIO_ENTRY, FILE_TAGS, MOVIE_TAGS, VISUAL_ENTRY
 from .movie_write import Plan, Walked, apply, assemble, plan
+from .track_samples import TrackSamples, scan_movie
 from .video_probe import probe_video
 
 KEPT_HANDLERS = (b"vide", b"soun")
@@ -77,17 +78,21 @@ class VideoModel(ByteModel):
     ftyp: bytes | None = None
     """The canonical ``ftyp`` the rewrite writes (None: none)."""
     fragments: Fragments | None = None
+    samples: dict[int, TrackSamples] = field(default_factory=dict)
+    """The kept tracks whose samples :mod:`.track_samples` read (H.264, HEVC, AV1), by track id."""
 
     def walked(self) -> Walked:
         assert self.movie is not None and self.moov is not None
-        fragments = self.fragments
+        fragments, movie = self.fragments, self.movie
         return Walked(
             self.boxes,
             self.ftyp,
             self.moov,
-            self.movie,
+            movie,
             fragments.rebuilt if fragments is not None else {},
-            lambda: _kept_ranges(self.movie, fragments),  # type: ignore[arg-type]
+            lambda: _kept_ranges(movie, fragments),
+            {start: chunk for scan in self.samples.values() for start, chunk in scan.chunks.items()},
+            lambda: itertools.chain.from_iterable(track.chunks.ranges() for track in movie.tracks),
         )
 
 
@@ -169,6 +174,7 @@ class _MovieHandler(FormatHandler):
         if not movie.tracks:
             raise Refusal("the movie has no audio or video track")
         model.boxes, model.moov, model.movie, model.fragments = boxes, moov, movie, fragments
+        model.samples = scan_movie(data, movie, digest=verify)
         claims = list(movie.claims)
         if fragments is not None:
             claims += fragments.claims
@@ -183,9 +189,9 @@ class _MovieHandler(FormatHandler):
         if boxes[-1].end < len(data):  # a maker's trailer that is not a box (Insta360, Samsung SEF in a photo)
             claims.append((boxes[-1].end, len(data), Kind.METADATA, "bytes after the movie"))
         media = sorted((b.body, b.end) for b in boxes if b.type == b"mdat")
-        claims += _samples(movie, fragments, media)
+        claims += _samples(movie, fragments, media, model.samples)
         claims_to_spans(model, claims, data, gap_label="bytes no track references")
-        _proof(model, movie, fragments)
+        _proof(model, movie, fragments, verify)
         return model.close()  # type: ignore[return-value]
 
     def probe(self, path: Path) -> PixelProbe:
@@ -216,13 +222,18 @@ def _top_level(data: Buffer) -> list[Box]:
     return boxes
 
 
-def _proof(model: VideoModel, movie: Movie, fragments: Fragments | None) -> None:
+def _proof(model: VideoModel, movie: Movie, fragments: Fragments | None, verify: bool) -> None:
     """What the proof hash covers: the movie header's and each kept track's decoding boxes in canonical form, and
-    their samples chunk by chunk (then fragment by fragment)."""
+    their samples chunk by chunk (then fragment by fragment); for a track whose samples were parsed, the hash of its
+    clean samples (the input's NAL units or OBUs that stay; all of the output's), sample after sample."""
     model.proof = [b"movie", *movie.decoding]
     for track in movie.tracks:
         model.proof += [f"track {track.track_id} {_4cc(track.handler)}".encode(), *track.decoding]
-        model.proof.append(Ranges(track.chunks.ranges))
+        scan = model.samples.get(track.track_id)
+        if scan is not None and verify:
+            model.proof.append(b"clean samples sha256 " + scan.digest)
+        else:
+            model.proof.append(Ranges(track.chunks.ranges))
     if fragments is not None:
         model.proof += fragments.proof
     if sum(len(track.chunks) for track in movie.tracks) <= _EXIFTOOL_RANGES:
@@ -237,23 +248,27 @@ def _proof(model: VideoModel, movie: Movie, fragments: Fragments | None) -> None
 
 
 def _samples(
-    movie: Movie, fragments: Fragments | None, media: list[tuple[int, int]]
+    movie: Movie, fragments: Fragments | None, media: list[tuple[int, int]], scans: dict[int, TrackSamples]
 ) -> list[tuple[int, int, Kind, str]]:
-    """Claims for every run of samples: media of the kept tracks, metadata of the dropped ones; each inside an
-    ``mdat``."""
+    """Claims for every run of samples: media of the kept tracks (SEI user data, AV1 metadata and padding inside
+    parsed samples are metadata), metadata of the dropped ones; each inside an ``mdat``."""
     claims = []
     starts = [start for start, _ in media]
     for kept, tracks in ((True, movie.tracks), (False, movie.dropped)):
         for track in tracks:
             label = f"track {track.track_id} samples" if kept else f"track {track.track_id} ({_4cc(track.handler)})"
-            runs: Iterator[tuple[int, int]] = track.chunks.runs()
-            if fragments is not None:
-                runs = itertools.chain(runs, fragments.runs.get(track.track_id, []))
-            for start, end in runs:
+            scan = scans.get(track.track_id) if kept else None
+            runs: Iterator[tuple[int, int, bool]] = ((s, e, scan is None) for s, e in track.chunks.runs())
+            if fragments is not None:  # (samples in movie fragments are not parsed)
+                runs = itertools.chain(runs, ((s, e, True) for s, e in fragments.runs.get(track.track_id, [])))
+            for start, end, whole in runs:
                 index = bisect.bisect_right(starts, start) - 1
                 if index < 0 or end > media[index][1]:
                     raise BoxError(f"samples of track {track.track_id} lie outside the media data")
-                claims.append((start, end, Kind.IMAGE if kept else Kind.METADATA, label))
+                if whole:
+                    claims.append((start, end, Kind.IMAGE if kept else Kind.METADATA, label))
+            if scan is not None:
+                claims += scan.claims
     return claims
 
 

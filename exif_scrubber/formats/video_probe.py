@@ -13,6 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from ..pixels import PixelProbe, ProbeError
+from .bitstream import BitstreamError
+from .codec_config import canonical_config
+
+_CONFIG_RECORDS = {"h264": b"avcC", "hevc": b"hvcC", "av1": b"av1C", "libdav1d": b"av1C"}
+"""FFmpeg's codec names whose extradata, in a movie, is the payload of this configuration box."""
 
 
 def probe_video(path: Path) -> PixelProbe:
@@ -48,7 +53,7 @@ def _open(av: Any, path: Path) -> Any:
 
 def _describe(stream: Any) -> str:
     context = stream.codec_context
-    extradata = hashlib.sha256(bytes(context.extradata or b"")).hexdigest()[:16]
+    extradata = hashlib.sha256(_decoder_config(context.name, bytes(context.extradata or b""))).hexdigest()[:16]
     if stream.type == "video":
         shape = f"{context.width}x{context.height} {context.format.name if context.format else '-'}"
     else:
@@ -58,6 +63,18 @@ def _describe(stream: Any) -> str:
         f"{stream.type} {context.name} {stream.profile or '-'} {shape} config {extradata} "
         f"time base {stream.time_base} duration {stream.duration} frames {stream.frames}"
     )
+
+
+def _decoder_config(codec: str, extradata: bytes) -> bytes:
+    """The codec configuration as the scrub keeps it: an ``avcC``/``hvcC``/``av1C`` record in canonical form (reserved
+    bits as the standard sets them, SEI user data and trailing bytes gone); any other extradata as it is."""
+    kind = _CONFIG_RECORDS.get(codec)
+    if kind is None or not extradata or extradata[0] not in (0x01, 0x81):  # not a record (e.g. Annex B)
+        return extradata
+    try:
+        return canonical_config(kind, extradata)
+    except BitstreamError:
+        return extradata
 
 
 def _rotation(container: Any, video: Any) -> int:

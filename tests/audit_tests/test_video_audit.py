@@ -4,6 +4,7 @@ run only with --fail-on unsupported."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from exif_scrubber.audit.fetch import LocalFile, fetch
 
 from exif_scrubber import Scrubber
+from tests.bitstream_support import mdpm, plant_in_samples, sample, sei_nal, unregistered
 from tests.video_support import (
     Plants,
     add_metadata_tracks,
@@ -25,6 +27,7 @@ from .conftest import BUCKET
 from .test_cli import by_key, report, run
 
 MEGABYTE = 1024**2
+SEI_X264 = sei_nal([unregistered(b"x264 - core 164 r3108 - H.264/MPEG-4 AVC codec - Copyleft 2003-2023")])
 
 
 def _ranged_and_whole(tmp_path: Path, scrubber: Scrubber, movie: Path) -> tuple[Any, Any, Any]:
@@ -36,7 +39,8 @@ def _ranged_and_whole(tmp_path: Path, scrubber: Scrubber, movie: Path) -> tuple[
 
 @pytest.mark.parametrize("header_first", [False, True], ids=["header-at-end", "header-first"])
 def test_the_movie_header_is_read_with_ranged_gets(tmp_path: Path, scrubber: Scrubber, header_first: bool) -> None:
-    movie = big_movie(tmp_path / "camera.mov", 6 * MEGABYTE)
+    """A codec whose samples the engine does not parse (MPEG-4 part 2): only the structure is read."""
+    movie = big_movie(tmp_path / "camera.mov", 6 * MEGABYTE, codec="mpeg4")
     if header_first:
         movie = remux(movie, tmp_path / "faststart.mp4", {"movflags": "faststart"})
     else:
@@ -54,6 +58,26 @@ def test_the_movie_header_is_read_with_ranged_gets(tmp_path: Path, scrubber: Scr
     else:
         timed = [g for g, names in whole.leftovers.items() if g.startswith("Doc") and "GPSLatitude" in names]
         assert timed and "track 10 (meta)" in boxes
+
+
+def test_sei_user_data_in_h264_samples_is_leaking(s3: Any, scrubber: Scrubber, tmp_path: Path) -> None:
+    """H.264 samples may hold SEI user data anywhere (x264's settings, a camera's MDPM date, time and GPS): the audit
+    reads them all, and a movie whose boxes are clean but whose samples hold a camera's MDPM record is leaking."""
+    clean = tmp_path / "clean.mp4"
+    assert scrubber.scrub_file(big_movie(tmp_path / "raw.mov", 2 * MEGABYTE), clean).outcome.value == "cleaned"
+    token = secrets.token_hex(8).encode()
+    planted = plant_in_samples(clean.read_bytes(), {0: sample([sei_nal([mdpm(token)])]), 2: sample([SEI_X264])})
+    for key, body in (("v/clean.mp4", clean.read_bytes()), ("v/camera.mp4", planted)):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+
+    code, doc = report(f"s3://{BUCKET}/v/")
+
+    rows = by_key(doc)
+    assert code == 1
+    assert rows["v/clean.mp4"]["status"] == "clean"
+    camera = rows["v/camera.mp4"]
+    assert camera["status"] == "leaking" and camera["bytes_read"] == camera["size"] and camera["ranged"] is False
+    assert camera["leftovers"] == {"QuickTime-boxes": ["SEI user data in track 1 samples"]}
 
 
 def test_a_bucket_of_videos(s3: Any, scrubber: Scrubber, tmp_path: Path) -> None:

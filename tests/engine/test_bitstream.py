@@ -180,7 +180,8 @@ def test_nal_length_size_comes_from_the_config(length_size: int) -> None:
         (sample([sei_nal([RECOVERY])[:-1]]), "trailing bits"),
         (sample([b"\x06\x05\x40" + b"x" * 10 + b"\x80"]), "runs past the end of its NAL"),
         (sample([b"\x06\x05\x80"]), "cut off"),
-        (sample([b"\x06\x05\x01\x00\x00\x01\x80"]), "start code"),
+        (sample([b"\x06\x05\x01\x00\x00\x01\x80"]), "trailing bits"),
+        (sample([b"\x65\x88" + b"\x00\x00\x01\x09\xf0" * (bs.MAX_UNITS + 1)]), "too many start codes"),
         (sample([b"\x09\xf0"] * (bs.MAX_UNITS + 1)), "too many NAL units"),
     ],
 )
@@ -188,6 +189,21 @@ def test_malformed_h264_samples_are_refused_cleanly(data: bytes, reason: str) ->
     with pytest.raises(bs.BitstreamError, match=reason):
         bs.inspect_sample(AVC, data)
     assert not bs.sample_parses(b"avc1", _avcc(), data)
+
+
+def test_annex_b_units_inside_a_length_prefixed_unit() -> None:
+    """Samsung's slow-motion writer wraps Annex B units (x264's settings among them) in one SVC prefix NAL unit;
+    FFmpeg and ExifTool split at the start codes, and so does the parser."""
+    token = secrets.token_hex(8).encode()
+    prefix = b"\x6e\xc0\x80\x0f"
+    idr = avc_nal(5, b"\x88\x84\x00\x21" * 10)
+    wrapped = prefix + b"\x00\x00\x00\x01" + sei_nal([unregistered(b"x264 " + token)]) + b"\x00\x00\x01" + idr
+    out = _clean(AVC, sample([wrapped]))
+    assert token not in out
+    assert out == sample([prefix + b"\x00\x00\x01" + idr])
+    hidden = sample([SLICE + b"\x00\x00\x00\x01" + sei_nal([mdpm(token)])])  # an SEI after a slice's data
+    assert _clean(AVC, hidden) == sample([SLICE])
+    assert bs.inspect_sample(AVC, sample([prefix + b"\x00\x00\x01" + idr])).changes == ()
 
 
 def test_hevc_temporal_id_zero_does_not_parse() -> None:

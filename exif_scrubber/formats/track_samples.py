@@ -1,0 +1,294 @@
+"""The samples of a movie's video tracks read through :mod:`.bitstream`, and written clean chunk by chunk.
+
+For each kept track whose sample descriptions are H.264, HEVC (Dolby Vision included) or AV1, every sample is split
+into NAL units or OBUs. What the bitstream module removes (SEI user data, AV1 metadata and padding) is labelled
+metadata byte for byte inside the sample; the rest of the sample is image data. A sample that does not parse as its
+codec makes the track malformed: the file is refused, naming the track.
+
+The proof of such a track is the SHA-256 of its clean samples, one after the other (the input's NAL units that
+stay; the output's NAL units, all of them), beside the sample table as the output holds it (the new sample sizes
+in ``stsz``). The rewrite reads each changed chunk sample by sample, writes the clean samples, and never holds
+more than one sample in memory; every other chunk is copied as before. Samples of other codecs are copied.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import struct
+import sys
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from ..bytemodel import Buffer, Kind, hash_range, release_pages
+from .base import Refusal
+from .bitstream import CONFIG_BOX, BitstreamError, CleanSample, SampleFormat, inspect_sample, sample_format
+from .isobmff import Box, BoxError, iter_boxes
+from .movie import VISUAL_HANDLERS, Movie, Node, Track, boxes_end
+from .movie_entries import VISUAL_FIXED
+from .movie_tables import sample_layout
+
+MAX_SAMPLE = 256 * 1024 * 1024
+"""The largest sample the parser reads (one sample is in memory at a time while the rewrite cleans it)."""
+RELEASE_STEP = 16 * 1024 * 1024
+"""Bytes of a chunk parsed before the pages read are let go."""
+_CODEC_NAMES = {"avc": "H.264", "hevc": "HEVC", "av1": "AV1"}
+
+
+@dataclass
+class CleanChunk:
+    """A chunk the rewrite writes clean: its input range, its samples' input sizes, and its clean size."""
+
+    start: int
+    end: int
+    size: int
+    sizes: array[int]
+    fmt: SampleFormat
+
+    def samples(self, read: Callable[[int, int], Buffer]) -> Iterator[bytes]:
+        """The clean samples, one at a time; ``read(start, end)`` gives input bytes. Raises when they do not add
+        up to the size the walk found (the input changed in between)."""
+        pos, total = self.start, 0
+        for size in self.sizes:
+            sample = read(pos, pos + size)
+            cleaned = inspect_sample(self.fmt, sample)
+            clean = cleaned.data(sample) if cleaned.changes else bytes(sample)
+            total += len(clean)
+            yield clean
+            pos += size
+        if total != self.size:
+            raise BitstreamError("a chunk cleaned to another size than its walk found: the file changed")
+
+
+@dataclass
+class TrackSamples:
+    """What reading a track's samples found."""
+
+    track: Track
+    claims: list[tuple[int, int, Kind, str]] = field(default_factory=list)
+    sizes: array[int] = field(default_factory=lambda: array("Q"))
+    """The clean sample sizes, in track order."""
+    digest: bytes = b""
+    """SHA-256 of the clean samples (empty when the walk does not hash)."""
+    chunks: dict[int, CleanChunk] = field(default_factory=dict)
+    """The chunks that change, by input offset."""
+    removed: int = 0
+    """Bytes the clean samples hold fewer than the input ones."""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.chunks)
+
+
+def scan_movie(data: Buffer, movie: Movie, *, digest: bool) -> dict[int, TrackSamples]:
+    """Read the samples of each kept visual track whose codec :mod:`.bitstream` parses (by track id). A track whose
+    samples change gets its ``stsz`` written anew with the clean sizes; the decoding description of every such track
+    names its sample sizes as the output's ``stsz`` says them, so that input and output prove the same."""
+    found = {}
+    for track in movie.tracks:
+        if track.handler not in VISUAL_HANDLERS or track.tables is None:
+            continue
+        formats = _formats(data, track)
+        if not any(formats):
+            continue
+        scan = _scan(data, track, formats, digest=digest)
+        found[track.track_id] = scan
+        sizes = stsz_payload(scan.sizes)
+        if scan.changed:
+            _rewrite_sizes(track.node, sizes)
+        track.decoding = _decoding_with_sizes(track.decoding, sizes)
+    return found
+
+
+def _formats(data: Buffer, track: Track) -> list[SampleFormat | None]:
+    """The sample layout of each of the track's sample descriptions (None: a codec this module does not parse)."""
+    assert track.tables is not None
+    stsd = track.tables.boxes.get(b"stsd")
+    if stsd is None:
+        return []
+    formats = []
+    for entry in iter_boxes(data, stsd.body + 8, stsd.end):
+        config_type = CONFIG_BOX.get(entry.type)
+        config = _child(data, entry, config_type) if config_type is not None else None
+        try:
+            formats.append(sample_format(entry.type, config if config is not None else b""))
+        except BitstreamError as exc:
+            raise BitstreamError(f"track {track.track_id} ({_4cc(entry.type)}): {exc}") from None
+    return formats
+
+
+def _child(data: Buffer, entry: Box, kind: bytes) -> bytes | None:
+    """The payload of the ``kind`` box among a visual sample description's children, read as the movie walker reads
+    them (up to QuickTime's terminator or a few bytes of padding: :func:`.movie.boxes_end`)."""
+    start = entry.body + VISUAL_FIXED
+    children = iter_boxes(data, start, boxes_end(data, start, entry.end))
+    return next((bytes(data[c.body : c.end]) for c in children if c.type == kind), None)
+
+
+def _rewrite_sizes(node: Node | None, payload: bytes) -> None:
+    """The track's ``stsz`` (or ``stz2``) node writes ``payload`` as an ``stsz``."""
+    for found in _nodes(node):
+        if found.type in (b"stsz", b"stz2"):
+            found.type, found.head, found.raw, found.render = b"stsz", payload, None, None
+            return
+    raise BoxError("internal: a track whose samples change has no sample size box")
+
+
+def _nodes(node: Node | None) -> Iterator[Node]:
+    if node is None:
+        return
+    yield node
+    for child in node.children or ():
+        yield from _nodes(child)
+
+
+def _decoding_with_sizes(decoding: list[bytes | tuple[int, int]], payload: bytes) -> list[bytes | tuple[int, int]]:
+    """``decoding`` with its sample sizes (``stsz``/``stz2``, as a type and a range or as one canonical box) given
+    as the ``stsz`` of the clean samples."""
+    out: list[bytes | tuple[int, int]] = []
+    skip = False
+    for part in decoding:
+        if skip:
+            skip = False
+            continue
+        if part in (b"stsz", b"stz2"):
+            skip = True  # the type; its range follows
+            out.append(b"stsz" + payload)
+        elif isinstance(part, bytes) and part[:4] in (b"stsz", b"stz2"):
+            out.append(b"stsz" + payload)
+        else:
+            out.append(part)
+    return out
+
+
+def _scan(data: Buffer, track: Track, formats: list[SampleFormat | None], *, digest: bool) -> TrackSamples:
+    assert track.tables is not None
+    scan = TrackSamples(track)
+    hasher = hashlib.sha256()
+    label = f"track {track.track_id} samples"
+    sizes, counts, entries = sample_layout(data, track.tables, len(track.chunks))
+    first = 0
+    for (start, length), count, entry in zip(track.chunks, counts, entries, strict=True):
+        chunk_sizes = sizes[first : first + count]
+        fmt = formats[entry - 1] if 0 < entry <= len(formats) else None
+        if fmt is None:
+            if length:
+                scan.claims.append((start, start + length, Kind.IMAGE, label))
+            scan.sizes.extend(chunk_sizes)
+            if digest:
+                hash_range(hasher, memoryview(data), start, start + length)
+        else:
+            codec = _4cc(track.sample_entries[entry - 1])
+            _chunk(data, scan, (fmt, codec), (start, chunk_sizes, first), hasher if digest else None)
+        release_pages(data, start, start + length)
+        first += count
+    scan.digest = hasher.digest() if digest else b""
+    return scan
+
+
+def _chunk(
+    data: Buffer,
+    scan: TrackSamples,
+    codec: tuple[SampleFormat, str],
+    where: tuple[int, array[int], int],
+    hasher: hashlib._Hash | None,
+) -> None:
+    """One chunk of a parsed track: its samples read one by one, labelled, hashed clean."""
+    (fmt, name), (start, sizes, first) = codec, where
+    track, pos, marks = scan.track, start, []
+    changed: list[tuple[int, int, CleanSample]] = []  # offset, size and cleaning of each sample that changes
+    clean = 0
+    for index, size in enumerate(sizes):
+        if size > MAX_SAMPLE:
+            raise Refusal(f"track {track.track_id}: a sample of {size} bytes is larger than the parser's limit")
+        try:
+            cleaned = inspect_sample(fmt, data[pos : pos + size])
+        except BitstreamError as exc:
+            raise BitstreamError(
+                f"track {track.track_id} ({name}): sample {first + index + 1} does not parse as "
+                f"{_CODEC_NAMES[fmt.codec]}: {exc}"
+            ) from None
+        if cleaned.changes:
+            marks += [(pos + c.start, pos + c.end, c.label) for c in cleaned.changes]
+            changed.append((pos, size, cleaned))
+        scan.sizes.append(cleaned.size)
+        clean += cleaned.size
+        if pos - start >= RELEASE_STEP:
+            release_pages(data, start, pos)
+        pos += size
+    if hasher is not None:
+        _hash_clean(data, hasher, (start, pos), changed)
+    _claims(scan, start, pos, marks)
+    if marks:
+        scan.chunks[start] = CleanChunk(start, pos, clean, sizes, fmt)
+        scan.removed += pos - start - clean
+
+
+def _hash_clean(
+    data: Buffer, hasher: hashlib._Hash, chunk: tuple[int, int], changed: list[tuple[int, int, CleanSample]]
+) -> None:
+    """Hash a chunk's clean samples: its bytes as they are, but for each sample that changes, its clean parts (the
+    pages read are let go as they are hashed)."""
+    view = memoryview(data)
+    pos, end = chunk
+    for offset, size, cleaned in changed:
+        hash_range(hasher, view, pos, offset)
+        for part in cleaned.parts:
+            hasher.update(part if isinstance(part, bytes) else view[offset + part[0] : offset + part[1]])
+        pos = offset + size
+    hash_range(hasher, view, pos, end)
+
+
+def _claims(scan: TrackSamples, start: int, end: int, marks: list[tuple[int, int, str]]) -> None:
+    """Image data around the changed units, each changed unit metadata ("SEI user data in track 1 samples")."""
+    track = scan.track.track_id
+    pos = start
+    for mark_start, mark_end, label in marks:
+        if mark_start > pos:
+            scan.claims.append((pos, mark_start, Kind.IMAGE, f"track {track} samples"))
+        scan.claims.append((mark_start, mark_end, Kind.METADATA, f"{label} in track {track} samples"))
+        pos = mark_end
+    if end > pos:
+        scan.claims.append((pos, end, Kind.IMAGE, f"track {track} samples"))
+
+
+def segments(
+    blocks: list[tuple[int, int]], cleaned: Mapping[int, CleanChunk], chunks: Iterable[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """``blocks`` (merged runs of kept samples) cut around the chunks that change, so that each of those is a block
+    of its own (the writer finds it by its start in ``cleaned``). Refused when another chunk (``(start, end)``)
+    shares bytes with a chunk that changes."""
+    starts = sorted(cleaned)
+    for start, end in chunks:
+        index = bisect.bisect_right(starts, end - 1) - 1
+        other = cleaned[starts[index]] if end > start and index >= 0 else None
+        if other is not None and other.end > start and (other.start, other.end) != (start, end):
+            raise Refusal("samples of two chunks overlap where one of them changes: not supported")
+    out: list[tuple[int, int]] = []
+    for block_start, block_end in blocks:
+        pos = block_start
+        for first in starts[bisect.bisect_left(starts, block_start) : bisect.bisect_left(starts, block_end)]:
+            if first > pos:
+                out.append((pos, first))
+            out.append((first, cleaned[first].end))
+            pos = cleaned[first].end
+        if block_end > pos:
+            out.append((pos, block_end))
+    return out
+
+
+def stsz_payload(sizes: array[int]) -> bytes:
+    """The payload of a sample size box for ``sizes`` (one size for all when they are all equal)."""
+    if len(sizes) and min(sizes) == max(sizes):
+        return struct.pack(">4xII", sizes[0], len(sizes))
+    if len(sizes) and max(sizes) > 0xFFFFFFFF:
+        raise Refusal("a sample is larger than a sample size box can say")
+    table = array("I", sizes)
+    if sys.byteorder == "little":
+        table.byteswap()
+    return struct.pack(">4xII", 0, len(sizes)) + table.tobytes()
+
+
+def _4cc(kind: bytes) -> str:
+    return kind.decode("latin-1").strip() if kind.isascii() and kind.strip().isalnum() else kind.hex()
