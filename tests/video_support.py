@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -339,24 +340,33 @@ metadata/padding OBUs: the scrub removes user data from them, and every other un
 was."""
 
 
+def without_user_data(container: Any, streams: list[Any]) -> Iterator[Any]:
+    """The packets of ``streams``, demuxed by FFmpeg; for H.264, HEVC and AV1 without their SEI and filler units and
+    metadata/padding OBUs, as FFmpeg's ``filter_units`` bitstream filter writes them (the units that stay are byte
+    for byte the input's; timing and key flags are the packet's; a filtered packet names its stream by
+    ``stream_index`` only)."""
+    filters = {
+        s.index: BitStreamFilterContext(_WITHOUT_SEI[s.codec_context.name], s)
+        for s in streams
+        if s.codec_context.name in _WITHOUT_SEI
+    }
+    for packet in container.demux(streams):
+        bsf = filters.get(packet.stream.index)
+        yield from bsf.filter(packet if packet.size else None) if bsf is not None else [packet]
+
+
 def sample_hashes(path: Path) -> dict[str, str]:
     """Per audio/video stream, a SHA-256 over its packets' bytes (FFmpeg's demuxer, not the engine's walker); for
-    H.264, HEVC and AV1 the packets without their SEI and filler units and metadata/padding OBUs, as FFmpeg's
-    ``filter_units`` bitstream filter writes them (the units that stay are byte for byte the input's)."""
+    H.264, HEVC and AV1 the packets without their SEI and filler units and metadata/padding OBUs
+    (:func:`without_user_data`)."""
     hashes: dict[str, Any] = {}
     with av.open(str(path)) as container:
         streams = [s for s in container.streams if s.type in ("video", "audio")]
-        filters = {
-            s.index: BitStreamFilterContext(_WITHOUT_SEI[s.codec_context.name], s)
-            for s in streams
-            if s.codec_context.name in _WITHOUT_SEI
-        }
-        for packet in container.demux(streams):
-            key = f"{packet.stream.type}{packet.stream.index}"
-            bsf = filters.get(packet.stream.index)
-            for out in bsf.filter(packet if packet.size else None) if bsf is not None else [packet]:
-                if out.size:
-                    hashes.setdefault(key, hashlib.sha256()).update(bytes(out))
+        kinds = {s.index: s.type for s in streams}
+        for out in without_user_data(container, streams):
+            if out.size:
+                key = f"{kinds[out.stream_index]}{out.stream_index}"
+                hashes.setdefault(key, hashlib.sha256()).update(bytes(out))
     return {key: digest.hexdigest() for key, digest in hashes.items()}
 
 
@@ -509,7 +519,8 @@ def table_movie(
 
 
 def intra_frame(size: tuple[int, int] = (64, 48)) -> tuple[bytes, bytes]:
-    """One H.264 intra frame (a sample that decodes on its own) and the ``avcC`` box it decodes with."""
+    """One H.264 intra frame (a sample that decodes on its own, NAL units with 4-byte lengths as in any MP4) and the
+    ``avcC`` box it decodes with, both as FFmpeg's MP4 muxer writes them (x264's settings SEI included)."""
     import io
 
     buffer = io.BytesIO()
@@ -519,9 +530,14 @@ def intra_frame(size: tuple[int, int] = (64, 48)) -> tuple[bytes, bytes]:
         frame = av.VideoFrame(size[0], size[1], "yuv420p")
         for plane in frame.planes:
             plane.update(bytes(plane.buffer_size))
-        packets = [bytes(p) for p in video.encode(frame)] + [bytes(p) for p in video.encode()]
-        config = bytes(video.codec_context.extradata)
-    return packets[0], box(b"avcC", config)
+        out.mux(video.encode(frame))
+        out.mux(video.encode())
+    buffer.seek(0)
+    with av.open(buffer) as muxed:
+        stream = muxed.streams.video[0]
+        config = bytes(stream.codec_context.extradata)
+        first = next(bytes(p) for p in muxed.demux(stream) if p.size)
+    return first, box(b"avcC", config)
 
 
 # ---------------------------------------------------------------------- fragmented movies
