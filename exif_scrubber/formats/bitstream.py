@@ -438,15 +438,15 @@ def _av1_units(sample: Buffer) -> Iterator[_Unit]:
 
 
 def clean_config_obus(obus: Buffer) -> bytes:
-    """The ``configOBUs`` of an ``av1C``: a sequence header and kept metadata OBUs, cleaned as in samples; any
-    other OBU goes."""
+    """The ``configOBUs`` of an ``av1C``: the sequence header (reserved header bits zeroed); any other OBU goes
+    (metadata that matters to a display is in the samples or the sample description's own boxes)."""
     if not obus:
         return b""
 
     def units() -> Iterator[_Unit]:
         for unit in _av1_units(obus):
             kind = (obus[unit.start] >> 3) & 0x0F
-            if unit.replacement is None and kind not in (OBU_SEQUENCE_HEADER, OBU_METADATA):
+            if kind != OBU_SEQUENCE_HEADER:
                 yield _Unit(unit.start, unit.end, b"", "AV1 OBU in av1C")
             else:
                 yield unit

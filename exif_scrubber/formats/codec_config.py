@@ -2,9 +2,9 @@
 
 Canonical: every field the standard defines, from its parsed value; reserved bits as the standard sets them
 (ones in ``avcC``/``hvcC`` headers, zeros in ``hvcC`` array headers and ``av1C``); parameter-set arrays holding
-only parameter sets (H.264 SPS, PPS, SPS extension; HEVC VPS, SPS, PPS) and SEI NAL units cleaned as in samples
-(user data, filler and nesting messages removed; an SEI unit or array left empty goes); ``av1C`` config OBUs
-cleaned as in samples (sequence header and kept metadata only); no bytes after the last field. The functions take
+only parameter sets (H.264 SPS, PPS, SPS extension; HEVC VPS, SPS, PPS: an ``hvcC`` SEI array, where x265 writes
+its settings, goes whole); ``av1C`` config OBUs holding only the sequence header (its reserved header bits zero);
+no bytes after the last field. The functions take
 and return a box payload (what follows the box header) and raise :class:`~.bitstream.BitstreamError` when the
 record is malformed (a cut-off field or array). ``canonical_config(b"avcC", payload)`` dispatches by box type.
 """
@@ -14,14 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..bytemodel import Buffer
-from .bitstream import BitstreamError, clean_config_obus, clean_sei
+from .bitstream import BitstreamError, clean_config_obus
 
 _AVC_SPS, _AVC_PPS, _AVC_SPS_EXT, _AVC_SEI = 7, 8, 13, 6
 _AVC_PLAIN_PROFILES = frozenset({66, 77, 88})
 """Baseline, Main and Extended: the profiles whose ``avcC`` ends after its PPS array (every other profile may carry
 chroma format, bit depths and SPS extensions after it; ISO/IEC 14496-15:2017 5.3.3.1.1, as FFmpeg writes it)."""
 _HEVC_PARAMETER_SETS = frozenset({32, 33, 34})
-_HEVC_SEI = frozenset({39, 40})
 _HEVC_FIXED = 22
 """Bytes of an ``hvcC`` before ``numOfArrays``."""
 
@@ -76,21 +75,14 @@ def canonical_avcc(payload: Buffer) -> bytes:
 
 
 def _hevc_array(kind: int, units: list[bytes]) -> list[bytes]:
-    """The NAL units of one ``hvcC`` array that stay: parameter sets as they are, SEI units cleaned."""
-    kept = []
+    """The NAL units of one ``hvcC`` array that stay: the parameter sets (an SEI array goes whole: decoders take
+    what they need from the SEI in the samples, and x265's settings ride in it)."""
     for unit in units:
         if len(unit) < 2 or unit[0] & 0x80:
             raise BitstreamError("a NAL unit in hvcC is shorter than its header or has its forbidden bit set")
-        own = (unit[0] >> 1) & 0x3F
-        if own in _HEVC_PARAMETER_SETS and kind in _HEVC_PARAMETER_SETS:
-            kept.append(unit)
-        elif own in _HEVC_SEI and kind in _HEVC_SEI:
-            cleaned = clean_sei(unit, "hevc", 2)
-            if cleaned is None:
-                kept.append(unit)
-            elif cleaned:
-                kept.append(cleaned)
-    return kept
+    if kind not in _HEVC_PARAMETER_SETS:
+        return []
+    return [unit for unit in units if (unit[0] >> 1) & 0x3F in _HEVC_PARAMETER_SETS]
 
 
 def canonical_hvcc(payload: Buffer) -> bytes:

@@ -166,8 +166,8 @@ def test_h264_cleaned_in_place(tmp_path: Path) -> None:
 
 
 def test_hevc_prefix_suffix_sei_and_hvcc_sei(scrubber: Scrubber, tmp_path: Path) -> None:
-    """x265 writes its settings into hvcC's SEI array; a camera's T.35 record and an MDPM-style record go from the
-    samples, mastering display and HDR10+ (display data) stay."""
+    """x265 writes its settings into hvcC's SEI array (which goes); a camera's T.35 record and an MDPM-style record
+    go from the samples, mastering display and HDR10+ (display data) stay."""
     tokens = {place: secrets.token_hex(8).encode() for place in ("t35", "mdpm", "suffix")}
     movie = _encode(tmp_path / "x265.mp4", "libx265", options={"x265-params": "log-level=error"})
     mastering = sei_message(137, bytes(range(1, 25)))
