@@ -31,20 +31,29 @@ from .movie_tables import sample_layout
 
 MAX_SAMPLE = 256 * 1024 * 1024
 """The largest sample the parser reads (one sample is in memory at a time while the rewrite cleans it)."""
+EXACT_MARKS = 65_536
+"""Changed units of one track labelled byte for byte; past it, one metadata claim a chunk (memory budget)."""
 RELEASE_STEP = 16 * 1024 * 1024
 """Bytes of a chunk parsed before the pages read are let go."""
 _CODEC_NAMES = {"avc": "H.264", "hevc": "HEVC", "av1": "AV1"}
 
 
-@dataclass
+@dataclass(slots=True)
 class CleanChunk:
-    """A chunk the rewrite writes clean: its input range, its samples' input sizes, and its clean size."""
+    """A chunk the rewrite writes clean: its input range, its clean size, and its samples' input sizes (a slice of
+    the track's sizes, shared, so that a movie whose every chunk changes holds one small object a chunk)."""
 
     start: int
     end: int
     size: int
-    sizes: array[int]
+    table: array[int]
+    first: int
+    count: int
     fmt: SampleFormat
+
+    @property
+    def sizes(self) -> array[int]:
+        return self.table[self.first : self.first + self.count]
 
     def samples(self, read: Callable[[int, int], Buffer]) -> Iterator[bytes]:
         """The clean samples, one at a time; ``read(start, end)`` gives input bytes. Raises when they do not add
@@ -75,6 +84,8 @@ class TrackSamples:
     """The chunks that change, by input offset."""
     removed: int = 0
     """Bytes the clean samples hold fewer than the input ones."""
+    marks: int = 0
+    """Changed units labelled one by one so far."""
 
     @property
     def changed(self) -> bool:
@@ -166,21 +177,18 @@ def _scan(data: Buffer, track: Track, formats: list[SampleFormat | None], *, dig
     assert track.tables is not None
     scan = TrackSamples(track)
     hasher = hashlib.sha256()
-    label = f"track {track.track_id} samples"
     sizes, counts, entries = sample_layout(data, track.tables, len(track.chunks))
     first = 0
     for (start, length), count, entry in zip(track.chunks, counts, entries, strict=True):
-        chunk_sizes = sizes[first : first + count]
         fmt = formats[entry - 1] if 0 < entry <= len(formats) else None
         if fmt is None:
-            if length:
-                scan.claims.append((start, start + length, Kind.IMAGE, label))
-            scan.sizes.extend(chunk_sizes)
+            _image(scan, start, start + length)
+            scan.sizes.extend(sizes[first : first + count])
             if digest:
                 hash_range(hasher, memoryview(data), start, start + length)
         else:
             codec = _4cc(track.sample_entries[entry - 1])
-            _chunk(data, scan, (fmt, codec), (start, chunk_sizes, first), hasher if digest else None)
+            _chunk(data, scan, (fmt, codec), (start, sizes, first, count), hasher if digest else None)
         release_pages(data, start, start + length)
         first += count
     scan.digest = hasher.digest() if digest else b""
@@ -191,11 +199,13 @@ def _chunk(
     data: Buffer,
     scan: TrackSamples,
     codec: tuple[SampleFormat, str],
-    where: tuple[int, array[int], int],
+    where: tuple[int, array[int], int, int],
     hasher: hashlib._Hash | None,
 ) -> None:
-    """One chunk of a parsed track: its samples read one by one, labelled, hashed clean."""
-    (fmt, name), (start, sizes, first) = codec, where
+    """One chunk of a parsed track (``where``: its offset, the track's sample sizes, its first sample and count):
+    its samples read one by one, labelled, hashed clean."""
+    (fmt, name), (start, table, first, count) = codec, where
+    sizes = table[first : first + count]
     track, pos, marks = scan.track, start, []
     changed: list[tuple[int, int, CleanSample]] = []  # offset, size and cleaning of each sample that changes
     clean = 0
@@ -221,7 +231,7 @@ def _chunk(
         _hash_clean(data, hasher, (start, pos), changed)
     _claims(scan, start, pos, marks)
     if marks:
-        scan.chunks[start] = CleanChunk(start, pos, clean, sizes, fmt)
+        scan.chunks[start] = CleanChunk(start, pos, clean, table, first, count, fmt)
         scan.removed += pos - start - clean
 
 
@@ -241,16 +251,30 @@ def _hash_clean(
 
 
 def _claims(scan: TrackSamples, start: int, end: int, marks: list[tuple[int, int, str]]) -> None:
-    """Image data around the changed units, each changed unit metadata ("SEI user data in track 1 samples")."""
+    """Image data around the changed units, each changed unit metadata ("SEI user data in track 1 samples"). Past
+    :data:`EXACT_MARKS` changed units in a track, a chunk's changes are one metadata claim from its first to its
+    last (the byte model stays small; the rewrite does not use the claims)."""
     track = scan.track.track_id
+    if marks and scan.marks + len(marks) > EXACT_MARKS:
+        marks = [(marks[0][0], marks[-1][1], marks[0][2])]
+    scan.marks += len(marks)
     pos = start
     for mark_start, mark_end, label in marks:
-        if mark_start > pos:
-            scan.claims.append((pos, mark_start, Kind.IMAGE, f"track {track} samples"))
+        _image(scan, pos, mark_start)
         scan.claims.append((mark_start, mark_end, Kind.METADATA, f"{label} in track {track} samples"))
         pos = mark_end
-    if end > pos:
-        scan.claims.append((pos, end, Kind.IMAGE, f"track {track} samples"))
+    _image(scan, pos, end)
+
+
+def _image(scan: TrackSamples, start: int, end: int) -> None:
+    """An image data claim, joined to the previous one when they touch (one claim for a run of chunks)."""
+    if end <= start:
+        return
+    last = scan.claims[-1] if scan.claims else None
+    if last is not None and last[2] is Kind.IMAGE and last[1] == start:
+        scan.claims[-1] = (last[0], end, Kind.IMAGE, last[3])
+    else:
+        scan.claims.append((start, end, Kind.IMAGE, f"track {scan.track.track_id} samples"))
 
 
 def segments(

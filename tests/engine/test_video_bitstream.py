@@ -16,7 +16,7 @@ import av
 import pytest
 
 from exif_scrubber import Scrubber
-from exif_scrubber.formats import sniff
+from exif_scrubber.formats import sniff, track_samples
 from exif_scrubber.formats.mp4 import clean_movie_in_place
 from exif_scrubber.leftovers import find_leftovers, parse_exiftool_json
 from exif_scrubber.policy import ScrubPolicy
@@ -160,6 +160,26 @@ def test_h264_cleaned_in_place(tmp_path: Path) -> None:
     assert [t for t in tokens.values() if t in data] == [] and b"x264" not in data
     assert _frames(target) == _frames(source)
     assert sample_hashes(target) == sample_hashes(source)
+
+
+def test_past_the_exact_budget_a_chunk_is_one_metadata_claim(
+    scrubber: Scrubber, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A movie with SEI user data in every sample (a camera's MDPM in every frame) keeps a small byte model: past the
+    budget of units labelled one by one, each chunk's changes are one claim; the rewrite is the same."""
+    tokens = {place: secrets.token_hex(8).encode() for place in ("mdpm", "escaped", "captions", "filler")}
+    source = _h264_with_camera_records(tmp_path / "camera.mp4", tokens)
+    data = source.read_bytes()
+
+    def changed_spans() -> int:
+        model = sniff(data[:64]).walk(data, ScrubPolicy())  # type: ignore[union-attr]
+        return len([s for s in model.spans if s.label.endswith("in track 1 samples")])
+
+    assert changed_spans() == 5, "one by one: the MDPM unit and x264's in the first sample, one in three others"
+    monkeypatch.setattr(track_samples, "EXACT_MARKS", 1)
+    assert changed_spans() == 4
+
+    _scrubbed(scrubber, source, tmp_path)
 
 
 # ---------------------------------------------------------------------- HEVC
