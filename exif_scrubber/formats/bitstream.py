@@ -48,6 +48,10 @@ MAX_SEI_MESSAGES = 256
 _AVC_SEI, _AVC_FILLER = 6, 12
 _HEVC_SEI, _HEVC_FILLER = (39, 40), 38
 _AVC_LOOKED_AT = frozenset({_AVC_SEI, _AVC_FILLER})
+_AVC_VCL = frozenset({1, 2, 3, 4, 5, 20, 21})
+"""H.264 NAL unit types of coded slice data (and SVC/MVC/3D slice extensions)."""
+_HEVC_FIRST_NON_VCL = 32
+"""HEVC NAL unit types below 32 carry coded slice segments."""
 _HEVC_LOOKED_AT = frozenset({*_HEVC_SEI, _HEVC_FILLER})
 _SEI_T35 = 4
 _DROPPED_SEI = {"avc": {3, 5, 30, 37}, "hevc": {3, 5, 133, 136, 162}}
@@ -152,11 +156,16 @@ def _plain(sample: bytes, fmt: SampleFormat) -> bool:
             return False
         first = sample[body]
         if hevc:
-            if first & 0x80 or not sample[body + 1] & 0x07 or (first >> 1) & 0x3F in _HEVC_LOOKED_AT:
+            kind = (first >> 1) & 0x3F
+            if first & 0x80 or not sample[body + 1] & 0x07 or kind in _HEVC_LOOKED_AT:
                 return False
-        elif first & 0x80 or first & 0x1F in _AVC_LOOKED_AT:
-            return False
-        if sample.find(_START, body, pos) >= 0:
+            slice_data = kind < _HEVC_FIRST_NON_VCL
+        else:
+            kind = first & 0x1F
+            if first & 0x80 or kind in _AVC_LOOKED_AT:
+                return False
+            slice_data = kind in _AVC_VCL
+        if not slice_data and sample.find(_START, body, pos) >= 0:
             return False
     return pos == size
 
@@ -252,10 +261,10 @@ def _nal_units(sample: bytes, fmt: SampleFormat) -> Iterator[_Unit]:
 
 
 def _nal_unit(sample: bytes, fmt: SampleFormat, pos: int, body: int, end: int) -> _Unit:
-    """One length-prefixed NAL unit: kept, dropped, or written anew. Units behind start codes inside it (Annex B
-    inside a length-prefixed unit, as Samsung's slow-motion writer wraps them in an SVC prefix unit; FFmpeg's and
-    ExifTool's parsers split there) are judged one by one as well."""
-    if sample.find(_START, body, end) < 0:
+    """One length-prefixed NAL unit: kept, dropped, or written anew. Units behind start codes inside a unit that is
+    not slice data (Annex B inside a length-prefixed unit, as Samsung's slow-motion writer wraps them in an SVC
+    prefix unit; FFmpeg's and ExifTool's parsers split there) are judged one by one as well."""
+    if _slice_data(sample[body : body + 2], fmt) or sample.find(_START, body, end) < 0:
         replacement, label = _nal_verdict(sample[body:end], fmt)
         if replacement is None:
             return _Unit(pos, end)
@@ -274,6 +283,14 @@ def _nal_unit(sample: bytes, fmt: SampleFormat, pos: int, body: int, end: int) -
     joined = b"".join(pieces)
     prefix = len(joined).to_bytes(fmt.length_size, "big") if joined else b""
     return _Unit(pos, end, prefix + joined, labels[0])
+
+
+def _slice_data(header: bytes, fmt: SampleFormat) -> bool:
+    """True for a VCL NAL unit (coded slice data): its payload is not searched for start codes (an encoder never
+    writes one there, and bytes hidden in slice data are as out of reach as any other in the picture)."""
+    if fmt.codec == "hevc":
+        return (header[0] >> 1) & 0x3F < _HEVC_FIRST_NON_VCL
+    return header[0] & 0x1F in _AVC_VCL
 
 
 def _annex_b(nal: bytes) -> Iterator[tuple[bytes, bytes]]:
