@@ -21,9 +21,9 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from ..bytemodel import Buffer, Kind, hash_range, release_pages
+from ..bytemodel import Buffer, Kind, release_pages
 from .base import Refusal
-from .bitstream import CONFIG_BOX, BitstreamError, CleanSample, SampleFormat, inspect_sample, sample_format
+from .bitstream import CONFIG_BOX, BitstreamError, SampleFormat, inspect_sample, sample_format
 from .isobmff import Box, BoxError, iter_boxes
 from .movie import VISUAL_HANDLERS, Movie, Node, Track, boxes_end
 from .movie_entries import VISUAL_FIXED
@@ -34,7 +34,10 @@ MAX_SAMPLE = 256 * 1024 * 1024
 EXACT_MARKS = 65_536
 """Changed units of one track labelled byte for byte; past it, one metadata claim a chunk (memory budget)."""
 RELEASE_STEP = 16 * 1024 * 1024
-"""Bytes of a chunk parsed before the pages read are let go."""
+"""Bytes read before the pages behind them are let go."""
+FAULT_AROUND = 1024 * 1024
+"""Pages within this of the next read are kept mapped (the kernel's fault-around maps up to 64 KiB around a fault;
+readahead of a memory-mapped file more)."""
 _CODEC_NAMES = {"avc": "H.264", "hevc": "HEVC", "av1": "AV1"}
 
 
@@ -173,25 +176,50 @@ def _decoding_with_sizes(decoding: list[bytes | tuple[int, int]], payload: bytes
     return out
 
 
+class _Pager:
+    """Lets go of the pages of a memory-mapped file behind the reader, in steps of :data:`RELEASE_STEP` and never
+    within :data:`FAULT_AROUND` of where it reads next (the kernel maps the pages around a fault, and pages mapped
+    back behind the reader would stay resident): memory stays flat however the samples are cut into chunks."""
+
+    def __init__(self, data: Buffer) -> None:
+        self.data, self.cursor = data, -1
+
+    def advance(self, pos: int) -> None:
+        if self.cursor < 0 or pos < self.cursor:
+            self.cursor = pos - pos % FAULT_AROUND
+        safe = pos - pos % FAULT_AROUND - FAULT_AROUND
+        if safe - self.cursor >= RELEASE_STEP:
+            release_pages(self.data, self.cursor, safe)
+            self.cursor = safe
+
+    def finish(self, end: int) -> None:
+        if 0 <= self.cursor < end:
+            release_pages(self.data, self.cursor, end)
+        self.cursor = -1
+
+
 def _scan(data: Buffer, track: Track, formats: list[SampleFormat | None], *, digest: bool) -> TrackSamples:
     assert track.tables is not None
     scan = TrackSamples(track)
-    hasher = hashlib.sha256()
+    hasher = hashlib.sha256() if digest else None
+    pager = _Pager(data)
     sizes, counts, entries = sample_layout(data, track.tables, len(track.chunks))
-    first = 0
+    first = end = 0
     for (start, length), count, entry in zip(track.chunks, counts, entries, strict=True):
         fmt = formats[entry - 1] if 0 < entry <= len(formats) else None
         if fmt is None:
             _image(scan, start, start + length)
             scan.sizes.extend(sizes[first : first + count])
-            if digest:
-                hash_range(hasher, memoryview(data), start, start + length)
+            for pos in range(start, start + length, RELEASE_STEP):
+                if hasher is not None:
+                    hasher.update(memoryview(data)[pos : min(pos + RELEASE_STEP, start + length)])
+                pager.advance(pos)
         else:
             codec = _4cc(track.sample_entries[entry - 1])
-            _chunk(data, scan, (fmt, codec), (start, sizes, first, count), hasher if digest else None)
-        release_pages(data, start, start + length)
-        first += count
-    scan.digest = hasher.digest() if digest else b""
+            _chunk(data, scan, (fmt, codec), (start, sizes, first, count), (hasher, pager))
+        first, end = first + count, max(end, start + length)
+    pager.finish(end)
+    scan.digest = hasher.digest() if hasher is not None else b""
     return scan
 
 
@@ -200,18 +228,17 @@ def _chunk(
     scan: TrackSamples,
     codec: tuple[SampleFormat, str],
     where: tuple[int, array[int], int, int],
-    hasher: hashlib._Hash | None,
+    reading: tuple[hashlib._Hash | None, _Pager],
 ) -> None:
     """One chunk of a parsed track (``where``: its offset, the track's sample sizes, its first sample and count):
-    its samples read one by one, labelled, hashed clean."""
-    (fmt, name), (start, table, first, count) = codec, where
-    sizes = table[first : first + count]
-    track, pos, marks = scan.track, start, []
-    changed: list[tuple[int, int, CleanSample]] = []  # offset, size and cleaning of each sample that changes
-    clean = 0
-    for index, size in enumerate(sizes):
+    its samples read one by one, labelled, and hashed clean (``reading``: the hash, or None, and the pager)."""
+    (fmt, name), (start, table, first, count), (hasher, pager) = codec, where, reading
+    track, pos, marks, clean = scan.track, start, [], 0
+    view = memoryview(data) if hasher is not None else None
+    for index, size in enumerate(table[first : first + count]):
         if size > MAX_SAMPLE:
             raise Refusal(f"track {track.track_id}: a sample of {size} bytes is larger than the parser's limit")
+        pager.advance(pos)
         try:
             cleaned = inspect_sample(fmt, data[pos : pos + size])
         except BitstreamError as exc:
@@ -219,35 +246,17 @@ def _chunk(
                 f"track {track.track_id} ({name}): sample {first + index + 1} does not parse as "
                 f"{_CODEC_NAMES[fmt.codec]}: {exc}"
             ) from None
-        if cleaned.changes:
-            marks += [(pos + c.start, pos + c.end, c.label) for c in cleaned.changes]
-            changed.append((pos, size, cleaned))
+        marks += [(pos + c.start, pos + c.end, c.label) for c in cleaned.changes]
+        if hasher is not None and view is not None:
+            for part in cleaned.parts:
+                hasher.update(part if isinstance(part, bytes) else view[pos + part[0] : pos + part[1]])
         scan.sizes.append(cleaned.size)
         clean += cleaned.size
-        if pos - start >= RELEASE_STEP:
-            release_pages(data, start, pos)
         pos += size
-    if hasher is not None:
-        _hash_clean(data, hasher, (start, pos), changed)
     _claims(scan, start, pos, marks)
     if marks:
         scan.chunks[start] = CleanChunk(start, pos, clean, table, first, count, fmt)
         scan.removed += pos - start - clean
-
-
-def _hash_clean(
-    data: Buffer, hasher: hashlib._Hash, chunk: tuple[int, int], changed: list[tuple[int, int, CleanSample]]
-) -> None:
-    """Hash a chunk's clean samples: its bytes as they are, but for each sample that changes, its clean parts (the
-    pages read are let go as they are hashed)."""
-    view = memoryview(data)
-    pos, end = chunk
-    for offset, size, cleaned in changed:
-        hash_range(hasher, view, pos, offset)
-        for part in cleaned.parts:
-            hasher.update(part if isinstance(part, bytes) else view[offset + part[0] : offset + part[1]])
-        pos = offset + size
-    hash_range(hasher, view, pos, end)
 
 
 def _claims(scan: TrackSamples, start: int, end: int, marks: list[tuple[int, int, str]]) -> None:
