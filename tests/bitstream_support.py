@@ -227,3 +227,62 @@ def plant_in_samples(data: bytes, plants: dict[int, bytes], *, track: int = 0, a
     else:
         out[head : head + 4] = (mdat.end - mdat.start + grown).to_bytes(4, "big")
     return bytes(out)
+
+
+# ---------------------------------------------------------------------- planting units in a HEIF item's data
+
+
+def item_extents(data: bytes) -> dict[int, tuple[tuple[int, int], list[tuple[int, int, int, int]]]]:
+    """Per item id, its base offset field (position, width) and its extents as (offset field position, offset width,
+    length field position, length width), read from ``iloc`` (versions 0 to 2)."""
+    meta = next(b for b in iter_boxes(data, 0, len(data), last_to_end=True) if b.type == b"meta")
+    iloc = next(b for b in iter_boxes(data, meta.body + 4, meta.end) if b.type == b"iloc")
+    version, pos = data[iloc.body], iloc.body + 4
+    offset_size, length_size = data[pos] >> 4, data[pos] & 15
+    base_size, index_size = data[pos + 1] >> 4, (data[pos + 1] & 15) if version else 0
+    pos += 2
+    count_width = 4 if version == 2 else 2
+    count = int.from_bytes(data[pos : pos + count_width], "big")
+    pos += count_width
+    out: dict[int, tuple[tuple[int, int], list[tuple[int, int, int, int]]]] = {}
+    for _ in range(count):
+        item_id = int.from_bytes(data[pos : pos + count_width], "big")
+        pos += count_width + (2 if version else 0) + 2
+        base = (pos, base_size)
+        pos += base_size
+        extents = int.from_bytes(data[pos : pos + 2], "big")
+        pos += 2
+        out[item_id] = (base, [])
+        for _ in range(extents):
+            pos += index_size
+            out[item_id][1].append((pos, offset_size, pos + offset_size, length_size))
+            pos += offset_size + length_size
+    return out
+
+
+def _number(data: bytes | bytearray, at: int, width: int) -> int:
+    return int.from_bytes(data[at : at + width], "big")
+
+
+def plant_in_item(data: bytes, item_id: int, payload: bytes, *, at_end: bool = False) -> bytes:
+    """``data`` (a HEIF file with ``meta`` before one ``mdat``) with ``payload`` inserted at the start (or end) of
+    the item's data (its single extent): its length, every later item's offset and the mdat size follow."""
+    fields = item_extents(data)
+    (base_at, base_width), ((offset_at, offset_width, length_at, length_width),) = fields[item_id]
+    start = _number(data, base_at, base_width) + _number(data, offset_at, offset_width)
+    length = _number(data, length_at, length_width)
+    point = start + (length if at_end else 0)
+    out = bytearray(data[:point] + payload + data[point:])
+    for other, ((b_at, b_width), extents) in fields.items():
+        for at, width, _, _ in extents:
+            absolute = _number(data, b_at, b_width) + _number(data, at, width)
+            if other != item_id and absolute >= point:
+                field_at, field_width = (b_at, b_width) if b_width else (at, width)
+                out[field_at : field_at + field_width] = (_number(data, field_at, field_width) + len(payload)).to_bytes(
+                    field_width, "big"
+                )
+    out[length_at : length_at + length_width] = (length + len(payload)).to_bytes(length_width, "big")
+    mdat = next(b for b in iter_boxes(data, 0, len(data), last_to_end=True) if b.type == b"mdat")
+    assert mdat.start < point <= mdat.end and mdat.body - mdat.start == 8
+    out[mdat.start : mdat.start + 4] = (mdat.end - mdat.start + len(payload)).to_bytes(4, "big")
+    return bytes(out)

@@ -41,8 +41,10 @@ from . import heif_meta as hm
 from . import heif_props as props
 from . import motion_photo
 from .base import FormatHandler, Refusal, Tags, merged_tags, source_of
+from .bitstream import CONFIG_BOX
 from .heif_items import CODED, DERIVED, STRUCTURAL_REFERENCES, References, canonical_derived, reachable
 from .isobmff import Box, BoxError, box, brands, iter_boxes
+from .item_units import CodedItem, coded_item
 from .movie import Movie, parse_movie, rebuild_moov
 from .movie_tags import FILE_TAGS, MOVIE_TAGS, VISUAL_ENTRY
 
@@ -185,6 +187,13 @@ class _Walk:
             label = f"item {item_id} ({_4cc(item.type)})"
             if item_id in self.model.derived and kind is Kind.METADATA:
                 label += ": not in canonical form"
+            coded = self.bitstream(item) if kind is Kind.IMAGE else None
+            if coded is not None:  # H.264, HEVC, AV1: the units that stay are the image data (item_units.py)
+                self.claims += coded.claims
+                self.model.proof.append(f"item {item_id} {_4cc(item.type)} clean ".encode() + coded.digest)
+                if coded.data is not None:
+                    self.model.replaced[item_id] = coded.data
+                continue
             for start, length in item.extents:
                 self.claim(start, start + length, kind, label)
             if item.type in CODED and kind is Kind.IMAGE:
@@ -195,6 +204,15 @@ class _Walk:
 
     def payload(self, item: hm.Item) -> bytes:
         return b"".join(bytes(self.data[s : s + n]) for s, n in item.extents)
+
+    def bitstream(self, item: hm.Item) -> CodedItem | None:
+        """A coded image item whose codec :mod:`.bitstream` parses, read unit by unit (None: another codec)."""
+        kind = CONFIG_BOX.get(item.type)
+        boxes = [self.meta.properties[index - 1] for _, index in item.properties]
+        config = next((b for b in boxes if b.type == kind), None)
+        if config is None:
+            return None
+        return coded_item(item, bytes(self.data[config.body : config.end]), self.payload(item))
 
     def item_kind(self, item: hm.Item) -> Kind:
         if item.id in self.images:
