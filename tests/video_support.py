@@ -355,6 +355,52 @@ def without_user_data(container: Any, streams: list[Any]) -> Iterator[Any]:
         yield from bsf.filter(packet if packet.size else None) if bsf is not None else [packet]
 
 
+def parameter_sets(codec: str, extradata: bytes) -> list[bytes]:
+    """What a decoder takes from a stream's configuration record, read here without the engine's code: for an
+    ``avcC``/``hvcC`` its profile bytes and its SPS/PPS (VPS) NAL units, for an ``av1C`` its profile bytes and its
+    configuration OBUs that are sequence headers; any other extradata as it is. SEI arrays (x265's settings),
+    reserved bits and bytes after the arrays, which the scrub removes or zeroes, are left out."""
+    if codec == "h264" and extradata[:1] == b"\x01":
+        sps, pos = _units(extradata, 6, extradata[5] & 0x1F)
+        pps, _ = _units(extradata, pos + 1, extradata[pos])
+        return [extradata[1:4], *sps, *pps]
+    if codec == "hevc" and extradata[:1] == b"\x01":
+        kept, pos = [extradata[1:13]], 23
+        for _ in range(extradata[22]):
+            kind, count = extradata[pos] & 0x3F, int.from_bytes(extradata[pos + 1 : pos + 3], "big")
+            units, pos = _units(extradata, pos + 3, count)
+            kept += units if kind in (32, 33, 34) else []
+        return kept
+    if codec in ("av1", "libdav1d") and extradata[:1] == b"\x81":
+        return [extradata[1:3], *_sequence_headers(extradata[4:])]
+    return [extradata]
+
+
+def _units(record: bytes, pos: int, count: int) -> tuple[list[bytes], int]:
+    units = []
+    for _ in range(count):
+        length = int.from_bytes(record[pos : pos + 2], "big")
+        units.append(record[pos + 2 : pos + 2 + length])
+        pos += 2 + length
+    return units, pos
+
+
+def _sequence_headers(obus: bytes) -> list[bytes]:
+    found, pos = [], 0
+    while pos < len(obus):
+        header = obus[pos]
+        pos += 2 if header & 0x04 else 1
+        size, shift = 0, 0
+        while True:
+            size, pos, shift = size | (obus[pos] & 0x7F) << shift, pos + 1, shift + 7
+            if not obus[pos - 1] & 0x80:
+                break
+        if (header >> 3) & 0x0F == 1:
+            found.append(obus[pos : pos + size])
+        pos += size
+    return found
+
+
 def sample_hashes(path: Path) -> dict[str, str]:
     """Per audio/video stream, a SHA-256 over its packets' bytes (FFmpeg's demuxer, not the engine's walker); for
     H.264, HEVC and AV1 the packets without their SEI and filler units and metadata/padding OBUs
@@ -518,18 +564,23 @@ def table_movie(
     return path
 
 
-def intra_frame(size: tuple[int, int] = (64, 48)) -> tuple[bytes, bytes]:
+def intra_frame(size: tuple[int, int] = (64, 48), *, noise: bool = False) -> tuple[bytes, bytes]:
     """One H.264 intra frame (a sample that decodes on its own, NAL units with 4-byte lengths as in any MP4) and the
-    ``avcC`` box it decodes with, both as FFmpeg's MP4 muxer writes them (x264's settings SEI included)."""
+    ``avcC`` box it decodes with, both as FFmpeg's MP4 muxer writes them (x264's settings SEI included). With
+    ``noise``, the picture is seeded noise at the coarsest quantiser: about 90 bytes of slice data beside x264's 540
+    bytes of SEI, where a black picture codes in about 10."""
     import io
+    import random
 
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as out:
-        video: Any = out.add_stream("libx264", rate=25, options={"g": "1", "preset": "ultrafast"})
+        options = {"g": "1", "preset": "ultrafast", **({"qp": "51"} if noise else {})}
+        video: Any = out.add_stream("libx264", rate=25, options=options)
         video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
         frame = av.VideoFrame(size[0], size[1], "yuv420p")
+        seeded = random.Random(1)
         for plane in frame.planes:
-            plane.update(bytes(plane.buffer_size))
+            plane.update(seeded.randbytes(plane.buffer_size) if noise else bytes(plane.buffer_size))
         out.mux(video.encode(frame))
         out.mux(video.encode())
     buffer.seek(0)

@@ -23,7 +23,7 @@ from exif_scrubber.audit.fetch import LocalFile, fetch
 from exif_scrubber import Outcome, Scrubber
 from exif_scrubber.report import ScrubReport
 from tests.oracle import exiftool_read, personal_data, view_movie
-from tests.video_support import without_user_data
+from tests.video_support import parameter_sets, without_user_data
 
 DEVICES = Path(__file__).resolve().parents[2].parent / "shared" / "devices"
 SKIP_REASON = f"real device videos not found at {DEVICES} (they ship beside the repo)"
@@ -54,7 +54,8 @@ def scrubbed(scrubber: Scrubber, tmp_path_factory: pytest.TempPathFactory) -> di
 
 
 def packets(path: Path) -> list[list[tuple[Any, ...]]]:
-    """Per audio and video stream, in order: its parameters, then each packet's timing, key flag and bytes (H.264,
+    """Per audio and video stream, in order: its parameters (the codec configuration as the parameter sets a decoder
+    reads from it), then each packet's timing, key flag and bytes (H.264,
     HEVC and AV1 packets without their SEI, filler and metadata units, as FFmpeg's own filter writes them: the scrub
     removes user data from those, and every other unit must stay byte for byte)."""
     streams = []
@@ -64,7 +65,8 @@ def packets(path: Path) -> list[list[tuple[Any, ...]]]:
             context = stream.codec_context
             shape = (context.width, context.height) if stream.type == "video" else (context.sample_rate,)
             fmt = context.format.name if context.format is not None else None
-            config = hashlib.sha256(bytes(context.extradata or b"")).hexdigest()
+            units = parameter_sets(context.name, bytes(context.extradata or b""))
+            config = hashlib.sha256(b"".join(len(u).to_bytes(4, "big") + u for u in units)).hexdigest()
             streams.append([(stream.type, context.name, stream.profile, fmt, *shape, config, str(stream.time_base))])
         position = {stream.index: number for number, stream in enumerate(kept)}
         for packet in without_user_data(container, kept):
