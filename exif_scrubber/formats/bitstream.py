@@ -486,7 +486,7 @@ def _obu(data: Buffer, pos: int, limit: int) -> _Unit:
         if end > limit:
             raise BitstreamError(f"an OBU of {length} bytes runs past the end of its sample")
     else:
-        body = end = limit  # the last OBU of a sample may run to its end without a size
+        body, end = header, limit  # the last OBU of a sample may run to its end without a size
     if kind not in _OBU_KNOWN:
         return _Unit(pos, end, b"", "AV1 reserved OBU")
     if kind == OBU_PADDING:

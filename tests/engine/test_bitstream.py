@@ -274,6 +274,16 @@ def test_av1_trailing_bytes_and_a_last_obu_without_size() -> None:
     assert out == SEQUENCE_HEADER + FRAME
 
 
+def test_a_last_metadata_obu_without_size_is_read_from_its_header() -> None:
+    """AV1-ISOBMFF lets the last OBU of a sample go without a size: its payload starts after its header (it was
+    read from the sample's end, and such a sample refused as not AV1)."""
+    token = secrets.token_hex(8).encode()
+    t35 = obu(5, b"\x04\xb5\x00\x31GA94" + token + b"\x80", sized=False)
+    assert _clean(AV1, SEQUENCE_HEADER + FRAME + t35) == SEQUENCE_HEADER + FRAME
+    cll = obu(5, b"\x01\x03\xe8\x00\xc8\x80", sized=False)
+    assert _clean(AV1, SEQUENCE_HEADER + FRAME + cll) == SEQUENCE_HEADER + FRAME + CLL, "kept, written with a size"
+
+
 def test_av1_reserved_bits_and_padded_metadata_are_canonical() -> None:
     reserved = bytes([FRAME[0] | 1]) + FRAME[1:]
     assert _clean(AV1, reserved) == FRAME
