@@ -454,21 +454,36 @@ def _av1_units(sample: Buffer) -> Iterator[_Unit]:
         pos = unit.end
 
 
-def clean_config_obus(obus: Buffer) -> bytes:
-    """The ``configOBUs`` of an ``av1C``: the sequence header (reserved header bits zeroed); any other OBU goes
-    (metadata that matters to a display is in the samples or the sample description's own boxes)."""
-    if not obus:
-        return b""
-
-    def units() -> Iterator[_Unit]:
-        for unit in _av1_units(obus):
-            kind = (obus[unit.start] >> 3) & 0x0F
-            if kind != OBU_SEQUENCE_HEADER:
-                yield _Unit(unit.start, unit.end, b"", "AV1 OBU in av1C")
-            else:
-                yield unit
-
-    return _clean_units(units(), obus).data(obus)
+def config_obus(obus: Buffer) -> tuple[bytes, bool]:
+    """The ``configOBUs`` of an ``av1C`` in canonical form: each sequence header OBU with its forbidden and reserved
+    header bits zero, a size field in its shortest LEB128 and its content as it is; any other OBU goes (metadata that
+    matters to a display is in the samples or the sample description's own boxes). True when one went."""
+    out, other, pos, count = [], False, 0, 0
+    while pos < len(obus):
+        count += 1
+        if count > MAX_UNITS:
+            raise BitstreamError(f"too many OBUs in av1C (more than {MAX_UNITS})")
+        first = obus[pos]
+        if first & 0x80:
+            raise BitstreamError("an OBU in av1C has its forbidden bit set")
+        extended = bool(first & 0x04)
+        header = pos + 1 + extended
+        if header > len(obus):
+            raise BitstreamError("an OBU extension header in av1C is cut off")
+        body, end = header, len(obus)
+        if first & 0x02:
+            length, body = _leb128(obus, header, len(obus))
+            end = body + length
+            if end > len(obus):
+                raise BitstreamError(f"an OBU of {length} bytes runs past the end of av1C")
+        if (first >> 3) & 0x0F == OBU_SEQUENCE_HEADER:
+            extension = bytes([obus[pos + 1] & 0xF8]) if extended else b""
+            content = bytes(obus[body:end])
+            out.append(bytes([first & 0x7C | 0x02]) + extension + leb128(len(content)) + content)
+        else:
+            other = True
+        pos = end
+    return b"".join(out), other
 
 
 def _obu(data: Buffer, pos: int, limit: int) -> _Unit:

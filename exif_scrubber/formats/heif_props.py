@@ -2,8 +2,9 @@
 ISO/IEC 14496-15 for ``hvcC``, the AV1 ISOBMFF binding for ``av1C``, ISO/IEC 23091-2 code points).
 
 :func:`canonical` returns the property box a clean file holds for a parsed property: reserved bits at the value
-the specification gives them, flags and versions zero, no byte after the declared fields; in ``hvcC`` only the
-VPS, SPS and PPS arrays; in ``av1C`` only sequence header OBUs; in ``auxC`` a URN from a closed list and no
+the specification gives them, flags and versions zero, no byte after the declared fields; ``hvcC`` and ``av1C`` as
+:mod:`.codec_config` writes them for movies too (only the VPS, SPS and PPS arrays; only sequence header OBUs); in
+``auxC`` a URN from a closed list and no
 subtype, except the depth representation SEI of an HEVC depth map (its numbers are what a viewer needs to read
 the depth). A property the engine cannot parse raises :class:`PropertyError`; the walker then drops it, or
 refuses the file when an image needs it. ICC profiles in ``colr`` are reduced by :mod:`..kept.icc`, not here.
@@ -15,6 +16,8 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .bitstream import BitstreamError
+from .codec_config import canonical_record
 from .isobmff import box
 
 AUX_TYPES = frozenset(
@@ -38,9 +41,6 @@ AUX_TYPES = frozenset(
 """Auxiliary image types kept (alpha, depth, Apple's gain map and mattes). An auxiliary image of another type is
 removed with its property: its URN is free text and no viewer shows it."""
 HEVC_DEPTH = b"urn:mpeg:hevc:2015:auxid:2"
-_HEVC_PARAMETER_SETS = (32, 33, 34)
-"""VPS, SPS and PPS: the NAL unit arrays a decoder needs; SEI arrays (39, 40) and any other type are dropped."""
-_SEQUENCE_HEADER_OBU = 1
 
 
 class PropertyError(ValueError):
@@ -144,108 +144,17 @@ def _a1lx(payload: bytes) -> _Parsed:
     return bytes([payload[0] & 1]) + payload[1 : 1 + size], ""
 
 
-def _hvcc(payload: bytes) -> _Parsed:
-    """HEVCDecoderConfigurationRecord: the reserved bits set to ones, only the parameter-set arrays."""
-    if len(payload) < 23 or payload[0] != 1:
-        raise PropertyError("not an HEVC configuration record of version 1")
-    head = bytearray(payload[:23])
-    head[13] |= 0xF0
-    head[15] |= 0xFC
-    head[16] |= 0xFC
-    head[17] |= 0xF8
-    head[18] |= 0xF8
-    pos, arrays, dropped = 23, [], ""
-    for _ in range(payload[22]):
-        if pos + 3 > len(payload):
-            raise PropertyError("a NAL unit array is cut off")
-        first, count = payload[pos], int.from_bytes(payload[pos + 1 : pos + 3], "big")
-        nal_type = first & 0x3F
-        units, pos = _nal_units(payload, pos + 3, count, nal_type)
-        if nal_type in _HEVC_PARAMETER_SETS and units:
-            lengths = b"".join(struct.pack(">H", len(u)) + u for u in units)
-            arrays.append(bytes([(first & 0x80) | nal_type]) + struct.pack(">H", len(units)) + lengths)
-        elif units or nal_type not in _HEVC_PARAMETER_SETS:
-            dropped = "SEI array" if nal_type in (39, 40) else f"NAL unit array of type {nal_type}"
-    head[22] = len(arrays)
-    if pos < len(payload) and not dropped:
-        dropped = "trailing bytes"
-    return bytes(head) + b"".join(arrays), dropped
+def _record(kind: bytes) -> Callable[[bytes], _Parsed]:
+    """A codec configuration record (``hvcC``, ``av1C``) in the canonical form :mod:`.codec_config` gives it, the
+    same as in a movie's sample description: only the parameter sets (VPS, SPS, PPS) or the sequence header."""
 
+    def parse(payload: bytes) -> _Parsed:
+        try:
+            return canonical_record(kind, payload)
+        except BitstreamError as exc:
+            raise PropertyError(str(exc)) from None
 
-def _nal_units(payload: bytes, pos: int, count: int, nal_type: int) -> tuple[list[bytes], int]:
-    units = []
-    for _ in range(count):
-        if pos + 2 > len(payload):
-            raise PropertyError("a NAL unit is cut off")
-        length = int.from_bytes(payload[pos : pos + 2], "big")
-        unit = payload[pos + 2 : pos + 2 + length]
-        if len(unit) != length or length < 2:
-            raise PropertyError("a NAL unit is cut off")
-        if unit[0] & 0x80 or (unit[0] >> 1) & 0x3F != nal_type:
-            raise PropertyError("a NAL unit does not match its array's type")
-        units.append(unit)
-        pos += 2 + length
-    return units, pos
-
-
-def _av1c(payload: bytes) -> _Parsed:
-    """AV1CodecConfigurationRecord: reserved bits zero, only sequence header OBUs, each with a size field."""
-    if len(payload) < 4 or payload[0] != 0x81:
-        raise PropertyError("not an AV1 configuration record of version 1")
-    delay = payload[3] & 0x10
-    head = payload[:3] + bytes([delay | (payload[3] & 0x0F if delay else 0)])
-    pos, obus, dropped = 4, [], ""
-    while pos < len(payload):
-        obu_type, header, content, pos = _obu(payload, pos)
-        if obu_type == _SEQUENCE_HEADER_OBU:
-            obus.append(header + _leb128(len(content)) + content)
-        else:
-            dropped = "configuration OBUs other than the sequence header"
-    return head + b"".join(obus), dropped
-
-
-def _obu(payload: bytes, pos: int) -> tuple[int, bytes, bytes, int]:
-    """(type, canonical header with a size field, content, next offset) of the OBU at ``pos``."""
-    first = payload[pos]
-    if first & 0x80:
-        raise PropertyError("an OBU has its forbidden bit set")
-    obu_type, extension, has_size = (first >> 3) & 15, first & 4, first & 2
-    header = bytes([(first & 0x7C) | 2])
-    pos += 1
-    if extension:
-        if pos >= len(payload):
-            raise PropertyError("an OBU extension header is cut off")
-        header += bytes([payload[pos] & 0xF8])
-        pos += 1
-    if has_size:
-        size, pos = _read_leb128(payload, pos)
-    else:
-        size = len(payload) - pos
-    content = payload[pos : pos + size]
-    if len(content) != size:
-        raise PropertyError("an OBU is cut off")
-    return obu_type, header, content, pos + size
-
-
-def _read_leb128(data: bytes, pos: int) -> tuple[int, int]:
-    value = 0
-    for index in range(8):
-        if pos + index >= len(data):
-            raise PropertyError("an OBU size is cut off")
-        byte = data[pos + index]
-        value |= (byte & 0x7F) << (7 * index)
-        if not byte & 0x80:
-            return value, pos + index + 1
-    raise PropertyError("an OBU size is longer than 8 bytes")
-
-
-def _leb128(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
+    return parse
 
 
 def _auxc(payload: bytes) -> _Parsed:
@@ -383,8 +292,8 @@ _PARSERS: dict[bytes, Callable[[bytes], _Parsed]] = {
     b"ispe": _fixed(8, full=True),
     b"pixi": _pixi,
     b"colr": _colr,
-    b"hvcC": _hvcc,
-    b"av1C": _av1c,
+    b"hvcC": _record(b"hvcC"),
+    b"av1C": _record(b"av1C"),
     b"auxC": _auxc,
     b"irot": _masked(0x03),
     b"imir": _masked(0x01),
