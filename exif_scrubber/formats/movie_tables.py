@@ -138,13 +138,14 @@ def chunks_of(data: Buffer, tables: Tables, limit: int) -> tuple[Chunks, int]:
 
 
 def sample_layout(data: Buffer, tables: Tables, chunks: int) -> tuple[array[int], array[int], array[int]]:
-    """Each sample's size, and each chunk's sample count and sample description (1-based): what a reader of the
-    samples themselves needs (:mod:`.track_samples`). The tables are the ones :func:`chunks_of` checked."""
+    """Each sample's size (4 bytes a sample), and each chunk's sample count and sample description (1-based): what
+    a reader of the samples themselves needs (:mod:`.track_samples`). The tables are the ones :func:`chunks_of`
+    checked."""
     sizes_box = tables.boxes.get(b"stsz") or tables.boxes.get(b"stz2")
     assert sizes_box is not None
     uniform, sizes, count = _sizes(data, sizes_box)
     if sizes is None:
-        sizes = array("Q", [uniform]) * count
+        sizes = array("I", [uniform]) * count
     stsc = tables.boxes[b"stsc"]
     _, _, pos = full_box(data, stsc)
     descriptions = _array("I", bytes(data[pos + 4 : stsc.end]))[2::3]
@@ -152,7 +153,7 @@ def sample_layout(data: Buffer, tables: Tables, chunks: int) -> tuple[array[int]
     for (first, last, per_chunk), description in zip(_runs(data, stsc, chunks), descriptions, strict=True):
         counts.extend(array("Q", [per_chunk]) * (last - first))
         entries.extend(array("Q", [description]) * (last - first))
-    return array("Q", sizes), counts, entries
+    return sizes if sizes.typecode == "I" else array("I", sizes), counts, entries
 
 
 def _per_sample(sizes: array[int], runs: list[tuple[int, int, int]], count: int, lengths: array[int]) -> int:

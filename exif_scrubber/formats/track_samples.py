@@ -8,7 +8,10 @@ codec makes the track malformed: the file is refused, naming the track.
 The proof of such a track is the SHA-256 of its clean samples, one after the other (the input's NAL units that
 stay; the output's NAL units, all of them), beside the sample table as the output holds it (the new sample sizes
 in ``stsz``). The rewrite reads each changed chunk sample by sample, writes the clean samples, and never holds
-more than one sample in memory; every other chunk is copied as before. Samples of other codecs are copied.
+more than one sample in memory; every other chunk is copied as before. Samples of other codecs are copied; of those
+whose frames start with known bytes (MPEG-4 Visual and H.263 start codes, a JPEG's SOI, ProRes' frame header) each
+sample must start so, or the file is refused naming the track and sample. The samples of all such tracks together
+are bounded by :data:`MAX_SAMPLES` and one per :data:`BYTES_PER_SAMPLE` bytes of file.
 """
 
 from __future__ import annotations
@@ -38,7 +41,23 @@ RELEASE_STEP = 16 * 1024 * 1024
 FAULT_AROUND = 1024 * 1024
 """Pages within this of the next read are kept mapped (the kernel's fault-around maps up to 64 KiB around a fault;
 readahead of a memory-mapped file more)."""
+MAX_SAMPLES = 4_000_000
+"""Samples of the checked tracks of one movie (three hours at 60 frames per second hold 648,000)."""
+BYTES_PER_SAMPLE = 16
+"""A checked sample costs at least this many bytes of file on average (a movie of six-byte samples is refused:
+reading each takes a few microseconds, so the walk's time is bounded by the file's size)."""
 _CODEC_NAMES = {"avc": "H.264", "hevc": "HEVC", "av1": "AV1"}
+_PRORES = frozenset({b"apch", b"apcn", b"apcs", b"apco", b"ap4h", b"ap4x"})
+_STARTS: dict[bytes, tuple[str, Callable[[bytes], bool]]] = {
+    b"mp4v": ("MPEG-4 Visual, MPEG-1/2 or JPEG", lambda head: head[:3] == b"\0\0\x01" or head[:2] == b"\xff\xd8"),
+    b"s263": ("H.263", lambda head: head[:2] == b"\0\0" and head[2] & 0xFC == 0x80),
+    b"h263": ("H.263", lambda head: head[:2] == b"\0\0" and head[2] & 0xFC == 0x80),
+    b"jpeg": ("JPEG", lambda head: head[:2] == b"\xff\xd8"),
+    b"mjpa": ("JPEG", lambda head: head[:2] == b"\xff\xd8"),
+    **dict.fromkeys(_PRORES, ("ProRes", lambda head: head[4:8] == b"icpf")),
+}
+"""Video codecs the engine does not parse, each with what the first bytes of every frame are (a start code, a
+JPEG's SOI, ProRes' frame header): a sample that does not start so is not a frame of its codec."""
 
 
 @dataclass(slots=True)
@@ -79,7 +98,7 @@ class TrackSamples:
 
     track: Track
     claims: list[tuple[int, int, Kind, str]] = field(default_factory=list)
-    sizes: array[int] = field(default_factory=lambda: array("Q"))
+    sizes: array[int] = field(default_factory=lambda: array("I"))
     """The clean sample sizes, in track order."""
     digest: bytes = b""
     """SHA-256 of the clean samples (empty when the walk does not hash)."""
@@ -100,11 +119,15 @@ def scan_movie(data: Buffer, movie: Movie, *, digest: bool) -> dict[int, TrackSa
     samples change gets its ``stsz`` written anew with the clean sizes; the decoding description of every such track
     names its sample sizes as the output's ``stsz`` says them, so that input and output prove the same."""
     found = {}
-    for track in movie.tracks:
-        if track.handler not in VISUAL_HANDLERS or track.tables is None:
-            continue
+    visual = [t for t in movie.tracks if t.handler in VISUAL_HANDLERS and t.tables is not None]
+    samples = sum(t.samples for t in visual)
+    limit = min(MAX_SAMPLES, len(data) // BYTES_PER_SAMPLE + 10_000)
+    if samples > limit:
+        raise Refusal(f"too many video samples for the movie's size ({samples} > {limit}): budget")
+    for track in visual:
         formats = _formats(data, track)
         if not any(formats):
+            _check_starts(data, track)
             continue
         scan = _scan(data, track, formats, digest=digest)
         found[track.track_id] = scan
@@ -138,6 +161,31 @@ def _child(data: Buffer, entry: Box, kind: bytes) -> bytes | None:
     start = entry.body + VISUAL_FIXED
     children = iter_boxes(data, start, boxes_end(data, start, entry.end))
     return next((bytes(data[c.body : c.end]) for c in children if c.type == kind), None)
+
+
+def _check_starts(data: Buffer, track: Track) -> None:
+    """Each sample of a video codec the engine does not parse but knows the first bytes of (:data:`_STARTS`) starts
+    so: a ``vide`` track whose samples are text (a second track declared MPEG-4 Visual or JPEG) is refused."""
+    assert track.tables is not None
+    checks = [_STARTS.get(entry) for entry in track.sample_entries]
+    if not any(checks):
+        return
+    sizes, counts, entries = sample_layout(data, track.tables, len(track.chunks))
+    first = 0
+    for (start, _), count, entry in zip(track.chunks, counts, entries, strict=True):
+        check = checks[entry - 1] if 0 < entry <= len(checks) else None
+        if check is not None:
+            codec, starts = check
+            pos = start
+            for index in range(first, first + count):
+                if sizes[index] and not starts(bytes(data[pos : pos + min(8, sizes[index])])):
+                    name = _4cc(track.sample_entries[entry - 1])
+                    raise BitstreamError(
+                        f"track {track.track_id} ({name}): sample {index + 1} does not start as a frame of its "
+                        f"codec ({codec})"
+                    )
+                pos += sizes[index]
+        first += count
 
 
 def _rewrite_sizes(node: Node | None, payload: bytes) -> None:
