@@ -38,7 +38,7 @@ from .pixels import PixelProbe, ProbeError, probe
 from .policy import ScrubPolicy
 from .provenance import KEPT_LABEL, Provenance
 from .provenance.tags import echoes_manifest, manifest_allowlist, merged, without_spans
-from .reading import Reading, first_error, read
+from .reading import Reading, read
 from .report import Failure, Outcome, ScrubReport, Verification
 
 EXIFTOOL_BYTES_PER_SECOND = 20 * 1024 * 1024
@@ -437,25 +437,8 @@ class Scrubber:
             copy.unlink(missing_ok=True)
 
     def _write(self, handler: FormatHandler, before: _Side, data: Buffer, output: Path) -> None:
-        if handler.writer == "engine":
-            try:
-                handler.write(before.model, data, before.path, output, self.policy)
-            except Refusal as exc:
-                raise Refused(str(exc)) from None
-            return
-        args = handler.exiftool_args(before.model, before.reading.tags, self.policy)
-        timeout = self._timeout(before.path)
-        result = self.pool.execute([*args, "-o", str(output), str(before.path)], timeout_s=timeout)
-        if not output.exists():
-            raise Refused(f"ExifTool could not rewrite it: {first_error(result.stderr)}")
-        leftovers = find_leftovers(self._read(handler, output).tags, handler.allowlist(before.model, self.policy))
-        targeted = handler.targeted_args(leftovers) if leftovers else []
-        if targeted:
-            self.pool.execute(["-overwrite_original", *targeted, str(output)], timeout_s=timeout)
         try:
-            handler.finish(output, self.policy)
-        except StructureError as exc:
-            raise Refused(f"the output is malformed: {exc}") from None
+            handler.write(before.model, data, before.path, output, self.policy)
         except Refusal as exc:
             raise Refused(str(exc)) from None
 
@@ -652,7 +635,7 @@ def _take(src: Path, dst: Path, *, owned: bool) -> None:
     """Give ``src`` the engine's own name ``dst``, the only file of the input the engine maps. A file the caller
     owns is hard-linked where the file system allows (no second copy of a 5 GiB video on a Lambda's /tmp). Any
     other file is copied, refused if it changes while read: a mapped file that someone truncates kills the process
-    with SIGBUS. Nothing writes to ``dst``: ExifTool and the finish step write only the output."""
+    with SIGBUS. Nothing writes to ``dst``: the handler writes only the output, and ExifTool only reads."""
     if owned:
         try:
             os.link(os.path.realpath(src), dst)  # the target: a relative link would not resolve from the work folder

@@ -2,23 +2,21 @@
 
 A format handler owns everything about its format: how it is recognised, its strict walker (the byte model
 of :mod:`..bytemodel`, which also decides what the audit must read), its allowlist (what counts as
-structure or a kept item) and its rewrite. Handlers whose ``writer`` is ``"engine"`` rewrite files
-themselves by dropping whole blocks and writing kept items in canonical form; the others are rewritten
-by ExifTool with the arguments they give, and their output is then held to the same byte model.
+structure or a kept item) and its rewrite. Every handler rewrites its files itself, by dropping whole blocks and
+writing structure and kept items in canonical form; ExifTool only reads (the second opinion), never writes.
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from ..allowlist import Allowlist
 from ..bytemodel import Buffer, ByteModel, Span
 from ..kept import accounting
-from ..leftovers import Tag
 from ..pixels import PixelProbe
 from ..policy import ScrubPolicy
 
@@ -68,7 +66,6 @@ class FormatHandler(ABC):
     pillow_formats: ClassVar[frozenset[str]]
     leftover_group: ClassVar[str]
     """The group under which the byte model's findings are reported (e.g. ``JPEG``, ``PNG-chunks``)."""
-    writer: ClassVar[Literal["engine", "exiftool"]] = "engine"
     ranged_audit: ClassVar[bool] = True
     """The walker finds every structure without reading image data, so an audit may skip it (ranged GETs)."""
     sparse_fill: ClassVar[int] = 0
@@ -153,25 +150,12 @@ class FormatHandler(ABC):
         the engine asks Pillow. Raises ``ProbeError``."""
         return None
 
-    def finish(self, path: Path, policy: ScrubPolicy) -> None:  # noqa: B027 - an optional hook
-        """After ExifTool's passes (``writer == "exiftool"``): remove in place what ExifTool's writer leaves and
-        the byte model flags (the movie header's dates and names, dropped tracks); raises ``Refusal`` or
-        ``StructureError``. Nothing to do for most formats."""
-
+    @abstractmethod
     def rewrite(self, model: ByteModel, data: Buffer, policy: ScrubPolicy) -> bytes:
-        """The clean file (``writer == "engine"``): image data and structure copied byte for byte."""
-        raise NotImplementedError(f"{self.name} is rewritten by ExifTool")
+        """The clean file: image data copied byte for byte, structure and kept items in canonical form."""
 
     def write(self, model: ByteModel, data: Buffer, source: Path, output: Path, policy: ScrubPolicy) -> None:
-        """Write the clean file to ``output`` (``writer == "engine"``; ``data`` is ``source`` mapped). By default
+        """Write the clean file to ``output`` (``data`` is ``source`` mapped). By default
         the bytes :meth:`rewrite` returns; a handler of large files (videos) streams from ``source`` instead, so
         that memory stays flat whatever the size of the file. Raises :class:`Refusal`."""
         output.write_bytes(self.rewrite(model, data, policy))
-
-    def exiftool_args(self, model: ByteModel, tags: Sequence[Tag], policy: ScrubPolicy) -> list[str]:
-        """ExifTool arguments of the main pass (``writer == "exiftool"``; file names are added by the engine)."""
-        raise NotImplementedError(f"{self.name} is rewritten by the engine")
-
-    def targeted_args(self, leftovers: dict[str, list[str]]) -> list[str]:
-        """Arguments of a second ExifTool pass that deletes named leftovers one by one."""
-        return [f"-{group}:{name}=" for group, names in leftovers.items() if ":" not in group for name in names]

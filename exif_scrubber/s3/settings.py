@@ -22,8 +22,8 @@ DEFAULT_QUARANTINE_PREFIX = "quarantine/"
 DEFAULT_EVIDENCE_PREFIX = "exif-scrubber-evidence/"
 TMP_SPACE_FACTOR = 2
 """Peak /tmp use per object: our download and the clean copy. The engine hard-links the download under its own
-name (no copy), ExifTool writes the one output, a video's finish step rewrites that output in place, and the
-engine renames it to our clean copy. A report-only scan reads the download where it lies."""
+name (no copy), the format's handler writes the one output (ExifTool only reads), and the engine renames it to our
+clean copy. A report-only scan reads the download where it lies."""
 
 
 @dataclass(frozen=True)
