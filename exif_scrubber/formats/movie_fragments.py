@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from ..bytemodel import Buffer, Kind
 from .base import Refusal
 from .isobmff import Box, BoxError, box, iter_boxes
-from .movie import MAX_DEPTH, Movie
+from .movie import MAX_DEPTH, VISUAL_HANDLERS, Movie
 from .movie_boxes import Canonical, Fields, full_head, sample_flags
 from .movie_groups import GROUPING_TYPES, Dropped, sbgp, sdtp, sgpd
 from .movie_tables import BYTES_PER_CHUNK, MAX_CHUNKS
+from .track_samples import CleanChunk, RunReader, check_samples, fragment_readers
 
 FRAGMENT_BOXES = frozenset({b"moof", b"mfra", b"sidx", b"styp", b"ssix", b"prft", b"emsg"})
 _BASE_OFFSET, _DESCRIPTION, _DURATION, _SIZE, _FLAGS = 0x1, 0x2, 0x8, 0x10, 0x20
@@ -43,6 +44,24 @@ class _Run:
     rest: bytes
     start: int
     end: int
+
+    def with_sizes(self, sizes: array[int]) -> _Run:
+        """The run with an explicit size for each sample, ``sizes`` (its samples' clean sizes): the size column
+        written where it is, or added (the defaults of ``tfhd``/``trex`` no longer hold for these samples)."""
+        version, flags, count = self.head[0], int.from_bytes(self.head[1:4], "big"), len(sizes)
+        first = self.rest[:4] if flags & _FIRST_FLAGS else b""
+        present = [name for flag, name in _SAMPLE_FIELDS if flags & flag]
+        table = _table(self.rest[len(first) :])
+        columns = {name: table[index :: len(present)] for index, name in enumerate(present)}
+        columns["size"] = array("I", sizes)
+        names = [name for flag, name in _SAMPLE_FIELDS if flags & flag or name == "size"]
+        out = array("I", bytes(4 * count * len(names)))
+        for index, name in enumerate(names):
+            out[index :: len(names)] = columns[name]
+        if sys.byteorder == "little":
+            out.byteswap()
+        head = full_head(version, flags | 0x200) + struct.pack(">I", count)
+        return _Run(head, first + out.tobytes(), self.start, self.end)
 
     def write(self, offset: int) -> bytes:
         if not -(2**31) <= offset < 2**31:
@@ -113,29 +132,43 @@ class Fragments:
     """Offsets of the top-level boxes labelled here."""
     proof: list[bytes | tuple[int, int]] = field(default_factory=list)
     samples: dict[int, int] = field(default_factory=dict)
+    cleaned: dict[int, CleanChunk] = field(default_factory=dict)
+    """Runs whose samples are written clean (:mod:`.track_samples`), by input offset."""
+    read: set[int] = field(default_factory=set)
+    """Offsets of the runs whose samples were read unit by unit (their claims are among :attr:`claims`)."""
+    read_samples: int = 0
+    """Samples read unit by unit."""
 
 
-def walk_fragments(data: Buffer, boxes: Sequence[Box], movie: Movie) -> Fragments:
-    """Label the movie fragments and segment indexes of a movie whose header ``movie`` is walked."""
-    walk = _FragmentWalk(data, movie)
+def walk_fragments(data: Buffer, boxes: Sequence[Box], movie: Movie, *, digest: bool = True) -> Fragments:
+    """Label the movie fragments and segment indexes of a movie whose header ``movie`` is walked. The samples of kept
+    H.264, HEVC and AV1 tracks are read unit by unit (``digest``: and hashed clean, for the proof)."""
+    walk = _FragmentWalk(data, movie, fragment_readers(data, movie, digest=digest))
     bounds = {top.start for top in boxes} | {len(data)}
     used = sum(len(track.chunks) for track in movie.tracks + movie.dropped)
     walk.budget = min(MAX_CHUNKS, len(data) // BYTES_PER_CHUNK + 1000) - used
+    walk.moov_samples = sum(track.samples for track in movie.tracks if track.handler in VISUAL_HANDLERS)
     for top in boxes:
         if top.type == b"moof":
             walk.moof(top)
         elif top.type == b"sidx":
             walk.sidx(top, bounds)
+    for track_id, reader in walk.readers.items():
+        if reader.samples:
+            walk.found.claims += reader.scan.claims
+            walk.found.cleaned.update(reader.scan.chunks)
+            walk.found.proof += [f"track {track_id} fragment samples sha256 ".encode() + reader.digest()]
     return walk.found
 
 
 class _FragmentWalk:
-    def __init__(self, data: Buffer, movie: Movie) -> None:
-        self.data, self.movie = data, movie
+    def __init__(self, data: Buffer, movie: Movie, readers: dict[int, RunReader]) -> None:
+        self.data, self.movie, self.readers = data, movie, readers
         self.found = Fragments()
         self.kept = {track.track_id: track for track in movie.tracks}
         self.dropped = {track.track_id: track for track in movie.dropped}
         self.budget = MAX_CHUNKS
+        self.moov_samples = 0
 
     def claim(self, start: int, end: int, kind: Kind, label: str) -> None:
         self.found.claims.append((start, end, kind, label))
@@ -193,28 +226,39 @@ class _FragmentWalk:
             self.claim(traf.start, traf.body, Kind.STRUCTURE, "traf")
             parts.append(self.leaf(children[0], header.canonical(self.payload(children[0]))))
         size = header.size if header.flags & _SIZE else defaults[2]
-        position, own = self.traf_children(children[1:], track_id, base, size, parts if kept else None)
+        description = header.fields.get(_DESCRIPTION, defaults[0])
+        reader = self.readers.get(track_id) if kept else None
+        reading = (reader, description) if reader is not None and reader.parses(description) else None
+        position, own = self.traf_children(children[1:], (track_id, base, size), reading, parts if kept else None)
         if not kept:
             self.claim(traf.start, traf.end, Kind.METADATA, f"track {track_id} fragment")
             return position
         fragment.trafs.append(parts)
-        self.found.proof += [b"traf", *(p if isinstance(p, bytes) else p.write(0) for p in parts), *own]
+        proven = [] if reading is not None else own  # (read samples are proven by their clean hash)
+        self.found.proof += [b"traf", *(p if isinstance(p, bytes) else p.write(0) for p in parts), *proven]
         return position
 
     def traf_children(
-        self, children: list[Box], track_id: int, base: int, size: int, parts: list[bytes | _Run] | None
+        self,
+        children: list[Box],
+        where: tuple[int, int, int],
+        reading: tuple[RunReader, int] | None,
+        parts: list[bytes | _Run] | None,
     ) -> tuple[int, list[tuple[int, int]]]:
-        """The runs (and, for a kept track, the other boxes) of a track fragment: where its data ends, and the
-        ranges of its samples."""
-        position, samples, own = base, 0, []
+        """The runs (and, for a kept track, the other boxes) of a track fragment (``where``: its track id, base
+        offset and default sample size): where its data ends, and the ranges of its samples. A run whose samples
+        ``reading`` reads (the track's reader and the fragment's sample description) is written with their clean
+        sizes when they change."""
+        (track_id, base, size), position, samples, own = where, where[1], 0, []
         for child in children:
             if child.type == b"trun":
-                run = _trun(self.payload(child), base, position, size)
+                run, sizes = _trun(self.payload(child), base, position, size)
                 position, samples = run.end, samples + _count(self.payload(child))
                 if run.end > run.start:
                     own.append((run.start, run.end))
                 if parts is not None:
-                    parts.append(self.run(child, run))
+                    self.label_run(child, run)
+                    parts.append(run if reading is None else self.read_run(reading, run, sizes))
             elif parts is not None:
                 part = self.traf_child(child, samples)
                 if part is not None:
@@ -226,12 +270,23 @@ class _FragmentWalk:
             raise Refusal("too many runs of samples for the movie's size: budget")
         return position, own
 
-    def run(self, child: Box, run: _Run) -> _Run:
+    def read_run(self, reading: tuple[RunReader, int], run: _Run, sizes: array[int] | _Uniform) -> _Run:
+        """Read a run's samples unit by unit (within the samples budget, checked before a table of sizes is made);
+        a run that changes is written with its samples' clean sizes."""
+        reader, description = reading
+        check_samples(self.moov_samples + reader.samples + len(sizes), len(self.data))
+        if isinstance(sizes, _Uniform):
+            sizes = array("I", [sizes.size]) * sizes.count
+        self.found.read.add(run.start)
+        self.found.read_samples += len(sizes)
+        clean = reader.read(run.start, sizes, description)
+        return run if clean is None else run.with_sizes(clean)
+
+    def label_run(self, child: Box, run: _Run) -> None:
         raw = self.payload(child)
         canonical = run.head + raw[8:12] + run.rest if _flags(raw) & _DATA_OFFSET else None
         same = canonical == raw and child.body - child.start == 8
         self.claim(child.start, child.end, Kind.STRUCTURE if same else Kind.METADATA, "trun" if same else "trun fields")
-        return run
 
     def traf_child(self, child: Box, samples: int) -> bytes | None:
         payload = self.payload(child)
@@ -303,8 +358,29 @@ def _count(payload: bytes) -> int:
     return int.from_bytes(payload[4:8], "big")
 
 
-def _trun(payload: bytes, base: int, position: int, default_size: int) -> _Run:
-    """A run: its samples start at the base plus its data offset, or where the previous run ended."""
+def _table(raw: bytes) -> array[int]:
+    """Big-endian 32-bit fields as numbers."""
+    table = array("I")
+    table.frombytes(raw)
+    if sys.byteorder == "little":
+        table.byteswap()
+    return table
+
+
+@dataclass(frozen=True)
+class _Uniform:
+    """``count`` samples of one size (a run without a size column), made an array only when they are read."""
+
+    size: int
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+
+def _trun(payload: bytes, base: int, position: int, default_size: int) -> tuple[_Run, array[int] | _Uniform]:
+    """A run: its samples start at the base plus its data offset, or where the previous run ended; and the size of
+    each of its samples."""
     f = Fields("trun", payload)
     version, flags = f.version((0, 1))
     count = f.u32()
@@ -313,21 +389,19 @@ def _trun(payload: bytes, base: int, position: int, default_size: int) -> _Run:
     present = [name for flag, name in _SAMPLE_FIELDS if flags & flag]
     if count * 4 * len(present) != f.left():
         raise BoxError("trun does not hold exactly its samples")
-    table = array("I")
-    table.frombytes(f.take(f.left()))
-    if sys.byteorder == "little":
-        table.byteswap()
+    table = _table(f.take(f.left()))
     width = len(present)
     if "flags" in present:
         column = present.index("flags")
         table[column::width] = array("I", map(sample_flags, table[column::width]))
-    length = sum(table[present.index("size") :: width]) if "size" in present else count * default_size
+    sizes = table[present.index("size") :: width] if "size" in present else _Uniform(default_size, count)
+    length = sum(sizes) if isinstance(sizes, array) else count * default_size
     start = base + offset if offset is not None else position
     if sys.byteorder == "little":
         table.byteswap()
     canonical_flags = (flags & 0xF05) | _DATA_OFFSET
     head = full_head(version, canonical_flags) + struct.pack(">I", count)
-    return _Run(head, first + table.tobytes(), start, start + length)
+    return _Run(head, first + table.tobytes(), start, start + length), sizes
 
 
 def _parse_sidx(payload: bytes, anchor: int) -> _SegmentIndex | None:

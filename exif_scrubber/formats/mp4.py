@@ -91,8 +91,11 @@ class VideoModel(ByteModel):
             movie,
             fragments.rebuilt if fragments is not None else {},
             lambda: _kept_ranges(movie, fragments),
-            {start: chunk for scan in self.samples.values() for start, chunk in scan.chunks.items()},
-            lambda: itertools.chain.from_iterable(track.chunks.ranges() for track in movie.tracks),
+            {
+                **{start: chunk for scan in self.samples.values() for start, chunk in scan.chunks.items()},
+                **(fragments.cleaned if fragments is not None else {}),
+            },
+            lambda: _chunk_ranges(movie, fragments),
         )
 
 
@@ -170,11 +173,13 @@ class _MovieHandler(FormatHandler):
         ftyp = bytes(data[: boxes[0].end]) if boxes[0].type == b"ftyp" else None
         quicktime = ftyp is None or ftyp[8:12] == b"qt  "
         movie = parse_movie(data, moov, keep=_kept, quicktime=quicktime, pairing=policy.keep_live_photo_pairing)
-        fragments = walk_fragments(data, boxes, movie) if any(b.type in FRAGMENT_BOXES for b in boxes) else None
+        fragmented = any(b.type in FRAGMENT_BOXES for b in boxes)
+        fragments = walk_fragments(data, boxes, movie, digest=verify) if fragmented else None
         if not movie.tracks:
             raise Refusal("the movie has no audio or video track")
         model.boxes, model.moov, model.movie, model.fragments = boxes, moov, movie, fragments
-        model.samples = scan_movie(data, movie, digest=verify)
+        read = fragments.read_samples if fragments is not None else 0
+        model.samples = scan_movie(data, movie, digest=verify, fragment_samples=read)
         claims = list(movie.claims)
         if fragments is not None:
             claims += fragments.claims
@@ -259,8 +264,9 @@ def _samples(
             label = f"track {track.track_id} samples" if kept else f"track {track.track_id} ({_4cc(track.handler)})"
             scan = scans.get(track.track_id) if kept else None
             runs: Iterator[tuple[int, int, bool]] = ((s, e, scan is None) for s, e in track.chunks.runs())
-            if fragments is not None:  # (samples in movie fragments are not parsed)
-                runs = itertools.chain(runs, ((s, e, True) for s, e in fragments.runs.get(track.track_id, [])))
+            if fragments is not None:  # (the claims of runs read unit by unit are among the fragments' own)
+                read = fragments.read if kept else set()
+                runs = itertools.chain(runs, ((s, e, s not in read) for s, e in fragments.runs.get(track.track_id, [])))
             for start, end, whole in runs:
                 index = bisect.bisect_right(starts, start) - 1
                 if index < 0 or end > media[index][1]:
@@ -270,6 +276,14 @@ def _samples(
             if scan is not None:
                 claims += scan.claims
     return claims
+
+
+def _chunk_ranges(movie: Movie, fragments: Fragments | None) -> Iterator[tuple[int, int]]:
+    """Every kept chunk and fragment run, ``(start, end)`` (a range written clean must share no byte with another)."""
+    for track in movie.tracks:
+        yield from track.chunks.ranges()
+        if fragments is not None:
+            yield from fragments.runs.get(track.track_id, [])
 
 
 def _kept_ranges(movie: Movie, fragments: Fragments | None) -> Iterator[tuple[int, int]]:

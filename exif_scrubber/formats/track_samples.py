@@ -108,22 +108,73 @@ class TrackSamples:
     """Bytes the clean samples hold fewer than the input ones."""
     marks: int = 0
     """Changed units labelled one by one so far."""
+    numbered: int = 0
+    """Samples before the first one read (a refusal names a sample by its number in the track)."""
 
     @property
     def changed(self) -> bool:
         return bool(self.chunks)
 
 
-def scan_movie(data: Buffer, movie: Movie, *, digest: bool) -> dict[int, TrackSamples]:
+def check_samples(samples: int, size: int) -> None:
+    """Refuse, naming the budget, more video samples to read than a movie of ``size`` bytes may hold."""
+    limit = min(MAX_SAMPLES, size // BYTES_PER_SAMPLE + 10_000)
+    if samples > limit:
+        raise Refusal(f"too many video samples for the movie's size ({samples} > {limit}): budget")
+
+
+class RunReader:
+    """The samples of one kept video track's movie fragments, read run by run as :func:`scan_movie` reads a track's
+    chunks: labelled, hashed clean (one hash for all its runs), and each run that changes written clean."""
+
+    def __init__(self, data: Buffer, track: Track, *, digest: bool) -> None:
+        self.data, self.track, self.formats = data, track, _formats(data, track)
+        self.scan = TrackSamples(track, numbered=track.samples)
+        self.hasher = hashlib.sha256() if digest else None
+        self.pager = _Pager(data)
+        self.samples = 0
+        """Samples read so far."""
+
+    def parses(self, description: int) -> bool:
+        """True when the samples of sample description ``description`` (1-based) are read."""
+        return 0 < description <= len(self.formats) and self.formats[description - 1] is not None
+
+    def read(self, start: int, sizes: array[int], description: int) -> array[int] | None:
+        """Read the run of samples of ``sizes`` at ``start`` (its description :meth:`parses`); the clean sizes when
+        the run changes, else None. Raises when a sample does not parse."""
+        fmt = self.formats[description - 1]
+        assert fmt is not None
+        name = _4cc(self.track.sample_entries[description - 1])
+        before = len(self.scan.sizes)
+        _chunk(self.data, self.scan, (fmt, name), (start, sizes, 0, len(sizes)), (self.hasher, self.pager))
+        self.scan.numbered += len(sizes)
+        self.samples += len(sizes)
+        return self.scan.sizes[before:] if start in self.scan.chunks else None
+
+    def digest(self) -> bytes:
+        """The SHA-256 of the clean samples of every run read (empty when the walk does not hash)."""
+        self.pager.finish(len(self.data))
+        return self.hasher.digest() if self.hasher is not None else b""
+
+
+def fragment_readers(data: Buffer, movie: Movie, *, digest: bool) -> dict[int, RunReader]:
+    """A :class:`RunReader` for each kept visual track whose codec :mod:`.bitstream` parses, by track id."""
+    readers = {}
+    for track in movie.tracks:
+        if track.handler in VISUAL_HANDLERS and track.tables is not None:
+            reader = RunReader(data, track, digest=digest)
+            if any(reader.formats):
+                readers[track.track_id] = reader
+    return readers
+
+
+def scan_movie(data: Buffer, movie: Movie, *, digest: bool, fragment_samples: int = 0) -> dict[int, TrackSamples]:
     """Read the samples of each kept visual track whose codec :mod:`.bitstream` parses (by track id). A track whose
     samples change gets its ``stsz`` written anew with the clean sizes; the decoding description of every such track
     names its sample sizes as the output's ``stsz`` says them, so that input and output prove the same."""
     found = {}
     visual = [t for t in movie.tracks if t.handler in VISUAL_HANDLERS and t.tables is not None]
-    samples = sum(t.samples for t in visual)
-    limit = min(MAX_SAMPLES, len(data) // BYTES_PER_SAMPLE + 10_000)
-    if samples > limit:
-        raise Refusal(f"too many video samples for the movie's size ({samples} > {limit}): budget")
+    check_samples(sum(t.samples for t in visual) + fragment_samples, len(data))
     for track in visual:
         formats = _formats(data, track)
         if not any(formats):
@@ -291,7 +342,7 @@ def _chunk(
             cleaned = inspect_sample(fmt, data[pos : pos + size])
         except BitstreamError as exc:
             raise BitstreamError(
-                f"track {track.track_id} ({name}): sample {first + index + 1} does not parse as "
+                f"track {track.track_id} ({name}): sample {scan.numbered + first + index + 1} does not parse as "
                 f"{_CODEC_NAMES[fmt.codec]}: {exc}"
             ) from None
         marks += [(pos + c.start, pos + c.end, c.label) for c in cleaned.changes]

@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import shutil
+import struct
 import time
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,7 @@ from tests.bitstream_support import (
     t35,
     unregistered,
 )
-from tests.video_support import encode_movie, sample_hashes
+from tests.video_support import encode_movie, remux, sample_hashes
 
 from .conftest import CORPUS
 
@@ -160,6 +162,52 @@ def test_h264_cleaned_in_place(tmp_path: Path) -> None:
     assert [t for t in tokens.values() if t in data] == [] and b"x264" not in data
     assert _frames(target) == _frames(source)
     assert sample_hashes(target) == sample_hashes(source)
+
+
+@pytest.mark.parametrize(
+    "flags", ["frag_keyframe+empty_moov+default_base_moof", "frag_keyframe"], ids=["empty-moov", "samples-in-moov"]
+)
+def test_h264_sei_in_movie_fragments(scrubber: Scrubber, tmp_path: Path, flags: str) -> None:
+    """The same camera records in a fragmented movie (FFmpeg's stream copy into fragments: the samples are in the
+    fragments' runs, or the first ones in the movie header's tables): every run is read unit by unit, the runs that
+    change are written clean with their new sample sizes in trun, and every frame decodes the same."""
+    tokens = {place: secrets.token_hex(8).encode() for place in ("mdpm", "escaped", "captions", "filler")}
+    whole = _h264_with_camera_records(tmp_path / "camera.mp4", tokens)
+    source = remux(whole, tmp_path / "fragmented.mp4", {"movflags": flags, "frag_duration": "400000"})
+    data = source.read_bytes()
+    assert data.count(b"moof") > 2 and b"x264" in data and all(t in data for t in tokens.values())
+
+    output, report = _scrubbed(scrubber, source, tmp_path)
+
+    assert "SEI user data in track 1 samples" in report.leftovers_before["QuickTime-boxes"]
+    assert b"x264" not in output.read_bytes() and output.read_bytes().count(b"moof") == data.count(b"moof")
+    _assert_clean_and_identical(scrubber, source, output, list(tokens.values()))
+
+
+def test_a_run_without_sizes_gets_its_clean_sizes() -> None:
+    """A trun that leaves its sample sizes to tfhd's or trex's default is written with a size column when its samples
+    change; its other columns (durations, flags, composition offsets) and the first sample's flags stay."""
+    from exif_scrubber.formats import movie_fragments
+
+    columns = [(40, 0x10000, 2), (40, 0x10000, 0), (40, 0x10000, 5)]
+    flags = 0x001 | 0x004 | 0x100 | 0x400 | 0x800
+    payload = bytes([0]) + flags.to_bytes(3, "big") + struct.pack(">Ii", 3, 8) + struct.pack(">I", 0x2000000)
+    payload += b"".join(struct.pack(">III", *c) for c in columns)
+    run, sizes = movie_fragments._trun(payload, 1000, 0, 77)
+    assert (run.start, run.end, len(sizes)) == (1008, 1008 + 3 * 77, 3)
+
+    resized = run.with_sizes(array("I", [70, 77, 60]))
+
+    again, clean = movie_fragments._trun(resized.write(8)[8:], 1000, 0, 77)
+    assert list(clean) == [70, 77, 60] and (again.start, again.end) == (1008, 1008 + 207)
+    body = resized.write(8)[8:]
+    assert int.from_bytes(body[1:4], "big") == flags | 0x200
+    assert body[12:16] == struct.pack(">I", 0x2000000)
+    assert [struct.unpack_from(">IIII", body, 16 + 16 * i) for i in range(3)] == [
+        (40, 70, 0x10000, 2),
+        (40, 77, 0x10000, 0),
+        (40, 60, 0x10000, 5),
+    ]
 
 
 def test_past_the_exact_budget_a_chunk_is_one_metadata_claim(
