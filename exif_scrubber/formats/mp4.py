@@ -135,11 +135,11 @@ class _MovieHandler(FormatHandler):
     pillow_formats: ClassVar[frozenset[str]] = frozenset()
     leftover_group: ClassVar[str] = "QuickTime-boxes"
     exiftool_read_args: ClassVar[tuple[str, ...]] = ("-ee",)
+    """Timed metadata (GPS per frame in ``gpmd``, ``camm``, ``mebx``, subtitle tracks) is read only with -ee."""
     sparse_fill = 32 * 1024 * 1024
     """With ``-ee`` ExifTool scans the first 20 MB of the media data for dash-cam GPS records (``freeGPS``,
     ``GP\\x06``); over the zeros of an audit's sparse copy its pattern search takes 300 ms for a 4 MB movie, over
     0xFF 12 ms (measured). An audit never has those bytes either way: they are samples it skipped."""
-    """Timed metadata (GPS per frame in ``gpmd``, ``camm``, ``mebx``, subtitle tracks) is read only with -ee."""
     brands: ClassVar[frozenset[bytes]]
     structure_tags = merged_tags(
         MOVIE_TAGS,
