@@ -305,6 +305,7 @@ def test_sam_build_of_one_architecture(tmp_path_factory: pytest.TempPathFactory)
         "ReauditStarterFunction",
         "ExifToolLayerArm64",
         "PythonDepsLayerArm64",
+        "C2paLayerArm64",  # built for the architecture, attached to the functions only with Provenance=resign
     }
     template = yaml.safe_load((build / "template.yaml").read_text(encoding="utf-8"))
     assert template["Parameters"]["Architecture"]["AllowedValues"] == ["arm64"]
