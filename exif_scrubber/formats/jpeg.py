@@ -151,11 +151,27 @@ class JpegHandler(FormatHandler):
             model.images.append(secondary.model.proof_hash(view[secondary.start : _end_of(secondary)]))
         _trailer(model, view, pos, policy)
         model.exiftool_ranges = exiftool_ranges(view, model.segments)
+        model.notes += _xmp_images(model, view)
         return model.close()  # type: ignore[return-value]
 
     def rewrite(self, model: ByteModel, data: Buffer, policy: ScrubPolicy) -> bytes:
         assert isinstance(model, JpegModel)
         return rewrite_file(model, data, policy)
+
+
+_XMP_IMAGES = (
+    (b"http://ns.google.com/photos/1.0/depthmap/", "depth map (Google GDepth, in the XMP): removed"),
+    (b"http://ns.google.com/photos/1.0/image/", "the unedited original (Google GImage, in the XMP): removed"),
+)
+"""Pictures that Google's camera apps store inside the XMP (base64 in extended XMP): a Lens Blur photo's depth map
+and its unblurred original. Neither is a kept item (the original can show what the edit hid); the report says they
+went, as viewers that use them lose them."""
+
+
+def _xmp_images(model: JpegModel, view: memoryview) -> list[str]:
+    """Notes for the pictures an APP1 XMP segment of the primary image holds (they are removed with the XMP)."""
+    packets = [bytes(view[s.payload_start : s.end]) for s in model.segments if s.marker == 0xE1]
+    return [note for namespace, note in _XMP_IMAGES if any(namespace in packet for packet in packets)]
 
 
 def _trailer(model: JpegModel, view: memoryview, pos: int, policy: ScrubPolicy) -> None:
