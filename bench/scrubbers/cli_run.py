@@ -23,7 +23,8 @@ from .procs import TreeSampler
 
 VERBS = {"cleaned": "cleaned", "clean": "already_clean", "unsupported": "unsupported", "skipped": "skipped"}
 """The first word of a per-file stdout line (``cli_text.result_line``) and the outcome it stands for."""
-FAILED_PREFIX = "exif-scrub: failed: "
+FAILURE_PREFIXES = {"exif-scrub: failed: ": "failed", "exif-scrub: unreadable: ": "unreadable"}
+"""The stderr line of a refused file (``cli_text.failure_line``) and the outcome it stands for."""
 CLI = Path(sys.executable).parent / "exif-scrub"
 TIMEOUT_S = 3600.0
 
@@ -72,7 +73,7 @@ class CliRun:
 def classify(line: str, stream: str) -> str | None:
     """The outcome a printed line reports, or None for other lines (totals, warnings)."""
     if stream == "stderr":
-        return "failed" if line.startswith(FAILED_PREFIX) else None
+        return next((outcome for prefix, outcome in FAILURE_PREFIXES.items() if line.startswith(prefix)), None)
     return VERBS.get(line[:13].strip()) if line[13:14] == " " else None
 
 

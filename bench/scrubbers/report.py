@@ -186,6 +186,9 @@ def evaluate_target(target: Target, rows: Sequence[dict[str, Any]]) -> dict[str,
     }
     if fast is None or slow is None or not fast.get(target.metric) or not slow.get(target.metric):
         return {**result, "value": None, "met": None, "note": "not measured in this run"}
+    broken = [side["error"] for side in (fast, slow) if side.get("error")]
+    if broken:
+        return {**result, "value": None, "met": None, "note": f"not measured: {broken[0][:200]}"}
     a, b = fast[target.metric], slow[target.metric]
     value = b / a if target.better == "higher" else a / b
     met = value >= target.target if target.better == "higher" else value <= target.target

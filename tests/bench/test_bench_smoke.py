@@ -21,6 +21,7 @@ if str(REPO) not in sys.path:  # bench/ is not an installed package; tests/ is n
 
 from bench.scrubbers.__main__ import Config, collect, write  # noqa: E402
 from bench.scrubbers.cli_run import CliRun, FileLine, classify  # noqa: E402
+from bench.scrubbers.report import TARGETS, evaluate_target  # noqa: E402
 from bench.scrubbers.pinning import CAN_PIN, available_cpus, parse_cpus, spawn  # noqa: E402
 from bench.scrubbers.run import CLI1, CLI2, ENGINE, EXIFTOOL, EXIFTOOL2, PILLOW, PILLOW_KEEP  # noqa: E402
 
@@ -29,7 +30,8 @@ GENERATED = ("12MP JPEG", "12MP PNG", "24MP JPEG", "24MP PNG")
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three small files with metadata, and a document the benchmark must leave out."""
+    """Three small files with metadata, a truncated one every scrubber refuses, and a document the benchmark
+    must leave out."""
     from PIL import Image
 
     folder = tmp_path_factory.mktemp("corpus")
@@ -39,6 +41,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Image.new("RGB", (40, 30), (200, 10, 10)).save(folder / "a.jpg", exif=exif.tobytes())
     Image.new("RGB", (40, 30), (10, 200, 10)).save(folder / "b.png", exif=exif.tobytes())
     Image.new("RGB", (40, 30), (10, 10, 200)).save(folder / "c.webp", exif=exif.tobytes())
+    whole = (folder / "a.jpg").read_bytes()
+    (folder / "d.jpg").write_bytes(whole[: len(whole) // 2])
     (folder / "README.md").write_text("not an image\n")
     return folder
 
@@ -75,8 +79,8 @@ def test_every_contender_ran_on_every_group_pinned_to_the_same_cpus(payload: dic
         if not row["group"].startswith("corpus, 2"):
             assert row["cpus"] == payload["cpus"] == [available_cpus()[-1]]
     corpus_rows = [r for r in payload["rows"] if r["group"] == "corpus" and r["contender"] != PILLOW_KEEP]
-    assert {r["inputs"] for r in corpus_rows} == {3}  # README.md is not an input, for the CLI either
-    assert all(r["produced"] == 3 for r in corpus_rows)
+    assert {r["inputs"] for r in corpus_rows} == {4}  # README.md is not an input, for the CLI either
+    assert all(r["produced"] == 3 for r in corpus_rows)  # the truncated d.jpg is refused by all
 
 
 def test_contenders_are_interleaved_repetition_by_repetition(payload: dict[str, Any]) -> None:
@@ -153,10 +157,34 @@ def test_spawn_pins_the_child_and_leaves_the_caller_free() -> None:
         parse_cpus("4096")
 
 
+def test_the_cli_over_a_corpus_with_a_refused_file_is_measured(payload: dict[str, Any]) -> None:
+    """The CLI prints a refused file on stderr (``exif-scrub: unreadable: ...``): one per-file line like any
+    other, so the corpus rows are measured, not an error, and the corpus target has a verdict."""
+    groups = {CLI1: "corpus", CLI2: "corpus, 2 cores"} if len(available_cpus()) >= 2 else {CLI1: "corpus"}
+    for contender, group in groups.items():
+        row = _row(payload, contender, group)
+        assert row.get("error") is None, row.get("error")
+    assert _row(payload, CLI1, "corpus")["produced"] == 3
+    corpus_target = next(t for t in payload["targets"] if t["group"] == "corpus")
+    assert corpus_target["met"] is not None
+
+
+def test_a_target_with_a_broken_side_is_not_measured() -> None:
+    target = TARGETS[-1]
+    rows = [
+        {"contender": target.fast, "group": "corpus", "cpus": "[1]", "reps": 1, "seconds": 1.0, "error": "boom"},
+        {"contender": target.slow, "group": "corpus", "cpus": "[1]", "reps": 1, "seconds": 9.0, "error": None},
+    ]
+    verdict = evaluate_target(target, rows)
+    assert verdict["met"] is None and verdict["value"] is None
+    assert "boom" in verdict["note"]
+
+
 def test_cli_lines_give_start_up_per_file_and_shut_down() -> None:
     assert classify("cleaned       /x/a.jpg  (EXIF: 3)", "stdout") == "cleaned"
     assert classify("clean         /x/b.jpg  (nothing to remove)", "stdout") == "already_clean"
     assert classify("exif-scrub: failed: /x/c.jpg: truncated", "stderr") == "failed"
+    assert classify("exif-scrub: unreadable: /x/d.jpg: malformed JPEG: no EOI marker", "stderr") == "unreadable"
     assert classify("3 files: 2 cleaned, 1 failed", "stdout") is None
     assert classify("exif-scrub: warning: something", "stderr") is None
     run = CliRun(2.0, [FileLine(0.5, "cleaned"), FileLine(0.7, "cleaned"), FileLine(1.5, "failed")], 1, 1)
