@@ -21,8 +21,8 @@ if str(REPO) not in sys.path:  # bench/ is not an installed package; tests/ is n
 
 from bench.scrubbers.__main__ import Config, collect, write  # noqa: E402
 from bench.scrubbers.cli_run import CliRun, FileLine, classify  # noqa: E402
-from bench.scrubbers.report import TARGETS, evaluate_target  # noqa: E402
 from bench.scrubbers.pinning import CAN_PIN, available_cpus, parse_cpus, spawn  # noqa: E402
+from bench.scrubbers.report import TARGETS, evaluate_target  # noqa: E402
 from bench.scrubbers.run import CLI1, CLI2, ENGINE, EXIFTOOL, EXIFTOOL2, PILLOW, PILLOW_KEEP  # noqa: E402
 
 GENERATED = ("12MP JPEG", "12MP PNG", "24MP JPEG", "24MP PNG")
