@@ -46,7 +46,9 @@ class Worker:
         log: Path,
         *,
         mem_limit: int | None = None,
+        repo: Path = REPO,
     ) -> None:
+        """``repo``: the source tree the worker imports (another commit's, for ``bench.versus``)."""
         args = [sys.executable, "-m", "bench.scrubbers.worker", name]
         args += [item for path in warmups for item in ("--warmup", str(path))]
         if mem_limit:
@@ -54,9 +56,9 @@ class Worker:
         log.parent.mkdir(parents=True, exist_ok=True)
         self.name = name
         self._log = log.open("ab")
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "PYTHONPATH": str(repo)}
         self.process = spawn(
-            args, cpus, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log
+            args, cpus, cwd=repo, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log
         )
         self.ready = self._answer()
 
