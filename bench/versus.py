@@ -18,10 +18,12 @@ import argparse
 import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -83,6 +85,10 @@ def imported_from(tree: Path) -> str:
     return done.stdout.strip()
 
 
+SHARED_MEMORY = Path("/dev/shm")
+"""Outputs go here when it exists: a write to memory, not to a disk whose write-back may fall on either side."""
+
+
 def measure(
     inputs: Sequence[BenchInput], trees: dict[str, Path], cpus: Sequence[int], reps: int, log: Path
 ) -> list[Timing]:
@@ -90,7 +96,7 @@ def measure(
     with ExifToolPool(size=1) as pool:
         warmups = list(warmup_inputs(pool).values())
     workers = {side: Worker("engine", cpus, warmups, log, repo=trees[side]) for side in SIDES}
-    out = CACHE / "versus" / "out"
+    out = Path(tempfile.mkdtemp(prefix="bench-versus-", dir=SHARED_MEMORY if SHARED_MEMORY.is_dir() else None))
     timings = [Timing(item) for item in inputs]
     try:
         for rep in range(reps):
@@ -108,6 +114,7 @@ def measure(
     finally:
         for worker in workers.values():
             worker.close()
+        shutil.rmtree(out, ignore_errors=True)
     return timings
 
 
@@ -143,7 +150,8 @@ def markdown(payload: dict[str, Any], within: float) -> str:
         f"Written by `python -m bench.versus` on {payload['finished']} UTC in {payload['total_s']:.0f} s. "
         f"Base `{payload['base']}`, head `{payload['head']}`"
         f"{' (tree had uncommitted changes)' if payload['dirty'] else ''}. Both engines in warm worker processes "
-        f"pinned to CPU(s) {payload['cpus']}, the same ExifTool ({payload['exiftool']}); every input scrubbed by "
+        f"pinned to CPU(s) {payload['cpus']}, outputs written to memory where /dev/shm exists, the same "
+        f"ExifTool ({payload['exiftool']}); every input scrubbed by "
         f"both, {payload['reps']} repetitions, alternating which goes first; medians per file. Load average "
         f"before {payload['load_before']}, after {payload['load_after']} (shared machine).",
         "",

@@ -135,16 +135,16 @@ def inspect_sample(fmt: SampleFormat, sample: Buffer) -> CleanSample:
     parse as ``fmt``'s codec. Never raises anything else on bad input."""
     if fmt.codec == "av1":
         return _clean_units(_av1_units(sample), sample)
+    if _plain(sample, fmt):  # no copy of the sample: a large image item is only read, by the hash after this
+        return _unchanged(len(sample))
     raw = bytes(sample)  # one copy: indexing and searching bytes is what Python does fastest
-    if _plain(raw, fmt):
-        return _unchanged(len(raw))
     return _clean_units(_nal_units(raw, fmt), raw)
 
 
-def _plain(sample: bytes, fmt: SampleFormat) -> bool:
+def _plain(sample: Buffer, fmt: SampleFormat) -> bool:
     """True when ``sample`` is well-formed NAL units none of which cleaning looks into (no SEI, filler or empty
-    unit, no start code inside a unit): the common case, checked without building anything. False sends the sample
-    to the full parse (which also says what is wrong with a malformed one)."""
+    unit, no start code inside a unit): the common case, checked without building anything and without copying
+    slice data. False sends the sample to the full parse (which also says what is wrong with a malformed one)."""
     size, pos, count, width = len(sample), 0, 0, fmt.length_size
     hevc = fmt.codec == "hevc"
     while pos < size and count < MAX_UNITS:
@@ -165,7 +165,7 @@ def _plain(sample: bytes, fmt: SampleFormat) -> bool:
             if first & 0x80 or kind in _AVC_LOOKED_AT:
                 return False
             slice_data = kind in _AVC_VCL
-        if not slice_data and sample.find(_START, body, pos) >= 0:
+        if not slice_data and bytes(sample[body:pos]).find(_START) >= 0:  # a parameter set: a few bytes
             return False
     return pos == size
 

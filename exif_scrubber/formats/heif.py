@@ -212,7 +212,12 @@ class _Walk:
         config = next((b for b in boxes if b.type == kind), None)
         if config is None:
             return None
-        return coded_item(item, bytes(self.data[config.body : config.end]), self.payload(item))
+        if len(item.extents) == 1:  # the usual layout: read in place, not copied (the item may be most of the file)
+            start, length = item.extents[0]
+            data: Buffer = self.data[start : start + length]
+        else:
+            data = self.payload(item)
+        return coded_item(item, bytes(self.data[config.body : config.end]), data)
 
     def item_kind(self, item: hm.Item) -> Kind:
         if item.id in self.images:

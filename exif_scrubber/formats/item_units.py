@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from ..bytemodel import Kind
+from ..bytemodel import Buffer, Kind
 from .bitstream import BitstreamError, inspect_sample, sample_format
 from .heif_meta import Item
 
@@ -29,7 +29,7 @@ class CodedItem:
     """The clean data when it differs from the input's (None: the item stays as it is)."""
 
 
-def coded_item(item: Item, config: bytes, payload: bytes) -> CodedItem | None:
+def coded_item(item: Item, config: bytes, payload: Buffer) -> CodedItem | None:
     """Read ``payload`` (the item's data) as the codec of ``item.type`` with its configuration record ``config``
     (the payload of its ``hvcC``/``avcC``/``av1C`` property); None for a codec :mod:`.bitstream` does not parse.
     Raises :class:`~.bitstream.BitstreamError` when the data does not parse."""
@@ -41,11 +41,12 @@ def coded_item(item: Item, config: bytes, payload: bytes) -> CodedItem | None:
         cleaned = inspect_sample(fmt, payload)
     except BitstreamError as exc:
         raise BitstreamError(f"{name} does not parse as its codec: {exc}") from None
-    clean = cleaned.data(payload) if cleaned.changes else payload
     marks = [(c.start, c.end, f"{c.label} in item {item.id}") for c in cleaned.changes]
-    return CodedItem(
-        _claims(item.extents, marks, name), hashlib.sha256(clean).digest(), clean if cleaned.changes else None
-    )
+    claims = _claims(item.extents, marks, name)
+    if not cleaned.changes:
+        return CodedItem(claims, hashlib.sha256(payload).digest())
+    clean = cleaned.data(payload)
+    return CodedItem(claims, hashlib.sha256(clean).digest(), clean)
 
 
 def _claims(
