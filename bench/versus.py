@@ -39,7 +39,7 @@ from bench.scrubbers.inputs import (
     generated_inputs,
     warmup_inputs,
 )
-from bench.scrubbers.machine import describe, load_average
+from bench.scrubbers.machine import commit, describe, load_average
 from bench.scrubbers.pinning import parse_cpus
 from bench.scrubbers.worker import Worker
 from exif_scrubber.exiftool_process import ExifToolPool, locate_exiftool
@@ -149,7 +149,8 @@ def markdown(payload: dict[str, Any], within: float) -> str:
         "",
         f"Written by `python -m bench.versus` on {payload['finished']} UTC in {payload['total_s']:.0f} s. "
         f"Base `{payload['base']}`, head `{payload['head']}`"
-        f"{' (tree had uncommitted changes)' if payload['dirty'] else ''}. Both engines in warm worker processes "
+        f"{' (the engine had uncommitted changes)' if payload['dirty'] else ' (the engine as committed)'}. "
+        "Both engines in warm worker processes "
         f"pinned to CPU(s) {payload['cpus']}, outputs written to memory where /dev/shm exists, the same "
         f"ExifTool ({payload['exiftool']}); every input scrubbed by "
         f"both, {payload['reps']} repetitions, alternating which goes first; medians per file. Load average "
@@ -186,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     head = git("rev-parse", "HEAD")
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    dirty = commit()["engine_changed"]
     base, base_tree = extract(args.base)
     trees = {"base": base_tree, "head": REPO}
     for side, tree in trees.items():
