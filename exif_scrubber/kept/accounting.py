@@ -156,18 +156,28 @@ def _properties(root: ET.Element) -> list[tuple[str, str]]:
     return found
 
 
-_PACKET_WRAPPER = re.compile(
-    rb"\A\s*(?:<\?xpacket begin=[\"'](?:\xef\xbb\xbf)?[\"'] id=[\"']W5M0MpCehiHzreSzNTczkc9d[\"']\s*\?>)?"
-    rb"(?P<body>.*?)(?:<\?xpacket end=[\"'][rw][\"']\s*\?>)?[\s\0]*\Z",
-    re.DOTALL,
+_PACKET_BEGIN = re.compile(
+    rb"\s*<\?xpacket begin=[\"'](?:\xef\xbb\xbf)?[\"'] id=[\"']W5M0MpCehiHzreSzNTczkc9d[\"']\s*\?>"
 )
-"""The packet wrapper XMP writers put around the XML (the padding before the end is whitespace)."""
+_PACKET_END = re.compile(rb"<\?xpacket end=[\"'][rw][\"']\s*\?>")
+_PADDING = b" \t\n\r\x0b\x0c\0"
+
+
+def packet_body(packet: bytes) -> bytes:
+    """The XML inside the packet wrapper XMP writers put around it (the padding before the end is whitespace).
+    Linear in the packet's size: no backtracking over a long run of padding."""
+    begin = _PACKET_BEGIN.match(packet)
+    body = packet[begin.end() :] if begin else packet.lstrip(_PADDING[:-1])
+    body = body.rstrip(_PADDING)
+    last = body.rfind(b"<?xpacket")
+    if last >= 0 and _PACKET_END.fullmatch(body, last):
+        body = body[:last]
+    return body
 
 
 def _only_markup(packet: bytes, root: ET.Element) -> bool:
     """No comment, CDATA, other processing instruction or DTD in the packet, no text outside property values."""
-    wrapped = _PACKET_WRAPPER.match(packet)
-    body = wrapped.group("body") if wrapped else packet
+    body = packet_body(packet)
     if any(marker in body for marker in (b"<!--", b"<![CDATA[", b"<?", b"<!")):
         return False
     structure = {f"{{{kept_xmp.RDF}}}RDF", f"{{{kept_xmp.RDF}}}Description", "{adobe:ns:meta/}xmpmeta"}

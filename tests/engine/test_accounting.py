@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+import random
+import re
 import struct
 
 import pytest
 from PIL import Image, ImageCms
 
 from exif_scrubber import ScrubPolicy
-from exif_scrubber.kept.accounting import exif_harmless, icc_harmless, xmp_harmless
+from exif_scrubber.kept.accounting import exif_harmless, icc_harmless, packet_body, xmp_harmless
 from exif_scrubber.kept.exif import ExifValues, build_exif
 
 POLICY = ScrubPolicy()
@@ -96,3 +98,34 @@ def test_the_engine_rewrites_what_is_harmless(tmp_path: object) -> None:
         assert scrubber.scan(source).noncanonical == ["APP1 EXIF"] and scrubber.scan(source).clean
         assert scrubber.scrub_file(source, folder / "out.jpg").outcome is Outcome.CLEANED
         assert scrubber.scrub_file(folder / "out.jpg", folder / "again.jpg").outcome is Outcome.ALREADY_CLEAN
+
+
+_OLD_WRAPPER = re.compile(  # the regex packet_body replaced: same answers, but quadratic over long padding
+    rb"\A\s*(?:<\?xpacket begin=[\"'](?:\xef\xbb\xbf)?[\"'] id=[\"']W5M0MpCehiHzreSzNTczkc9d[\"']\s*\?>)?"
+    rb"(?P<body>.*?)(?:<\?xpacket end=[\"'][rw][\"']\s*\?>)?[\s\0]*\Z",
+    re.DOTALL,
+)
+
+
+def _packets() -> list[bytes]:
+    begin = b"<?xpacket begin='\xef\xbb\xbf' id='W5M0MpCehiHzreSzNTczkc9d'?>"
+    xml = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF/></x:xmpmeta>'
+    pieces = [b"", b" ", b"\n\0", b"x", begin, xml, b"<?xpacket end='w'?>", b'<?xpacket end="r" ?>', b"<?xpacket"]
+    rng = random.Random(1907)
+    return [b"".join(rng.choice(pieces) for _ in range(rng.randrange(8))) for _ in range(3000)]
+
+
+def test_packet_body_gives_what_the_wrapper_regex_gave() -> None:
+    for packet in _packets():
+        old = _OLD_WRAPPER.match(packet)
+        assert old is not None  # the regex matched every packet: everything optional but the body
+        assert packet_body(packet) == old.group("body"), packet
+
+
+@pytest.mark.timeout(60)
+def test_long_padding_in_a_hostile_xmp_is_read_in_linear_time() -> None:
+    """A packet of 4 MB of padding with one letter after it: the old wrapper regex backtracked over the padding
+    once per byte of it (a JPEG of the corpus with 60 KB of padding took 340 ms; this one would take days)."""
+    packet = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"/>' + b" " * 4_000_000 + b"x" + b" " * 4_000_000
+    assert packet_body(packet).endswith(b"x")
+    assert not xmp_harmless(packet, POLICY)
