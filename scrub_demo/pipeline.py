@@ -9,10 +9,12 @@ import json
 import logging
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -396,8 +398,25 @@ def _serve(console: Console, endpoint: str, sqs: Any, queue_url: str, processor:
     click.echo(f"(or boto3 with endpoint_url='{endpoint}' and the same keys); then audit the bucket again:")
     click.echo(_shell_line(audit_argv(endpoint)))
     click.echo("Ctrl-C stops the server.")
-    try:
-        while True:
+    with _stop_requested() as stop:
+        while not stop.is_set():
             _drain(sqs, queue_url, processor, echo=True, idle_rounds=1)
-    except KeyboardInterrupt:
-        click.echo("stopping")
+    click.echo("stopping")
+
+
+@contextmanager
+def _stop_requested() -> Iterator[threading.Event]:
+    """An event Ctrl-C (SIGINT) sets, so the serving loop stops between two rounds: an interrupt that lands inside
+    the handler, an ExifTool command or a request to the embedded S3 could leave them half done, and the demo
+    would not shut down. A second Ctrl-C interrupts at once."""
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -115,6 +115,12 @@ def test_keep_running_prints_commands_that_run_as_printed(tmp_path: Path) -> Non
             assert "5 clean, 0 leaking" in done.stdout
         finally:
             demo.send_signal(signal.SIGINT)
-            out, err = demo.communicate(timeout=60)
+            try:
+                out, err = demo.communicate(timeout=60)
+            except subprocess.TimeoutExpired as exc:
+                demo.kill()
+                demo.communicate()
+                printed = exc.output
+                raise AssertionError(f"the demo did not stop within 60 s of Ctrl-C; it printed: {printed!r}") from None
     assert demo.returncode == 0, err
     assert "stopping" in out
