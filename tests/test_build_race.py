@@ -9,55 +9,23 @@ overlap (before the fix they shared one `.part` file, and the second rename fail
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from exif_scrubber import exiftool_install
+from tests.npm_registry import NpmRegistry, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 PIN = exiftool_install.read_pin()
 TARBALL = ROOT / "exiftool_layer" / "build" / "dist" / PIN.tarball_name
 INSTALLER = ROOT / "exif_scrubber" / "exiftool_install.py"
-
-
-class OverlappingRegistry:
-    """An npm registry on 127.0.0.1 that answers a tarball request only once ``parties`` of them are waiting."""
-
-    def __init__(self, tarball: bytes, parties: int) -> None:
-        self.barrier = threading.Barrier(parties, timeout=60)
-        self.requests: list[str] = []
-        registry = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                registry.requests.append(self.path)
-                if self.path == f"/{PIN.package}/{PIN.npm_version}":
-                    body = json.dumps({"dist": {"tarball": f"{registry.url}/-/{PIN.tarball_name}"}}).encode()
-                elif self.path == f"/-/{PIN.tarball_name}":
-                    registry.barrier.wait()  # both downloads are in flight before either gets a byte
-                    body = tarball
-                else:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
 @pytest.fixture
@@ -68,13 +36,10 @@ def real_tarball() -> bytes:
 
 
 @pytest.fixture
-def registry(real_tarball: bytes) -> Iterator[OverlappingRegistry]:
-    reg = OverlappingRegistry(real_tarball, parties=2)
-    thread = threading.Thread(target=reg.server.serve_forever, daemon=True)
-    thread.start()
-    yield reg
-    reg.server.shutdown()
-    reg.server.server_close()
+def registry(real_tarball: bytes) -> Iterator[NpmRegistry]:
+    """Tarball requests held until both downloads have asked, so they always overlap."""
+    with serving(NpmRegistry(real_tarball, barrier=threading.Barrier(2, timeout=60))) as reg:
+        yield reg
 
 
 def _fetch_process(dist: Path, registry_url: str) -> subprocess.Popen[str]:
@@ -84,7 +49,7 @@ def _fetch_process(dist: Path, registry_url: str) -> subprocess.Popen[str]:
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_two_builds_fetching_at_once_both_succeed(registry: OverlappingRegistry, tmp_path: Path) -> None:
+def test_two_builds_fetching_at_once_both_succeed(registry: NpmRegistry, tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     processes = [_fetch_process(dist, registry.url) for _ in range(2)]
     outputs = [p.communicate(timeout=120) for p in processes]

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import shutil
 import subprocess
 import tarfile
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -26,6 +23,7 @@ from exif_scrubber.cli import cli
 from exif_scrubber.exiftool_install import InstallError, install
 from exif_scrubber.exiftool_process import locate_exiftool
 from scrub_demo.samples import make_sample
+from tests.npm_registry import NpmRegistry, serving
 
 PIN = exiftool_install.read_pin()
 DIST = Path(__file__).resolve().parents[2] / "exiftool_layer" / "build" / "dist"
@@ -41,46 +39,10 @@ def real_tarball() -> bytes:
     return data
 
 
-class Registry:
-    """A tiny npm registry: version metadata at /<package>/<version>, the tarball at /-/<name>."""
-
-    def __init__(self) -> None:
-        self.tarball = b""
-        self.requests: list[str] = []
-        registry = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                registry.requests.append(self.path)
-                if self.path == f"/{PIN.package}/{PIN.npm_version}":
-                    dist = {"tarball": f"{registry.url}/-/{PIN.tarball_name}"}
-                    body = json.dumps({"name": PIN.package, "version": PIN.npm_version, "dist": dist}).encode()
-                elif self.path == f"/-/{PIN.tarball_name}":
-                    body = registry.tarball
-                else:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-
 @pytest.fixture
-def registry() -> Iterator[Registry]:
-    reg = Registry()
-    thread = threading.Thread(target=reg.server.serve_forever, daemon=True)
-    thread.start()
-    yield reg
-    reg.server.shutdown()
-    reg.server.server_close()
+def registry() -> Iterator[NpmRegistry]:
+    with serving(NpmRegistry()) as reg:
+        yield reg
 
 
 @pytest.fixture
@@ -101,7 +63,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_install_runs_and_is_found_and_used_by_the_engine(
-    registry: Registry, real_tarball: bytes, home: Path, tmp_path: Path
+    registry: NpmRegistry, real_tarball: bytes, home: Path, tmp_path: Path
 ) -> None:
     registry.tarball = real_tarball
     with pytest.raises(exiftool_process.ExifToolNotFound, match="exif-scrub exiftool install"):
@@ -122,7 +84,7 @@ def test_install_runs_and_is_found_and_used_by_the_engine(
     assert report.outcome is Outcome.CLEANED and report.verified
 
 
-def test_cli_install_path_and_version(registry: Registry, real_tarball: bytes, home: Path,
+def test_cli_install_path_and_version(registry: NpmRegistry, real_tarball: bytes, home: Path,
                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     registry.tarball = real_tarball
     monkeypatch.setenv("npm_config_registry", registry.url)
@@ -140,7 +102,7 @@ def test_cli_install_path_and_version(registry: Registry, real_tarball: bytes, h
 
 
 def test_a_wrong_sha256_is_refused_before_anything_is_unpacked(
-    registry: Registry, real_tarball: bytes, home: Path
+    registry: NpmRegistry, real_tarball: bytes, home: Path
 ) -> None:
     tampered = bytearray(real_tarball)
     tampered[len(tampered) // 2] ^= 0x01
@@ -181,7 +143,7 @@ def entry(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.T
     ],
 )
 def test_unsafe_tarball_members_are_refused(
-    registry: Registry, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, member: tarfile.TarInfo,
+    registry: NpmRegistry, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, member: tarfile.TarInfo,
     reason: str,
 ) -> None:  # fmt: skip
     """Even a tarball whose sha256 is pinned (a compromised pin) is not unpacked when a member is unsafe."""
@@ -196,7 +158,7 @@ def test_unsafe_tarball_members_are_refused(
     assert not (tmp_path / "escape").exists() and not Path("/tmp/escape-absolute").exists()
 
 
-def test_no_perl_is_one_line_and_downloads_nothing(registry: Registry, home: Path, tmp_path: Path,
+def test_no_perl_is_one_line_and_downloads_nothing(registry: NpmRegistry, home: Path, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(InstallError) as info:
