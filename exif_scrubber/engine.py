@@ -231,9 +231,12 @@ class Scrubber:
         reading = read(self.pool, str(local), unknown=not found, extra=handler.exiftool_read_args)
         if reading.error:
             return ScanResult(format=handler.name, leftovers={}, error=f"ExifTool: {reading.error}")
-        if echoes_manifest(reading) and any(span.label == KEPT_LABEL for span in model.spans):
-            with _mapped(local) as data:
-                reading = self._read_model(handler, local, data, model, unknown=not found)
+        if echoes_manifest(reading) and _keeps_manifest(model):
+            try:
+                with _mapped(local) as data:
+                    reading = self._read_rest(handler, local, data, model, reading, unknown=not found)
+            except Refused as exc:
+                return ScanResult(format=handler.name, leftovers={}, error=exc.reason)
         leftovers = _merged(found, self._leftovers(handler, model, reading), embedded)
         if checked is not None and checked["findings"]:
             leftovers[MANIFEST_GROUP] = list(checked["findings"])
@@ -319,7 +322,7 @@ class Scrubber:
             report.leftovers_before = before.findings
             if not before.findings:
                 report.outcome, report.kept = Outcome.ALREADY_CLEAN, count_by_group(before.reading.tags)
-                if any(span.label == KEPT_LABEL for span in before.model.spans):
+                if _keeps_manifest(before.model):
                     report.provenance = {"action": "kept"}
                 return
             timer = time.perf_counter()
@@ -370,7 +373,7 @@ class Scrubber:
             signed.unlink(missing_ok=True)
             return f"the signed file is refused: {refused.reason}"
         verification = _verify(before, after)
-        if not any(span.label == KEPT_LABEL for span in after.model.spans):
+        if not _keeps_manifest(after.model):
             failure: str | None = "the signed file's manifest does not validate as this deployment's"
         elif not verification.passed:
             failure = "the signed file failed verification: " + _describe_failure(verification)
@@ -452,17 +455,31 @@ class Scrubber:
         unknown: bool = True,
         failure: Failure | None = None,
     ) -> Reading:
-        """ExifTool's reading of a walked file. Where a kept manifest store made ExifTool skip a block after it (its
-        loop guard), the rest is read again from the file without the store."""
+        """ExifTool's reading of a walked file, with :meth:`_read_rest`."""
         reading = self._read(handler, path, unknown=unknown, failure=failure)
-        if echoes_manifest(reading) and any(span.label == KEPT_LABEL for span in model.spans):
-            rest = path.with_name(f"{path.stem}.rest{path.suffix}")
-            rest.write_bytes(without_spans(data, model, KEPT_LABEL))
-            try:
-                reading = merged(reading, self._read(handler, rest, unknown=unknown, failure=failure))
-            finally:
-                rest.unlink()
-        return reading
+        return self._read_rest(handler, path, data, model, reading, unknown=unknown, failure=failure)
+
+    def _read_rest(
+        self,
+        handler: FormatHandler,
+        path: Path,
+        data: Buffer,
+        model: ByteModel,
+        reading: Reading,
+        *,
+        unknown: bool = True,
+        failure: Failure | None = None,
+    ) -> Reading:
+        """``reading`` of ``path``; where a kept manifest store made ExifTool skip a block after it (its loop guard),
+        merged with a reading of the file without the store."""
+        if not (echoes_manifest(reading) and _keeps_manifest(model)):
+            return reading
+        rest = path.with_name(f"{path.stem}.rest{path.suffix}")
+        rest.write_bytes(without_spans(data, model, KEPT_LABEL))
+        try:
+            return merged(reading, self._read(handler, rest, unknown=unknown, failure=failure))
+        finally:
+            rest.unlink()
 
     def _read(
         self, handler: FormatHandler, path: Path, *, unknown: bool = True, failure: Failure | None = None
@@ -481,7 +498,7 @@ class Scrubber:
     def _leftovers(self, handler: FormatHandler, model: ByteModel, reading: Reading) -> dict[str, list[str]]:
         """The tags ExifTool reads that the file's allowlist (from its byte model) does not hold."""
         allowlist = handler.allowlist(model, self.policy)
-        if any(span.label == KEPT_LABEL for span in model.spans):
+        if _keeps_manifest(model):
             allowlist |= manifest_allowlist()
         found = find_leftovers(reading.tags, allowlist)
         if reading.block_warnings:  # ExifTool's words about a block it read: filed as "cannot be verified"
@@ -521,6 +538,11 @@ def _mapped(path: Path) -> Iterator[Buffer]:
                 mapped.close()
             except BufferError:
                 pass  # a slice is still referenced (e.g. by an exception's traceback): unmapped when it goes
+
+
+def _keeps_manifest(model: ByteModel) -> bool:
+    """The walk kept a C2PA manifest store (validated, this deployment's or a trusted signer's)."""
+    return any(span.label == KEPT_LABEL for span in model.spans)
 
 
 def _byte_findings(
